@@ -1,0 +1,223 @@
+"""The one configuration type of ghostfpga.
+
+A :class:`Config` describes the network (layer sizes), the learning model (ghost variant,
+feedback mode, schedule, beta, alpha, steps) and training (learning rates, decay, epochs,
+seed). It loads from and saves to TOML; every field is validated on construction and a bad
+field raises :class:`ConfigError` naming the field and the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+__all__ = ["Config", "ConfigError", "VARIANTS", "FEEDBACKS", "SCHEDULES"]
+
+VARIANTS = ("tied", "learned", "replay")
+FEEDBACKS = ("transpose", "random")
+SCHEDULES = ("dynamics", "sweep")
+
+
+class ConfigError(ValueError):
+    """A configuration field has a bad value. ``field`` names it, ``value`` is what was given."""
+
+    def __init__(self, field_name: str, value: Any, reason: str):
+        value = list(value) if isinstance(value, tuple) else value
+        self.field = field_name
+        self.value = value
+        self.reason = reason
+        super().__init__(f"config field '{field_name}' {reason}, not {value!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Network, learning model and training settings.
+
+    ``lr`` and ``lr_decay`` hold one value per weight layer (``len(layers) - 1``); a single
+    number given to the constructor or in TOML is broadcast to every layer.
+    """
+
+    layers: tuple[int, ...] = (4, 30, 3)
+    """Units per layer, input first: ``(n_0, n_1, ..., n_L)``, at least one hidden layer."""
+    variant: str = "tied"
+    """Ghost units: ``tied`` (copies of the layer above), ``learned`` (own weights V, Q),
+    ``replay`` (sample-and-hold of the free feedback)."""
+    feedback: str = "transpose"
+    """Feedback weights B_l: ``transpose`` (W_{l+1}^T) or ``random`` (fixed, feedback alignment)."""
+    schedule: str = "sweep"
+    """Nudged phase: ``sweep`` (layer-ordered fixed-point solve) or ``dynamics`` (Euler steps)."""
+    beta: float = 2.0**-6
+    """Output nudging strength toward the target, > 0 and small (model.md section 5)."""
+    alpha: float = 0.5
+    """Euler step dt/tau of the ``dynamics`` schedule, in (0, 1]."""
+    steps: int = 20
+    """Euler steps of the nudged phase with the ``dynamics`` schedule."""
+    free_steps: int = 0
+    """Extra Euler steps of the free phase (beta = 0) after the feedforward initialization."""
+    settle_iterations: int = 3
+    """Fixed-point iterations of the output layer under the nudge with the ``sweep`` schedule."""
+    lr: tuple[float, ...] = 0.05  # type: ignore[assignment]  # broadcast
+    """Learning rate of each weight layer (W_1 .. W_L and biases); the weight change is
+    ``lr / beta * error * presynaptic rate``."""
+    lr_decay: tuple[float, ...] = 0.95  # type: ignore[assignment]  # broadcast
+    """Per-epoch multiplicative decay of each layer's learning rate, in (0, 1]."""
+    ghost_lr: float = 0.05
+    """Learning rate of the ghost weights V and Q (``learned`` variant only)."""
+    target_margin: float = 0.1
+    """Targets are ``margin`` (wrong classes) and ``1 - margin`` (right class): they keep
+    hard-sigmoid outputs off the flat parts where no error flows (docs/model.md)."""
+    bias_init: float = 0.1
+    """Initial value of every bias."""
+    epochs: int = 40
+    """Passes over the training set."""
+    seed: int = 0
+    """Seed of weight initialization, random feedback and sample order."""
+
+    def __post_init__(self) -> None:
+        # Normalize list-like fields to tuples and broadcast scalars, then validate.
+        layers = self.layers
+        if isinstance(layers, (list, tuple)):
+            object.__setattr__(self, "layers", tuple(layers))
+        n_weight_layers = len(self.layers) - 1 if isinstance(self.layers, tuple) else 0
+        for name in ("lr", "lr_decay"):
+            value = getattr(self, name)
+            if _is_real(value):
+                value = (float(value),) * max(n_weight_layers, 1)
+            elif isinstance(value, list):
+                value = tuple(value)
+            object.__setattr__(self, name, value)
+        self._validate()
+
+    # -- validation ---------------------------------------------------------------------
+    def _validate(self) -> None:
+        layers = self.layers
+        if not isinstance(layers, tuple) or len(layers) < 3:
+            raise ConfigError("layers", self.layers,
+                              "must list at least 3 layer sizes (input, hidden..., output)")
+        for n in layers:
+            if not _is_int(n) or n < 1:
+                raise ConfigError("layers", self.layers, "must hold positive integers")
+        if layers[-1] < 2:
+            raise ConfigError("layers", self.layers, "needs at least 2 output units (classes)")
+        _choice("variant", self.variant, VARIANTS)
+        _choice("feedback", self.feedback, FEEDBACKS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        if not _is_real(self.beta) or not 0 < self.beta <= 1:
+            raise ConfigError("beta", self.beta, "must be a number in (0, 1]")
+        if not _is_real(self.alpha) or not 0 < self.alpha <= 1:
+            raise ConfigError("alpha", self.alpha, "must be a number in (0, 1]")
+        if not _is_int(self.steps) or self.steps < 1:
+            raise ConfigError("steps", self.steps, "must be a positive integer")
+        if not _is_int(self.free_steps) or self.free_steps < 0:
+            raise ConfigError("free_steps", self.free_steps, "must be a non-negative integer")
+        if not _is_int(self.settle_iterations) or self.settle_iterations < 1:
+            raise ConfigError("settle_iterations", self.settle_iterations,
+                              "must be a positive integer")
+        n_w = len(layers) - 1
+        for name, lo_open in (("lr", True), ("lr_decay", True)):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or len(value) != n_w:
+                raise ConfigError(name, value,
+                                  f"must be one number or a list of {n_w} (one per weight layer)")
+            for v in value:
+                if not _is_real(v) or v <= 0:
+                    raise ConfigError(name, value, "must hold positive numbers")
+            if name == "lr_decay" and any(v > 1 for v in value):
+                raise ConfigError(name, value, "must hold numbers in (0, 1]")
+        if not _is_real(self.ghost_lr) or self.ghost_lr < 0:
+            raise ConfigError("ghost_lr", self.ghost_lr, "must be a non-negative number")
+        if not _is_real(self.target_margin) or not 0 <= self.target_margin < 0.5:
+            raise ConfigError("target_margin", self.target_margin, "must be a number in [0, 0.5)")
+        if not _is_real(self.bias_init) or abs(self.bias_init) > 1:
+            raise ConfigError("bias_init", self.bias_init, "must be a number in [-1, 1]")
+        if not _is_int(self.epochs) or self.epochs < 1:
+            raise ConfigError("epochs", self.epochs, "must be a positive integer")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError("seed", self.seed, "must be a non-negative integer")
+
+    # -- derived --------------------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers L (hidden layers + output layer)."""
+        return len(self.layers) - 1
+
+    @property
+    def n_classes(self) -> int:
+        return self.layers[-1]
+
+    def lr_at(self, epoch: int) -> tuple[float, ...]:
+        """Learning rates of each layer during ``epoch`` (0-based), after decay."""
+        return tuple(lr * d**epoch for lr, d in zip(self.lr, self.lr_decay))
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some fields changed (validated like any new config).
+
+        Changing ``layers`` to a different depth re-broadcasts ``lr`` and ``lr_decay`` when
+        they hold one value for every layer and are not changed explicitly.
+        """
+        if "layers" in changes and len(changes["layers"]) != len(self.layers):
+            for name in ("lr", "lr_decay"):
+                value = getattr(self, name)
+                if name not in changes and len(set(value)) == 1:
+                    changes[name] = value[0]
+        return dataclasses.replace(self, **changes)
+
+    # -- serialization --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+        """Build a config from a mapping; unknown keys raise ConfigError naming the key."""
+        if not isinstance(data, dict):
+            raise ConfigError("<root>", data, f"in {source} must be a table of fields")
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(key, data[key],
+                                  f"is not a known field (known: {', '.join(sorted(known))})")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        """Read a TOML file. Missing files and TOML syntax errors raise ConfigError."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError("<file>", str(path), f"cannot be read ({exc.strerror})") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("<file>", str(path), f"is not valid TOML ({exc})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_toml(), encoding="utf-8")
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, value, f"must be one of {', '.join(choices)}")
+
+
+# The default configuration every command starts from.
+DEFAULT = Config()

@@ -1,0 +1,104 @@
+"""Readable tables, JSON results, progress bars and plots for every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+__all__ = ["table", "write_json", "progress_bar", "plot_history", "percent"]
+
+
+def percent(x: float) -> str:
+    return f"{100.0 * x:.2f} %"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> str:
+    """A plain-text table with right-aligned numeric columns."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(r):
+        return "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths))
+
+    out = [] if title is None else [title]
+    out += [line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]]
+    return "\n".join(out)
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _fmt(c: Any) -> str:
+    if isinstance(c, float):
+        return f"{c:.4g}" if abs(c) < 1e-3 and c != 0 else f"{c:.4f}".rstrip("0").rstrip(".")
+    return str(c)
+
+
+def _numeric(s: str) -> bool:
+    try:
+        float(s.replace("%", "").strip())
+        return True
+    except ValueError:
+        return False
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    """Write ``data`` as indented JSON, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _json_default(o: Any):
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"cannot write {type(o).__name__} as JSON")
+
+
+@contextmanager
+def progress_bar(total: int, desc: str, unit: str = "sample"):
+    """A tqdm bar on stderr (hidden when stderr is not a terminal); yields ``update(n)``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=None,
+               dynamic_ncols=True, leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def plot_history(runs: dict[str, list[dict]], path: str | Path, title: str) -> None:
+    """Test accuracy per epoch for each named run, saved as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, history in runs.items():
+        ax.plot([h["epoch"] for h in history], [100 * h["test_accuracy"] for h in history],
+                label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,74 @@
+"""Train one model on one data set and describe the run as a JSON-ready record.
+
+Shared by ``ghostfpga train``, ``ghostfpga demo`` and ``benchmarks/accuracy.py``.
+"""
+
+from __future__ import annotations
+
+from ghostfpga.config import Config, ConfigError
+from ghostfpga.golden.backprop import BackpropModel
+from ghostfpga.golden.datasets import Dataset, load_dataset
+from ghostfpga.golden.ghost import GhostModel
+from ghostfpga.golden.training import train
+
+from .report import progress_bar
+
+__all__ = ["MODELS", "DEFAULT_HIDDEN", "fit_config", "prepare", "run_training"]
+
+MODELS = ("ghost", "bp")
+
+# Hidden layer used when neither --layers nor a config file gives the layer sizes.
+DEFAULT_HIDDEN = {"yinyang": 30, "digits": 32}
+
+
+def fit_config(config: Config, data: Dataset, layers_given: bool) -> Config:
+    """Adapt the layer sizes to the data set, or check them when the user gave them."""
+    if not layers_given:
+        hidden = DEFAULT_HIDDEN.get(data.name, 30)
+        return config.replace(layers=(data.n_inputs, hidden, data.n_classes))
+    if config.layers[0] != data.n_inputs:
+        raise ConfigError("layers", list(config.layers),
+                          f"must start with the data set's {data.n_inputs} inputs")
+    if config.layers[-1] < data.n_classes:
+        raise ConfigError("layers", list(config.layers),
+                          f"must end with at least the data set's {data.n_classes} classes")
+    return config
+
+
+def prepare(spec: str, config: Config, layers_given: bool,
+            normalize: bool = False) -> tuple[Config, Dataset]:
+    """Load the data set ``spec`` and fit the config to it."""
+    n_classes = config.layers[-1] if layers_given else None
+    data = load_dataset(spec, normalize=normalize, n_classes=n_classes)
+    return fit_config(config, data, layers_given), data
+
+
+def run_training(config: Config, data: Dataset, model: str = "ghost",
+                 show_progress: bool = True) -> dict:
+    """Train ``model`` (``ghost`` or ``bp``) and return the run record."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
+    net = GhostModel(config) if model == "ghost" else BackpropModel(config)
+    total = config.epochs * len(data.y_train)
+    label = f"{model} {data.name}" + (f" {config.variant}/{config.feedback}/{config.schedule}"
+                                      if model == "ghost" else "")
+    if show_progress:
+        with progress_bar(total, label) as update:
+            result = train(net, data, progress=update)
+    else:
+        result = train(net, data)
+    return {
+        "dataset": data.name,
+        "model": model,
+        "variant": config.variant if model == "ghost" else None,
+        "feedback": config.feedback if model == "ghost" else None,
+        "schedule": config.schedule if model == "ghost" else None,
+        "layers": list(config.layers),
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "train_accuracy": result.train_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "seconds": result.seconds,
+        "history": result.history,
+        "config": config.to_dict(),
+    }

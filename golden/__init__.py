@@ -1,0 +1,13 @@
+"""Golden models: the float ghost-unit model (the science), the backprop baseline, data sets.
+
+Depends on numpy and the config type only; knows nothing of hdl/, sim/ or boards/.
+"""
+
+from .backprop import BackpropModel, backprop_gradients
+from .datasets import Dataset, DatasetError, load_dataset
+from .ghost import GhostModel
+from .network import Params, init_params
+from .training import TrainResult, train
+
+__all__ = ["BackpropModel", "backprop_gradients", "Dataset", "DatasetError", "load_dataset",
+           "GhostModel", "Params", "init_params", "TrainResult", "train"]

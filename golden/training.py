@@ -1,0 +1,74 @@
+"""Per-sample SGD training loop shared by every model (float ghost, backprop, and later fixed)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ghostfpga.config import Config
+
+from .datasets import Dataset
+from .network import one_hot
+
+__all__ = ["Trainable", "TrainResult", "train", "accuracy"]
+
+
+class Trainable(Protocol):
+    config: Config
+
+    def train_sample(self, x: np.ndarray, y: np.ndarray, lrs) -> None: ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class TrainResult:
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def accuracy(model: Trainable, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(model.predict(x) == y))
+
+
+def sample_order(config: Config, n: int, epoch: int) -> np.ndarray:
+    """The training-set permutation of ``epoch``: fixed by ``config.seed``."""
+    return np.random.default_rng([config.seed, 1, epoch]).permutation(n)
+
+
+def train(model: Trainable, data: Dataset, epochs: int | None = None,
+          progress: Callable[[int], None] | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train ``model`` for ``epochs`` (default: its config's) and record per-epoch accuracies.
+
+    ``progress(n)`` is called after every ``n`` samples; ``on_epoch(record)`` after each epoch.
+    """
+    config = model.config
+    epochs = config.epochs if epochs is None else epochs
+    targets = one_hot(data.y_train, config.n_classes, config.target_margin)
+    history = []
+    start = time.perf_counter()
+    chunk = 250
+    for epoch in range(epochs):
+        lrs = config.lr_at(epoch)
+        order = sample_order(config, len(data.y_train), epoch)
+        for i, idx in enumerate(order):
+            model.train_sample(data.x_train[idx], targets[idx], lrs)
+            if progress is not None and (i + 1) % chunk == 0:
+                progress(chunk)
+        if progress is not None and len(order) % chunk:
+            progress(len(order) % chunk)
+        record = {"epoch": epoch + 1,
+                  "train_accuracy": accuracy(model, data.x_train, data.y_train),
+                  "test_accuracy": accuracy(model, data.x_test, data.y_test)}
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    seconds = time.perf_counter() - start
+    last = history[-1]
+    return TrainResult(last["train_accuracy"], last["test_accuracy"], seconds, history)

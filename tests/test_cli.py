@@ -1,0 +1,65 @@
+"""The ghostfpga command: train, gradcheck, demo; JSON keys; clear errors with exit code 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ghostfpga.cli import main
+
+TRAIN_KEYS = {"dataset", "model", "variant", "feedback", "epochs", "train_accuracy",
+              "test_accuracy", "seconds", "history", "config"}
+
+
+@pytest.mark.parametrize("model", ["ghost", "bp"])
+def test_train_writes_json_with_the_documented_keys(tmp_path, capsys, model):
+    out = tmp_path / "run.json"
+    plot = tmp_path / "run.png"
+    assert main(["train", "--dataset", "digits", "--model", model, "--epochs", "2",
+                 "--json", str(out), "--plot", str(plot)]) == 0
+    run = json.loads(out.read_text())
+    assert TRAIN_KEYS <= set(run)
+    assert run["dataset"] == "digits" and run["model"] == model and run["epochs"] == 2
+    assert len(run["history"]) == 2 and run["config"]["layers"] == [64, 32, 10]
+    assert 0.5 < run["test_accuracy"] <= 1.0
+    assert plot.stat().st_size > 1000
+    assert "test acc" in capsys.readouterr().out
+
+
+def test_train_on_a_user_file_with_config(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(120, 2))
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    (tmp_path / "c.toml").write_text("layers = [2, 8, 2]\nepochs = 3\nvariant = 'replay'\n")
+    assert main(["train", "--dataset", str(tmp_path / "d.npz"), "--config",
+                 str(tmp_path / "c.toml"), "--json", str(tmp_path / "o.json")]) == 0
+    run = json.loads((tmp_path / "o.json").read_text())
+    assert run["variant"] == "replay" and run["layers"] == [2, 8, 2] and run["epochs"] == 3
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--dataset", "digits", "--beta", "0"], "config field 'beta'"),
+    (["train", "--dataset", "digits", "--layers", "4,30,10"], "config field 'layers'"),
+    (["train", "--dataset", "absent.npz"], "no such data file"),
+    (["train", "--dataset", "digits", "--config", "absent.toml"], "cannot be read"),
+])
+def test_bad_input_is_reported_with_exit_code_2(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_gradcheck_table_and_json(tmp_path, capsys):
+    assert main(["gradcheck", "--json", str(tmp_path / "g.json")]) == 0
+    data = json.loads((tmp_path / "g.json").read_text())
+    small = [r for r in data["rows"] if r["beta"] == 1e-4]
+    assert small and all(r["cosine"] > 0.999 for r in small)
+    assert {r["schedule"] for r in data["rows"]} == {"sweep", "dynamics"}
+    assert "cosine" in capsys.readouterr().out
+
+
+def test_demo_compares_ghost_with_backprop(tmp_path, capsys):
+    assert main(["demo", "--epochs", "1", "--json", str(tmp_path / "d.json")]) == 0
+    runs = json.loads((tmp_path / "d.json").read_text())["runs"]
+    assert [r["model"] for r in runs] == ["ghost", "bp"]
+    assert "ghost - backprop" in capsys.readouterr().out

@@ -1,0 +1,72 @@
+"""Config: defaults, TOML round trip, and a ConfigError naming the field for every bad value."""
+
+import pytest
+
+from ghostfpga.config import Config, ConfigError
+
+BAD_VALUES = [
+    ("layers", [4, 3]), ("layers", [4, 0, 3]), ("layers", [4, 30, 1]), ("layers", [4, 2.5, 3]),
+    ("variant", "copied"), ("feedback", "mirror"), ("schedule", "fast"),
+    ("beta", 0), ("beta", -0.1), ("beta", 2.0), ("beta", float("nan")), ("beta", "small"),
+    ("alpha", 0), ("alpha", 1.5),
+    ("steps", 0), ("steps", 2.5), ("free_steps", -1), ("settle_iterations", 0),
+    ("lr", 0), ("lr", -0.05), ("lr", [0.05]), ("lr", [0.05, "x"]),
+    ("lr_decay", 0), ("lr_decay", 1.2), ("lr_decay", [0.9, 0.9, 0.9]),
+    ("ghost_lr", -1), ("target_margin", 0.5), ("target_margin", -0.1), ("bias_init", 3), ("epochs", 0), ("epochs", True), ("seed", -1),
+]
+
+
+@pytest.mark.parametrize("name,value", BAD_VALUES)
+def test_bad_field_raises_config_error_naming_it(name, value):
+    with pytest.raises(ConfigError) as info:
+        Config(**{name: value})
+    assert info.value.field == name
+    assert f"'{name}'" in str(info.value)
+    assert repr(value) in str(info.value) or str(value) in str(info.value)
+
+
+def test_every_field_has_a_bad_value_test():
+    from dataclasses import fields
+    assert {f.name for f in fields(Config)} == {n for n, _ in BAD_VALUES}
+
+
+def test_scalars_broadcast_per_layer():
+    c = Config(layers=(4, 20, 10, 3), lr=0.1, lr_decay=0.9)
+    assert c.lr == (0.1, 0.1, 0.1) and c.lr_decay == (0.9, 0.9, 0.9)
+    assert c.lr_at(2) == pytest.approx((0.1 * 0.81,) * 3)
+
+
+def test_replace_with_deeper_layers_rebroadcasts_uniform_rates():
+    c = Config().replace(layers=(4, 20, 20, 3))
+    assert c.lr == (0.05,) * 3
+
+
+def test_toml_round_trip(tmp_path):
+    c = Config(layers=(4, 120, 3), variant="learned", feedback="random", schedule="dynamics",
+               lr=[0.05, 0.02], epochs=7, seed=3)
+    path = tmp_path / "c.toml"
+    c.save(path)
+    assert Config.load(path) == c
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("layers = [4, 30, 3]\nbetta = 0.1\n")
+    with pytest.raises(ConfigError, match="'betta' is not a known field"):
+        Config.load(path)
+
+
+def test_bad_value_in_file_is_named(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('variant = "nope"\n')
+    with pytest.raises(ConfigError, match="'variant'"):
+        Config.load(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot be read"):
+        Config.load(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("layers = [4, 30\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Config.load(bad)
