@@ -17,7 +17,8 @@ from typing import Any
 
 import tomli_w
 
-__all__ = ["Config", "ConfigError", "VARIANTS", "FEEDBACKS", "SCHEDULES"]
+__all__ = ["Config", "ConfigError", "Numerics", "Hardware", "VARIANTS", "FEEDBACKS", "SCHEDULES",
+           "ROUNDINGS", "DEVICES"]
 
 VARIANTS = ("tied", "learned", "replay")
 FEEDBACKS = ("transpose", "random")
@@ -41,6 +42,86 @@ def _is_int(v: Any) -> bool:
 
 def _is_real(v: Any) -> bool:
     return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+ROUNDINGS = ("stochastic", "nearest")
+
+# Multiplier blocks of each supported device: the lane count may not exceed them.
+DEVICES = {"up5k": 8, "ecp5-85f": 156}
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """Fixed-point formats of the hardware and of the bit-exact golden model (docs/numerics.md).
+
+    Rates and inputs are unsigned with ``rate_frac`` fraction bits (1.0 is representable);
+    potentials and error signals are signed with ``error_frac`` fraction bits and
+    ``potential_bits`` in all; weights and biases are signed ``weight_bits`` wide with
+    ``weight_frac`` fraction bits. Every narrowing saturates.
+    """
+
+    rate_frac: int = 8
+    """Fraction bits of inputs and rates (unsigned, values 0 .. 2^rate_frac)."""
+    error_frac: int = 14
+    """Fraction bits of potentials and error signals (errors are beta-sized: keep this high)."""
+    potential_bits: int = 19
+    """Total width of potentials (signed); integer range +-2^(potential_bits - error_frac - 1)."""
+    weight_bits: int = 16
+    """Total width of weights and biases (signed, at most 16: one DSP operand)."""
+    weight_frac: int = 12
+    """Fraction bits of weights and biases."""
+    eta_bits: int = 12
+    """Width of the per-layer learning-rate multiplier lr / beta (unsigned)."""
+    eta_frac: int = 8
+    """Fraction bits of the learning-rate multiplier."""
+    accumulator_bits: int = 0
+    """Width of the MAC accumulators; 0 picks the narrowest exact width."""
+    rounding: str = "stochastic"
+    """Rounding of weight updates: ``stochastic`` (LFSR) or ``nearest``."""
+    lfsr_seed: int = 1
+    """Seed of the stochastic-rounding LFSRs, 1 .. 65535."""
+
+    def _validate(self) -> None:
+        def positive(name, lo, hi):
+            v = getattr(self, name)
+            if not _is_int(v) or not lo <= v <= hi:
+                raise ConfigError(f"numerics.{name}", v, f"must be an integer in [{lo}, {hi}]")
+
+        positive("rate_frac", 1, 14)
+        positive("error_frac", 1, 14)
+        positive("potential_bits", self.error_frac + 2, 32)
+        positive("weight_bits", 2, 16)
+        positive("weight_frac", 0, self.weight_bits - 1)
+        positive("eta_bits", 1, 16)
+        positive("eta_frac", 0, 16)
+        if not _is_int(self.accumulator_bits) or not (self.accumulator_bits == 0
+                                                      or 8 <= self.accumulator_bits <= 64):
+            raise ConfigError("numerics.accumulator_bits", self.accumulator_bits,
+                              "must be 0 (automatic) or an integer in [8, 64]")
+        _choice("numerics.rounding", self.rounding, ROUNDINGS)
+        positive("lfsr_seed", 1, 65535)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The generated core: device and parallel multiply-accumulate lanes."""
+
+    device: str = "up5k"
+    """Target device: ``up5k`` (iCE40 UP5K, 8 DSPs) or ``ecp5-85f`` (ECP5-85F, 156)."""
+    lanes: int = 8
+    """Parallel MAC lanes P, 1 .. the device's DSP count."""
+
+    def _validate(self) -> None:
+        _choice("hardware.device", self.device, tuple(DEVICES))
+        if not _is_int(self.lanes) or self.lanes < 1:
+            raise ConfigError("hardware.lanes", self.lanes, "must be a positive integer")
+        if self.lanes > DEVICES[self.device]:
+            raise ConfigError("hardware.lanes", self.lanes,
+                              f"exceeds the {DEVICES[self.device]} multipliers of the "
+                              f"{self.device}")
+
+
+_SECTIONS = {"numerics": Numerics, "hardware": Hardware}
 
 
 @dataclass(frozen=True)
@@ -86,6 +167,10 @@ class Config:
     """Passes over the training set."""
     seed: int = 0
     """Seed of weight initialization, random feedback and sample order."""
+    numerics: Numerics = field(default_factory=Numerics)
+    """Fixed-point formats (table ``[numerics]`` in TOML)."""
+    hardware: Hardware = field(default_factory=Hardware)
+    """Generated core (table ``[hardware]`` in TOML)."""
 
     def __post_init__(self) -> None:
         # Normalize list-like fields to tuples and broadcast scalars, then validate.
@@ -148,6 +233,11 @@ class Config:
             raise ConfigError("epochs", self.epochs, "must be a positive integer")
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError("seed", self.seed, "must be a non-negative integer")
+        for name, cls in _SECTIONS.items():
+            section = getattr(self, name)
+            if not isinstance(section, cls):
+                raise ConfigError(name, section, f"must be a {cls.__name__}")
+            section._validate()
 
     # -- derived --------------------------------------------------------------------------
     @property
@@ -178,19 +268,28 @@ class Config:
 
     # -- serialization --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in fields(self)}
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in _SECTIONS:
+                v = {g.name: getattr(v, g.name) for g in fields(v)}
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
         """Build a config from a mapping; unknown keys raise ConfigError naming the key."""
         if not isinstance(data, dict):
             raise ConfigError("<root>", data, f"in {source} must be a table of fields")
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(key, data[key],
-                                  f"is not a known field (known: {', '.join(sorted(known))})")
+        data = dict(data)
+        _check_keys(data, {f.name for f in fields(cls)}, "")
+        for name, section_cls in _SECTIONS.items():
+            if name in data:
+                table = data[name]
+                if not isinstance(table, dict):
+                    raise ConfigError(name, table, "must be a table")
+                _check_keys(table, {f.name for f in fields(section_cls)}, name + ".")
+                data[name] = section_cls(**table)
         return cls(**data)
 
     @classmethod
@@ -212,6 +311,13 @@ class Config:
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
+
+
+def _check_keys(data: dict, known: set[str], prefix: str) -> None:
+    for key in data:
+        if key not in known:
+            raise ConfigError(prefix + key, data[key],
+                              f"is not a known field (known: {', '.join(sorted(known))})")
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

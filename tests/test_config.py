@@ -27,7 +27,8 @@ def test_bad_field_raises_config_error_naming_it(name, value):
 
 def test_every_field_has_a_bad_value_test():
     from dataclasses import fields
-    assert {f.name for f in fields(Config)} == {n for n, _ in BAD_VALUES}
+    assert {f.name for f in fields(Config)} - {"numerics", "hardware"} == \
+        {n for n, _ in BAD_VALUES}
 
 
 def test_scalars_broadcast_per_layer():
@@ -70,3 +71,51 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("layers = [4, 30\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         Config.load(bad)
+
+
+def test_example_config_is_the_default():
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "default.toml"
+    assert Config.load(path) == Config()
+
+
+SECTION_BAD_VALUES = [
+    ("numerics", "rate_frac", 0), ("numerics", "rate_frac", 15), ("numerics", "error_frac", 20),
+    ("numerics", "potential_bits", 10), ("numerics", "weight_bits", 17),
+    ("numerics", "weight_frac", 16), ("numerics", "eta_bits", 0), ("numerics", "eta_frac", -1),
+    ("numerics", "accumulator_bits", 4), ("numerics", "rounding", "truncate"),
+    ("numerics", "lfsr_seed", 0), ("numerics", "lfsr_seed", 70000),
+    ("hardware", "device", "xc7a35t"), ("hardware", "lanes", 0), ("hardware", "lanes", 9),
+]
+
+
+@pytest.mark.parametrize("section,name,value", SECTION_BAD_VALUES)
+def test_bad_section_field_is_named(tmp_path, section, name, value):
+    path = tmp_path / "c.toml"
+    import tomli_w
+    path.write_text(tomli_w.dumps({section: {name: value}}))
+    with pytest.raises(ConfigError) as info:
+        Config.load(path)
+    assert info.value.field == f"{section}.{name}"
+
+
+def test_every_section_field_has_a_bad_value_test():
+    from dataclasses import fields
+
+    from ghostfpga.config import Hardware, Numerics
+    for section, cls in (("numerics", Numerics), ("hardware", Hardware)):
+        assert {f.name for f in fields(cls)} == {n for s, n, _ in SECTION_BAD_VALUES
+                                                 if s == section}
+
+
+def test_unknown_section_key_is_named(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[hardware]\nlane = 4\n")
+    with pytest.raises(ConfigError, match="'hardware.lane' is not a known field"):
+        Config.load(path)
+
+
+def test_lanes_up_to_the_ecp5_multipliers(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[hardware]\ndevice = "ecp5-85f"\nlanes = 64\n')
+    assert Config.load(path).hardware.lanes == 64

@@ -1,0 +1,108 @@
+"""Accuracy of the float ghost model (each variant, both feedback modes) against backprop.
+
+Usage:  python benchmarks/accuracy.py [--seeds 3] [--epochs 40] [--quick] [--json OUT] [--md OUT]
+
+Trains every configuration on Yin-Yang (4-30-3 and 4-120-3) and digits (64-32-10) with
+several seeds, on all cores, and prints a table of test accuracy (mean, min, max over seeds)
+and wall time per run. Writes every run as JSON and the table as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ghostfpga.config import Config
+from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.runs import prepare, run_training
+
+HERE = Path(__file__).resolve().parent
+
+# (label, model, config changes). Under the sweep schedule replay equals tied exactly, so
+# replay is also measured with the dynamics schedule, where the two differ.
+VARIANTS = [
+    ("backprop", "bp", {}),
+    ("tied / transpose / sweep", "ghost", {}),
+    ("tied / transpose / dynamics", "ghost", {"schedule": "dynamics"}),
+    ("replay / transpose / sweep", "ghost", {"variant": "replay"}),
+    ("replay / transpose / dynamics", "ghost", {"variant": "replay", "schedule": "dynamics"}),
+    ("learned / transpose / sweep", "ghost", {"variant": "learned"}),
+    ("tied / random / sweep", "ghost", {"feedback": "random"}),
+    ("replay / random / sweep", "ghost", {"variant": "replay", "feedback": "random"}),
+    ("learned / random / sweep", "ghost", {"variant": "learned", "feedback": "random"}),
+]
+TASKS = [("yinyang", (4, 30, 3)), ("yinyang", (4, 120, 3)), ("digits", (64, 32, 10))]
+
+
+def _job(dataset: str, layers: tuple, label: str, model: str, changes: dict, seed: int,
+         epochs: int) -> dict:
+    config = Config(layers=layers, seed=seed, epochs=epochs, **changes)
+    config, data = prepare(dataset, config, layers_given=True)
+    run = run_training(config, data, model, show_progress=False)
+    run["label"] = label
+    return run
+
+
+def summarize(runs: list[dict]) -> list[list]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["dataset"], tuple(r["layers"]), r["label"]), []).append(r)
+    order = {(d, tuple(l)): i for i, (d, l) in enumerate(TASKS)}
+    labels = [v[0] for v in VARIANTS]
+    rows = []
+    for (dataset, layers, label), rs in sorted(
+            groups.items(), key=lambda kv: (order.get(kv[0][:2], 99), labels.index(kv[0][2]))):
+        acc = [100 * r["test_accuracy"] for r in rs]
+        bp = groups.get((dataset, layers, "backprop"))
+        gap = (statistics.mean(acc) - statistics.mean(100 * r["test_accuracy"] for r in bp)
+               if bp and label != "backprop" else None)
+        rows.append([dataset, "-".join(map(str, layers)), label, len(rs),
+                     f"{statistics.mean(acc):.2f}", f"{min(acc):.2f}", f"{max(acc):.2f}",
+                     "" if gap is None else f"{gap:+.2f}",
+                     f"{statistics.mean(r['seconds'] for r in rs):.1f}"])
+    return rows
+
+
+HEADERS = ["data set", "layers", "model (variant / feedback / schedule)", "seeds",
+           "test % mean", "min", "max", "vs bp", "s / run"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--quick", action="store_true",
+                        help="4-30-3 Yin-Yang and digits only, tied/transpose and backprop")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", default=str(HERE / "results" / "accuracy.json"))
+    parser.add_argument("--md", default=str(HERE / "results" / "accuracy.md"))
+    args = parser.parse_args(argv)
+
+    tasks = TASKS[::2] if args.quick else TASKS
+    variants = VARIANTS[:3] if args.quick else VARIANTS
+    jobs = [(d, l, label, model, changes, seed, args.epochs)
+            for d, l in tasks for label, model, changes in variants for seed in range(args.seeds)]
+    runs = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(_job, *j) for j in jobs]
+        for f in tqdm(as_completed(futures), total=len(futures), desc="training runs",
+                      unit="run", file=sys.stderr):
+            runs.append(f.result())
+    rows = summarize(runs)
+    print(table(HEADERS, rows, title=f"test accuracy over {args.seeds} seeds, "
+                                     f"{args.epochs} epochs, float64"))
+    write_json(args.json, {"seeds": args.seeds, "epochs": args.epochs, "runs": runs,
+                           "table": [dict(zip(HEADERS, r)) for r in rows]})
+    Path(args.md).write_text(markdown_table(HEADERS, rows) + "\n", encoding="utf-8")
+    print(f"wrote {args.json} and {args.md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The numerics contract, defined once (docs/numerics.md): formats, rounding, saturation, LFSR.
+
+Everything here works on integer NumPy arrays (int64) or Python ints. The fixed-point golden
+model uses these functions, and the hardware generator takes its widths and constants from
+:class:`Formats` and its LFSR from :data:`LFSR_TAPS`, so both sides share one definition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ghostfpga.config import Config, ConfigError
+
+__all__ = ["Formats", "round_shift", "saturate", "stochastic_shift", "rho_fixed", "quantize",
+           "LFSR_TAPS", "LFSR_PERIOD", "lfsr_step", "lfsr_table", "power_of_two_exponent"]
+
+SCALED_ERROR_BITS = 16
+"""Width of the scaled error e = eta x d that multiplies the presynaptic rate (signed)."""
+SCALED_ERROR_FRAC = 15
+"""Fraction bits of the scaled error (range [-1, 1))."""
+OPERAND_BITS = 16
+"""Width of the second multiplier operand (signed): one 16 x 16 DSP multiply per lane."""
+
+
+def round_shift(x, shift: int):
+    """x / 2^shift rounded to nearest, ties toward +infinity: (x + 2^(shift-1)) >> shift.
+
+    ``shift <= 0`` multiplies by 2^-shift exactly. Arithmetic shift on signed integers.
+    """
+    if shift <= 0:
+        return x << -shift if not isinstance(x, np.ndarray) else np.left_shift(x, -shift)
+    half = 1 << (shift - 1)
+    return (x + half) >> shift
+
+
+def stochastic_shift(x, shift: int, random16):
+    """x / 2^shift rounded stochastically: floor((x + u) / 2^shift) with u from 16 random bits.
+
+    ``random16`` (0 .. 65535) is aligned to the top of the dropped bits: u = random16 <<
+    (shift - 16) when shift >= 16, else random16 >> (16 - shift). The result equals x / 2^shift
+    in expectation (to 2^-16 of an LSB).
+    """
+    if shift <= 0:
+        return round_shift(x, shift)
+    u = random16 << (shift - 16) if shift >= 16 else random16 >> (16 - shift)
+    return (x + u) >> shift
+
+
+def saturate(x, bits: int, signed: bool = True):
+    """Clamp to the range of a ``bits``-wide integer (two's complement if signed)."""
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if isinstance(x, np.ndarray):
+        return np.clip(x, lo, hi)
+    return min(max(x, lo), hi)
+
+
+def rho_fixed(u, one: int):
+    """Hard sigmoid on integers: clamp to [0, one] where ``one`` represents 1.0."""
+    if isinstance(u, np.ndarray):
+        return np.clip(u, 0, one)
+    return min(max(u, 0), one)
+
+
+def quantize(x: np.ndarray, frac: int, bits: int, signed: bool = True) -> np.ndarray:
+    """Float to fixed point: round to nearest (ties away from zero, as np.round does not:
+    we use floor(x * 2^frac + 0.5)), then saturate."""
+    q = np.floor(np.asarray(x, dtype=np.float64) * (1 << frac) + 0.5).astype(np.int64)
+    return saturate(q, bits, signed)
+
+
+def power_of_two_exponent(value: float, field: str) -> int:
+    """k such that value == 2^-k; ConfigError naming ``field`` otherwise."""
+    k = -math.log2(value)
+    if k != round(k) or k < 0:
+        raise ConfigError(field, value, "must be a power of two 2^-k for the fixed-point model")
+    return int(round(k))
+
+
+# -- LFSR -----------------------------------------------------------------------------------------
+LFSR_TAPS = 0xB400
+"""Galois LFSR, 16 bits, polynomial x^16 + x^14 + x^13 + x^11 + 1 (maximal, period 65535)."""
+LFSR_PERIOD = 65535
+
+
+def lfsr_step(state: int) -> int:
+    """One step: shift right; if the bit shifted out was 1, XOR the taps."""
+    out = state & 1
+    state >>= 1
+    return state ^ LFSR_TAPS if out else state
+
+
+@lru_cache(maxsize=1)
+def lfsr_table() -> np.ndarray:
+    """All 65535 states in sequence order, starting from state 1 (index i = i steps from 1)."""
+    table = np.empty(LFSR_PERIOD, dtype=np.int64)
+    s = 1
+    for i in range(LFSR_PERIOD):
+        table[i] = s
+        s = lfsr_step(s)
+    assert s == 1
+    return table
+
+
+@lru_cache(maxsize=1)
+def _lfsr_index() -> dict[int, int]:
+    return {int(v): i for i, v in enumerate(lfsr_table())}
+
+
+def lane_seed_positions(seed: int, lanes: int) -> np.ndarray:
+    """Sequence position of each lane's LFSR at reset: the seed's position, lanes spread evenly
+    over the period (lane p starts p * floor(65535 / lanes) steps later)."""
+    start = _lfsr_index()[seed]
+    return (start + np.arange(lanes, dtype=np.int64) * (LFSR_PERIOD // lanes)) % LFSR_PERIOD
+
+
+# -- formats --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Formats:
+    """Every width and shift of the datapath, derived from a config (docs/numerics.md)."""
+
+    rate_frac: int        # R: inputs and rates, unsigned, 1.0 = 2^R
+    error_frac: int       # E: potentials, drives and errors, signed
+    potential_bits: int   # width of potentials / drives (signed)
+    weight_bits: int
+    weight_frac: int      # Wf
+    eta_bits: int
+    eta_frac: int
+    accumulator_bits: int
+    beta_shift: int       # beta = 2^-beta_shift
+    alpha_shift: int      # alpha = 2^-alpha_shift
+    stochastic: bool
+    lfsr_seed: int
+    max_row: int          # longest dot product (terms) of any pass
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Formats":
+        n = config.numerics
+        beta_shift = power_of_two_exponent(config.beta, "beta")
+        alpha_shift = power_of_two_exponent(config.alpha, "alpha")
+        if beta_shift > n.error_frac:
+            raise ConfigError("beta", config.beta,
+                              f"is below one LSB of the error format (2^-{n.error_frac})")
+        sizes = config.layers
+        max_row = max(max(sizes[k] + 1 for k in range(len(sizes) - 1)), max(sizes[1:]))
+        need = cls.required_accumulator_bits(n.weight_bits, max_row)
+        acc = n.accumulator_bits or need
+        if acc < need:
+            raise ConfigError("numerics.accumulator_bits", n.accumulator_bits,
+                              f"is too narrow: dot products of {max_row} terms of "
+                              f"{n.weight_bits}-bit x {OPERAND_BITS}-bit need {need} bits")
+        return cls(n.rate_frac, n.error_frac, n.potential_bits, n.weight_bits, n.weight_frac,
+                   n.eta_bits, n.eta_frac, acc, beta_shift, alpha_shift,
+                   n.rounding == "stochastic", n.lfsr_seed, max_row)
+
+    @staticmethod
+    def required_accumulator_bits(weight_bits: int, terms: int) -> int:
+        """Exact width for a sum of ``terms`` products of a weight and a 16-bit operand."""
+        product = weight_bits + OPERAND_BITS - 1  # |w * v| <= 2^(wb-1) * 2^(ob-1)
+        return product + 1 + math.ceil(math.log2(terms))
+
+    @property
+    def rate_one(self) -> int:
+        return 1 << self.rate_frac
+
+    @property
+    def error_one(self) -> int:
+        return 1 << self.error_frac
+
+    def eta_mantissa(self, rate: float, field: str) -> int:
+        """A learning-rate factor as the hardware's unsigned multiplier (round to nearest)."""
+        m = int(math.floor(rate * (1 << self.eta_frac) + 0.5))
+        if m >= 1 << self.eta_bits:
+            raise ConfigError(field, rate, f"does not fit the {self.eta_bits}-bit learning-rate "
+                              f"multiplier with {self.eta_frac} fraction bits "
+                              "(raise numerics.eta_bits)")
+        return m

@@ -1,0 +1,102 @@
+"""The numerics contract: rounding, saturation, LFSR, formats, lane mapping."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ghostfpga.config import Config, ConfigError, Numerics
+from ghostfpga.golden.lanes import LaneMap
+from ghostfpga.golden.numerics import (LFSR_PERIOD, Formats, lane_seed_positions, lfsr_step,
+                                       lfsr_table, quantize, round_shift, saturate,
+                                       stochastic_shift)
+
+
+def test_round_shift_is_round_half_up_for_every_small_value():
+    x = np.arange(-4096, 4096, dtype=np.int64)
+    for s in range(0, 9):
+        expected = np.floor(x / 2**s + 0.5).astype(np.int64)
+        np.testing.assert_array_equal(round_shift(x, s), expected)
+        assert [round_shift(int(v), s) for v in x[::97]] == list(expected[::97])
+    np.testing.assert_array_equal(round_shift(x, -3), x * 8)
+
+
+def test_stochastic_shift_is_unbiased_over_the_lfsr_values():
+    u = np.arange(65536, dtype=np.int64)
+    for shift in (4, 11, 16, 20):
+        for x in (-1000003, -5, -1, 0, 1, 7, 12345, 2**21 + 3):
+            mean = stochastic_shift(np.int64(x), shift, u).mean()
+            assert abs(mean - x / 2**shift) <= 2**-16 + 1e-12, (shift, x, mean)
+            vals = set(stochastic_shift(np.int64(x), shift, u).tolist())
+            assert vals <= {math.floor(x / 2**shift), math.floor(x / 2**shift) + 1}
+
+
+def test_saturate_clamps_never_wraps():
+    x = np.array([-10**6, -129, -128, 0, 127, 128, 10**6])
+    np.testing.assert_array_equal(saturate(x, 8), [-128, -128, -128, 0, 127, 127, 127])
+    np.testing.assert_array_equal(saturate(x, 8, signed=False), [0, 0, 0, 0, 127, 128, 255])
+    assert saturate(300, 8) == 127 and saturate(-300, 8) == -128
+
+
+def test_quantize_rounds_half_up_and_saturates():
+    np.testing.assert_array_equal(quantize(np.array([0.5, -0.5, 1.49, 100.0, -100.0]) / 4, 2, 4),
+                                  [1, 0, 1, 7, -8])
+
+
+def test_lfsr_is_maximal_and_the_table_follows_the_step():
+    t = lfsr_table()
+    assert len(t) == LFSR_PERIOD and len(set(t.tolist())) == LFSR_PERIOD
+    assert t.min() == 1 and t.max() == 65535
+    for i in (0, 1, 100, 65533):
+        assert lfsr_step(int(t[i])) == t[(i + 1) % LFSR_PERIOD]
+
+
+def test_lane_seeds_are_spread_over_the_period():
+    pos = lane_seed_positions(1, 8)
+    assert pos[0] == 0 and len(set(pos.tolist())) == 8
+    assert np.all(np.diff(pos) == LFSR_PERIOD // 8)
+
+
+@pytest.mark.parametrize("rows,cols,lanes", [
+    (30, 5, 8), (3, 31, 8), (120, 5, 8), (3, 121, 8), (32, 65, 8), (10, 33, 8), (7, 3, 1),
+    (5, 2, 8), (1, 1, 4), (9, 4, 3)])
+def test_lane_map_places_every_weight_once(rows, cols, lanes):
+    m = LaneMap.build(rows, cols, lanes)
+    assert m.lane.min() >= 0 and m.lane.max() < lanes
+    pairs = set(zip(m.lane.ravel().tolist(), m.address.ravel().tolist()))
+    assert len(pairs) == rows * cols  # no two weights share a lane word
+    assert m.address.max() < m.words
+    for p in range(lanes):  # each lane's words are contiguous from 0
+        addr = np.sort(m.address[m.lane == p])
+        np.testing.assert_array_equal(addr, np.arange(len(addr)))
+    ideal = math.ceil(rows * cols / lanes)
+    assert m.words <= ideal + cols  # never worse than one extra row
+
+
+def test_narrow_layers_split_rows_over_lanes():
+    m = LaneMap.build(3, 31, 8)  # the Yin-Yang output layer
+    assert m.segments == 2 and m.words == 16
+    assert len(set(m.lane.ravel().tolist())) == 6
+
+
+def test_formats_from_default_config():
+    f = Formats.from_config(Config())
+    assert (f.beta_shift, f.alpha_shift) == (6, 1)
+    assert f.accumulator_bits == Formats.required_accumulator_bits(16, 31)
+    assert f.eta_mantissa(0.05 * 64, "lr") == round(3.2 * 256)
+
+
+@pytest.mark.parametrize("changes,field", [
+    (dict(beta=0.01), "beta"), (dict(alpha=0.3), "alpha"), (dict(beta=2.0**-15), "beta"),
+    (dict(numerics=Numerics(accumulator_bits=20)), "numerics.accumulator_bits"),
+])
+def test_fixed_point_config_errors_name_the_field(changes, field):
+    with pytest.raises(ConfigError) as info:
+        Formats.from_config(Config(**changes))
+    assert info.value.field == field
+
+
+def test_learning_rate_beyond_the_multiplier_is_rejected():
+    f = Formats.from_config(Config())
+    with pytest.raises(ConfigError, match="does not fit the 12-bit"):
+        f.eta_mantissa(20.0, "lr")
