@@ -14,7 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LaneMap"]
+__all__ = ["LaneMap", "MAX_SEGMENTS"]
+
+MAX_SEGMENTS = 1
+"""Most lanes one split row may use. The current core keeps one lane per row (1); the mapping
+below handles any value, and golden/ and hdl/ both read this constant."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class LaneMap:
     segment_length: int   # columns per segment
 
     @classmethod
-    def build(cls, rows: int, cols: int, lanes: int) -> "LaneMap":
+    def build(cls, rows: int, cols: int, lanes: int,
+              max_segments: int = MAX_SEGMENTS) -> "LaneMap":
         if rows < 1 or cols < 1 or lanes < 1:
             raise ValueError(f"matrix {rows}x{cols} on {lanes} lanes")
         lane = np.empty((rows, cols), dtype=np.int64)
@@ -43,7 +48,7 @@ class LaneMap:
             address[g * lanes:(g + 1) * lanes, :] = g * cols + cols_idx[None, :]
         segments, seg = 0, 0
         if m:
-            segments = max(1, min(lanes // m, cols))
+            segments = max(1, min(lanes // m, cols, max_segments))
             seg = math.ceil(cols / segments)
             segments = math.ceil(cols / seg)  # no empty segment
             for r in range(m):

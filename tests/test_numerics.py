@@ -61,7 +61,7 @@ def test_lane_seeds_are_spread_over_the_period():
     (30, 5, 8), (3, 31, 8), (120, 5, 8), (3, 121, 8), (32, 65, 8), (10, 33, 8), (7, 3, 1),
     (5, 2, 8), (1, 1, 4), (9, 4, 3)])
 def test_lane_map_places_every_weight_once(rows, cols, lanes):
-    m = LaneMap.build(rows, cols, lanes)
+    m = LaneMap.build(rows, cols, lanes, max_segments=lanes)
     assert m.lane.min() >= 0 and m.lane.max() < lanes
     pairs = set(zip(m.lane.ravel().tolist(), m.address.ravel().tolist()))
     assert len(pairs) == rows * cols  # no two weights share a lane word
@@ -74,7 +74,7 @@ def test_lane_map_places_every_weight_once(rows, cols, lanes):
 
 
 def test_narrow_layers_split_rows_over_lanes():
-    m = LaneMap.build(3, 31, 8)  # the Yin-Yang output layer
+    m = LaneMap.build(3, 31, 8, max_segments=8)  # the Yin-Yang output layer
     assert m.segments == 2 and m.words == 16
     assert len(set(m.lane.ravel().tolist())) == 6
 

@@ -1,0 +1,107 @@
+"""What the generator builds for a config: the matrices, their place in the lane memories, and
+the per-sample program of passes. Pure Python, shared by the generator, the testbenches and the
+cycle model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ghostfpga.config import Config, ConfigError
+from ghostfpga.golden.fixed import FixedParams
+from ghostfpga.golden.lanes import LaneMap
+from ghostfpga.golden.numerics import Formats
+
+__all__ = ["MatrixSlot", "Plan", "SUPPORTED"]
+
+# (schedule, variant) pairs the generator implements so far.
+SUPPORTED = {("sweep", "tied"), ("sweep", "replay")}
+
+
+@dataclass(frozen=True)
+class MatrixSlot:
+    """One matrix in the lane memories: rows go to lanes as golden/lanes.py says."""
+
+    name: str            # "W", "B", "V" or "Q"
+    index: int           # k
+    lane_map: LaneMap
+    base: int            # first word in every lane's memory
+
+    @property
+    def rows(self) -> int:
+        return self.lane_map.rows
+
+    @property
+    def cols(self) -> int:
+        return self.lane_map.cols
+
+    @property
+    def groups(self) -> int:
+        return math.ceil(self.rows / self.lane_map.lanes)
+
+
+class Plan:
+    """Memory layout and pass program of the core for ``config``."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.fmt = Formats.from_config(config)
+        if (config.schedule, config.variant) not in SUPPORTED:
+            raise ConfigError("variant", config.variant,
+                              f"with schedule '{config.schedule}' is not implemented by the "
+                              f"hardware generator yet (supported: "
+                              f"{', '.join(f'{s}/{v}' for s, v in sorted(SUPPORTED))})")
+        if config.free_steps:
+            raise ConfigError("free_steps", config.free_steps,
+                              "must be 0 for the hardware generator (free phase = feedforward)")
+        self.lanes = P = config.hardware.lanes
+        sizes = config.layers
+        self.L = config.n_layers
+        shapes = [("W", k, sizes[k + 1], sizes[k] + 1) for k in range(self.L)]
+        if config.feedback == "random":
+            shapes += [("B", k, sizes[k + 1], sizes[k + 2]) for k in range(self.L - 1)]
+        self.slots: dict[tuple[str, int], MatrixSlot] = {}
+        base = 0
+        for name, k, rows, cols in shapes:
+            lane_map = LaneMap.build(rows, cols, P)
+            self.slots[(name, k)] = MatrixSlot(name, k, lane_map, base)
+            base += lane_map.words
+        self.depth = base
+
+    def lane_images(self, params: FixedParams) -> list[list[int]]:
+        """The initial contents of every lane memory for integer parameters ``params``."""
+        images = [[0] * self.depth for _ in range(self.lanes)]
+        matrices = params.matrices()
+        for (name, k), slot in self.slots.items():
+            M = matrices[name][k]
+            lm = slot.lane_map
+            for j in range(slot.rows):
+                for i in range(slot.cols):
+                    images[lm.lane[j, i]][slot.base + lm.address[j, i]] = int(M[j, i])
+        return images
+
+    def locate(self, name: str, k: int, row: int, col: int) -> tuple[int, int]:
+        """(lane, word) of one weight."""
+        slot = self.slots[(name, k)]
+        return (int(slot.lane_map.lane[row, col]),
+                slot.base + int(slot.lane_map.address[row, col]))
+
+    def program(self) -> list[tuple]:
+        """The passes of one training sample, in order (an inference stops after "result")."""
+        L, variant = self.L, self.config.variant
+        ops: list[tuple] = [("fwd", k) for k in range(L)] + [("argmax",), ("result",)]
+        if variant == "replay":
+            ops += [("hold", k) for k in range(L - 1)]
+        ops += [("settle",)]
+        ops += [("fb", k) for k in range(L - 2, -1, -1)]
+        ops += [("learn", k) for k in range(L)]
+        return ops
+
+    def ideal_cycles(self) -> dict[str, float]:
+        """Multiply-accumulates per sample divided by the lane count (the cost model)."""
+        sizes = self.config.layers
+        S = sum((sizes[k] + 1) * sizes[k + 1] for k in range(self.L))
+        F = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
+        hold = F if self.config.variant == "replay" else 0
+        return {"train": (2 * S + F + hold) / self.lanes, "infer": S / self.lanes}

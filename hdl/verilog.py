@@ -1,0 +1,19 @@
+"""Verilog output of the core (the exact netlist the testbenches and Yosys read)."""
+
+from __future__ import annotations
+
+from amaranth.back import verilog
+
+from ghostfpga.config import Config
+
+from .core import GhostCore
+
+__all__ = ["to_verilog", "TOP_NAME"]
+
+TOP_NAME = "ghost_core"
+
+
+def to_verilog(config: Config, name: str = TOP_NAME) -> str:
+    """Verilog of the core for ``config`` with its quantized initial weights."""
+    core = GhostCore(config)
+    return verilog.convert(core, name=name, emit_src=False)
