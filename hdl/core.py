@@ -123,13 +123,22 @@ class GhostCore(wiring.Component):
         label = Signal(unsigned(_bits(sizes[-1])))
         train = Signal()
 
-        def rates_in(k, src):
-            """Presynaptic rates of weight layer k (x, or rate of layer k's state), then 1.0."""
-            vals = x if k == 0 else [self._rate(v) for v in src[k - 1]]
-            return Array(list(vals) + [Const(fmt.rate_one, fmt.rate_frac + 1)])
+        def rates_in(k, src, index):
+            """Presynaptic rate ``index`` of weight layer k (x, or the rate of layer k's state;
+            1.0 past the last unit, for the bias): one mux, then one rate conversion."""
+            n = sizes[k]
+            if k == 0:
+                value = Array(x)[index]
+            else:
+                value = self._rate(Array(src[k - 1])[index])
+            return Mux(index >= n, fmt.rate_one, value)
 
-        def error(k, j):
-            return (self._rho(u[k][j]) - self._rho(a[k][j]))[:OPERAND_BITS].as_signed()
+        def error_of(u_value, a_value):
+            return (self._rho(u_value) - self._rho(a_value))[:OPERAND_BITS].as_signed()
+
+        def lane_rows(k, rows):
+            """This lane's (u, a) of layer k at the current row group."""
+            return Array(u[k][j] for j in rows)[g], Array(a[k][j] for j in rows)[g]
 
         # targets in the error format, as golden FixedModel.quantize_target computes them
         margin = cfg.target_margin
@@ -220,7 +229,7 @@ class GhostCore(wiring.Component):
                 if kind == "fwd":
                     k = op[1]
                     slot = plan.slots[("W", k)]
-                    operand = rates_in(k, u)[c]
+                    operand = rates_in(k, u, c)
                     with m.State(state):
                         issue_rows(n, slot, LaneOp.MAC, lambda p, rows: operand,
                                    c == slot.cols - 1)
@@ -228,13 +237,13 @@ class GhostCore(wiring.Component):
                         advance(c, slot.cols, g, slot.groups, drain_state)
                     # stage 3: every lane writes the drive of its row
                     def write_drives(n=n, k=k, slot=slot):
+                        shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
+                        values = [self._narrow(round_shift(lane.acc, shift)) for lane in lanes]
                         with m.If(t3["valid"] & (t3["op"] == n) & t3["last"]):
                             for j in range(slot.rows):
                                 with m.If(t3["index"] == j // P):
-                                    value = self._narrow(round_shift(
-                                        lanes[j % P].acc,
-                                        fmt.weight_frac + fmt.rate_frac - fmt.error_frac))
-                                    m.d.sync += [a[k][j].eq(value), u[k][j].eq(value)]
+                                    m.d.sync += [a[k][j].eq(values[j % P]),
+                                                 u[k][j].eq(values[j % P])]
                     post.append(write_drives)
                 elif kind == "argmax":
                     out = Array(a[L - 1])
@@ -274,10 +283,10 @@ class GhostCore(wiring.Component):
                         slot = plan.slots[("W", k + 1)]
                         if cfg.variant == "tied":
                             def operand_of(p, rows, k=k):
-                                return Array(error(k + 1, j) for j in rows)[g]
+                                return error_of(*lane_rows(k + 1, rows))
                         else:
                             def operand_of(p, rows, k=k):
-                                return Array(self._rho(u[k + 1][j]) for j in rows)[g]
+                                return self._rho(lane_rows(k + 1, rows)[0])
                         with m.State(state):
                             # column c of W_{k+1} (= unit c of layer k), all row groups
                             m.d.comb += addr.eq(slot.base + g * slot.cols + c)
@@ -292,35 +301,33 @@ class GhostCore(wiring.Component):
                             advance(g, slot.groups, c, sizes[k + 1], drain_state)
                         def write_tree(n=n, k=k, nudged=nudged):
                             feedback = self._narrow(round_shift(fb_total, fmt.weight_frac))
-                            with m.If(t3["valid"] & (t3["op"] == n) & t3["last"]):
-                                for i in range(sizes[k + 1]):
-                                    with m.If(t3["index"] == i):
-                                        self._write_feedback(m, cfg, k, i, feedback, a, u, h,
-                                                             nudged)
+                            units = list(range(sizes[k + 1]))
+                            self._write_feedback(m, cfg, k, [(units, t3["index"], feedback)],
+                                                 t3["valid"] & (t3["op"] == n) & t3["last"],
+                                                 a, u, h, nudged)
                         post.append(write_tree)
                     else:
                         slot = plan.slots[("B", k)]
-                        src = [error(k + 1, j) if cfg.variant == "tied"
-                               else self._rho(u[k + 1][j]) for j in range(sizes[k + 2])]
-                        operand = Array(src)[c]
+                        u_c, a_c = Array(u[k + 1])[c], Array(a[k + 1])[c]
+                        operand = error_of(u_c, a_c) if cfg.variant == "tied" else self._rho(u_c)
                         with m.State(state):
                             issue_rows(n, slot, LaneOp.MAC, lambda p, rows: operand,
                                        c == slot.cols - 1)
                             m.d.comb += first.eq(c == 0)
                             advance(c, slot.cols, g, slot.groups, drain_state)
-                        def write_rows(n=n, k=k, slot=slot, nudged=nudged):
-                            with m.If(t3["valid"] & (t3["op"] == n) & t3["last"]):
-                                for i in range(slot.rows):
-                                    with m.If(t3["index"] == i // P):
-                                        feedback = self._narrow(round_shift(lanes[i % P].acc,
-                                                                            fmt.weight_frac))
-                                        self._write_feedback(m, cfg, k, i, feedback, a, u, h,
-                                                             nudged)
+                        def write_rows(n=n, k=k, nudged=nudged):
+                            values = [self._narrow(round_shift(lane.acc, fmt.weight_frac))
+                                      for lane in lanes]
+                            entries = [(list(range(p, sizes[k + 1], P)), t3["index"], values[p])
+                                       for p in range(min(P, sizes[k + 1]))]
+                            self._write_feedback(m, cfg, k, entries,
+                                                 t3["valid"] & (t3["op"] == n) & t3["last"],
+                                                 a, u, h, nudged)
                         post.append(write_rows)
                 elif kind == "learn":
                     k = op[1]
                     slot = plan.slots[("W", k)]
-                    pre = rates_in(k, a)[c - 2]   # free presynaptic rates (sweep)
+                    pre = rates_in(k, a, (c - 2)[:len(c)])   # free presynaptic rates (sweep)
                     with m.State(state):
                         m.d.comb += [addr.eq(slot.base + g * slot.cols + c - 2),
                                      eta_sel.eq(self.eta[k])]
@@ -329,8 +336,7 @@ class GhostCore(wiring.Component):
                             with m.If(g < len(rows)):
                                 with m.If(c == 0):
                                     m.d.comb += [op_kind[p].eq(LaneOp.ETA),
-                                                 operands[p].eq(Array(error(k, j)
-                                                                      for j in rows)[g])]
+                                                 operands[p].eq(error_of(*lane_rows(k, rows)))]
                                 with m.Elif(c >= 2):
                                     m.d.comb += [op_kind[p].eq(LaneOp.LEARN),
                                                  operands[p].eq(pre)]
@@ -355,12 +361,21 @@ class GhostCore(wiring.Component):
             emit()
         return m
 
-    def _write_feedback(self, m, cfg, k, i, feedback, a, u, h, nudged):
-        """Where a feedback value of hidden unit (k, i) goes: the potential (tied), the hold
-        register (replay, free phase) or the potential minus the held value (replay, nudged)."""
-        if cfg.variant == "tied":
-            m.d.sync += u[k][i].eq(self._narrow(a[k][i] + feedback))
-        elif not nudged:
-            m.d.sync += h[k][i].eq(feedback)
-        else:
-            m.d.sync += u[k][i].eq(self._narrow(a[k][i] + self._narrow(feedback - h[k][i])))
+    def _write_feedback(self, m, cfg, k, entries, enable, a, u, h, nudged):
+        """Write feedback values to hidden layer k. Each entry ``(units, select, value)`` gives
+        ``value`` to unit ``units[select]``. The potential becomes a + feedback (tied), the hold
+        register the feedback (replay, free phase), or a + (feedback - held) (replay, nudged).
+        One adder per entry, not one per unit."""
+        target = h if (cfg.variant == "replay" and not nudged) else u
+        for units, select, value in entries:
+            a_sel = Array(a[k][i] for i in units)[select]
+            if cfg.variant == "tied":
+                new = self._narrow(a_sel + value)
+            elif not nudged:
+                new = value
+            else:
+                h_sel = Array(h[k][i] for i in units)[select]
+                new = self._narrow(a_sel + self._narrow(value - h_sel))
+            for q, i in enumerate(units):
+                with m.If(enable & (select == q)):
+                    m.d.sync += target[k][i].eq(new)

@@ -77,10 +77,11 @@ class MacLane(wiring.Component):
         s1_first = Signal()
         s1_addr = Signal.like(self.addr)
         s1_operand = Signal.like(self.operand)
+        s1_eta = Signal.like(self.eta)
         busy = self.op != LaneOp.NONE
         m.d.comb += rd.addr.eq(Mux(busy, self.addr, self.host_addr))
         m.d.sync += [s1_op.eq(self.op), s1_first.eq(self.first), s1_addr.eq(self.addr),
-                     s1_operand.eq(self.operand)]
+                     s1_operand.eq(self.operand), s1_eta.eq(self.eta)]
         m.d.comb += self.host_rdata.eq(rd.data)
 
         # stage 1 -> 2: one 16 x 16 signed multiply
@@ -88,7 +89,7 @@ class MacLane(wiring.Component):
         a = Signal(signed(OPERAND_BITS))
         with m.Switch(s1_op):
             with m.Case(LaneOp.ETA):
-                m.d.comb += a.eq(self.eta)
+                m.d.comb += a.eq(s1_eta)
             with m.Case(LaneOp.LEARN):
                 m.d.comb += a.eq(scaled_error)
             with m.Default():

