@@ -73,6 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_gradcheck)
 
+    p = sub.add_parser("verilog", help="write the learning core's Verilog (and its config)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: built-in)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.v", help="Verilog file")
+    p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("sim", help="train and test the core in RTL simulation against the "
+                                   "fixed-point golden model")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--samples", type=int, default=None,
+                   help="training samples streamed through the core (default: one epoch)")
+    p.add_argument("--test-samples", type=int, default=None,
+                   help="test samples inferred after training (default: the whole test set)")
+    p.add_argument("--config", metavar="FILE", help="TOML config")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_sim)
+
     p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: config's 40)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
@@ -132,6 +152,50 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
                                            "layer": k[2], "slope": v}
                                           for k, v in slopes.items()]})
     return 0
+
+
+def cmd_verilog(args: argparse.Namespace) -> int:
+    from .hardware import write_verilog
+
+    config = Config.load(args.config) if args.config else Config()
+    verilog, toml = write_verilog(config, args.output)
+    print(f"wrote {verilog} ({verilog.stat().st_size // 1024} KiB) and {toml}")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from ghostfpga.sim.cosim import simulator_available
+
+    from .hardware import simulate
+
+    if not simulator_available(args.simulator):
+        print(f"ghostfpga sim: error: simulator {args.simulator} is not installed"
+              + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""),
+              file=sys.stderr)
+        return 2
+    if args.samples is not None and args.samples < 1:
+        raise ConfigError("--samples", args.samples, "must be a positive integer")
+    config = Config.load(args.config) if args.config else Config()
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config),
+                           normalize=args.normalize)
+    samples = len(data.y_train) if args.samples is None else args.samples
+    print(f"simulating {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, "
+          f"on {args.simulator}: {samples} training samples, then the test set ...",
+          file=sys.stderr)
+    run = simulate(config, data, args.simulator, samples, args.test_samples)
+    print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
+                 "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
+                [[run["simulator"], run["samples"], run["mismatches"],
+                  f"{run['cycles_per_sample']:.1f}", f"{run['ideal_cycles_per_sample']:.1f}",
+                  f"{100 * run['mac_utilization']:.0f} %", f"{run['cycles_per_inference']:.1f}",
+                  percent(run["train_accuracy"]), percent(run["test_accuracy"]),
+                  percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
+                title=f"RTL vs golden on {data.name}"))
+    if run["mismatches"]:
+        print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
+    if args.json:
+        write_json(args.json, run)
+    return 1 if run["mismatches"] else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ class Numerics:
     """Fraction bits of inputs and rates (unsigned, values 0 .. 2^rate_frac)."""
     error_frac: int = 14
     """Fraction bits of potentials and error signals (errors are beta-sized: keep this high)."""
-    potential_bits: int = 19
+    potential_bits: int = 16
     """Total width of potentials (signed); integer range +-2^(potential_bits - error_frac - 1)."""
     weight_bits: int = 16
     """Total width of weights and biases (signed, at most 16: one DSP operand)."""

@@ -6,7 +6,7 @@ check them against each other exhaustively on small widths. All are combinationa
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Mux, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 from ghostfpga.golden.numerics import LFSR_TAPS
 
@@ -31,17 +31,47 @@ def stochastic_shift(value: Value, shift: int, random16: Value) -> Value:
     return (value + u) >> shift
 
 
-def saturate(value: Value, bits: int) -> Value:
-    """Clamp to a signed ``bits``-wide integer; the result has shape signed(bits)."""
+def _materialize(m: Module, value: Value, name: str) -> Value:
+    """``value`` as a signal, so that an expression used several times is built once (the
+    Verilog backend would otherwise copy it at every use)."""
     value = Value.cast(value)
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    clamped = Mux(value > hi, hi, Mux(value < lo, lo, value))
-    return clamped.as_signed()[:bits].as_signed()
+    if isinstance(value, Signal):
+        return value
+    sig = Signal(value.shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
 
 
-def clamp(value: Value, lo: int, hi: int, bits: int) -> Value:
-    """Clamp to [lo, hi]; the result has shape signed(bits) (wide enough for both bounds)."""
-    value = Value.cast(value)
+def saturate(m: Module, value: Value, bits: int) -> Value:
+    """Clamp to a signed ``bits``-wide integer; the result has shape signed(bits).
+
+    A value fits when its bits from ``bits - 1`` up are all equal; otherwise its sign picks
+    the limit. (No comparators: a few LUTs for the test, one per bit for the select.)
+    """
+    value = _materialize(m, value, "sat_in")
+    if not value.shape().signed:
+        value = Cat(value, Const(0, 1)).as_signed()
+    if len(value) <= bits:
+        return value.as_signed()
+    top = value[bits - 1:]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    negative = value[-1]
+    limit = Mux(negative, Const(1 << (bits - 1), bits), Const((1 << (bits - 1)) - 1, bits))
+    return Mux(fits, value[:bits], limit).as_signed()
+
+
+def clamp(m: Module, value: Value, lo: int, hi: int, bits: int) -> Value:
+    """Clamp to [lo, hi]; the result has shape signed(bits) (wide enough for both bounds).
+
+    For the hard sigmoid (lo = 0, hi = 2^k) only the sign and the bits from k up are tested.
+    """
+    value = _materialize(m, value, "clamp_in")
+    k = hi.bit_length() - 1
+    if lo == 0 and hi == 1 << k and value.shape().signed and len(value) > k + 1:
+        negative = value[-1]
+        high = value[k:-1]
+        result = Value.cast(Mux(negative, 0, Mux(high != 0, hi, value[:k])))
+        return Cat(result, Const(0, max(0, bits - len(result))))[:bits].as_signed()
     return Mux(value > hi, hi, Mux(value < lo, lo, value))[:bits].as_signed()
 
 

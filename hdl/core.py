@@ -1,18 +1,23 @@
-"""The learning core: P MAC lanes, neuron state, and the sequencer that runs one sample.
+"""The learning core: P MAC lanes, lane-banked neuron state, and the sequencer of one sample.
 
 Ports (amaranth.lib.wiring):
 
-- ``sample`` (stream in): ``x`` (input rates, ``rate_frac + 1`` bits each), ``label``, ``train``.
-- ``result`` (stream out): ``label`` (argmax of the output drive of the free phase) and
-  ``outputs`` (output rates). Sent for every sample, before the learning of a training sample.
-- host weight port (use while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
-  ``host_wdata``; ``host_rdata`` holds the word at ``host_lane``/``host_addr`` one cycle later.
-- ``eta`` (in): the per-layer learning-rate multipliers lr_l / beta, read during learning, so the
+- ``sample`` (stream in): ``x`` (input rates, ``rate_frac + 1`` bits each), ``label``,
+  ``train``. The core reads ``x`` into its state memories before it takes the sample
+  (``ceil(n_0 / P)`` cycles), so the payload must stay stable while ``valid`` is high, as the
+  stream protocol requires.
+- ``result`` (stream out): ``label`` (argmax of the output drive of the free phase; the lowest
+  index wins a tie) and ``outputs`` (output rates). Sent for every sample, before learning.
+- host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
+  ``host_wdata``; ``host_rdata`` holds the addressed word one cycle later.
+- ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, so the
   host may change them between samples (a decay schedule).
 - ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
 
-Each pass issues one operation per cycle to every lane; a pass whose results the next one reads
-is followed by a 3-cycle drain. The cycle count of a sample is measured by the testbenches.
+Pipeline: F (the sequencer fetches operands from the state memories) -> I (issue to the lanes)
+-> lane stages 1, 2 -> P (post: results written back to the state memories). A pass whose
+results the next pass reads is followed by a drain of ``DRAIN`` cycles. The program of passes is
+``Plan.program()``.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from ghostfpga.golden.numerics import OPERAND_BITS, lane_seed_positions, lfsr_ta
 from .arith import clamp, round_shift, saturate
 from .lane import LaneOp, MacLane
 from .plan import Plan
+from .state import StateBank
 
-__all__ = ["GhostCore", "sample_layout", "result_layout"]
+__all__ = ["GhostCore", "sample_layout", "result_layout", "DRAIN"]
 
-DRAIN = 3  # cycles from the last issue of a pass to its last state write
+DRAIN = 4  # cycles from the last fetch of a pass to its last state write
 
 
 def _bits(n: int) -> int:
@@ -55,6 +61,11 @@ def result_layout(config: Config) -> data.StructLayout:
         "label": unsigned(_bits(config.layers[-1])),
         "outputs": data.ArrayLayout(unsigned(n.rate_frac + 1), config.layers[-1]),
     })
+
+
+# operand sources of the issue stage
+class _Src:
+    NONE, RATE, RHO_A, S, ERR = range(5)
 
 
 class GhostCore(wiring.Component):
@@ -80,31 +91,48 @@ class GhostCore(wiring.Component):
             "samples": Out(32),
         })
 
-    # -- helpers building expressions ---------------------------------------------------------
-    def _rho(self, v):
-        return clamp(v, 0, self.fmt.error_one, self.fmt.error_frac + 2)
+    # -- expression helpers (the golden FixedModel's rho, rate, narrowing) -------------------
+    def _rho(self, m, v):
+        return clamp(m, v, 0, self.fmt.error_one, self.fmt.error_frac + 2)
 
-    def _rate(self, v):
+    def _rate(self, m, v):
         fmt = self.fmt
-        return round_shift(self._rho(v), fmt.error_frac - fmt.rate_frac)[:fmt.rate_frac + 1]
+        return round_shift(self._rho(m, v), fmt.error_frac - fmt.rate_frac)[:fmt.rate_frac + 1]
 
-    def _narrow(self, v):
-        return saturate(v, self.fmt.potential_bits)
+    def _narrow(self, m, v):
+        return saturate(m, v, self.fmt.potential_bits)
 
     def elaborate(self, platform):
         m = Module()
         cfg, plan, fmt = self.config, self.plan, self.fmt
         P, L, sizes = plan.lanes, plan.L, cfg.layers
-        pb = fmt.potential_bits
+        replay = cfg.variant == "replay"
+        words = [math.ceil(n / P) for n in sizes]
 
-        # -- lanes ----------------------------------------------------------------------------
+        # -- state regions: a holds x then a_0 .. a_{L-1}; s holds s_0 ..; h holds h_0 .. ------
+        a_base = {"x": 0}
+        base = words[0]
+        for k in range(L):
+            a_base[k] = base
+            base += words[k + 1]
+        a_depth = base
+        s_base = {k: sum(words[1:k + 1]) for k in range(L)}
+        s_depth = sum(words[1:])
+        h_base = {k: sum(words[1:k + 1]) for k in range(L - 1)}
+        h_depth = sum(words[1:L]) if replay else 0
+        width = max(fmt.potential_bits, OPERAND_BITS)
+
+        # -- lanes and state banks ----------------------------------------------------------
         images = plan.lane_images(self.params)
         seeds = lfsr_table()[lane_seed_positions(fmt.lfsr_seed, P)]
-        lanes = []
+        lanes, banks = [], []
         for p in range(P):
-            lane = MacLane(fmt, plan.depth, images[p], int(seeds[p]))
+            lane = MacLane(fmt, plan.depth, images[p], int(seeds[p]), plan.lane_accumulator_bits)
+            bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth}, width)
             m.submodules[f"lane{p}"] = lane
+            m.submodules[f"state{p}"] = bank
             lanes.append(lane)
+            banks.append(bank)
             m.d.comb += [lane.host_addr.eq(self.host_addr),
                          lane.host_write.eq(self.host_write & (self.host_lane == p)),
                          lane.host_wdata.eq(self.host_wdata)]
@@ -112,270 +140,433 @@ class GhostCore(wiring.Component):
         m.d.sync += host_lane_q.eq(self.host_lane)
         m.d.comb += self.host_rdata.eq(Array(l.host_rdata for l in lanes)[host_lane_q])
 
-        # -- neuron state -----------------------------------------------------------------------
-        x = [Signal(unsigned(fmt.rate_frac + 1), name=f"x{i}") for i in range(sizes[0])]
-        a = [[Signal(signed(pb), name=f"a{k}_{j}") for j in range(sizes[k + 1])]
-             for k in range(L)]
-        u = [[Signal(signed(pb), name=f"u{k}_{j}") for j in range(sizes[k + 1])]
-             for k in range(L)]
-        h = [[Signal(signed(pb), name=f"h{k}_{j}") for j in range(sizes[k + 1])]
-             for k in range(L - 1)] if cfg.variant == "replay" else []
-        label = Signal(unsigned(_bits(sizes[-1])))
-        train = Signal()
+        # -- fetch stage (F): combinational controls set by the sequencer ----------------------
+        f_op = [Signal(2, name=f"f_op{p}") for p in range(P)]
+        f_src = Signal(3)
+        f_bcast = Signal()                      # operand from lane f_bsel's bank, not own
+        f_bsel = Signal(_bits(P))
+        f_bias = Signal()                       # operand is the bias input 1.0
+        f_first = Signal()
+        f_addr = Signal.like(lanes[0].addr)
+        f_eta = Signal(_bits(L))
+        # registered into the issue stage (I)
+        i_op = [Signal(2, name=f"i_op{p}") for p in range(P)]
+        i_src, i_bcast, i_bsel = Signal.like(f_src), Signal(), Signal.like(f_bsel)
+        i_bias, i_first, i_addr, i_eta = Signal(), Signal(), Signal.like(f_addr), Signal.like(f_eta)
+        m.d.sync += [i_op[p].eq(f_op[p]) for p in range(P)]
+        m.d.sync += [i_src.eq(f_src), i_bcast.eq(f_bcast), i_bsel.eq(f_bsel),
+                     i_bias.eq(f_bias), i_first.eq(f_first), i_addr.eq(f_addr),
+                     i_eta.eq(f_eta)]
 
-        def rates_in(k, src, index):
-            """Presynaptic rate ``index`` of weight layer k (x, or the rate of layer k's state;
-            1.0 past the last unit, for the bias): one mux, then one rate conversion."""
-            n = sizes[k]
-            if k == 0:
-                value = Array(x)[index]
-            else:
-                value = self._rate(Array(src[k - 1])[index])
-            return Mux(index >= n, fmt.rate_one, value)
+        # -- issue stage: operands from the state memories -----------------------------------
+        def source_value(a_val, s_val, broadcast):
+            """The operand sources a pass of this variant can use."""
+            if broadcast:   # presynaptic rates, or the feedback source of the layer above
+                sources = {_Src.RATE: self._rate(m, a_val), _Src.S: s_val}
+                if replay:
+                    sources[_Src.RHO_A] = self._rho(m, a_val)
+            else:           # this lane's own row: its feedback source, or its error
+                sources = {_Src.S: s_val, _Src.ERR: s_val}
+                if replay:
+                    sources |= {_Src.RHO_A: self._rho(m, a_val),
+                                _Src.ERR: s_val - self._rho(m, a_val)}
+            return sources
 
-        def error_of(u_value, a_value):
-            return (self._rho(u_value) - self._rho(a_value))[:OPERAND_BITS].as_signed()
+        def pick(values, index, name):
+            """A dynamic selection as a signal (expressions on an Array proxy would be
+            replicated once per element)."""
+            values = list(values)
+            sig = Signal.like(values[0], name=name)
+            m.d.comb += sig.eq(Array(values)[index])
+            return sig
 
-        def lane_rows(k, rows):
-            """This lane's (u, a) of layer k at the current row group."""
-            return Array(u[k][j] for j in rows)[g], Array(a[k][j] for j in rows)[g]
+        b_a = pick((b.a_rdata for b in banks), i_bsel, "bcast_a")
+        b_s = pick((b.s_rdata for b in banks), i_bsel, "bcast_s")
+        bcast = Signal(signed(OPERAND_BITS))
+        with m.Switch(i_src):
+            for src, value in source_value(b_a, b_s, True).items():
+                with m.Case(src):
+                    m.d.comb += bcast.eq(value)
+        with m.If(i_bias):
+            m.d.comb += bcast.eq(fmt.rate_one)
+        for p, (lane, bank) in enumerate(zip(lanes, banks)):
+            own = Signal(signed(OPERAND_BITS), name=f"own{p}")
+            with m.Switch(i_src):
+                for src, value in source_value(bank.a_rdata, bank.s_rdata, False).items():
+                    with m.Case(src):
+                        m.d.comb += own.eq(value)
+            m.d.comb += [lane.op.eq(i_op[p]), lane.first.eq(i_first), lane.addr.eq(i_addr),
+                         lane.operand.eq(Mux(i_bcast, bcast, own)),
+                         lane.eta.eq(self.eta[i_eta])]
 
-        # targets in the error format, as golden FixedModel.quantize_target computes them
-        margin = cfg.target_margin
-        y_lo = int(quantize(margin, fmt.error_frac, fmt.error_frac + 1, signed=False))
-        y_hi = int(quantize(1.0 - margin, fmt.error_frac, fmt.error_frac + 1, signed=False))
-
-        # -- issue bundle (combinational, driven by the sequencer) -----------------------------
-        op_kind = [Signal(2, name=f"op{p}") for p in range(P)]
-        first = Signal()
-        addr = Signal.like(lanes[0].addr)
-        operands = [Signal(signed(OPERAND_BITS), name=f"operand{p}") for p in range(P)]
-        eta_sel = Signal(unsigned(fmt.eta_bits))
-        for p, lane in enumerate(lanes):
-            m.d.comb += [lane.op.eq(op_kind[p]), lane.first.eq(first), lane.addr.eq(addr),
-                         lane.operand.eq(operands[p]), lane.eta.eq(eta_sel)]
-
-        # tags travel with the issue to stage 3, where results are written back
+        # -- tags travel with each fetch to the post stage ----------------------------------------
         program = plan.program()
         tag_bits = _bits(len(program) + 1)
         idx_bits = _bits(max(max(sizes), max(s.groups for s in plan.slots.values())) + 1)
         tag = [dict(op=Signal(tag_bits, name=f"tag{d}_op"), valid=Signal(name=f"tag{d}_valid"),
                     last=Signal(name=f"tag{d}_last"), first=Signal(name=f"tag{d}_first"),
-                    index=Signal(idx_bits, name=f"tag{d}_index")) for d in range(4)]
-        for d in range(1, 4):
+                    index=Signal(idx_bits, name=f"tag{d}_index"),
+                    lane=Signal(_bits(P), name=f"tag{d}_lane"),
+                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(5)]
+        for d in range(1, 5):
             m.d.sync += [tag[d][key].eq(tag[d - 1][key]) for key in tag[d]]
-        t3 = tag[3]
+        t3, t4 = tag[3], tag[4]
 
-        # transposed passes: adder tree over the lanes' stage-2 products, then a running sum
+        # transposed passes: adder tree over the lanes' stage-2 products, then a running sum.
+        # Every lane takes part; a lane without a row in the group reads a state word that is
+        # never written (zero), so its product is zero.
         tree = Signal(signed(fmt.accumulator_bits))
-        m.d.sync += tree.eq(sum(Mux(l.product_valid, l.product, 0) for l in lanes))
+        m.d.sync += tree.eq(sum(l.product for l in lanes))
         fb_acc = Signal(signed(fmt.accumulator_bits))
         fb_total = Signal(signed(fmt.accumulator_bits))
-        m.d.comb += fb_total.eq(Mux(t3["first"], tree, fb_acc + tree))
-        with m.If(t3["valid"]):
+        m.d.comb += fb_total.eq(Mux(t4["first"], tree, fb_acc + tree))
+        with m.If(t4["valid"]):
             m.d.sync += fb_acc.eq(fb_total)
 
         # -- counters ---------------------------------------------------------------------------
-        g = Signal(idx_bits)            # group of rows
-        c = Signal(_bits(max(s.cols for s in plan.slots.values()) + 3))  # column / element
+        max_cols = max(s.cols for s in plan.slots.values())
+        g = Signal(idx_bits)                          # row group
+        c = Signal(_bits(max(max_cols, max(sizes)) + 3))  # column / unit / step
+        cl, cw = Signal(_bits(P)), Signal(idx_bits)   # c as (lane, word): c = cw * P + cl
         it = Signal(_bits(max(cfg.settle_iterations, 2)))
+        waddr = Signal.like(f_addr)                   # running weight address
+        col_base = Signal.like(f_addr)
         drain = Signal(range(DRAIN + 1))
-        best = Signal(signed(pb))
-        best_idx = Signal.like(label)
-        m.d.comb += self.busy.eq(~self.sample.ready)
+        label = Signal(unsigned(_bits(sizes[-1])))
+        train = Signal()
+        m.d.comb += self.busy.eq(1)   # low only in the idle state
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        def step_c():
+            """c += 1, keeping (cl, cw) in step."""
+            m.d.sync += c.eq(c + 1)
+            with m.If(cl == P - 1):
+                m.d.sync += [cl.eq(0), cw.eq(cw + 1)]
+            with m.Else():
+                m.d.sync += cl.eq(cl + 1)
+
+        def reset_c():
+            m.d.sync += [c.eq(0), cl.eq(0), cw.eq(0)]
 
         def next_after(n):
             return f"op{n + 1}" if n + 1 < len(program) else "finish"
 
-        def issue_rows(n, slot, op, operand_of, last_col):
-            """Issue column c of group g of ``slot`` to every lane holding a row."""
-            m.d.comb += addr.eq(slot.base + g * slot.cols + c)
+        def valid_rows(slot):
+            """Lanes holding a row of ``slot`` in group g."""
             for p in range(P):
-                rows = list(range(p, slot.rows, P))
-                with m.If(g < len(rows)):
-                    m.d.comb += [op_kind[p].eq(op), operands[p].eq(operand_of(p, rows))]
-            m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1), tag[0]["index"].eq(g),
-                         tag[0]["last"].eq(last_col)]
+                rows = len(range(p, slot.rows, P))
+                yield p, g < rows
 
-        def advance(inner, inner_n, outer, outer_n, done_state):
-            with m.If(inner == inner_n - 1):
-                m.d.sync += inner.eq(0)
-                with m.If(outer == outer_n - 1):
-                    m.d.sync += outer.eq(0)
-                    m.next = done_state
-                with m.Else():
-                    m.d.sync += outer.eq(outer + 1)
-            with m.Else():
-                m.d.sync += inner.eq(inner + 1)
+        # serial element pipeline (argmax, settle): fetch at F, use one cycle later
+        e_valid, e_j, e_lane, e_word = Signal(), Signal.like(c), Signal.like(cl), Signal.like(cw)
+        m.d.sync += [e_valid.eq(0)]
+        e_a = pick((b.a_rdata for b in banks), e_lane, "element_a")
+
+        best = Signal(signed(fmt.potential_bits))
+        best_idx = Signal.like(label)
+        outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}") for j in range(sizes[-1])]
+        margin = cfg.target_margin
+        y_lo = int(quantize(margin, fmt.error_frac, fmt.error_frac + 1, signed=False))
+        y_hi = int(quantize(1.0 - margin, fmt.error_frac, fmt.error_frac + 1, signed=False))
+
+        post = []   # write-backs at the post stage, emitted after the FSM
 
         # -- the sequencer ----------------------------------------------------------------------
-        post = []  # stage-3 write-backs, emitted after the FSM (they are not states)
         with m.FSM(init="idle"):
             with m.State("idle"):
-                m.d.comb += self.sample.ready.eq(1)
+                m.d.comb += self.busy.eq(0)
                 with m.If(self.sample.valid):
-                    payload = self.sample.payload
-                    m.d.sync += [x[i].eq(payload.x[i]) for i in range(sizes[0])]
-                    m.d.sync += [label.eq(payload.label), train.eq(payload.train),
-                                 g.eq(0), c.eq(0), it.eq(0)]
+                    reset_c()
+                    m.next = "load"
+            with m.State("load"):
+                # x into the a memories, P inputs a cycle, before taking the sample
+                for p, bank in enumerate(banks):
+                    xs = list(range(p, sizes[0], P))
+                    if not xs:
+                        continue
+                    value = pick((self.sample.payload.x[i] for i in xs), cw, f"x_in{p}")
+                    with m.If(cw < len(xs)):
+                        m.d.comb += [bank.a_waddr.eq(a_base["x"] + cw), bank.a_we.eq(1),
+                                     bank.a_wdata.eq(value << (fmt.error_frac - fmt.rate_frac))]
+                m.d.sync += cw.eq(cw + 1)
+                with m.If(cw == words[0] - 1):
+                    m.d.comb += self.sample.ready.eq(1)
+                    m.d.sync += [label.eq(self.sample.payload.label),
+                                 train.eq(self.sample.payload.train), g.eq(0), it.eq(0)]
+                    reset_c()
                     m.next = "op0"
 
             for n, op in enumerate(program):
                 kind = op[0]
-                state = f"op{n}"
-                drain_state = f"drain{n}"
+                state, drain_state = f"op{n}", f"drain{n}"
+                needs_drain = True
                 if kind == "fwd":
                     k = op[1]
                     slot = plan.slots[("W", k)]
-                    operand = rates_in(k, u, c)
+                    src_base = a_base["x"] if k == 0 else a_base[k - 1]
                     with m.State(state):
-                        issue_rows(n, slot, LaneOp.MAC, lambda p, rows: operand,
-                                   c == slot.cols - 1)
-                        m.d.comb += first.eq(c == 0)
-                        advance(c, slot.cols, g, slot.groups, drain_state)
-                    # stage 3: every lane writes the drive of its row
+                        m.d.comb += [f_src.eq(_Src.RATE), f_bcast.eq(1), f_bsel.eq(cl),
+                                     f_bias.eq(c == slot.cols - 1), f_first.eq(c == 0),
+                                     f_addr.eq(waddr)]
+                        for bank in banks:
+                            m.d.comb += bank.a_raddr.eq(src_base + cw)
+                        for p, ok in valid_rows(slot):
+                            with m.If(ok):
+                                m.d.comb += f_op[p].eq(LaneOp.MAC)
+                        m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
+                                     tag[0]["index"].eq(g), tag[0]["last"].eq(c == slot.cols - 1)]
+                        m.d.sync += waddr.eq(waddr + 1)
+                        self._advance_rows(m, slot, g, c, step_c, reset_c, drain_state)
+
                     def write_drives(n=n, k=k, slot=slot):
                         shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
-                        values = [self._narrow(round_shift(lane.acc, shift)) for lane in lanes]
-                        with m.If(t3["valid"] & (t3["op"] == n) & t3["last"]):
-                            for j in range(slot.rows):
-                                with m.If(t3["index"] == j // P):
-                                    m.d.sync += [a[k][j].eq(values[j % P]),
-                                                 u[k][j].eq(values[j % P])]
+                        with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
+                            for p, bank in enumerate(banks):
+                                rows = len(range(p, slot.rows, P))
+                                with m.If(t4["index"] < rows):
+                                    m.d.comb += [bank.a_waddr.eq(a_base[k] + t4["index"]),
+                                                 bank.a_we.eq(1),
+                                                 bank.a_wdata.eq(self._narrow(m, round_shift(
+                                                     lanes[p].acc, shift)))]
                     post.append(write_drives)
+
                 elif kind == "argmax":
-                    out = Array(a[L - 1])
+                    needs_drain = False
                     with m.State(state):
-                        with m.If((c == 0) | (out[c] > best)):
-                            m.d.sync += [best.eq(out[c]), best_idx.eq(c)]
-                        with m.If(c == sizes[-1] - 1):
-                            m.d.sync += c.eq(0)
-                            m.next = next_after(n)
+                        with m.If(c < sizes[-1]):
+                            for bank in banks:
+                                m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
+                            m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
+                            step_c()
                         with m.Else():
-                            m.d.sync += c.eq(c + 1)
-                    continue
+                            reset_c()
+                            m.next = next_after(n)
+                        with m.If(e_valid):
+                            with m.If((e_j == 0) | (e_a > best)):
+                                m.d.sync += [best.eq(e_a), best_idx.eq(e_j)]
+                            for j in range(sizes[-1]):
+                                with m.If(e_j == j):
+                                    m.d.sync += outputs[j].eq(self._rate(m, e_a))
+
                 elif kind == "result":
+                    needs_drain = False
                     with m.State(state):
                         m.d.comb += [self.result.valid.eq(1),
                                      self.result.payload.label.eq(best_idx)]
-                        m.d.comb += [self.result.payload.outputs[j].eq(self._rate(a[L - 1][j]))
+                        m.d.comb += [self.result.payload.outputs[j].eq(outputs[j])
                                      for j in range(sizes[-1])]
                         with m.If(self.result.ready):
                             with m.If(train):
                                 m.next = next_after(n)
                             with m.Else():
                                 m.next = "finish"
-                    continue
+
                 elif kind == "settle":
-                    out_u, out_a = Array(u[L - 1]), Array(a[L - 1])
+                    # per output unit: K fixed-point iterations under the nudge, unrolled
                     with m.State(state):
-                        y = Mux(label == c, y_hi, y_lo)
-                        nudge = round_shift(y - self._rho(out_u[c]), fmt.beta_shift)
-                        m.d.sync += out_u[c].eq(self._narrow(out_a[c] + nudge))
-                        advance(c, sizes[-1], it, cfg.settle_iterations, next_after(n))
-                    continue
+                        with m.If(c < sizes[-1]):
+                            for bank in banks:
+                                m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
+                            m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
+                            step_c()
+                        with m.Else():
+                            reset_c()
+                            m.next = drain_state
+                        with m.If(e_valid):
+                            y = Mux(label == e_j, y_hi, y_lo)
+                            u_val = e_a
+                            for _ in range(cfg.settle_iterations):
+                                u_val = self._narrow(m, e_a + round_shift(y - self._rho(m, u_val),
+                                                                       fmt.beta_shift))
+                            source = self._rho(m, u_val) if replay else \
+                                self._rho(m, u_val) - self._rho(m, e_a)
+                            for p, bank in enumerate(banks):
+                                with m.If(e_lane == p):
+                                    m.d.comb += [bank.s_waddr.eq(s_base[L - 1] + e_word),
+                                                 bank.s_we.eq(1), bank.s_wdata.eq(source)]
+
                 elif kind in ("fb", "hold"):
                     k = op[1]
                     nudged = kind == "fb"
                     if cfg.feedback == "transpose":
                         slot = plan.slots[("W", k + 1)]
-                        if cfg.variant == "tied":
-                            def operand_of(p, rows, k=k):
-                                return error_of(*lane_rows(k + 1, rows))
-                        else:
-                            def operand_of(p, rows, k=k):
-                                return self._rho(lane_rows(k + 1, rows)[0])
                         with m.State(state):
-                            # column c of W_{k+1} (= unit c of layer k), all row groups
-                            m.d.comb += addr.eq(slot.base + g * slot.cols + c)
-                            for p in range(P):
-                                rows = list(range(p, slot.rows, P))
-                                with m.If(g < len(rows)):
-                                    m.d.comb += [op_kind[p].eq(LaneOp.MAC),
-                                                 operands[p].eq(operand_of(p, rows))]
+                            # unit c of layer k = column c of W_{k+1}, over all row groups g
+                            m.d.comb += [f_src.eq(_Src.S if nudged else _Src.RHO_A),
+                                         f_addr.eq(waddr)]
+                            for bank in banks:
+                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + g),
+                                             bank.a_raddr.eq(a_base[k + 1] + g)]
+                            m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
+                            last_group = g == slot.groups - 1
                             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
                                          tag[0]["index"].eq(c), tag[0]["first"].eq(g == 0),
-                                         tag[0]["last"].eq(g == slot.groups - 1)]
-                            advance(g, slot.groups, c, sizes[k + 1], drain_state)
+                                         tag[0]["last"].eq(last_group),
+                                         tag[0]["lane"].eq(cl), tag[0]["word"].eq(cw)]
+                            with m.If(last_group):
+                                m.d.sync += [g.eq(0), waddr.eq(col_base + 1),
+                                             col_base.eq(col_base + 1)]
+                                with m.If(c == sizes[k + 1] - 1):
+                                    reset_c()
+                                    m.next = drain_state
+                                with m.Else():
+                                    step_c()
+                            with m.Else():
+                                m.d.sync += [g.eq(g + 1), waddr.eq(waddr + slot.cols)]
+
                         def write_tree(n=n, k=k, nudged=nudged):
-                            feedback = self._narrow(round_shift(fb_total, fmt.weight_frac))
-                            units = list(range(sizes[k + 1]))
-                            self._write_feedback(m, cfg, k, [(units, t3["index"], feedback)],
-                                                 t3["valid"] & (t3["op"] == n) & t3["last"],
-                                                 a, u, h, nudged)
+                            # fetch a and h of unit (lane, word) one cycle ahead, then write s/h
+                            with m.If(t3["valid"] & (t3["op"] == n) & t3["last"] & nudged):
+                                for bank in banks:
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t3["word"])
+                                    if replay:
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t3["word"])
+                            feedback = self._narrow(m, round_shift(fb_total, fmt.weight_frac))
+                            a_val = pick((b.a_rdata for b in banks), t4["lane"], f"post_a{n}")
+                            h_val = pick((b.h_rdata for b in banks), t4["lane"],
+                                         f"post_h{n}") if replay else 0
+                            with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
+                                for p, bank in enumerate(banks):
+                                    with m.If(t4["lane"] == p):
+                                        self._write_feedback(m, bank, k, t4["word"], feedback,
+                                                             a_val, h_val, nudged, s_base,
+                                                             h_base)
                         post.append(write_tree)
                     else:
                         slot = plan.slots[("B", k)]
-                        u_c, a_c = Array(u[k + 1])[c], Array(a[k + 1])[c]
-                        operand = error_of(u_c, a_c) if cfg.variant == "tied" else self._rho(u_c)
                         with m.State(state):
-                            issue_rows(n, slot, LaneOp.MAC, lambda p, rows: operand,
-                                       c == slot.cols - 1)
-                            m.d.comb += first.eq(c == 0)
-                            advance(c, slot.cols, g, slot.groups, drain_state)
-                        def write_rows(n=n, k=k, nudged=nudged):
-                            values = [self._narrow(round_shift(lane.acc, fmt.weight_frac))
-                                      for lane in lanes]
-                            entries = [(list(range(p, sizes[k + 1], P)), t3["index"], values[p])
-                                       for p in range(min(P, sizes[k + 1]))]
-                            self._write_feedback(m, cfg, k, entries,
-                                                 t3["valid"] & (t3["op"] == n) & t3["last"],
-                                                 a, u, h, nudged)
+                            m.d.comb += [f_src.eq(_Src.S if nudged else _Src.RHO_A),
+                                         f_bcast.eq(1), f_bsel.eq(cl), f_first.eq(c == 0),
+                                         f_addr.eq(waddr)]
+                            for bank in banks:
+                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
+                                             bank.a_raddr.eq(a_base[k + 1] + cw)]
+                            for p, ok in valid_rows(slot):
+                                with m.If(ok):
+                                    m.d.comb += f_op[p].eq(LaneOp.MAC)
+                            m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
+                                         tag[0]["index"].eq(g),
+                                         tag[0]["last"].eq(c == slot.cols - 1)]
+                            m.d.sync += waddr.eq(waddr + 1)
+                            self._advance_rows(m, slot, g, c, step_c, reset_c, drain_state)
+
+                        def write_rows(n=n, k=k, slot=slot, nudged=nudged):
+                            with m.If(t3["valid"] & (t3["op"] == n) & t3["last"] & nudged):
+                                for bank in banks:
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t3["index"])
+                                    if replay:
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t3["index"])
+                            with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
+                                for p, bank in enumerate(banks):
+                                    rows = len(range(p, slot.rows, P))
+                                    feedback = self._narrow(m, round_shift(lanes[p].acc,
+                                                                        fmt.weight_frac))
+                                    h_val = bank.h_rdata if replay else 0
+                                    with m.If(t4["index"] < rows):
+                                        self._write_feedback(m, bank, k, t4["index"], feedback,
+                                                             bank.a_rdata, h_val, nudged,
+                                                             s_base, h_base)
                         post.append(write_rows)
+
                 elif kind == "learn":
                     k = op[1]
                     slot = plan.slots[("W", k)]
-                    pre = rates_in(k, a, (c - 2)[:len(c)])   # free presynaptic rates (sweep)
+                    src_base = a_base["x"] if k == 0 else a_base[k - 1]
+                    nxt = program[n + 1][0] if n + 1 < len(program) else None
+                    needs_drain = nxt != "learn"
+                    done = drain_state if needs_drain else next_after(n)
                     with m.State(state):
-                        m.d.comb += [addr.eq(slot.base + g * slot.cols + c - 2),
-                                     eta_sel.eq(self.eta[k])]
-                        for p in range(P):
-                            rows = list(range(p, slot.rows, P))
-                            with m.If(g < len(rows)):
-                                with m.If(c == 0):
-                                    m.d.comb += [op_kind[p].eq(LaneOp.ETA),
-                                                 operands[p].eq(error_of(*lane_rows(k, rows)))]
-                                with m.Elif(c >= 2):
-                                    m.d.comb += [op_kind[p].eq(LaneOp.LEARN),
-                                                 operands[p].eq(pre)]
-                        nxt = program[n + 1][0] if n + 1 < len(program) else None
-                        advance(c, slot.cols + 2, g, slot.groups,
-                                next_after(n) if nxt == "learn" else drain_state)
-                    if nxt == "learn":
-                        continue
+                        m.d.comb += [f_eta.eq(k), f_addr.eq(waddr)]
+                        with m.If(c == 0):       # fetch this lane's error, issue ETA next
+                            m.d.comb += f_src.eq(_Src.ERR)
+                            for bank in banks:
+                                m.d.comb += [bank.s_raddr.eq(s_base[k] + g),
+                                             bank.a_raddr.eq(a_base[k] + g)]
+                            for p, ok in valid_rows(slot):
+                                with m.If(ok):
+                                    m.d.comb += f_op[p].eq(LaneOp.ETA)
+                        with m.Elif(c >= 2):     # presynaptic rate of column c - 2
+                            m.d.comb += [f_src.eq(_Src.RATE), f_bcast.eq(1), f_bsel.eq(cl),
+                                         f_bias.eq(c == slot.cols + 1)]
+                            for bank in banks:
+                                m.d.comb += bank.a_raddr.eq(src_base + cw)
+                            for p, ok in valid_rows(slot):
+                                with m.If(ok):
+                                    m.d.comb += f_op[p].eq(LaneOp.LEARN)
+                            m.d.sync += waddr.eq(waddr + 1)
+                        # c runs 0, 1, then the columns; (cl, cw) count the columns
+                        with m.If(c < 2):
+                            m.d.sync += c.eq(c + 1)
+                        with m.Elif(c == slot.cols + 1):
+                            m.d.sync += [c.eq(0), cl.eq(0), cw.eq(0)]
+                            with m.If(g == slot.groups - 1):
+                                m.d.sync += g.eq(0)
+                                self._start_next(m, program, n, plan, waddr, col_base)
+                                m.next = done
+                            with m.Else():
+                                m.d.sync += g.eq(g + 1)
+                        with m.Else():
+                            step_c()
                 else:  # pragma: no cover
                     raise AssertionError(kind)
-                with m.State(drain_state):
-                    with m.If(drain == DRAIN - 1):
-                        m.d.sync += drain.eq(0)
-                        m.next = next_after(n)
-                    with m.Else():
-                        m.d.sync += drain.eq(drain + 1)
+
+                if kind in ("fwd", "fb", "hold", "settle") or needs_drain:
+                    with m.State(drain_state):
+                        with m.If(drain == DRAIN - 1):
+                            m.d.sync += drain.eq(0)
+                            self._start_next(m, program, n, plan, waddr, col_base)
+                            m.next = next_after(n)
+                        with m.Else():
+                            m.d.sync += drain.eq(drain + 1)
 
             with m.State("finish"):
-                m.d.sync += [self.samples.eq(self.samples + 1), g.eq(0), c.eq(0), it.eq(0)]
+                m.d.sync += [self.samples.eq(self.samples + 1), g.eq(0), it.eq(0)]
+                reset_c()
+                self._start_next(m, program, -1, plan, waddr, col_base)
                 m.next = "idle"
         for emit in post:
             emit()
         return m
 
-    def _write_feedback(self, m, cfg, k, entries, enable, a, u, h, nudged):
-        """Write feedback values to hidden layer k. Each entry ``(units, select, value)`` gives
-        ``value`` to unit ``units[select]``. The potential becomes a + feedback (tied), the hold
-        register the feedback (replay, free phase), or a + (feedback - held) (replay, nudged).
-        One adder per entry, not one per unit."""
-        target = h if (cfg.variant == "replay" and not nudged) else u
-        for units, select, value in entries:
-            a_sel = Array(a[k][i] for i in units)[select]
-            if cfg.variant == "tied":
-                new = self._narrow(a_sel + value)
-            elif not nudged:
-                new = value
-            else:
-                h_sel = Array(h[k][i] for i in units)[select]
-                new = self._narrow(a_sel + self._narrow(value - h_sel))
-            for q, i in enumerate(units):
-                with m.If(enable & (select == q)):
-                    m.d.sync += target[k][i].eq(new)
+    def _start_next(self, m, program, n, plan, waddr, col_base):
+        """Point the running weight address at the matrix of the pass after pass ``n``."""
+        following = program[n + 1:] + program
+        for op in following:
+            slot = None
+            if op[0] in ("fwd", "learn"):
+                slot = plan.slots[("W", op[1])]
+            elif op[0] in ("fb", "hold"):
+                slot = plan.slots[("W", op[1] + 1)] if self.config.feedback == "transpose" \
+                    else plan.slots[("B", op[1])]
+            if slot is not None:
+                m.d.sync += [waddr.eq(slot.base), col_base.eq(slot.base)]
+                return
+
+    def _advance_rows(self, m, slot, g, c, step_c, reset_c, done_state):
+        """Row-major walk: columns c inside row groups g."""
+        with m.If(c == slot.cols - 1):
+            reset_c()
+            with m.If(g == slot.groups - 1):
+                m.d.sync += g.eq(0)
+                m.next = done_state
+            with m.Else():
+                m.d.sync += g.eq(g + 1)
+        with m.Else():
+            step_c()
+
+    def _write_feedback(self, m, bank, k, word, feedback, a_val, h_val, nudged, s_base, h_base):
+        """Store what the feedback of a hidden unit leaves: the error rho(u) - rho(a) with
+        u = a + feedback (tied), the held feedback (replay, free phase), or the nudged rate
+        rho(u) with u = a + (feedback - held) (replay, nudged)."""
+        if self.config.variant == "tied":
+            u = self._narrow(m, a_val + feedback)
+            m.d.comb += [bank.s_waddr.eq(s_base[k] + word), bank.s_we.eq(1),
+                         bank.s_wdata.eq(self._rho(m, u) - self._rho(m, a_val))]
+        elif not nudged:
+            m.d.comb += [bank.h_waddr.eq(h_base[k] + word), bank.h_we.eq(1),
+                         bank.h_wdata.eq(feedback)]
+        else:
+            u = self._narrow(m, a_val + self._narrow(m, feedback - h_val))
+            m.d.comb += [bank.s_waddr.eq(s_base[k] + word), bank.s_we.eq(1),
+                         bank.s_wdata.eq(self._rho(m, u))]

@@ -41,8 +41,10 @@ class LaneOp(enum.IntEnum):
 class MacLane(wiring.Component):
     """A lane with ``depth`` weight words initialized to ``init``; ``lfsr_init`` seeds its LFSR."""
 
-    def __init__(self, fmt: Formats, depth: int, init: list[int], lfsr_init: int):
+    def __init__(self, fmt: Formats, depth: int, init: list[int], lfsr_init: int,
+                 acc_bits: int | None = None):
         self.fmt = fmt
+        self.acc_bits = acc_bits or fmt.accumulator_bits
         self.depth = max(depth, 2)
         self.init = list(init) + [0] * (self.depth - len(init))
         self.lfsr_init = lfsr_init
@@ -61,7 +63,7 @@ class MacLane(wiring.Component):
             "host_rdata": Out(signed(fmt.weight_bits)),
             "product": Out(signed(self.product_bits)),
             "product_valid": Out(1),
-            "acc": Out(signed(fmt.accumulator_bits)),
+            "acc": Out(signed(self.acc_bits)),
         })
 
     def elaborate(self, platform):
@@ -75,9 +77,10 @@ class MacLane(wiring.Component):
         # stage 0 -> 1
         s1_op = Signal(2)
         s1_first = Signal()
-        s1_addr = Signal.like(self.addr)
-        s1_operand = Signal.like(self.operand)
-        s1_eta = Signal.like(self.eta)
+        # data registers carry no reset, so Yosys can pack them into the DSP and RAM blocks
+        s1_addr = Signal.like(self.addr, reset_less=True)
+        s1_operand = Signal.like(self.operand, reset_less=True)
+        s1_eta = Signal.like(self.eta, reset_less=True)
         busy = self.op != LaneOp.NONE
         m.d.comb += rd.addr.eq(Mux(busy, self.addr, self.host_addr))
         m.d.sync += [s1_op.eq(self.op), s1_first.eq(self.first), s1_addr.eq(self.addr),
@@ -85,7 +88,7 @@ class MacLane(wiring.Component):
         m.d.comb += self.host_rdata.eq(rd.data)
 
         # stage 1 -> 2: one 16 x 16 signed multiply
-        scaled_error = Signal(signed(SCALED_ERROR_BITS))
+        scaled_error = Signal(signed(SCALED_ERROR_BITS), reset_less=True)
         a = Signal(signed(OPERAND_BITS))
         with m.Switch(s1_op):
             with m.Case(LaneOp.ETA):
@@ -96,20 +99,23 @@ class MacLane(wiring.Component):
                 m.d.comb += a.eq(rd.data)
         s2_op = Signal(2)
         s2_first = Signal()
-        s2_addr = Signal.like(self.addr)
-        s2_weight = Signal(signed(fmt.weight_bits))
+        s2_addr = Signal.like(self.addr, reset_less=True)
+        s2_weight = Signal(signed(fmt.weight_bits), reset_less=True)
+        product = Signal(signed(self.product_bits), reset_less=True)
+        acc = Signal(signed(self.acc_bits), reset_less=True)
         m.d.sync += [s2_op.eq(s1_op), s2_first.eq(s1_first), s2_addr.eq(s1_addr),
-                     s2_weight.eq(rd.data), self.product.eq(a * s1_operand)]
+                     s2_weight.eq(rd.data), product.eq(a * s1_operand)]
+        m.d.comb += [self.product.eq(product), self.acc.eq(acc)]
         m.d.comb += self.product_valid.eq(s2_op == LaneOp.MAC)
 
         # stage 2: accumulate, load the scaled error, or update the weight
         lfsr = Signal(16, init=self.lfsr_init)
         with m.Switch(s2_op):
             with m.Case(LaneOp.MAC):
-                m.d.sync += self.acc.eq(Mux(s2_first, self.product, self.acc + self.product))
+                m.d.sync += acc.eq(product + Mux(s2_first, 0, acc))
             with m.Case(LaneOp.ETA):
                 shift = fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC
-                m.d.sync += scaled_error.eq(saturate(round_shift(self.product, shift),
+                m.d.sync += scaled_error.eq(saturate(m, round_shift(self.product, shift),
                                                      SCALED_ERROR_BITS))
             with m.Case(LaneOp.LEARN):
                 shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
@@ -120,7 +126,7 @@ class MacLane(wiring.Component):
                 else:
                     delta = round_shift(self.product, shift)
                 m.d.comb += [wr.addr.eq(s2_addr), wr.en.eq(1),
-                             wr.data.eq(saturate(s2_weight + delta, fmt.weight_bits))]
+                             wr.data.eq(saturate(m, s2_weight + delta, fmt.weight_bits))]
         with m.If((s2_op != LaneOp.LEARN) & self.host_write & ~busy):
             m.d.comb += [wr.addr.eq(self.host_addr), wr.data.eq(self.host_wdata), wr.en.eq(1)]
         return m

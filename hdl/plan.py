@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ghostfpga.config import Config, ConfigError
 from ghostfpga.golden.fixed import FixedParams
 from ghostfpga.golden.lanes import LaneMap
-from ghostfpga.golden.numerics import Formats
+from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 __all__ = ["MatrixSlot", "Plan", "SUPPORTED"]
 
@@ -68,6 +68,16 @@ class Plan:
             self.slots[(name, k)] = MatrixSlot(name, k, lane_map, base)
             base += lane_map.words
         self.depth = base
+
+    @property
+    def lane_accumulator_bits(self) -> int:
+        """Width of the lanes' own accumulators: exact for the dot products they compute (rates
+        times weights in the forward passes; error-format operands only for random feedback).
+        Transposed passes sum in the core's adder tree at the full accumulator width."""
+        fmt = self.fmt
+        longest = max(s.cols for s in self.slots.values())
+        operand = OPERAND_BITS if self.config.feedback == "random" else fmt.rate_frac + 2
+        return fmt.weight_bits + operand - 1 + 1 + math.ceil(math.log2(longest))
 
     def lane_images(self, params: FixedParams) -> list[list[int]]:
         """The initial contents of every lane memory for integer parameters ``params``."""

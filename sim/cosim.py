@@ -26,7 +26,7 @@ from .protocol import Protocol, Sample, golden_step
 
 __all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl"]
 
-SIMULATORS = ("verilator", "icarus")
+SIMULATORS = ("verilator", "icarus", "amaranth")
 DEFAULT_BUILD_ROOT = Path("build") / "sim"
 
 
@@ -40,6 +40,8 @@ def _verilator_bin() -> Path | None:
 
 
 def simulator_available(name: str) -> bool:
+    if name == "amaranth":
+        return True
     if name == "verilator":
         return _verilator_bin() is not None
     if name == "icarus":
@@ -96,6 +98,7 @@ class RtlRun:
     results: list[int]
     cycles: int
     samples: int
+    sample_cycles: list[int]   # busy cycles of each sample
     weights: list[list[int]]
     seconds: float
 
@@ -133,7 +136,8 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
     data = json.loads(out.read_text())
     if not waves:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return RtlRun(data["results"], data["cycles"], data["samples"], data["weights"], seconds)
+    return RtlRun(data["results"], data["cycles"], data["samples"], data["sample_cycles"],
+                  data["weights"], seconds)
 
 
 @dataclass
@@ -145,10 +149,15 @@ class CosimReport:
     cycles: int
     seconds: float
     labels: list[int] = field(default_factory=list)
+    sample_cycles: list[int] = field(default_factory=list)
 
     @property
     def cycles_per_sample(self) -> float:
         return self.cycles / max(self.samples, 1)
+
+    def mean_cycles(self, samples: list[Sample], train: bool) -> float:
+        picked = [c for s, c in zip(samples, self.sample_cycles) if s.train == train]
+        return float(np.mean(picked)) if picked else float("nan")
 
 
 def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
@@ -156,7 +165,11 @@ def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list
     """Run ``samples`` on the RTL and on the golden model; count every differing result and
     weight. ``model`` (default: a fresh FixedModel) is advanced in place."""
     model = model if model is not None else FixedModel(config)
-    rtl = run_rtl(config, simulator, samples, etas, **kwargs)
+    if simulator == "amaranth":
+        from .amaranth_sim import run_amaranth
+        rtl = run_amaranth(config, samples, etas)
+    else:
+        rtl = run_rtl(config, simulator, samples, etas, **kwargs)
     proto, plan = Protocol(config), Plan(config)
     mismatches, first = 0, None
     labels = []
@@ -182,4 +195,4 @@ def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list
                     first = first or (f"weight {name}{k + 1}[{j}, {i}] (lane {lane}, word {word})"
                                       f": RTL {got}, golden {want}")
     return CosimReport(simulator, len(samples), mismatches, first, rtl.cycles, rtl.seconds,
-                       labels)
+                       labels, rtl.sample_cycles)

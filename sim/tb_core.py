@@ -49,20 +49,28 @@ async def run_job(dut):
     dut.rst.value = 0
     await RisingEdge(dut.clk)
 
-    results = []
+    results, stamps = [], []
     for n, (word, eta) in enumerate(zip(job["samples"], job["etas"])):
         dut.eta.value = eta
         dut.sample__payload.value = word
         dut.sample__valid.value = 1
         await wait_for(dut, dut.sample__ready, limit, f"sample {n} to be taken")
+        stamps.append(int(dut.cycles.value))
         await RisingEdge(dut.clk)
         dut.sample__valid.value = 0
         await wait_for(dut, dut.result__valid, limit, f"the result of sample {n}")
         results.append(int(dut.result__payload.value))
         await RisingEdge(dut.clk)
-    await wait_for(dut, dut.sample__ready, limit, "the core to finish")
+    for _ in range(limit):
+        await ReadOnly()
+        if int(dut.busy.value) == 0:
+            break
+        await RisingEdge(dut.clk)
+    else:
+        raise Timeout(f"timed out after {limit} cycles waiting for the core to finish")
     await RisingEdge(dut.clk)
     cycles, samples = int(dut.cycles.value), int(dut.samples.value)
+    stamps.append(cycles)
 
     weights = []
     for lane, depth in enumerate(job["lane_words"]):
@@ -78,4 +86,5 @@ async def run_job(dut):
 
     with open(os.environ["GHOSTFPGA_OUT"], "w") as f:
         json.dump({"results": results, "cycles": cycles, "samples": samples,
+                   "sample_cycles": [b - a for a, b in zip(stamps, stamps[1:])],
                    "weights": weights}, f)

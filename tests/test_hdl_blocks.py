@@ -13,11 +13,11 @@ from ghostfpga.hdl.lane import LaneOp, MacLane
 
 
 def rtl_comb(build, inputs: dict, cases: list[dict]) -> list[int]:
-    """Evaluate a combinational expression ``build(**signals)`` on every case."""
+    """Evaluate a combinational expression ``build(module, **signals)`` on every case."""
     sigs = {name: Signal(shape, name=name) for name, shape in inputs.items()}
-    expr = build(**sigs)
-    out = Signal(expr.shape(), name="out")
     m = Module()
+    expr = build(m, **sigs)
+    out = Signal(expr.shape(), name="out")
     m.d.comb += out.eq(expr)
     results = []
 
@@ -36,7 +36,7 @@ def rtl_comb(build, inputs: dict, cases: list[dict]) -> list[int]:
 @pytest.mark.parametrize("shift", [-2, 0, 1, 4, 6, 11])
 def test_round_shift(shift):
     xs = list(range(-300, 300)) + [-(1 << 20), (1 << 20) - 1]
-    rtl = rtl_comb(lambda x: arith.round_shift(x, shift), {"x": signed(22)},
+    rtl = rtl_comb(lambda m, x: arith.round_shift(x, shift), {"x": signed(22)},
                    [{"x": v} for v in xs])
     assert rtl == [golden.round_shift(v, shift) for v in xs]
 
@@ -46,7 +46,7 @@ def test_stochastic_shift(shift):
     rng = np.random.default_rng(shift)
     cases = [{"x": int(x), "r": int(r)} for x, r in
              zip(rng.integers(-(1 << 24), 1 << 24, 400), rng.integers(0, 1 << 16, 400))]
-    rtl = rtl_comb(lambda x, r: arith.stochastic_shift(x, shift, r),
+    rtl = rtl_comb(lambda m, x, r: arith.stochastic_shift(x, shift, r),
                    {"x": signed(26), "r": unsigned(16)}, cases)
     assert rtl == [golden.stochastic_shift(c["x"], shift, c["r"]) for c in cases]
 
@@ -55,7 +55,7 @@ def test_stochastic_shift(shift):
 def test_saturate_corners(bits):
     lim = 1 << (bits - 1)
     xs = [-(1 << 20), -lim - 1, -lim, -lim + 1, -1, 0, 1, lim - 2, lim - 1, lim, (1 << 20)]
-    rtl = rtl_comb(lambda x: arith.saturate(x, bits), {"x": signed(22)}, [{"x": v} for v in xs])
+    rtl = rtl_comb(lambda m, x: arith.saturate(m, x, bits), {"x": signed(22)}, [{"x": v} for v in xs])
     assert rtl == [golden.saturate(v, bits) for v in xs]
 
 
@@ -67,10 +67,10 @@ def test_hard_sigmoid_and_rate():
     model = FixedModel(core_cfg)
     core = GhostCore.__new__(GhostCore)  # only its expression helpers are used
     core.fmt = fmt
-    us = list(range(-40000, 40000, 997)) + [-1, 0, 1, fmt.error_one - 1, fmt.error_one,
+    us = list(range(-32768, 32768, 997)) + [-32768, 32767, -1, 0, 1, fmt.error_one - 1, fmt.error_one,
                                              fmt.error_one + 1]
-    rtl_rho = rtl_comb(lambda x: core._rho(x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
-    rtl_rate = rtl_comb(lambda x: core._rate(x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
+    rtl_rho = rtl_comb(lambda m, x: core._rho(m, x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
+    rtl_rate = rtl_comb(lambda m, x: core._rate(m, x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
     assert rtl_rho == [int(model.rho(np.int64(v))) for v in us]
     assert rtl_rate == [int(model.rate(np.int64(v))) for v in us]
 
@@ -78,7 +78,7 @@ def test_hard_sigmoid_and_rate():
 def test_lfsr_next_follows_the_golden_sequence():
     table = golden.lfsr_table()
     states = [int(v) for v in table[:300]] + [0xFFFF, 0x8000]
-    rtl = rtl_comb(lambda s: arith.lfsr_next(s), {"s": unsigned(16)}, [{"s": s} for s in states])
+    rtl = rtl_comb(lambda m, s: arith.lfsr_next(s), {"s": unsigned(16)}, [{"s": s} for s in states])
     assert rtl == [golden.lfsr_step(s) for s in states]
 
 

@@ -1,0 +1,55 @@
+"""Synthesis and place-and-route of the bare core with the YoWASP tools.
+
+Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layers 4,30,3]
+                                   [--json OUT]
+
+Builds the core of the given config inside a minimal serial shell (boards/synth.py) with Yosys
+(`synth_ice40 -dsp` / `synth_ecp5`) and nextpnr, and reports logic cells, DSPs, block RAMs and
+the post-route Fmax of the whole (the shell adds about one logic cell per core port bit). A run
+takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from ghostfpga.boards.synth import synthesize
+from ghostfpga.config import Config, Hardware
+from ghostfpga.report import table, write_json
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="up5k", choices=("up5k", "ecp5-85f"))
+    parser.add_argument("--lanes", type=int, default=8)
+    parser.add_argument("--layers", default="4,30,3")
+    parser.add_argument("--freq", type=float, default=24.0, help="target clock in MHz")
+    parser.add_argument("--json", default=str(HERE / "results" / "synth.json"))
+    args = parser.parse_args(argv)
+    layers = tuple(int(v) for v in args.layers.split(","))
+    config = Config(layers=layers, hardware=Hardware(device=args.device, lanes=args.lanes))
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"  synthesizing {args.layers} with {args.lanes} lanes for {args.device} ...",
+              file=sys.stderr)
+        core = synthesize(config, Path(tmp) / "core", args.freq)
+    r = core.to_dict()
+    print(table(["device", "layers", "P", "logic cells", "DSPs", "block RAMs", "Fmax MHz",
+                 "seconds"],
+                [[r["device"], args.layers, r["lanes"],
+                  f"{r['logic_cells']} / {r['logic_cells_available']} "
+                  f"({100 * r['logic_fraction']:.0f} %)",
+                  f"{r['dsps']} / {r['dsps_available']}",
+                  f"{r['block_rams']} / {r['block_rams_available']}",
+                  f"{r['fmax_mhz']:.1f}", f"{r['seconds']:.0f}"]],
+                title="bare core in a serial shell, post-route"))
+    write_json(args.json, r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Neuron state of one lane: the rows it owns, in block RAM.
+
+Lane p owns unit j of every layer with j mod P == p, at word j // P of that layer's region.
+Three memories, one read and one write port each (one block RAM apiece on small layers):
+
+- ``a``: the input rates x (stored in the potential format, x << (error_frac - rate_frac)) and
+  the bottom-up drive a_l of every layer;
+- ``s``: the feedback source of every layer after the nudged phase: the error
+  rho(u) - rho(a) (tied ghosts) or the nudged rate rho(u) (replay ghosts);
+- ``h``: the feedback held at the end of the free phase (replay ghosts only).
+
+Reads are synchronous: data one cycle after the address.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["StateBank", "STATE_MEMORIES"]
+
+STATE_MEMORIES = ("a", "s", "h")
+
+
+class StateBank(wiring.Component):
+    """``depths`` maps a memory name to its word count (0: not built); all ``width`` bits."""
+
+    def __init__(self, depths: dict[str, int], width: int):
+        self.depths = {k: v for k, v in depths.items() if v > 0}
+        self.width = width
+        members = {}
+        for name, depth in self.depths.items():
+            bits = max(1, (max(depth, 2) - 1).bit_length())
+            members |= {f"{name}_raddr": In(bits), f"{name}_rdata": Out(signed(width)),
+                        f"{name}_waddr": In(bits), f"{name}_wdata": In(signed(width)),
+                        f"{name}_we": In(1)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        for name, depth in self.depths.items():
+            mem = Memory(shape=signed(self.width), depth=max(depth, 2), init=[])
+            m.submodules[f"mem_{name}"] = mem
+            rd, wr = mem.read_port(), mem.write_port()
+            m.d.comb += [rd.addr.eq(getattr(self, f"{name}_raddr")),
+                         getattr(self, f"{name}_rdata").eq(rd.data),
+                         wr.addr.eq(getattr(self, f"{name}_waddr")),
+                         wr.data.eq(getattr(self, f"{name}_wdata")),
+                         wr.en.eq(getattr(self, f"{name}_we"))]
+        return m
