@@ -39,14 +39,17 @@ def main(argv=None) -> int:
         core = synthesize(config, Path(tmp) / "core", args.freq)
     r = core.to_dict()
     print(table(["device", "layers", "P", "logic cells", "DSPs", "block RAMs", "Fmax MHz",
-                 "seconds"],
+                 "fits", "seconds"],
                 [[r["device"], args.layers, r["lanes"],
                   f"{r['logic_cells']} / {r['logic_cells_available']} "
                   f"({100 * r['logic_fraction']:.0f} %)",
                   f"{r['dsps']} / {r['dsps_available']}",
                   f"{r['block_rams']} / {r['block_rams_available']}",
-                  f"{r['fmax_mhz']:.1f}", f"{r['seconds']:.0f}"]],
+                  "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
+                  "yes" if r["fits"] else "no", f"{r['seconds']:.0f}"]],
                 title="bare core in a serial shell, post-route"))
+    if not r["fits"]:
+        print(f"did not fit: {r['error']}", file=sys.stderr)
     write_json(args.json, r)
     return 0
 

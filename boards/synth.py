@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,8 +85,10 @@ class SynthReport:
     dsps_available: int
     block_rams: int
     block_rams_available: int
-    fmax_mhz: float
+    fmax_mhz: float | None   # None when the design did not fit
     seconds: float
+    fits: bool = True
+    error: str | None = None
 
     @property
     def logic_fraction(self) -> float:
@@ -121,18 +124,34 @@ def synthesize(config: Config, build_dir: str | Path, freq_mhz: float = 24.0,
         (build_dir / "top.lpf").write_text(f'LOCATE COMP "clk" SITE "{clk_pin}";\n')
         constraints = ["--lpf", "top.lpf", "--lpf-allow-unconstrained", "--textcfg",
                        "top.config"]
-    _run([tool, *args, "--json", "top.json", *constraints, "--freq", str(freq_mhz),
-          "--seed", str(seed), "--report", "report.json", "-l", "nextpnr.log", "-q"],
-         build_dir)
+    lc, dsp, ram = _CELLS[device]
+    try:
+        _run([tool, *args, "--json", "top.json", *constraints, "--freq", str(freq_mhz),
+              "--seed", str(seed), "--report", "report.json", "-l", "nextpnr.log", "-q"],
+             build_dir)
+    except RuntimeError as exc:
+        # placement failed: report the utilization nextpnr logged before giving up
+        util = _logged_utilization((build_dir / "nextpnr.log").read_text(errors="replace"))
+        if lc not in util:
+            raise
+        return SynthReport(device, config.hardware.lanes, list(config.layers),
+                           *util[lc], *util.get(dsp, (0, 0)), *util.get(ram, (0, 0)), None,
+                           time.perf_counter() - start, fits=False,
+                           error=str(exc).strip().splitlines()[-2][:200])
     seconds = time.perf_counter() - start
     report = json.loads((build_dir / "report.json").read_text())
     util = report["utilization"]
-    lc, dsp, ram = _CELLS[device]
     fmax = min(v["achieved"] for v in report["fmax"].values())
     return SynthReport(device, config.hardware.lanes, list(config.layers),
                        util[lc]["used"], util[lc]["available"], util[dsp]["used"],
                        util[dsp]["available"], util[ram]["used"], util[ram]["available"],
                        fmax, seconds)
+
+
+def _logged_utilization(log: str) -> dict[str, tuple[int, int]]:
+    """``{cell type: (used, available)}`` from nextpnr's "Device utilisation" lines."""
+    found = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", log)
+    return {name: (int(used), int(avail)) for name, used, avail in found}
 
 
 def _tool(name: str) -> str:

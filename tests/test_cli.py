@@ -63,3 +63,41 @@ def test_demo_compares_ghost_with_backprop(tmp_path, capsys):
     runs = json.loads((tmp_path / "d.json").read_text())["runs"]
     assert [r["model"] for r in runs] == ["ghost", "bp"]
     assert "ghost - backprop" in capsys.readouterr().out
+
+
+def test_verilog_writes_the_core_and_its_config(tmp_path, capsys):
+    out = tmp_path / "core.v"
+    assert main(["verilog", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module ghost_core" in text and "sample__payload" in text
+    from ghostfpga.config import Config
+    assert Config.load(tmp_path / "core.toml") == Config()
+
+
+def test_verilog_rejects_a_variant_the_generator_lacks(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('variant = "learned"\n')
+    assert main(["verilog", "--config", str(tmp_path / "c.toml"), "-o",
+                 str(tmp_path / "x.v")]) == 2
+    assert "config field 'variant'" in capsys.readouterr().err
+
+
+SIM_KEYS = {"simulator", "samples", "mismatches", "cycles", "cycles_per_sample",
+            "ideal_cycles_per_sample", "mac_utilization", "train_accuracy", "test_accuracy",
+            "golden_test_accuracy"}
+
+
+def test_sim_trains_in_rtl_and_matches_golden(tmp_path, capsys):
+    out = tmp_path / "sim.json"
+    assert main(["sim", "--simulator", "verilator", "--dataset", "yinyang", "--samples", "60",
+                 "--test-samples", "40", "--json", str(out)]) == 0
+    run = json.loads(out.read_text())
+    assert SIM_KEYS <= set(run)
+    assert run["mismatches"] == 0 and run["samples"] == 60
+    assert run["test_accuracy"] == run["golden_test_accuracy"]
+    assert 0 < run["mac_utilization"] <= 1
+    assert "mismatches" in capsys.readouterr().out
+
+
+def test_sim_rejects_bad_sample_counts(capsys):
+    assert main(["sim", "--samples", "0"]) == 2
+    assert "--samples" in capsys.readouterr().err

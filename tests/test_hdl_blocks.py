@@ -64,9 +64,12 @@ def test_hard_sigmoid_and_rate():
     fmt = Formats.from_config(core_cfg)
     from ghostfpga.golden.fixed import FixedModel
     from ghostfpga.hdl.core import GhostCore
+    from types import SimpleNamespace
     model = FixedModel(core_cfg)
-    core = GhostCore.__new__(GhostCore)  # only its expression helpers are used
-    core.fmt = fmt
+    helpers = SimpleNamespace(fmt=fmt)  # the core's expression helpers need only the formats
+    core = SimpleNamespace(_rho=lambda m, x: GhostCore._rho(helpers, m, x),
+                           _rate=lambda m, x: GhostCore._rate(SimpleNamespace(
+                               fmt=fmt, _rho=lambda m2, v: GhostCore._rho(helpers, m2, v)), m, x))
     us = list(range(-32768, 32768, 997)) + [-32768, 32767, -1, 0, 1, fmt.error_one - 1, fmt.error_one,
                                              fmt.error_one + 1]
     rtl_rho = rtl_comb(lambda m, x: core._rho(m, x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
