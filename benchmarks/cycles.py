@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         if not simulator_available(simulator):
             print(f"  {simulator}: not installed, skipped", file=sys.stderr)
             continue
-        n = 20 if simulator == "verilator" else 5
+        n = 300 if simulator == "verilator" else 30
         print(f"  speed on {simulator} ...", file=sys.stderr)
         r = measure("yinyang 4-30-3", Config(), simulator, n, n)
         speed.append({"simulator": simulator, "cycles": r["cycles"], "seconds": r["seconds"],

@@ -45,7 +45,8 @@ def main(argv=None) -> int:
                   f"({100 * r['logic_fraction']:.0f} %)",
                   f"{r['dsps']} / {r['dsps_available']}",
                   f"{r['block_rams']} / {r['block_rams_available']}",
-                  "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
+                  "-" if r["fmax_mhz"] is None else
+                  f"{r['fmax_mhz']:.1f}" + ("" if r["meets_timing"] else f" (< {args.freq:g})"),
                   "yes" if r["fits"] else "no", f"{r['seconds']:.0f}"]],
                 title="bare core in a serial shell, post-route"))
     if not r["fits"]:

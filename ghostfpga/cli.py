@@ -93,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_sim)
 
-    p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop")
+    p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop, "
+                                    "then the core learning in RTL simulation")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: config's 40)")
+    p.add_argument("--rtl-samples", type=int, default=500,
+                   help="training samples for the RTL part (0 skips it; default 500)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot test accuracy per epoch")
     p.set_defaults(func=cmd_demo)
@@ -207,8 +210,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       "ghost units with local learning vs backprop, float64"))
     gap = runs[0]["test_accuracy"] - runs[1]["test_accuracy"]
     print(f"ghost - backprop test accuracy: {100 * gap:+.2f} points")
+    result = {"runs": runs}
+    if args.rtl_samples > 0:
+        from ghostfpga.sim.cosim import simulator_available
+
+        from .hardware import simulate
+
+        if simulator_available("verilator"):
+            print(f"\nthe generated core learning in Verilator ({args.rtl_samples} samples, "
+                  "then the test set), checked against the fixed-point golden model ...",
+                  file=sys.stderr)
+            rtl = simulate(config, data, "verilator", args.rtl_samples)
+            print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal",
+                         "test acc (RTL)", "test acc (golden)"],
+                        [[rtl["simulator"], rtl["samples"], rtl["mismatches"],
+                          f"{rtl['cycles_per_sample']:.0f}",
+                          f"{rtl['ideal_cycles_per_sample']:.0f}",
+                          percent(rtl["test_accuracy"]), percent(rtl["golden_test_accuracy"])]],
+                        title="\nRTL (cocotb + Verilator) vs bit-exact golden model"))
+            result["rtl"] = rtl
+        else:
+            print("Verilator is not installed: RTL part skipped", file=sys.stderr)
     if args.json:
-        write_json(args.json, {"runs": runs})
+        write_json(args.json, result)
     if args.plot:
         plot_history({"ghost (local rule)": runs[0]["history"], "backprop": runs[1]["history"]},
                      args.plot, "Yin-Yang test accuracy")

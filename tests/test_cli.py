@@ -59,9 +59,11 @@ def test_gradcheck_table_and_json(tmp_path, capsys):
 
 
 def test_demo_compares_ghost_with_backprop(tmp_path, capsys):
-    assert main(["demo", "--epochs", "1", "--json", str(tmp_path / "d.json")]) == 0
-    runs = json.loads((tmp_path / "d.json").read_text())["runs"]
-    assert [r["model"] for r in runs] == ["ghost", "bp"]
+    assert main(["demo", "--epochs", "1", "--rtl-samples", "20",
+                 "--json", str(tmp_path / "d.json")]) == 0
+    result = json.loads((tmp_path / "d.json").read_text())
+    assert [r["model"] for r in result["runs"]] == ["ghost", "bp"]
+    assert result["rtl"]["mismatches"] == 0 and result["rtl"]["samples"] == 20
     assert "ghost - backprop" in capsys.readouterr().out
 
 
