@@ -96,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop, "
                                     "then the core learning in RTL simulation")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: config's 40)")
-    p.add_argument("--rtl-samples", type=int, default=500,
-                   help="training samples for the RTL part (0 skips it; default 500)")
+    p.add_argument("--rtl-samples", type=int, default=5000,
+                   help="training samples for the RTL part (0 skips it; default 5000, one "
+                        "Yin-Yang epoch)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot test accuracy per epoch")
     p.set_defaults(func=cmd_demo)

@@ -272,6 +272,18 @@ class GhostCore(wiring.Component):
 
         post = []   # write-backs at the post stage, emitted after the FSM
 
+        def walk_outputs(done_state):
+            """Fetch a_L of each output unit in turn into the element pipeline (its value is
+            in ``e_a`` one cycle later, with ``e_valid``)."""
+            with m.If(c < sizes[-1]):
+                for bank in banks:
+                    m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
+                m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
+                step_c()
+            with m.Else():
+                reset_c()
+                m.next = done_state
+
         # -- the sequencer ----------------------------------------------------------------------
         with m.FSM(init="idle"):
             with m.State("idle"):
@@ -334,14 +346,7 @@ class GhostCore(wiring.Component):
                 elif kind == "argmax":
                     needs_drain = False
                     with m.State(state):
-                        with m.If(c < sizes[-1]):
-                            for bank in banks:
-                                m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
-                            m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
-                            step_c()
-                        with m.Else():
-                            reset_c()
-                            m.next = next_after(n)
+                        walk_outputs(next_after(n))
                         with m.If(e_valid):
                             with m.If((e_j == 0) | (e_a > best)):
                                 m.d.sync += [best.eq(e_a), best_idx.eq(e_j)]
@@ -365,14 +370,7 @@ class GhostCore(wiring.Component):
                 elif kind == "settle":
                     # per output unit: K fixed-point iterations under the nudge, unrolled
                     with m.State(state):
-                        with m.If(c < sizes[-1]):
-                            for bank in banks:
-                                m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
-                            m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
-                            step_c()
-                        with m.Else():
-                            reset_c()
-                            m.next = drain_state
+                        walk_outputs(drain_state)
                         with m.If(e_valid):
                             y = Mux(label == e_j, y_hi, y_lo)
                             u_val = e_a
