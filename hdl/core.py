@@ -37,9 +37,10 @@ from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
 
-__all__ = ["GhostCore", "sample_layout", "result_layout", "DRAIN"]
+__all__ = ["GhostCore", "sample_layout", "result_layout", "DRAIN", "DRAIN_FEEDBACK"]
 
-DRAIN = 4  # cycles from the last fetch of a pass to its last state write
+DRAIN = 4           # cycles from the last fetch of a pass to its last state write
+DRAIN_FEEDBACK = 6  # the same for feedback passes, whose write-back takes two more stages
 
 
 def _bits(n: int) -> int:
@@ -207,10 +208,10 @@ class GhostCore(wiring.Component):
                     last=Signal(name=f"tag{d}_last"), first=Signal(name=f"tag{d}_first"),
                     index=Signal(idx_bits, name=f"tag{d}_index"),
                     lane=Signal(_bits(P), name=f"tag{d}_lane"),
-                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(5)]
-        for d in range(1, 5):
+                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(7)]
+        for d in range(1, 7):
             m.d.sync += [tag[d][key].eq(tag[d - 1][key]) for key in tag[d]]
-        t3, t4 = tag[3], tag[4]
+        t3, t4, t5, t6 = tag[3], tag[4], tag[5], tag[6]
 
         # transposed passes: adder tree over the lanes' stage-2 products, then a running sum.
         # Every lane takes part; a lane without a row in the group reads a state word that is
@@ -228,10 +229,9 @@ class GhostCore(wiring.Component):
         g = Signal(idx_bits)                          # row group
         c = Signal(_bits(max(max_cols, max(sizes)) + 3))  # column / unit / step
         cl, cw = Signal(_bits(P)), Signal(idx_bits)   # c as (lane, word): c = cw * P + cl
-        it = Signal(_bits(max(cfg.settle_iterations, 2)))
         waddr = Signal.like(f_addr)                   # running weight address
         col_base = Signal.like(f_addr)
-        drain = Signal(range(DRAIN + 1))
+        drain = Signal(range(max(DRAIN_FEEDBACK, cfg.settle_iterations + 1) + 1))
         label = Signal(unsigned(_bits(sizes[-1])))
         train = Signal()
         m.d.comb += self.busy.eq(1)   # low only in the idle state
@@ -261,6 +261,7 @@ class GhostCore(wiring.Component):
         # serial element pipeline (argmax, settle): fetch at F, use one cycle later
         e_valid, e_j, e_lane, e_word = Signal(), Signal.like(c), Signal.like(cl), Signal.like(cw)
         m.d.sync += [e_valid.eq(0)]
+        settling = Signal()   # the element pipeline carries the output's nudge (not argmax)
         e_a = pick((b.a_rdata for b in banks), e_lane, "element_a")
 
         best = Signal(signed(fmt.potential_bits))
@@ -305,7 +306,7 @@ class GhostCore(wiring.Component):
                 with m.If(cw == words[0] - 1):
                     m.d.comb += self.sample.ready.eq(1)
                     m.d.sync += [label.eq(self.sample.payload.label),
-                                 train.eq(self.sample.payload.train), g.eq(0), it.eq(0)]
+                                 train.eq(self.sample.payload.train), g.eq(0)]
                     reset_c()
                     m.next = "op0"
 
@@ -346,6 +347,7 @@ class GhostCore(wiring.Component):
                 elif kind == "argmax":
                     needs_drain = False
                     with m.State(state):
+                        m.d.sync += settling.eq(0)
                         walk_outputs(next_after(n))
                         with m.If(e_valid):
                             with m.If((e_j == 0) | (e_a > best)):
@@ -368,21 +370,37 @@ class GhostCore(wiring.Component):
                                 m.next = "finish"
 
                 elif kind == "settle":
-                    # per output unit: K fixed-point iterations under the nudge, unrolled
+                    # per output unit, K fixed-point iterations under the nudge: a pipeline with
+                    # one iteration per stage (stage i holds u_i), writing s at stage K
                     with m.State(state):
+                        m.d.sync += settling.eq(1)
                         walk_outputs(drain_state)
-                        with m.If(e_valid):
-                            y = Mux(label == e_j, y_hi, y_lo)
-                            u_val = e_a
-                            for _ in range(cfg.settle_iterations):
-                                u_val = self._narrow(m, e_a + round_shift(y - self._rho(m, u_val),
-                                                                       fmt.beta_shift))
-                            source = self._rho(m, u_val) if replay else \
-                                self._rho(m, u_val) - self._rho(m, e_a)
+
+                    def settle_pipeline(n=n):
+                        K = cfg.settle_iterations
+                        stage = dict(valid=e_valid, lane=e_lane, word=e_word, a=e_a,
+                                     u=e_a, y=Signal(unsigned(fmt.error_frac + 1), name="y0"))
+                        m.d.comb += stage["y"].eq(Mux(label == e_j, y_hi, y_lo))
+                        for i in range(1, K + 1):
+                            u_next = self._narrow(m, stage["a"] + round_shift(
+                                stage["y"] - self._rho(m, stage["u"]), fmt.beta_shift))
+                            if i == K:
+                                break
+                            regs = {key: Signal.like(val, name=f"settle{i}_{key}")
+                                    for key, val in stage.items() if key != "u"}
+                            regs["u"] = Signal(signed(fmt.potential_bits), name=f"settle{i}_u")
+                            m.d.sync += [regs[key].eq(val) for key, val in stage.items()
+                                         if key != "u"]
+                            m.d.sync += regs["u"].eq(u_next)
+                            stage = regs
+                        source = self._rho(m, u_next) if replay else \
+                            self._rho(m, u_next) - self._rho(m, stage["a"])
+                        with m.If(stage["valid"] & settling):
                             for p, bank in enumerate(banks):
-                                with m.If(e_lane == p):
-                                    m.d.comb += [bank.s_waddr.eq(s_base[L - 1] + e_word),
+                                with m.If(stage["lane"] == p):
+                                    m.d.comb += [bank.s_waddr.eq(s_base[L - 1] + stage["word"]),
                                                  bank.s_we.eq(1), bank.s_wdata.eq(source)]
+                    post.append(settle_pipeline)
 
                 elif kind in ("fb", "hold"):
                     k = op[1]
@@ -414,20 +432,23 @@ class GhostCore(wiring.Component):
                                 m.d.sync += [g.eq(g + 1), waddr.eq(waddr + slot.cols)]
 
                         def write_tree(n=n, k=k, nudged=nudged):
-                            # fetch a and h of unit (lane, word) one cycle ahead, then write s/h
-                            with m.If(t3["valid"] & (t3["op"] == n) & t3["last"] & nudged):
+                            # t4: running sum (fb_acc); t5: narrowed feedback, fetch a and h of
+                            # the unit; t6: write s (or h)
+                            feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
+                            m.d.sync += feedback.eq(self._narrow(m, round_shift(
+                                fb_acc, fmt.weight_frac)))
+                            with m.If(t5["valid"] & (t5["op"] == n) & t5["last"] & nudged):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t3["word"])
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t5["word"])
                                     if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t3["word"])
-                            feedback = self._narrow(m, round_shift(fb_total, fmt.weight_frac))
-                            a_val = pick((b.a_rdata for b in banks), t4["lane"], f"post_a{n}")
-                            h_val = pick((b.h_rdata for b in banks), t4["lane"],
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t5["word"])
+                            a_val = pick((b.a_rdata for b in banks), t6["lane"], f"post_a{n}")
+                            h_val = pick((b.h_rdata for b in banks), t6["lane"],
                                          f"post_h{n}") if replay else 0
-                            with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
+                            with m.If(t6["valid"] & (t6["op"] == n) & t6["last"]):
                                 for p, bank in enumerate(banks):
-                                    with m.If(t4["lane"] == p):
-                                        self._write_feedback(m, bank, k, t4["word"], feedback,
+                                    with m.If(t6["lane"] == p):
+                                        self._write_feedback(m, bank, k, t6["word"], feedback,
                                                              a_val, h_val, nudged, s_base,
                                                              h_base)
                         post.append(write_tree)
@@ -450,19 +471,23 @@ class GhostCore(wiring.Component):
                             self._advance_rows(m, slot, g, c, step_c, reset_c, drain_state)
 
                         def write_rows(n=n, k=k, slot=slot, nudged=nudged):
-                            with m.If(t3["valid"] & (t3["op"] == n) & t3["last"] & nudged):
+                            # t4: each lane's narrowed feedback, fetch its a and h; t5: write
+                            feedback = [Signal(signed(fmt.potential_bits), name=f"fb{n}_{p}")
+                                        for p in range(P)]
+                            m.d.sync += [f.eq(self._narrow(m, round_shift(lane.acc,
+                                                                          fmt.weight_frac)))
+                                         for f, lane in zip(feedback, lanes)]
+                            with m.If(t4["valid"] & (t4["op"] == n) & t4["last"] & nudged):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t3["index"])
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t4["index"])
                                     if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t3["index"])
-                            with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t4["index"])
+                            with m.If(t5["valid"] & (t5["op"] == n) & t5["last"]):
                                 for p, bank in enumerate(banks):
                                     rows = len(range(p, slot.rows, P))
-                                    feedback = self._narrow(m, round_shift(lanes[p].acc,
-                                                                        fmt.weight_frac))
                                     h_val = bank.h_rdata if replay else 0
-                                    with m.If(t4["index"] < rows):
-                                        self._write_feedback(m, bank, k, t4["index"], feedback,
+                                    with m.If(t5["index"] < rows):
+                                        self._write_feedback(m, bank, k, t5["index"], feedback[p],
                                                              bank.a_rdata, h_val, nudged,
                                                              s_base, h_base)
                         post.append(write_rows)
@@ -510,8 +535,11 @@ class GhostCore(wiring.Component):
                     raise AssertionError(kind)
 
                 if kind in ("fwd", "fb", "hold", "settle") or needs_drain:
+                    # cycles from the last fetch to the last write of the pass
+                    length = {"settle": max(DRAIN, cfg.settle_iterations + 1),
+                              "fb": DRAIN_FEEDBACK, "hold": DRAIN_FEEDBACK}.get(kind, DRAIN)
                     with m.State(drain_state):
-                        with m.If(drain == DRAIN - 1):
+                        with m.If(drain == length - 1):
                             m.d.sync += drain.eq(0)
                             self._start_next(m, program, n, plan, waddr, col_base)
                             m.next = next_after(n)
@@ -519,7 +547,7 @@ class GhostCore(wiring.Component):
                             m.d.sync += drain.eq(drain + 1)
 
             with m.State("finish"):
-                m.d.sync += [self.samples.eq(self.samples + 1), g.eq(0), it.eq(0)]
+                m.d.sync += [self.samples.eq(self.samples + 1), g.eq(0)]
                 reset_c()
                 self._start_next(m, program, -1, plan, waddr, col_base)
                 m.next = "idle"

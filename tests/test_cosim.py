@@ -22,6 +22,9 @@ CONFIGS = {
     "nearest-P6": Config(layers=(4, 14, 3), numerics=Numerics(rounding="nearest"),
                          hardware=Hardware(lanes=6)),
     "digits-P8": Config(layers=(64, 32, 10)),
+    "settle1": Config(layers=(4, 10, 3), settle_iterations=1),
+    "settle6-replay-P3": Config(layers=(4, 10, 3), settle_iterations=6, variant="replay",
+                                hardware=Hardware(lanes=3)),
 }
 
 
