@@ -445,12 +445,16 @@ class GhostCore(wiring.Component):
                             a_val = pick((b.a_rdata for b in banks), t6["lane"], f"post_a{n}")
                             h_val = pick((b.h_rdata for b in banks), t6["lane"],
                                          f"post_h{n}") if replay else 0
+                            memory, value = self._feedback_result(m, feedback, a_val, h_val,
+                                                                  nudged)
+                            result = Signal(value.shape(), name=f"post_value{n}")  # built once
+                            m.d.comb += result.eq(value)
+                            base = (s_base if memory == "s" else h_base)[k]
                             with m.If(t6["valid"] & (t6["op"] == n) & t6["last"]):
                                 for p, bank in enumerate(banks):
                                     with m.If(t6["lane"] == p):
-                                        self._write_feedback(m, bank, k, t6["word"], feedback,
-                                                             a_val, h_val, nudged, s_base,
-                                                             h_base)
+                                        self._write_state(m, bank, memory, base, t6["word"],
+                                                          result)
                         post.append(write_tree)
                     else:
                         slot = plan.slots[("B", k)]
@@ -486,10 +490,12 @@ class GhostCore(wiring.Component):
                                 for p, bank in enumerate(banks):
                                     rows = len(range(p, slot.rows, P))
                                     h_val = bank.h_rdata if replay else 0
+                                    memory, value = self._feedback_result(
+                                        m, feedback[p], bank.a_rdata, h_val, nudged)
+                                    base = (s_base if memory == "s" else h_base)[k]
                                     with m.If(t5["index"] < rows):
-                                        self._write_feedback(m, bank, k, t5["index"], feedback[p],
-                                                             bank.a_rdata, h_val, nudged,
-                                                             s_base, h_base)
+                                        self._write_state(m, bank, memory, base, t5["index"],
+                                                          value)
                         post.append(write_rows)
 
                 elif kind == "learn":
@@ -581,18 +587,20 @@ class GhostCore(wiring.Component):
         with m.Else():
             step_c()
 
-    def _write_feedback(self, m, bank, k, word, feedback, a_val, h_val, nudged, s_base, h_base):
-        """Store what the feedback of a hidden unit leaves: the error rho(u) - rho(a) with
-        u = a + feedback (tied), the held feedback (replay, free phase), or the nudged rate
-        rho(u) with u = a + (feedback - held) (replay, nudged)."""
+    def _feedback_result(self, m, feedback, a_val, h_val, nudged):
+        """What the feedback of a hidden unit leaves, and in which memory: the error
+        rho(u) - rho(a) with u = a + feedback (tied, in ``s``), the held feedback (replay, free
+        phase, in ``h``), or the nudged rate rho(u) with u = a + (feedback - held) (replay,
+        nudged, in ``s``)."""
         if self.config.variant == "tied":
             u = self._narrow(m, a_val + feedback)
-            m.d.comb += [bank.s_waddr.eq(s_base[k] + word), bank.s_we.eq(1),
-                         bank.s_wdata.eq(self._rho(m, u) - self._rho(m, a_val))]
-        elif not nudged:
-            m.d.comb += [bank.h_waddr.eq(h_base[k] + word), bank.h_we.eq(1),
-                         bank.h_wdata.eq(feedback)]
-        else:
-            u = self._narrow(m, a_val + self._narrow(m, feedback - h_val))
-            m.d.comb += [bank.s_waddr.eq(s_base[k] + word), bank.s_we.eq(1),
-                         bank.s_wdata.eq(self._rho(m, u))]
+            return "s", self._rho(m, u) - self._rho(m, a_val)
+        if not nudged:
+            return "h", feedback
+        u = self._narrow(m, a_val + self._narrow(m, feedback - h_val))
+        return "s", self._rho(m, u)
+
+    def _write_state(self, m, bank, memory, base, word, value):
+        m.d.comb += [getattr(bank, f"{memory}_waddr").eq(base + word),
+                     getattr(bank, f"{memory}_we").eq(1),
+                     getattr(bank, f"{memory}_wdata").eq(value)]
