@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config, ConfigError
 from ghostfpga.golden.datasets import DatasetError
@@ -178,7 +177,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     if args.samples is not None and args.samples < 1:
-        raise ConfigError("--samples", args.samples, "must be a positive integer")
+        print(f"ghostfpga sim: error: --samples must be a positive integer, not {args.samples}",
+              file=sys.stderr)
+        return 2
     config = Config.load(args.config) if args.config else Config()
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)

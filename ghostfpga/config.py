@@ -33,7 +33,10 @@ class ConfigError(ValueError):
         self.field = field_name
         self.value = value
         self.reason = reason
-        super().__init__(f"config field '{field_name}' {reason}, not {value!r}")
+        if field_name == "<file>":
+            super().__init__(f"config file {value} {reason}")
+        else:
+            super().__init__(f"config field '{field_name}' {reason}, not {value!r}")
 
 
 def _is_int(v: Any) -> bool:

@@ -98,13 +98,19 @@ def yinyang() -> Dataset:
 # -- scikit-learn digits -------------------------------------------------------------------------
 def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float = 0.2,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A fixed stratified train/test split (scikit-learn's ``train_test_split``)."""
+    """A fixed train/test split (scikit-learn's ``train_test_split``), stratified when every
+    class has enough samples for it. Fewer than 2 samples cannot be split (DatasetError)."""
     from sklearn.model_selection import train_test_split
 
+    if len(y) < 2:
+        raise DatasetError(f"{len(y)} sample(s) cannot be split into train and test; "
+                           "give more data or X_test / y_test")
     counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed,
-                                              stratify=stratify)
+    n_test = max(1, int(np.ceil(test_fraction * len(y))))
+    present = int((counts > 0).sum())
+    can_stratify = counts[counts > 0].min() >= 2 and present <= n_test <= len(y) - present
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=n_test, random_state=seed,
+                                              stratify=y if can_stratify else None)
     return x_tr, y_tr, x_te, y_te
 
 

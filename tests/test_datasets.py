@@ -105,6 +105,14 @@ def test_labels_beyond_the_output_layer_are_rejected(tmp_path):
         load_file(path, n_classes=3)
 
 
+def test_tiny_files_split_without_stratification_or_fail_clearly(tmp_path):
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    d = load_file(_write_npz(tmp_path / "d.npz", X=X, y=np.array([0, 1, 0, 1])), normalize=True)
+    assert len(d.y_train) + len(d.y_test) == 4 and len(d.y_test) >= 1
+    with pytest.raises(DatasetError, match="cannot be split"):
+        load_file(_write_npz(tmp_path / "e.npz", X=X[:1] / 10, y=np.array([0])), n_classes=2)
+
+
 def test_normalize_scales_to_unit_range(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(5.0, 3.0, size=(40, 2))
