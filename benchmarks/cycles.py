@@ -15,8 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import digits, yinyang
 from ghostfpga.golden.fixed import FixedModel

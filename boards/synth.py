@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
 from ghostfpga.config import Config
@@ -50,16 +50,13 @@ class SerialShell(Elaboratable):
         inputs, outputs = [], []
         for name, member in core.signature.members.items():
             port = getattr(core, name)
-            values = [port] if member.is_port else None
-            if values is None:  # a stream: its payload, valid and ready
-                flow_in = member.flow == wiring.In
-                values = [port.payload.as_value(), port.valid, port.ready]
-                (inputs if flow_in else outputs).extend(values[:2])
-                (outputs if flow_in else inputs).append(values[2])
-                continue
-            (inputs if member.flow == wiring.In else outputs).append(port.as_value()
-                                                                      if hasattr(port, "as_value")
-                                                                      else port)
+            if member.is_port:
+                (inputs if member.flow == wiring.In else outputs).append(Value.cast(port))
+            else:  # a stream: payload and valid travel with its flow, ready against it
+                forward, backward = (inputs, outputs) if member.flow == wiring.In \
+                    else (outputs, inputs)
+                forward += [Value.cast(port.payload), port.valid]
+                backward.append(port.ready)
         in_bits = sum(len(v) for v in inputs)
         out_bits = sum(len(v) for v in outputs)
         chain_in = Signal(in_bits)

@@ -10,7 +10,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 from ghostfpga.golden.numerics import LFSR_TAPS
 
-__all__ = ["round_shift", "stochastic_shift", "saturate", "clamp", "lfsr_next"]
+__all__ = ["round_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate", "lfsr_next"]
 
 
 def round_shift(value: Value, shift: int) -> Value:
@@ -73,6 +73,16 @@ def clamp(m: Module, value: Value, lo: int, hi: int, bits: int) -> Value:
         result = Value.cast(Mux(negative, 0, Mux(high != 0, hi, value[:k])))
         return Cat(result, Const(0, max(0, bits - len(result))))[:bits].as_signed()
     return Mux(value > hi, hi, Mux(value < lo, lo, value))[:bits].as_signed()
+
+
+def rho(m: Module, value: Value, error_frac: int) -> Value:
+    """Hard sigmoid in the error format: clamp to [0, 2^error_frac] (golden rho_fixed)."""
+    return clamp(m, value, 0, 1 << error_frac, error_frac + 2)
+
+
+def rate(m: Module, value: Value, error_frac: int, rate_frac: int) -> Value:
+    """The rate sent forward: rho(value) rounded to ``rate_frac`` fraction bits, unsigned."""
+    return round_shift(rho(m, value, error_frac), error_frac - rate_frac)[:rate_frac + 1]
 
 
 def lfsr_next(state: Value) -> Value:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,7 +32,7 @@ from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel, FixedParams
 from ghostfpga.golden.numerics import OPERAND_BITS, lane_seed_positions, lfsr_table, quantize
 
-from .arith import clamp, round_shift, saturate
+from .arith import rate, rho, round_shift, saturate
 from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
@@ -94,11 +94,10 @@ class GhostCore(wiring.Component):
 
     # -- expression helpers (the golden FixedModel's rho, rate, narrowing) -------------------
     def _rho(self, m, v):
-        return clamp(m, v, 0, self.fmt.error_one, self.fmt.error_frac + 2)
+        return rho(m, v, self.fmt.error_frac)
 
     def _rate(self, m, v):
-        fmt = self.fmt
-        return round_shift(self._rho(m, v), fmt.error_frac - fmt.rate_frac)[:fmt.rate_frac + 1]
+        return rate(m, v, self.fmt.error_frac, self.fmt.rate_frac)
 
     def _narrow(self, m, v):
         return saturate(m, v, self.fmt.potential_bits)
@@ -211,7 +210,7 @@ class GhostCore(wiring.Component):
                     word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(7)]
         for d in range(1, 7):
             m.d.sync += [tag[d][key].eq(tag[d - 1][key]) for key in tag[d]]
-        t3, t4, t5, t6 = tag[3], tag[4], tag[5], tag[6]
+        t4, t5, t6 = tag[4], tag[5], tag[6]
 
         # transposed passes: adder tree over the lanes' stage-2 products, then a running sum.
         # Every lane takes part; a lane without a row in the group reads a state word that is
@@ -219,10 +218,8 @@ class GhostCore(wiring.Component):
         tree = Signal(signed(fmt.accumulator_bits))
         m.d.sync += tree.eq(sum(l.product for l in lanes))
         fb_acc = Signal(signed(fmt.accumulator_bits))
-        fb_total = Signal(signed(fmt.accumulator_bits))
-        m.d.comb += fb_total.eq(Mux(t4["first"], tree, fb_acc + tree))
         with m.If(t4["valid"]):
-            m.d.sync += fb_acc.eq(fb_total)
+            m.d.sync += fb_acc.eq(Mux(t4["first"], tree, fb_acc + tree))
 
         # -- counters ---------------------------------------------------------------------------
         max_cols = max(s.cols for s in plan.slots.values())
@@ -285,6 +282,27 @@ class GhostCore(wiring.Component):
                 reset_c()
                 m.next = done_state
 
+        def row_walk(n, slot, src, done_state):
+            """Issue ``slot`` row-major, columns c inside row groups g, every lane on its own
+            row with the broadcast operand of column c (the caller sets its fetch address)."""
+            m.d.comb += [f_src.eq(src), f_bcast.eq(1), f_bsel.eq(cl), f_first.eq(c == 0),
+                         f_addr.eq(waddr)]
+            for p, ok in valid_rows(slot):
+                with m.If(ok):
+                    m.d.comb += f_op[p].eq(LaneOp.MAC)
+            m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1), tag[0]["index"].eq(g),
+                         tag[0]["last"].eq(c == slot.cols - 1)]
+            m.d.sync += waddr.eq(waddr + 1)
+            with m.If(c == slot.cols - 1):
+                reset_c()
+                with m.If(g == slot.groups - 1):
+                    m.d.sync += g.eq(0)
+                    m.next = done_state
+                with m.Else():
+                    m.d.sync += g.eq(g + 1)
+            with m.Else():
+                step_c()
+
         # -- the sequencer ----------------------------------------------------------------------
         with m.FSM(init="idle"):
             with m.State("idle"):
@@ -319,18 +337,10 @@ class GhostCore(wiring.Component):
                     slot = plan.slots[("W", k)]
                     src_base = a_base["x"] if k == 0 else a_base[k - 1]
                     with m.State(state):
-                        m.d.comb += [f_src.eq(_Src.RATE), f_bcast.eq(1), f_bsel.eq(cl),
-                                     f_bias.eq(c == slot.cols - 1), f_first.eq(c == 0),
-                                     f_addr.eq(waddr)]
+                        row_walk(n, slot, _Src.RATE, drain_state)
+                        m.d.comb += f_bias.eq(c == slot.cols - 1)
                         for bank in banks:
                             m.d.comb += bank.a_raddr.eq(src_base + cw)
-                        for p, ok in valid_rows(slot):
-                            with m.If(ok):
-                                m.d.comb += f_op[p].eq(LaneOp.MAC)
-                        m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
-                                     tag[0]["index"].eq(g), tag[0]["last"].eq(c == slot.cols - 1)]
-                        m.d.sync += waddr.eq(waddr + 1)
-                        self._advance_rows(m, slot, g, c, step_c, reset_c, drain_state)
 
                     def write_drives(n=n, k=k, slot=slot):
                         shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
@@ -459,20 +469,10 @@ class GhostCore(wiring.Component):
                     else:
                         slot = plan.slots[("B", k)]
                         with m.State(state):
-                            m.d.comb += [f_src.eq(_Src.S if nudged else _Src.RHO_A),
-                                         f_bcast.eq(1), f_bsel.eq(cl), f_first.eq(c == 0),
-                                         f_addr.eq(waddr)]
+                            row_walk(n, slot, _Src.S if nudged else _Src.RHO_A, drain_state)
                             for bank in banks:
                                 m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
                                              bank.a_raddr.eq(a_base[k + 1] + cw)]
-                            for p, ok in valid_rows(slot):
-                                with m.If(ok):
-                                    m.d.comb += f_op[p].eq(LaneOp.MAC)
-                            m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
-                                         tag[0]["index"].eq(g),
-                                         tag[0]["last"].eq(c == slot.cols - 1)]
-                            m.d.sync += waddr.eq(waddr + 1)
-                            self._advance_rows(m, slot, g, c, step_c, reset_c, drain_state)
 
                         def write_rows(n=n, k=k, slot=slot, nudged=nudged):
                             # t4: each lane's narrowed feedback, fetch its a and h; t5: write
@@ -574,18 +574,6 @@ class GhostCore(wiring.Component):
             if slot is not None:
                 m.d.sync += [waddr.eq(slot.base), col_base.eq(slot.base)]
                 return
-
-    def _advance_rows(self, m, slot, g, c, step_c, reset_c, done_state):
-        """Row-major walk: columns c inside row groups g."""
-        with m.If(c == slot.cols - 1):
-            reset_c()
-            with m.If(g == slot.groups - 1):
-                m.d.sync += g.eq(0)
-                m.next = done_state
-            with m.Else():
-                m.d.sync += g.eq(g + 1)
-        with m.Else():
-            step_c()
 
     def _feedback_result(self, m, feedback, a_val, h_val, nudged):
         """What the feedback of a hidden unit leaves, and in which memory: the error

@@ -62,7 +62,6 @@ class MacLane(wiring.Component):
             "host_wdata": In(signed(fmt.weight_bits)),
             "host_rdata": Out(signed(fmt.weight_bits)),
             "product": Out(signed(self.product_bits)),
-            "product_valid": Out(1),
             "acc": Out(signed(self.acc_bits)),
         })
 
@@ -106,7 +105,6 @@ class MacLane(wiring.Component):
         m.d.sync += [s2_op.eq(s1_op), s2_first.eq(s1_first), s2_addr.eq(s1_addr),
                      s2_weight.eq(rd.data), product.eq(a * s1_operand)]
         m.d.comb += [self.product.eq(product), self.acc.eq(acc)]
-        m.d.comb += self.product_valid.eq(s2_op == LaneOp.MAC)
 
         # stage 2: accumulate, load the scaled error, or update the weight
         lfsr = Signal(16, init=self.lfsr_init)

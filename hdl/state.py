@@ -14,14 +14,12 @@ Reads are synchronous: data one cycle after the address.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StateBank", "STATE_MEMORIES"]
-
-STATE_MEMORIES = ("a", "s", "h")
+__all__ = ["StateBank"]
 
 
 class StateBank(wiring.Component):

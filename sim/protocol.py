@@ -1,6 +1,6 @@
-"""Packing of the core's stream payloads and weight addresses, shared by every testbench and the
-host driver. Layouts are amaranth.lib.data struct layouts: fields and array elements in
-declaration order from the least significant bit."""
+"""Packing of the core's stream payloads, shared by every testbench (and later the host driver),
+and what the golden model answers for a sample. The layouts are the core's own
+amaranth.lib.data layouts: fields and array elements in order from the least significant bit."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ghostfpga.config import Config
-from ghostfpga.golden.fixed import FixedModel, FixedParams
+from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.network import one_hot
+from ghostfpga.hdl.core import result_layout, sample_layout
 
-__all__ = ["Protocol", "Sample"]
-
-
-def _bits(n: int) -> int:
-    return max(1, (max(n, 1) - 1).bit_length())
+__all__ = ["Protocol", "Sample", "golden_step"]
 
 
 @dataclass(frozen=True)
@@ -27,30 +24,33 @@ class Sample:
 
 
 class Protocol:
+    """Packs and unpacks the core's payloads with the core's own layouts (hdl/core.py)."""
+
     def __init__(self, config: Config):
         self.config = config
-        self.rate_bits = config.numerics.rate_frac + 1
-        self.label_bits = _bits(config.layers[-1])
-        self.n_in, self.n_out = config.layers[0], config.layers[-1]
+        self.sample = sample_layout(config)
+        self.result = result_layout(config)
 
     def pack_sample(self, s: Sample) -> int:
+        x = self.sample["x"]
+        bits = x.shape.elem_shape.width
         word = 0
         for i, v in enumerate(s.x):
             v = int(v)
-            if not 0 <= v < 1 << self.rate_bits:
-                raise ValueError(f"input {i} = {v} does not fit {self.rate_bits} bits")
-            word |= v << (i * self.rate_bits)
-        offset = self.n_in * self.rate_bits
-        word |= int(s.label) << offset
-        word |= int(bool(s.train)) << (offset + self.label_bits)
+            if not 0 <= v < 1 << bits:
+                raise ValueError(f"input {i} = {v} does not fit {bits} bits")
+            word |= v << (x.offset + i * bits)
+        word |= int(s.label) << self.sample["label"].offset
+        word |= int(bool(s.train)) << self.sample["train"].offset
         return word
 
     def unpack_result(self, word: int) -> tuple[int, list[int]]:
-        label = word & ((1 << self.label_bits) - 1)
-        mask = (1 << self.rate_bits) - 1
-        outputs = [(word >> (self.label_bits + j * self.rate_bits)) & mask
-                   for j in range(self.n_out)]
-        return label, outputs
+        label, outputs = self.result["label"], self.result["outputs"]
+        bits = outputs.shape.elem_shape.width
+        mask = (1 << bits) - 1
+        return ((word >> label.offset) & ((1 << label.shape.width) - 1),
+                [(word >> (outputs.offset + j * bits)) & mask
+                 for j in range(outputs.shape.length)])
 
     def pack_eta(self, etas: list[int]) -> int:
         bits = self.config.numerics.eta_bits

@@ -60,20 +60,18 @@ def test_saturate_corners(bits):
 
 
 def test_hard_sigmoid_and_rate():
-    core_cfg = Config()
-    fmt = Formats.from_config(core_cfg)
     from ghostfpga.golden.fixed import FixedModel
-    from ghostfpga.hdl.core import GhostCore
-    from types import SimpleNamespace
-    model = FixedModel(core_cfg)
-    helpers = SimpleNamespace(fmt=fmt)  # the core's expression helpers need only the formats
-    core = SimpleNamespace(_rho=lambda m, x: GhostCore._rho(helpers, m, x),
-                           _rate=lambda m, x: GhostCore._rate(SimpleNamespace(
-                               fmt=fmt, _rho=lambda m2, v: GhostCore._rho(helpers, m2, v)), m, x))
-    us = list(range(-32768, 32768, 997)) + [-32768, 32767, -1, 0, 1, fmt.error_one - 1, fmt.error_one,
-                                             fmt.error_one + 1]
-    rtl_rho = rtl_comb(lambda m, x: core._rho(m, x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
-    rtl_rate = rtl_comb(lambda m, x: core._rate(m, x), {"x": signed(fmt.potential_bits)}, [{"x": v} for v in us])
+
+    cfg = Config()
+    fmt = Formats.from_config(cfg)
+    model = FixedModel(cfg)
+    us = list(range(-32768, 32768, 997)) + [-32768, 32767, -1, 0, 1, fmt.error_one - 1,
+                                             fmt.error_one, fmt.error_one + 1]
+    cases = [{"x": v} for v in us]
+    rtl_rho = rtl_comb(lambda m, x: arith.rho(m, x, fmt.error_frac),
+                       {"x": signed(fmt.potential_bits)}, cases)
+    rtl_rate = rtl_comb(lambda m, x: arith.rate(m, x, fmt.error_frac, fmt.rate_frac),
+                        {"x": signed(fmt.potential_bits)}, cases)
     assert rtl_rho == [int(model.rho(np.int64(v))) for v in us]
     assert rtl_rate == [int(model.rate(np.int64(v))) for v in us]
 
