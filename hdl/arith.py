@@ -10,7 +10,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 from ghostfpga.golden.numerics import LFSR_TAPS
 
-__all__ = ["round_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate", "lfsr_next"]
+__all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate", "lfsr_next"]
 
 
 def round_shift(value: Value, shift: int) -> Value:
@@ -19,6 +19,13 @@ def round_shift(value: Value, shift: int) -> Value:
     if shift <= 0:
         return value << -shift
     return (value + (1 << (shift - 1))) >> shift
+
+
+def floor_shift(value: Value, shift: int) -> Value:
+    """value / 2^shift rounded down (for sums that already hold the rounding constant, as the
+    lane accumulators do); ``shift <= 0`` multiplies exactly."""
+    value = Value.cast(value)
+    return value >> shift if shift >= 0 else value << -shift
 
 
 def stochastic_shift(value: Value, shift: int, random16: Value) -> Value:

@@ -32,7 +32,7 @@ from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel, FixedParams
 from ghostfpga.golden.numerics import OPERAND_BITS, lane_seed_positions, lfsr_table, quantize
 
-from .arith import rate, rho, round_shift, saturate
+from .arith import floor_shift, rate, rho, round_shift, saturate
 from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
@@ -123,22 +123,23 @@ class GhostCore(wiring.Component):
         width = max(fmt.potential_bits, OPERAND_BITS)
 
         # -- lanes and state banks ----------------------------------------------------------
+        fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
         images = plan.lane_images(self.params)
         seeds = lfsr_table()[lane_seed_positions(fmt.lfsr_seed, P)]
         lanes, banks = [], []
         for p in range(P):
-            lane = MacLane(fmt, plan.depth, images[p], int(seeds[p]), plan.lane_accumulator_bits)
+            lane = MacLane(fmt, plan.depth, images[p], int(seeds[p]), plan.lane_accumulator_bits,
+                           mac_shifts=(fwd_shift, fmt.weight_frac))
             bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth}, width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank
             lanes.append(lane)
             banks.append(bank)
-            m.d.comb += [lane.host_addr.eq(self.host_addr),
-                         lane.host_write.eq(self.host_write & (self.host_lane == p)),
+            m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
                          lane.host_wdata.eq(self.host_wdata)]
         host_lane_q = Signal.like(self.host_lane)
         m.d.sync += host_lane_q.eq(self.host_lane)
-        m.d.comb += self.host_rdata.eq(Array(l.host_rdata for l in lanes)[host_lane_q])
+        m.d.comb += self.host_rdata.eq(Array(l.rdata for l in lanes)[host_lane_q])
 
         # -- fetch stage (F): combinational controls set by the sequencer ----------------------
         f_op = [Signal(2, name=f"f_op{p}") for p in range(P)]
@@ -147,6 +148,7 @@ class GhostCore(wiring.Component):
         f_bsel = Signal(_bits(P))
         f_bias = Signal()                       # operand is the bias input 1.0
         f_first = Signal()
+        f_round = Signal()                      # accumulate with the feedback rounding
         f_addr = Signal.like(lanes[0].addr)
         f_eta = Signal(_bits(L))
         # registered into the issue stage (I)
@@ -157,6 +159,19 @@ class GhostCore(wiring.Component):
         m.d.sync += [i_src.eq(f_src), i_bcast.eq(f_bcast), i_bsel.eq(f_bsel),
                      i_bias.eq(f_bias), i_first.eq(f_first), i_addr.eq(f_addr),
                      i_eta.eq(f_eta)]
+        # controls shared by all lanes, pipelined once: eta at lane stage 1, first and the
+        # write address at stage 2; the host addresses the weights while the core is idle
+        s1_first, s2_first = Signal(), Signal()
+        i_round, s1_round, feedback_rows = Signal(), Signal(), Signal()
+        m.d.sync += [i_round.eq(f_round), s1_round.eq(i_round), feedback_rows.eq(s1_round)]
+        s1_addr, s2_addr = Signal.like(f_addr), Signal.like(f_addr)
+        s1_eta = Signal(unsigned(fmt.eta_bits))
+        m.d.sync += [s1_first.eq(i_first), s2_first.eq(s1_first), s1_addr.eq(i_addr),
+                     s2_addr.eq(s1_addr), s1_eta.eq(self.eta[i_eta])]
+        lane_raddr = Signal.like(f_addr)
+        lane_waddr = Signal.like(f_addr)
+        m.d.comb += [lane_raddr.eq(Mux(self.busy, i_addr, self.host_addr)),
+                     lane_waddr.eq(Mux(self.busy, s2_addr, self.host_addr))]
 
         # -- issue stage: operands from the state memories -----------------------------------
         def source_value(a_val, s_val, broadcast):
@@ -195,9 +210,10 @@ class GhostCore(wiring.Component):
                 for src, value in source_value(bank.a_rdata, bank.s_rdata, False).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
-            m.d.comb += [lane.op.eq(i_op[p]), lane.first.eq(i_first), lane.addr.eq(i_addr),
-                         lane.operand.eq(Mux(i_bcast, bcast, own)),
-                         lane.eta.eq(self.eta[i_eta])]
+            m.d.comb += [lane.op.eq(i_op[p]), lane.addr.eq(lane_raddr),
+                         lane.operand.eq(Mux(i_bcast, bcast, own)), lane.eta.eq(s1_eta),
+                         lane.first.eq(s2_first), lane.waddr.eq(lane_waddr),
+                         lane.round_sel.eq(feedback_rows)]
 
         # -- tags travel with each fetch to the post stage ----------------------------------------
         program = plan.program()
@@ -286,7 +302,7 @@ class GhostCore(wiring.Component):
             """Issue ``slot`` row-major, columns c inside row groups g, every lane on its own
             row with the broadcast operand of column c (the caller sets its fetch address)."""
             m.d.comb += [f_src.eq(src), f_bcast.eq(1), f_bsel.eq(cl), f_first.eq(c == 0),
-                         f_addr.eq(waddr)]
+                         f_addr.eq(waddr), f_round.eq(slot.name == "B")]
             for p, ok in valid_rows(slot):
                 with m.If(ok):
                     m.d.comb += f_op[p].eq(LaneOp.MAC)
@@ -343,15 +359,14 @@ class GhostCore(wiring.Component):
                             m.d.comb += bank.a_raddr.eq(src_base + cw)
 
                     def write_drives(n=n, k=k, slot=slot):
-                        shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
                         with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
                             for p, bank in enumerate(banks):
                                 rows = len(range(p, slot.rows, P))
                                 with m.If(t4["index"] < rows):
                                     m.d.comb += [bank.a_waddr.eq(a_base[k] + t4["index"]),
                                                  bank.a_we.eq(1),
-                                                 bank.a_wdata.eq(self._narrow(m, round_shift(
-                                                     lanes[p].acc, shift)))]
+                                                 bank.a_wdata.eq(self._narrow(m,
+                                                     floor_shift(lanes[p].acc, fwd_shift)))]
                     post.append(write_drives)
 
                 elif kind == "argmax":
@@ -478,8 +493,7 @@ class GhostCore(wiring.Component):
                             # t4: each lane's narrowed feedback, fetch its a and h; t5: write
                             feedback = [Signal(signed(fmt.potential_bits), name=f"fb{n}_{p}")
                                         for p in range(P)]
-                            m.d.sync += [f.eq(self._narrow(m, round_shift(lane.acc,
-                                                                          fmt.weight_frac)))
+                            m.d.sync += [f.eq(self._narrow(m, floor_shift(lane.acc, fmt.weight_frac)))
                                          for f, lane in zip(feedback, lanes)]
                             with m.If(t4["valid"] & (t4["op"] == n) & t4["last"] & nudged):
                                 for bank in banks:

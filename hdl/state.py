@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .memory import block_ram
 
 __all__ = ["StateBank"]
 
@@ -39,7 +40,7 @@ class StateBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         for name, depth in self.depths.items():
-            mem = Memory(shape=signed(self.width), depth=max(depth, 2), init=[])
+            mem = block_ram(signed(self.width), depth)
             m.submodules[f"mem_{name}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
             m.d.comb += [rd.addr.eq(getattr(self, f"{name}_raddr")),

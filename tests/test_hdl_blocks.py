@@ -83,25 +83,29 @@ def test_lfsr_next_follows_the_golden_sequence():
     assert rtl == [golden.lfsr_step(s) for s in states]
 
 
-def _run_lane(fmt, init, ops, lfsr_init=1):
-    """Drive (op, addr, operand, first, eta) tuples into a lane; return accumulators seen after
-    each MAC completes and the final memory."""
-    lane = MacLane(fmt, len(init), init, lfsr_init)
+def _run_lane(fmt, init, ops, lfsr_init=1, mac_shift=0):
+    """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
+    cycle later, first and the write address two cycles later); return the accumulators seen
+    after each cycle and the final memory."""
+    lane = MacLane(fmt, len(init), init, lfsr_init, mac_shifts=(mac_shift,))
     accs, words = [], []
 
     async def bench(ctx):
-        for op, addr, operand, first, eta in ops + [(LaneOp.NONE, 0, 0, 0, 0)] * 3:
+        idle = (LaneOp.NONE, 0, 0, 0, 0)
+        stream = ops + [idle] * 3
+        for t, (op, addr, operand, _, _) in enumerate(stream):
             ctx.set(lane.op, op)
             ctx.set(lane.addr, addr)
             ctx.set(lane.operand, operand)
-            ctx.set(lane.first, first)
-            ctx.set(lane.eta, eta)
+            ctx.set(lane.eta, stream[t - 1][4] if t >= 1 else 0)
+            ctx.set(lane.first, stream[t - 2][3] if t >= 2 else 0)
+            ctx.set(lane.waddr, stream[t - 2][1] if t >= 2 else 0)
             await ctx.tick()
             accs.append(ctx.get(lane.acc))
         for a in range(len(init)):
-            ctx.set(lane.host_addr, a)
+            ctx.set(lane.addr, a)
             await ctx.tick()
-            words.append(ctx.get(lane.host_rdata))
+            words.append(ctx.get(lane.rdata))
 
     sim = Simulator(lane)
     sim.add_clock(1e-6)
@@ -117,9 +121,11 @@ def test_mac_lane_accumulates_exactly_at_the_extremes():
     omax, omin = (1 << 15) - 1, -(1 << 15)
     ops = [(LaneOp.MAC, a, o, int(a == 0), 0) for a, o in
            zip(range(5), [omax, omin, omax, omin, -3])]
-    accs, _ = _run_lane(fmt, init, ops)
-    expected = sum(w * o for w, o in zip(init, [omax, omin, omax, omin, -3]))
-    assert accs[len(ops) + 1] == expected  # acc valid 3 cycles after the last issue
+    dot = sum(w * o for w, o in zip(init, [omax, omin, omax, omin, -3]))
+    for shift in (0, 6):   # the first MAC adds the rounding constant of the pass
+        accs, _ = _run_lane(fmt, init, ops, mac_shift=shift)
+        assert accs[len(ops) + 1] == dot + (1 << shift >> 1)  # valid 3 cycles after the issue
+        assert accs[len(ops) + 1] >> shift == golden.round_shift(dot, shift)
 
 
 @pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
