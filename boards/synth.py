@@ -35,8 +35,9 @@ DEVICES = {
 
 
 class SerialShell(Elaboratable):
-    """The core with its ports behind two shift chains: ``sin``/``load`` fill all inputs,
-    ``load`` also captures all outputs, which ``sout`` shifts out."""
+    """The core with its ports behind two shift chains: ``sin`` shifts every input in (the
+    chain drives the inputs directly), ``load`` captures every output, which ``sout`` shifts
+    out. Cost: one logic cell per port bit."""
 
     def __init__(self, config: Config):
         self.core = GhostCore(config)
@@ -61,13 +62,12 @@ class SerialShell(Elaboratable):
         out_bits = sum(len(v) for v in outputs)
         chain_in = Signal(in_bits)
         chain_out = Signal(out_bits)
-        held = Signal(in_bits)
         m.d.sync += chain_in.eq(Cat(self.sin, chain_in[:-1]))
         with m.If(self.load):
-            m.d.sync += [held.eq(chain_in), chain_out.eq(Cat(*outputs))]
+            m.d.sync += chain_out.eq(Cat(*outputs))
         with m.Else():
             m.d.sync += chain_out.eq(chain_out >> 1)
-        m.d.comb += [Cat(*inputs).eq(held), self.sout.eq(chain_out[0])]
+        m.d.comb += [Cat(*inputs).eq(chain_in), self.sout.eq(chain_out[0])]
         return m
 
 

@@ -137,6 +137,12 @@ class GhostCore(wiring.Component):
             banks.append(bank)
             m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
                          lane.host_wdata.eq(self.host_wdata)]
+        writes = {name: _WriteBus(name, banks, width) for name in banks[0].depths}
+        drives = []     # each lane's accumulator as a drive (a narrowed potential)
+        for p, lane in enumerate(lanes):
+            drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
+            m.d.comb += drive.eq(self._narrow(m, floor_shift(lane.acc, fwd_shift)))
+            drives.append(drive)
         host_lane_q = Signal.like(self.host_lane)
         m.d.sync += host_lane_q.eq(self.host_lane)
         m.d.comb += self.host_rdata.eq(Array(l.rdata for l in lanes)[host_lane_q])
@@ -195,7 +201,12 @@ class GhostCore(wiring.Component):
             m.d.comb += sig.eq(Array(values)[index])
             return sig
 
-        b_a = pick((b.a_rdata for b in banks), i_bsel, "bcast_a")
+        # one selection of a lane's a word serves the broadcast operand, the element pipeline
+        # and the write-back of transposed passes (never active in the same cycle)
+        a_lane = Signal(_bits(P))
+        m.d.comb += a_lane.eq(i_bsel)
+        picked_a = pick((b.a_rdata for b in banks), a_lane, "picked_a")
+        b_a = picked_a
         b_s = pick((b.s_rdata for b in banks), i_bsel, "bcast_s")
         bcast = Signal(signed(OPERAND_BITS))
         with m.Switch(i_src):
@@ -232,7 +243,7 @@ class GhostCore(wiring.Component):
         # Every lane takes part; a lane without a row in the group reads a state word that is
         # never written (zero), so its product is zero.
         tree = Signal(signed(fmt.accumulator_bits))
-        m.d.sync += tree.eq(sum(l.product for l in lanes))
+        m.d.sync += tree.eq(self._adder_tree(m, [l.product for l in lanes]))
         fb_acc = Signal(signed(fmt.accumulator_bits))
         with m.If(t4["valid"]):
             m.d.sync += fb_acc.eq(Mux(t4["first"], tree, fb_acc + tree))
@@ -275,7 +286,9 @@ class GhostCore(wiring.Component):
         e_valid, e_j, e_lane, e_word = Signal(), Signal.like(c), Signal.like(cl), Signal.like(cw)
         m.d.sync += [e_valid.eq(0)]
         settling = Signal()   # the element pipeline carries the output's nudge (not argmax)
-        e_a = pick((b.a_rdata for b in banks), e_lane, "element_a")
+        e_a = picked_a
+        with m.If(e_valid):
+            m.d.comb += a_lane.eq(e_lane)
 
         best = Signal(signed(fmt.potential_bits))
         best_idx = Signal.like(label)
@@ -328,14 +341,14 @@ class GhostCore(wiring.Component):
                     m.next = "load"
             with m.State("load"):
                 # x into the a memories, P inputs a cycle, before taking the sample
-                for p, bank in enumerate(banks):
+                x_words, x_enables = {}, {}
+                for p in range(P):
                     xs = list(range(p, sizes[0], P))
-                    if not xs:
-                        continue
-                    value = pick((self.sample.payload.x[i] for i in xs), cw, f"x_in{p}")
-                    with m.If(cw < len(xs)):
-                        m.d.comb += [bank.a_waddr.eq(a_base["x"] + cw), bank.a_we.eq(1),
-                                     bank.a_wdata.eq(value << (fmt.error_frac - fmt.rate_frac))]
+                    if xs:
+                        value = pick((self.sample.payload.x[i] for i in xs), cw, f"x_in{p}")
+                        x_words[p] = value << (fmt.error_frac - fmt.rate_frac)
+                        x_enables[p] = cw < len(xs)
+                writes["a"].per_lane(m, a_base["x"] + cw, x_words, x_enables)
                 m.d.sync += cw.eq(cw + 1)
                 with m.If(cw == words[0] - 1):
                     m.d.comb += self.sample.ready.eq(1)
@@ -360,13 +373,9 @@ class GhostCore(wiring.Component):
 
                     def write_drives(n=n, k=k, slot=slot):
                         with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
-                            for p, bank in enumerate(banks):
-                                rows = len(range(p, slot.rows, P))
-                                with m.If(t4["index"] < rows):
-                                    m.d.comb += [bank.a_waddr.eq(a_base[k] + t4["index"]),
-                                                 bank.a_we.eq(1),
-                                                 bank.a_wdata.eq(self._narrow(m,
-                                                     floor_shift(lanes[p].acc, fwd_shift)))]
+                            writes["a"].per_lane(
+                                m, a_base[k] + t4["index"], dict(enumerate(drives)),
+                                {p: t4["index"] < len(range(p, slot.rows, P)) for p in range(P)})
                     post.append(write_drives)
 
                 elif kind == "argmax":
@@ -403,12 +412,14 @@ class GhostCore(wiring.Component):
 
                     def settle_pipeline(n=n):
                         K = cfg.settle_iterations
+                        # ``hit``: the unit is the label's (target y_hi, else y_lo)
                         stage = dict(valid=e_valid, lane=e_lane, word=e_word, a=e_a,
-                                     u=e_a, y=Signal(unsigned(fmt.error_frac + 1), name="y0"))
-                        m.d.comb += stage["y"].eq(Mux(label == e_j, y_hi, y_lo))
+                                     u=e_a, hit=Signal(name="hit0"))
+                        m.d.comb += stage["hit"].eq(label == e_j)
                         for i in range(1, K + 1):
+                            y = Mux(stage["hit"], y_hi, y_lo)
                             u_next = self._narrow(m, stage["a"] + round_shift(
-                                stage["y"] - self._rho(m, stage["u"]), fmt.beta_shift))
+                                y - self._rho(m, stage["u"]), fmt.beta_shift))
                             if i == K:
                                 break
                             regs = {key: Signal.like(val, name=f"settle{i}_{key}")
@@ -421,10 +432,8 @@ class GhostCore(wiring.Component):
                         source = self._rho(m, u_next) if replay else \
                             self._rho(m, u_next) - self._rho(m, stage["a"])
                         with m.If(stage["valid"] & settling):
-                            for p, bank in enumerate(banks):
-                                with m.If(stage["lane"] == p):
-                                    m.d.comb += [bank.s_waddr.eq(s_base[L - 1] + stage["word"]),
-                                                 bank.s_we.eq(1), bank.s_wdata.eq(source)]
+                            writes["s"].shared(m, s_base[L - 1] + stage["word"], source,
+                                               stage["lane"])
                     post.append(settle_pipeline)
 
                 elif kind in ("fb", "hold"):
@@ -467,7 +476,9 @@ class GhostCore(wiring.Component):
                                     m.d.comb += bank.a_raddr.eq(a_base[k] + t5["word"])
                                     if replay:
                                         m.d.comb += bank.h_raddr.eq(h_base[k] + t5["word"])
-                            a_val = pick((b.a_rdata for b in banks), t6["lane"], f"post_a{n}")
+                            a_val = picked_a
+                            with m.If(t6["valid"] & (t6["op"] == n)):
+                                m.d.comb += a_lane.eq(t6["lane"])
                             h_val = pick((b.h_rdata for b in banks), t6["lane"],
                                          f"post_h{n}") if replay else 0
                             memory, value = self._feedback_result(m, feedback, a_val, h_val,
@@ -476,10 +487,7 @@ class GhostCore(wiring.Component):
                             m.d.comb += result.eq(value)
                             base = (s_base if memory == "s" else h_base)[k]
                             with m.If(t6["valid"] & (t6["op"] == n) & t6["last"]):
-                                for p, bank in enumerate(banks):
-                                    with m.If(t6["lane"] == p):
-                                        self._write_state(m, bank, memory, base, t6["word"],
-                                                          result)
+                                writes[memory].shared(m, base + t6["word"], result, t6["lane"])
                         post.append(write_tree)
                     else:
                         slot = plan.slots[("B", k)]
@@ -501,15 +509,16 @@ class GhostCore(wiring.Component):
                                     if replay:
                                         m.d.comb += bank.h_raddr.eq(h_base[k] + t4["index"])
                             with m.If(t5["valid"] & (t5["op"] == n) & t5["last"]):
+                                values = {}
                                 for p, bank in enumerate(banks):
-                                    rows = len(range(p, slot.rows, P))
                                     h_val = bank.h_rdata if replay else 0
-                                    memory, value = self._feedback_result(
+                                    memory, values[p] = self._feedback_result(
                                         m, feedback[p], bank.a_rdata, h_val, nudged)
-                                    base = (s_base if memory == "s" else h_base)[k]
-                                    with m.If(t5["index"] < rows):
-                                        self._write_state(m, bank, memory, base, t5["index"],
-                                                          value)
+                                base = (s_base if memory == "s" else h_base)[k]
+                                writes[memory].per_lane(
+                                    m, base + t5["index"], values,
+                                    {p: t5["index"] < len(range(p, slot.rows, P))
+                                     for p in range(P)})
                         post.append(write_rows)
 
                 elif kind == "learn":
@@ -573,7 +582,29 @@ class GhostCore(wiring.Component):
                 m.next = "idle"
         for emit in post:
             emit()
+        for bus in writes.values():
+            bus.connect(m)
         return m
+
+    @staticmethod
+    def _adder_tree(m, values):
+        """The sum of ``values`` as a balanced tree of two-input adders, each level in signals
+        of its own (one carry chain per adder; Yosys would otherwise fold the sum into one
+        multi-operand adder built from LUTs)."""
+        level = 0
+        while len(values) > 1:
+            pairs = [values[i:i + 2] for i in range(0, len(values), 2)]
+            values = []
+            for i, pair in enumerate(pairs):
+                if len(pair) == 1:
+                    values.append(pair[0])
+                    continue
+                total = Signal(signed(max(len(v) for v in pair) + 1), name=f"tree{level}_{i}",
+                               attrs={"keep": 1})
+                m.d.comb += total.eq(pair[0] + pair[1])
+                values.append(total)
+            level += 1
+        return values[0]
 
     def _start_next(self, m, program, n, plan, waddr, col_base):
         """Point the running weight address at the matrix of the pass after pass ``n``."""
@@ -602,7 +633,43 @@ class GhostCore(wiring.Component):
         u = self._narrow(m, a_val + self._narrow(m, feedback - h_val))
         return "s", self._rho(m, u)
 
-    def _write_state(self, m, bank, memory, base, word, value):
-        m.d.comb += [getattr(bank, f"{memory}_waddr").eq(base + word),
-                     getattr(bank, f"{memory}_we").eq(1),
-                     getattr(bank, f"{memory}_wdata").eq(value)]
+
+class _WriteBus:
+    """The write port of one state memory across all banks: one address, and either one data
+    word for results computed once (``shared``, written to one bank) or a word per lane
+    (``per_lane``); only the write enables are per bank."""
+
+    def __init__(self, name: str, banks: list[StateBank], width: int):
+        self.name, self.banks = name, banks
+        self.addr = Signal.like(getattr(banks[0], f"{name}_waddr"), name=f"{name}_waddr")
+        self.shared_data = Signal(signed(width), name=f"{name}_wshared")
+        self.lane_data = [Signal(signed(width), name=f"{name}_wlane{p}")
+                          for p in range(len(banks))]
+        self.use_lane = Signal(name=f"{name}_wuse_lane")
+        self.we = [Signal(name=f"{name}_we{p}") for p in range(len(banks))]
+        self.kinds = set()
+
+    def shared(self, m, addr, value, lane):
+        """Write ``value`` at ``addr`` of the bank of lane ``lane`` (under the caller's If)."""
+        self.kinds.add("shared")
+        m.d.comb += [self.addr.eq(addr), self.shared_data.eq(value)]
+        m.d.comb += [we.eq(lane == p) for p, we in enumerate(self.we)]
+
+    def per_lane(self, m, addr, values: dict, enables: dict):
+        """Write ``values[p]`` at ``addr`` of bank p where ``enables[p]``."""
+        self.kinds.add("lane")
+        m.d.comb += [self.addr.eq(addr), self.use_lane.eq(1)]
+        for p, value in values.items():
+            m.d.comb += [self.lane_data[p].eq(value), self.we[p].eq(enables[p])]
+
+    def connect(self, m):
+        for p, bank in enumerate(self.banks):
+            if self.kinds == {"shared"}:
+                data = self.shared_data
+            elif self.kinds == {"lane"}:
+                data = self.lane_data[p]
+            else:
+                data = Mux(self.use_lane, self.lane_data[p], self.shared_data)
+            m.d.comb += [getattr(bank, f"{self.name}_waddr").eq(self.addr),
+                         getattr(bank, f"{self.name}_wdata").eq(data),
+                         getattr(bank, f"{self.name}_we").eq(self.we[p])]
