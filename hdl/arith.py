@@ -88,8 +88,18 @@ def rho(m: Module, value: Value, error_frac: int) -> Value:
 
 
 def rate(m: Module, value: Value, error_frac: int, rate_frac: int) -> Value:
-    """The rate sent forward: rho(value) rounded to ``rate_frac`` fraction bits, unsigned."""
-    return round_shift(rho(m, value, error_frac), error_frac - rate_frac)[:rate_frac + 1]
+    """The rate sent forward: rho(value) rounded to ``rate_frac`` fraction bits, unsigned.
+
+    Rounds the raw bits while the clamp conditions are tested (one short carry chain in
+    parallel with the tests, not after the clamp): for 0 <= v < 1.0 the rate is the top bits
+    plus the highest dropped bit."""
+    shift = error_frac - rate_frac
+    value = _materialize(m, value, "rate_in")
+    if shift <= 0 or not value.shape().signed or len(value) <= error_frac + 1:
+        return round_shift(rho(m, value, error_frac), shift)[:rate_frac + 1]
+    rounded = value[shift:error_frac] + value[shift - 1]
+    saturated = value[error_frac:-1] != 0
+    return Mux(value[-1], 0, Mux(saturated, 1 << rate_frac, rounded))[:rate_frac + 1]
 
 
 def lfsr_next(state: Value) -> Value:

@@ -14,10 +14,11 @@ Ports (amaranth.lib.wiring):
   host may change them between samples (a decay schedule).
 - ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
 
-Pipeline: F (the sequencer fetches operands from the state memories) -> I (issue to the lanes)
--> lane stages 1, 2 -> P (post: results written back to the state memories). A pass whose
-results the next pass reads is followed by a drain of ``DRAIN`` cycles. The program of passes is
-``Plan.program()``.
+Pipeline: F (the sequencer addresses the state memories) -> I (operands selected) -> O
+(operands registered, issued to the lanes) -> lane stages 1, 2 -> post stages p0, p1, p2
+(results written back to the state memories). A pass whose results the next pass reads is
+followed by a drain (``DRAIN`` cycles, ``DRAIN_FEEDBACK`` for transposed feedback). The program
+of passes is ``Plan.program()``.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
 
-__all__ = ["GhostCore", "sample_layout", "result_layout", "DRAIN", "DRAIN_FEEDBACK"]
+__all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN", "DRAIN_FEEDBACK"]
 
-DRAIN = 4           # cycles from the last fetch of a pass to its last state write
-DRAIN_FEEDBACK = 6  # the same for feedback passes, whose write-back takes two more stages
+POST = 5            # stages from fetch (F) to the first post stage: F, I, O, lane 1, lane 2
+DRAIN = POST        # cycles from the last fetch of a pass to its last state write
+DRAIN_FEEDBACK = POST + 2  # the same for transposed feedback, whose write-back takes two more
 
 
 def _bits(n: int) -> int:
@@ -165,18 +167,24 @@ class GhostCore(wiring.Component):
         m.d.sync += [i_src.eq(f_src), i_bcast.eq(f_bcast), i_bsel.eq(f_bsel),
                      i_bias.eq(f_bias), i_first.eq(f_first), i_addr.eq(f_addr),
                      i_eta.eq(f_eta)]
-        # controls shared by all lanes, pipelined once: eta at lane stage 1, first and the
-        # write address at stage 2; the host addresses the weights while the core is idle
-        s1_first, s2_first = Signal(), Signal()
-        i_round, s1_round, feedback_rows = Signal(), Signal(), Signal()
-        m.d.sync += [i_round.eq(f_round), s1_round.eq(i_round), feedback_rows.eq(s1_round)]
-        s1_addr, s2_addr = Signal.like(f_addr), Signal.like(f_addr)
-        s1_eta = Signal(unsigned(fmt.eta_bits))
-        m.d.sync += [s1_first.eq(i_first), s2_first.eq(s1_first), s1_addr.eq(i_addr),
-                     s2_addr.eq(s1_addr), s1_eta.eq(self.eta[i_eta])]
+        # the operand stage (O) registers each lane's operand and op; controls shared by all
+        # lanes are pipelined once: the weight address at O, eta at lane stage 1, first, the
+        # rounding choice and the write address at stage 2. The host addresses the weights
+        # while the core is idle.
+        o_op = [Signal(2, name=f"o_op{p}") for p in range(P)]
+        m.d.sync += [o_op[p].eq(i_op[p]) for p in range(P)]
+        o_first, s1_first, s2_first = Signal(), Signal(), Signal()
+        i_round, o_round, s1_round, feedback_rows = Signal(), Signal(), Signal(), Signal()
+        o_addr, s1_addr, s2_addr = Signal.like(f_addr), Signal.like(f_addr), Signal.like(f_addr)
+        o_eta, s1_eta = Signal.like(f_eta), Signal(unsigned(fmt.eta_bits))
+        m.d.sync += [i_round.eq(f_round), o_round.eq(i_round), s1_round.eq(o_round),
+                     feedback_rows.eq(s1_round),
+                     o_first.eq(i_first), s1_first.eq(o_first), s2_first.eq(s1_first),
+                     o_addr.eq(i_addr), s1_addr.eq(o_addr), s2_addr.eq(s1_addr),
+                     o_eta.eq(i_eta), s1_eta.eq(self.eta[o_eta])]
         lane_raddr = Signal.like(f_addr)
         lane_waddr = Signal.like(f_addr)
-        m.d.comb += [lane_raddr.eq(Mux(self.busy, i_addr, self.host_addr)),
+        m.d.comb += [lane_raddr.eq(Mux(self.busy, o_addr, self.host_addr)),
                      lane_waddr.eq(Mux(self.busy, s2_addr, self.host_addr))]
 
         # -- issue stage: operands from the state memories -----------------------------------
@@ -203,8 +211,10 @@ class GhostCore(wiring.Component):
 
         # one selection of a lane's a word serves the broadcast operand, the element pipeline
         # and the write-back of transposed passes (never active in the same cycle)
-        a_lane = Signal(_bits(P))
-        m.d.comb += a_lane.eq(i_bsel)
+        # (the selection is registered: ``a_lane_next`` is set one cycle ahead)
+        a_lane, a_lane_next = Signal(_bits(P)), Signal(_bits(P))
+        m.d.comb += a_lane_next.eq(f_bsel)
+        m.d.sync += a_lane.eq(a_lane_next)
         picked_a = pick((b.a_rdata for b in banks), a_lane, "picked_a")
         b_a = picked_a
         b_s = pick((b.s_rdata for b in banks), i_bsel, "bcast_s")
@@ -221,8 +231,10 @@ class GhostCore(wiring.Component):
                 for src, value in source_value(bank.a_rdata, bank.s_rdata, False).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
-            m.d.comb += [lane.op.eq(i_op[p]), lane.addr.eq(lane_raddr),
-                         lane.operand.eq(Mux(i_bcast, bcast, own)), lane.eta.eq(s1_eta),
+            operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
+            m.d.sync += operand.eq(Mux(i_bcast, bcast, own))
+            m.d.comb += [lane.op.eq(o_op[p]), lane.addr.eq(lane_raddr),
+                         lane.operand.eq(operand), lane.eta.eq(s1_eta),
                          lane.first.eq(s2_first), lane.waddr.eq(lane_waddr),
                          lane.round_sel.eq(feedback_rows)]
 
@@ -234,10 +246,11 @@ class GhostCore(wiring.Component):
                     last=Signal(name=f"tag{d}_last"), first=Signal(name=f"tag{d}_first"),
                     index=Signal(idx_bits, name=f"tag{d}_index"),
                     lane=Signal(_bits(P), name=f"tag{d}_lane"),
-                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(7)]
-        for d in range(1, 7):
+                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(POST + 3)]
+        for d in range(1, POST + 3):
             m.d.sync += [tag[d][key].eq(tag[d - 1][key]) for key in tag[d]]
-        t4, t5, t6 = tag[4], tag[5], tag[6]
+        # post stages: lane accumulators and the adder tree hold the fetch's result at p0
+        p0, p1, p2 = tag[POST], tag[POST + 1], tag[POST + 2]
 
         # transposed passes: adder tree over the lanes' stage-2 products, then a running sum.
         # Every lane takes part; a lane without a row in the group reads a state word that is
@@ -245,8 +258,8 @@ class GhostCore(wiring.Component):
         tree = Signal(signed(fmt.accumulator_bits))
         m.d.sync += tree.eq(self._adder_tree(m, [l.product for l in lanes]))
         fb_acc = Signal(signed(fmt.accumulator_bits))
-        with m.If(t4["valid"]):
-            m.d.sync += fb_acc.eq(Mux(t4["first"], tree, fb_acc + tree))
+        with m.If(p0["valid"]):
+            m.d.sync += fb_acc.eq(Mux(p0["first"], tree, fb_acc + tree))
 
         # -- counters ---------------------------------------------------------------------------
         max_cols = max(s.cols for s in plan.slots.values())
@@ -287,8 +300,6 @@ class GhostCore(wiring.Component):
         m.d.sync += [e_valid.eq(0)]
         settling = Signal()   # the element pipeline carries the output's nudge (not argmax)
         e_a = picked_a
-        with m.If(e_valid):
-            m.d.comb += a_lane.eq(e_lane)
 
         best = Signal(signed(fmt.potential_bits))
         best_idx = Signal.like(label)
@@ -306,6 +317,7 @@ class GhostCore(wiring.Component):
                 for bank in banks:
                     m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
                 m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
+                m.d.comb += a_lane_next.eq(cl)
                 step_c()
             with m.Else():
                 reset_c()
@@ -372,10 +384,10 @@ class GhostCore(wiring.Component):
                             m.d.comb += bank.a_raddr.eq(src_base + cw)
 
                     def write_drives(n=n, k=k, slot=slot):
-                        with m.If(t4["valid"] & (t4["op"] == n) & t4["last"]):
+                        with m.If(p0["valid"] & (p0["op"] == n) & p0["last"]):
                             writes["a"].per_lane(
-                                m, a_base[k] + t4["index"], dict(enumerate(drives)),
-                                {p: t4["index"] < len(range(p, slot.rows, P)) for p in range(P)})
+                                m, a_base[k] + p0["index"], dict(enumerate(drives)),
+                                {p: p0["index"] < len(range(p, slot.rows, P)) for p in range(P)})
                     post.append(write_drives)
 
                 elif kind == "argmax":
@@ -466,28 +478,28 @@ class GhostCore(wiring.Component):
                                 m.d.sync += [g.eq(g + 1), waddr.eq(waddr + slot.cols)]
 
                         def write_tree(n=n, k=k, nudged=nudged):
-                            # t4: running sum (fb_acc); t5: narrowed feedback, fetch a and h of
-                            # the unit; t6: write s (or h)
+                            # p0: running sum (fb_acc); p1: narrowed feedback, fetch a and h of
+                            # the unit; p2: write s (or h)
                             feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
                             m.d.sync += feedback.eq(self._narrow(m, round_shift(
                                 fb_acc, fmt.weight_frac)))
-                            with m.If(t5["valid"] & (t5["op"] == n) & t5["last"] & nudged):
+                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"] & nudged):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t5["word"])
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
                                     if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t5["word"])
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p1["word"])
                             a_val = picked_a
-                            with m.If(t6["valid"] & (t6["op"] == n)):
-                                m.d.comb += a_lane.eq(t6["lane"])
-                            h_val = pick((b.h_rdata for b in banks), t6["lane"],
+                            with m.If(p1["valid"] & (p1["op"] == n)):
+                                m.d.comb += a_lane_next.eq(p1["lane"])
+                            h_val = pick((b.h_rdata for b in banks), p2["lane"],
                                          f"post_h{n}") if replay else 0
                             memory, value = self._feedback_result(m, feedback, a_val, h_val,
                                                                   nudged)
                             result = Signal(value.shape(), name=f"post_value{n}")  # built once
                             m.d.comb += result.eq(value)
                             base = (s_base if memory == "s" else h_base)[k]
-                            with m.If(t6["valid"] & (t6["op"] == n) & t6["last"]):
-                                writes[memory].shared(m, base + t6["word"], result, t6["lane"])
+                            with m.If(p2["valid"] & (p2["op"] == n) & p2["last"]):
+                                writes[memory].shared(m, base + p2["word"], result, p2["lane"])
                         post.append(write_tree)
                     else:
                         slot = plan.slots[("B", k)]
@@ -498,17 +510,17 @@ class GhostCore(wiring.Component):
                                              bank.a_raddr.eq(a_base[k + 1] + cw)]
 
                         def write_rows(n=n, k=k, slot=slot, nudged=nudged):
-                            # t4: each lane's narrowed feedback, fetch its a and h; t5: write
+                            # p0: each lane's narrowed feedback, fetch its a and h; p1: write
                             feedback = [Signal(signed(fmt.potential_bits), name=f"fb{n}_{p}")
                                         for p in range(P)]
                             m.d.sync += [f.eq(self._narrow(m, floor_shift(lane.acc, fmt.weight_frac)))
                                          for f, lane in zip(feedback, lanes)]
-                            with m.If(t4["valid"] & (t4["op"] == n) & t4["last"] & nudged):
+                            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & nudged):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + t4["index"])
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
                                     if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + t4["index"])
-                            with m.If(t5["valid"] & (t5["op"] == n) & t5["last"]):
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p0["index"])
+                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
                                 values = {}
                                 for p, bank in enumerate(banks):
                                     h_val = bank.h_rdata if replay else 0
@@ -516,8 +528,8 @@ class GhostCore(wiring.Component):
                                         m, feedback[p], bank.a_rdata, h_val, nudged)
                                 base = (s_base if memory == "s" else h_base)[k]
                                 writes[memory].per_lane(
-                                    m, base + t5["index"], values,
-                                    {p: t5["index"] < len(range(p, slot.rows, P))
+                                    m, base + p1["index"], values,
+                                    {p: p1["index"] < len(range(p, slot.rows, P))
                                      for p in range(P)})
                         post.append(write_rows)
 
