@@ -157,6 +157,7 @@ class GhostCore(wiring.Component):
         f_bias = Signal()                       # operand is the bias input 1.0
         f_first = Signal()
         f_round = Signal()                      # accumulate with the feedback rounding
+        f_learn = Signal()                      # a learning pass
         f_addr = Signal.like(lanes[0].addr)
         f_eta = Signal(_bits(L))
         # registered into the issue stage (I)
@@ -175,7 +176,12 @@ class GhostCore(wiring.Component):
         m.d.sync += [o_op[p].eq(i_op[p]) for p in range(P)]
         o_first, s1_first, s2_first = Signal(), Signal(), Signal()
         i_round, o_round, s1_round, feedback_rows = Signal(), Signal(), Signal(), Signal()
-        o_addr, s1_addr, s2_addr = Signal.like(f_addr), Signal.like(f_addr), Signal.like(f_addr)
+        o_addr, s1_addr, s2_addr, s3_addr = (Signal.like(f_addr, name=f"{n}_addr")
+                                             for n in ("o", "s1", "s2", "s3"))
+        i_learn, o_learn, s1_learn, s2_learn = (Signal(name=f"{n}_learn")
+                                                for n in ("i", "o", "s1", "s2"))
+        m.d.sync += [i_learn.eq(f_learn), o_learn.eq(i_learn), s1_learn.eq(o_learn),
+                     s2_learn.eq(s1_learn), s3_addr.eq(s2_addr)]
         o_eta, s1_eta = Signal.like(f_eta), Signal(unsigned(fmt.eta_bits))
         m.d.sync += [i_round.eq(f_round), o_round.eq(i_round), s1_round.eq(o_round),
                      feedback_rows.eq(s1_round),
@@ -184,8 +190,10 @@ class GhostCore(wiring.Component):
                      o_eta.eq(i_eta), s1_eta.eq(self.eta[o_eta])]
         lane_raddr = Signal.like(f_addr)
         lane_waddr = Signal.like(f_addr)
-        m.d.comb += [lane_raddr.eq(Mux(self.busy, o_addr, self.host_addr)),
-                     lane_waddr.eq(Mux(self.busy, s2_addr, self.host_addr))]
+        # a MAC reads its weight at issue, a LEARN two stages later (lane.py)
+        m.d.comb += [lane_raddr.eq(Mux(self.busy, Mux(s2_learn, s2_addr, o_addr),
+                                       self.host_addr)),
+                     lane_waddr.eq(Mux(self.busy, s3_addr, self.host_addr))]
 
         # -- issue stage: operands from the state memories -----------------------------------
         def source_value(a_val, s_val, broadcast):
@@ -541,7 +549,7 @@ class GhostCore(wiring.Component):
                     needs_drain = nxt != "learn"
                     done = drain_state if needs_drain else next_after(n)
                     with m.State(state):
-                        m.d.comb += [f_eta.eq(k), f_addr.eq(waddr)]
+                        m.d.comb += [f_eta.eq(k), f_addr.eq(waddr), f_learn.eq(1)]
                         with m.If(c == 0):       # fetch this lane's error, issue ETA next
                             m.d.comb += f_src.eq(_Src.ERR)
                             for bank in banks:

@@ -3,19 +3,22 @@ accumulation and both roundings of the learning update, and its LFSR.
 
 Pipeline (one operation issued per cycle, throughput 1/cycle):
 
-- stage 0 (issue): ``op``, ``addr``, ``operand`` arrive; the weight memory is read at ``addr``.
+- stage 0 (issue): ``op`` and ``operand`` arrive; a ``MAC`` reads its weight at ``addr``.
 - stage 1: product = A x operand, A = the weight (``MAC``), the scaled error register
   (``LEARN``) or the learning-rate multiplier ``eta`` (``ETA``); registered.
-- stage 2: sum = product + addend, the one adder of the lane. ``MAC`` accumulates: the addend
-  is the accumulator, or on ``first`` the rounding constant of the pass (``round_sel`` picks
-  one of ``mac_shifts``), so ``acc >> shift`` is the rounded dot product; ``ETA`` loads the
-  scaled error e = sat16(round(eta x d)); ``LEARN`` writes w + round(e x pre) back,
-  saturated, stepping the LFSR for stochastic rounding.
+- stage 2: sum = product + addend, the one adder of the lane, registered as ``acc``. ``MAC``
+  accumulates: the addend is the accumulator, or on ``first`` the rounding constant of the
+  pass (``round_sel`` picks one of ``mac_shifts``), so ``acc >> shift`` is the rounded dot
+  product; ``ETA`` loads the scaled error e = sat16(round(eta x d)); ``LEARN`` adds the
+  rounding bits (stochastic: the LFSR steps) and reads its weight at ``addr``.
+- stage 3 (``LEARN``): writes w + (acc >> shift), saturated, at ``waddr``.
 
-Controls that are the same for every lane (``eta`` at stage 1; ``first``, ``round_sel`` and
-the write address ``waddr`` at stage 2) come from the core, which pipelines them once.
-``acc`` is valid the cycle after a ``MAC`` leaves stage 2; ``product`` (stage 2) feeds the
-core's adder tree for transposed passes. Latency: issue to ``acc`` 3 cycles.
+The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
+``LEARN`` two cycles after its issue (so the read data meets the sum at stage 3 without a
+holding register). Controls that are the same for every lane (``eta`` at stage 1; ``first``
+and ``round_sel`` at stage 2) are pipelined once by the core. ``acc`` is valid the cycle after
+a ``MAC`` leaves stage 2; ``product`` (stage 2) feeds the core's adder tree for transposed
+passes. Latency: issue to ``acc`` 3 cycles; issue to weight written 4 cycles.
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ class MacLane(wiring.Component):
     def __init__(self, fmt: Formats, depth: int, init: list[int], lfsr_init: int,
                  acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,)):
         self.fmt = fmt
-        self.acc_bits = acc_bits or fmt.accumulator_bits
+        # the accumulator also carries the learning sum e x pre + rounding bits to stage 3
+        self.acc_bits = max(acc_bits or fmt.accumulator_bits,
+                            SCALED_ERROR_BITS + fmt.rate_frac + 3)
         self.depth = max(depth, 2)
         self.init = list(init) + [0] * (self.depth - len(init))
         self.lfsr_init = lfsr_init
@@ -101,10 +106,9 @@ class MacLane(wiring.Component):
             with m.Default():
                 m.d.comb += a.eq(rd.data)
         s2_op = Signal(2)
-        s2_weight = Signal(signed(fmt.weight_bits), reset_less=True)
         product = Signal(signed(self.product_bits), reset_less=True)
         acc = Signal(signed(self.acc_bits), reset_less=True)
-        m.d.sync += [s2_op.eq(s1_op), s2_weight.eq(rd.data), product.eq(a * s1_operand)]
+        m.d.sync += [s2_op.eq(s1_op), product.eq(a * s1_operand)]
         m.d.comb += [self.product.eq(product), self.acc.eq(acc)]
 
         # stage 2: the shared adder
@@ -133,19 +137,21 @@ class MacLane(wiring.Component):
                     m.d.comb += addend.eq(_half(learn_shift))
         total = Signal(signed(width))
         m.d.comb += total.eq(product + addend)
+        # acc holds the sum of every operation (LEARN reads it at stage 3); ETA also saturates
+        # it into the scaled error
+        with m.If(s2_op != LaneOp.NONE):
+            m.d.sync += acc.eq(total)
+        with m.If(s2_op == LaneOp.ETA):
+            m.d.sync += scaled_error.eq(saturate(m, total >> eta_shift, SCALED_ERROR_BITS))
+        learning = Signal()
+        m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
+        if fmt.stochastic:
+            with m.If(s2_op == LaneOp.LEARN):
+                m.d.sync += lfsr.eq(random)
 
-        with m.Switch(s2_op):
-            with m.Case(LaneOp.MAC):
-                m.d.sync += acc.eq(total)
-            with m.Case(LaneOp.ETA):
-                m.d.sync += scaled_error.eq(saturate(m, total >> eta_shift, SCALED_ERROR_BITS))
-            with m.Case(LaneOp.LEARN):
-                if fmt.stochastic:
-                    m.d.sync += lfsr.eq(random)
-                m.d.comb += wr.data.eq(saturate(m, s2_weight + (total >> learn_shift),
-                                                fmt.weight_bits))
-        learning = s2_op == LaneOp.LEARN
-        m.d.comb += [wr.addr.eq(self.waddr), wr.en.eq(learning | self.host_write)]
-        with m.If(~learning):
-            m.d.comb += wr.data.eq(self.host_wdata)
+        # stage 3: the learning update meets its weight
+        m.d.comb += [wr.addr.eq(self.waddr), wr.en.eq(learning | self.host_write),
+                     wr.data.eq(self.host_wdata)]
+        with m.If(learning):
+            m.d.comb += wr.data.eq(saturate(m, rd.data + (acc >> learn_shift), fmt.weight_bits))
         return m

@@ -85,21 +85,22 @@ def test_lfsr_next_follows_the_golden_sequence():
 
 def _run_lane(fmt, init, ops, lfsr_init=1, mac_shift=0):
     """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
-    cycle later, first and the write address two cycles later); return the accumulators seen
-    after each cycle and the final memory."""
+    cycle later, first two cycles later, a LEARN's read address two and its write address
+    three cycles later); return the accumulators seen after each cycle and the final memory."""
     lane = MacLane(fmt, len(init), init, lfsr_init, mac_shifts=(mac_shift,))
     accs, words = [], []
 
     async def bench(ctx):
         idle = (LaneOp.NONE, 0, 0, 0, 0)
-        stream = ops + [idle] * 3
+        stream = ops + [idle] * 4
         for t, (op, addr, operand, _, _) in enumerate(stream):
             ctx.set(lane.op, op)
-            ctx.set(lane.addr, addr)
+            learning = t >= 2 and stream[t - 2][0] == LaneOp.LEARN
+            ctx.set(lane.addr, stream[t - 2][1] if learning else addr)
             ctx.set(lane.operand, operand)
             ctx.set(lane.eta, stream[t - 1][4] if t >= 1 else 0)
             ctx.set(lane.first, stream[t - 2][3] if t >= 2 else 0)
-            ctx.set(lane.waddr, stream[t - 2][1] if t >= 2 else 0)
+            ctx.set(lane.waddr, stream[t - 3][1] if t >= 3 else 0)
             await ctx.tick()
             accs.append(ctx.get(lane.acc))
         for a in range(len(init)):
