@@ -2,8 +2,10 @@
 
 Same phases and schedules as the float model (golden/ghost.py), computed with the operations of
 docs/numerics.md on int64 arrays. Matrices hold their bias as a last column (its presynaptic
-rate is 1.0). The learning passes run in a fixed order (W_1 .. W_L, then V_1, Q_1, V_2, ...),
-and each lane's LFSR steps once per weight it updates, in address order (golden/lanes.py).
+rate is 1.0). The learning passes run in a fixed order (W_1 .. W_L, then V_1, Q_1, V_2, ...);
+the core's one LFSR steps once per cycle of a learning pass and lane p uses its state rotated by
+p * LANE_ROTATION bits (golden/numerics.py), so the weight at word a of a pass gets the state
+a + 1 steps after the pass starts (golden/lanes.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ghostfpga.config import Config
 from .lanes import LaneMap
 from .network import Params, init_params
 from .numerics import (LFSR_PERIOD, SCALED_ERROR_BITS, SCALED_ERROR_FRAC, Formats,
-                       lane_seed_positions, lfsr_table, quantize, rho_fixed, round_shift,
+                       lane_random, lfsr_position, lfsr_table, quantize, rho_fixed, round_shift,
                        saturate, stochastic_shift)
 
 __all__ = ["FixedModel", "FixedParams"]
@@ -59,7 +61,7 @@ class FixedModel:
         P = config.hardware.lanes
         self.maps = {name: [LaneMap.build(*m.shape, P) for m in ms]
                      for name, ms in self.params.matrices().items()}
-        self.lfsr_position = lane_seed_positions(fmt.lfsr_seed, P)
+        self.lfsr_position = lfsr_position(fmt.lfsr_seed)   # of the core's one shared LFSR
         self._lfsr = lfsr_table()
         self._fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
         self._err_shift = fmt.weight_frac  # operand with error_frac fraction bits
@@ -119,9 +121,10 @@ class FixedModel:
         product = e[:, None] * pre_aug[None, :]
         shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
         if fmt.stochastic:
-            index = (self.lfsr_position[lane_map.lane] + lane_map.address + 1) % LFSR_PERIOD
-            delta = stochastic_shift(product, shift, self._lfsr[index])
-            self.lfsr_position = (self.lfsr_position + lane_map.updates_per_lane()) % LFSR_PERIOD
+            # the LFSR steps once per cycle of the pass (= word address); each lane rotates it
+            index = (self.lfsr_position + lane_map.address + 1) % LFSR_PERIOD
+            delta = stochastic_shift(product, shift, lane_random(self._lfsr[index], lane_map.lane))
+            self.lfsr_position = (self.lfsr_position + lane_map.words) % LFSR_PERIOD
         else:
             delta = round_shift(product, shift)
         M[...] = saturate(M + delta, fmt.weight_bits)

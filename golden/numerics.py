@@ -16,7 +16,8 @@ import numpy as np
 from ghostfpga.config import Config, ConfigError
 
 __all__ = ["Formats", "round_shift", "saturate", "stochastic_shift", "rho_fixed", "quantize",
-           "LFSR_TAPS", "LFSR_PERIOD", "lfsr_step", "lfsr_table", "power_of_two_exponent"]
+           "LFSR_TAPS", "LFSR_PERIOD", "lfsr_step", "lfsr_table", "lfsr_position", "LANE_ROTATION",
+           "lane_random", "power_of_two_exponent"]
 
 SCALED_ERROR_BITS = 16
 """Width of the scaled error e = eta x d that multiplies the presynaptic rate (signed)."""
@@ -110,11 +111,21 @@ def _lfsr_index() -> dict[int, int]:
     return {int(v): i for i, v in enumerate(lfsr_table())}
 
 
-def lane_seed_positions(seed: int, lanes: int) -> np.ndarray:
-    """Sequence position of each lane's LFSR at reset: the seed's position, lanes spread evenly
-    over the period (lane p starts p * floor(65535 / lanes) steps later)."""
-    start = _lfsr_index()[seed]
-    return (start + np.arange(lanes, dtype=np.int64) * (LFSR_PERIOD // lanes)) % LFSR_PERIOD
+def lfsr_position(seed: int) -> int:
+    """Position of the state ``seed`` in the sequence (index into ``lfsr_table``)."""
+    return _lfsr_index()[seed]
+
+
+LANE_ROTATION = 7
+"""Lane p reads the shared LFSR state rotated left by (p * LANE_ROTATION) mod 16 bits (7 is odd,
+so the first 16 lanes all see different bit orders)."""
+
+
+def lane_random(state, lane):
+    """The random word of lane ``lane`` from the shared LFSR state (works on arrays)."""
+    r = (np.asarray(lane) * LANE_ROTATION) % 16
+    state = np.asarray(state, dtype=np.int64)
+    return ((state << r) | (state >> ((16 - r) % 16))) & 0xFFFF
 
 
 # -- formats --------------------------------------------------------------------------------------

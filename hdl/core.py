@@ -31,9 +31,9 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel, FixedParams
-from ghostfpga.golden.numerics import OPERAND_BITS, lane_seed_positions, lfsr_table, quantize
+from ghostfpga.golden.numerics import LANE_ROTATION, OPERAND_BITS, quantize
 
-from .arith import floor_shift, rate, rho, round_shift, saturate
+from .arith import floor_shift, lfsr_next, rate, rho, round_shift, saturate
 from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
@@ -127,10 +127,9 @@ class GhostCore(wiring.Component):
         # -- lanes and state banks ----------------------------------------------------------
         fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
         images = plan.lane_images(self.params)
-        seeds = lfsr_table()[lane_seed_positions(fmt.lfsr_seed, P)]
         lanes, banks = [], []
         for p in range(P):
-            lane = MacLane(fmt, plan.depth, images[p], int(seeds[p]), plan.lane_accumulator_bits,
+            lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.weight_frac))
             bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth}, width)
             m.submodules[f"lane{p}"] = lane
@@ -158,6 +157,7 @@ class GhostCore(wiring.Component):
         f_first = Signal()
         f_round = Signal()                      # accumulate with the feedback rounding
         f_learn = Signal()                      # a learning pass
+        f_update = Signal()                     # LEARN issued (the LFSR steps)
         f_addr = Signal.like(lanes[0].addr)
         f_eta = Signal(_bits(L))
         # registered into the issue stage (I)
@@ -182,6 +182,17 @@ class GhostCore(wiring.Component):
                                                 for n in ("i", "o", "s1", "s2"))
         m.d.sync += [i_learn.eq(f_learn), o_learn.eq(i_learn), s1_learn.eq(o_learn),
                      s2_learn.eq(s1_learn), s3_addr.eq(s2_addr)]
+        # one LFSR for all lanes: it steps in every cycle a LEARN is at lane stage 2, and lane p
+        # reads the new state rotated by p * LANE_ROTATION bits (golden/numerics.lane_random)
+        lfsr, random = Signal(16, init=fmt.lfsr_seed), Signal(16)
+        m.d.comb += random.eq(lfsr_next(lfsr))
+        i_update, o_update, s1_update, s2_update = (Signal(name=f"{n}_update")
+                                                    for n in ("i", "o", "s1", "s2"))
+        m.d.sync += [i_update.eq(f_update), o_update.eq(i_update), s1_update.eq(o_update),
+                     s2_update.eq(s1_update)]
+        if fmt.stochastic:
+            with m.If(s2_update):
+                m.d.sync += lfsr.eq(random)
         o_eta, s1_eta = Signal.like(f_eta), Signal(unsigned(fmt.eta_bits))
         m.d.sync += [i_round.eq(f_round), o_round.eq(i_round), s1_round.eq(o_round),
                      feedback_rows.eq(s1_round),
@@ -244,7 +255,8 @@ class GhostCore(wiring.Component):
             m.d.comb += [lane.op.eq(o_op[p]), lane.addr.eq(lane_raddr),
                          lane.operand.eq(operand), lane.eta.eq(s1_eta),
                          lane.first.eq(s2_first), lane.waddr.eq(lane_waddr),
-                         lane.round_sel.eq(feedback_rows)]
+                         lane.round_sel.eq(feedback_rows),
+                         lane.random.eq(random.rotate_left((p * LANE_ROTATION) % 16))]
 
         # -- tags travel with each fetch to the post stage ----------------------------------------
         program = plan.program()
@@ -563,6 +575,7 @@ class GhostCore(wiring.Component):
                                          f_bias.eq(c == slot.cols + 1)]
                             for bank in banks:
                                 m.d.comb += bank.a_raddr.eq(src_base + cw)
+                            m.d.comb += f_update.eq(1)
                             for p, ok in valid_rows(slot):
                                 with m.If(ok):
                                     m.d.comb += f_op[p].eq(LaneOp.LEARN)

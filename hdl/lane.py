@@ -1,5 +1,5 @@
-"""One multiply-accumulate lane: its weight memory, a 16 x 16 multiplier, one adder shared by
-accumulation and both roundings of the learning update, and its LFSR.
+"""One multiply-accumulate lane: its weight memory, a 16 x 16 multiplier, and one adder shared by
+accumulation and both roundings of the learning update.
 
 Pipeline (one operation issued per cycle, throughput 1/cycle):
 
@@ -10,7 +10,8 @@ Pipeline (one operation issued per cycle, throughput 1/cycle):
   accumulates: the addend is the accumulator, or on ``first`` the rounding constant of the
   pass (``round_sel`` picks one of ``mac_shifts``), so ``acc >> shift`` is the rounded dot
   product; ``ETA`` loads the scaled error e = sat16(round(eta x d)); ``LEARN`` adds the
-  rounding bits (stochastic: the LFSR steps) and reads its weight at ``addr``.
+  rounding bits (stochastic: ``random``, this lane's word of the core's LFSR) and reads its
+  weight at ``addr``.
 - stage 3 (``LEARN``): writes w + (acc >> shift), saturated, at ``waddr``.
 
 The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
@@ -32,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from ghostfpga.golden.numerics import (OPERAND_BITS, SCALED_ERROR_BITS, SCALED_ERROR_FRAC,
                                        Formats)
 
-from .arith import lfsr_next, saturate
+from .arith import saturate
 from .memory import block_ram
 
 __all__ = ["LaneOp", "MacLane"]
@@ -51,10 +52,10 @@ def _half(shift: int) -> int:
 
 
 class MacLane(wiring.Component):
-    """A lane with ``depth`` weight words initialized to ``init``; ``lfsr_init`` seeds its LFSR;
-    ``mac_shifts`` are the right shifts the core applies to ``acc`` (one per kind of pass)."""
+    """A lane with ``depth`` weight words initialized to ``init``; ``mac_shifts`` are the right
+    shifts the core applies to ``acc`` (one per kind of pass)."""
 
-    def __init__(self, fmt: Formats, depth: int, init: list[int], lfsr_init: int,
+    def __init__(self, fmt: Formats, depth: int, init: list[int],
                  acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,)):
         self.fmt = fmt
         # the accumulator also carries the learning sum e x pre + rounding bits to stage 3
@@ -62,7 +63,6 @@ class MacLane(wiring.Component):
                             SCALED_ERROR_BITS + fmt.rate_frac + 3)
         self.depth = max(depth, 2)
         self.init = list(init) + [0] * (self.depth - len(init))
-        self.lfsr_init = lfsr_init
         self.mac_shifts = tuple(mac_shifts)
         addr_bits = max(1, (self.depth - 1).bit_length())
         self.product_bits = fmt.weight_bits + OPERAND_BITS
@@ -73,6 +73,7 @@ class MacLane(wiring.Component):
             "eta": In(unsigned(fmt.eta_bits)),
             "first": In(1),
             "round_sel": In(max(1, (len(self.mac_shifts) - 1).bit_length())),
+            "random": In(16),   # stage 2: this lane's word of the core's LFSR
             "waddr": In(addr_bits),
             # host writes (at ``waddr``) while the lane is idle; reads see ``rdata``
             "host_write": In(1),
@@ -115,9 +116,7 @@ class MacLane(wiring.Component):
         eta_shift = fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC
         learn_shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
         assert eta_shift > 0 and learn_shift > 0, "formats leave no bits to round"
-        lfsr = Signal(16, init=self.lfsr_init)
-        random = Signal(16)
-        m.d.comb += random.eq(lfsr_next(lfsr))
+        random = self.random
         width = max(self.acc_bits, self.product_bits) + 1
         addend = Signal(signed(width))
         with m.Switch(s2_op):
@@ -145,9 +144,6 @@ class MacLane(wiring.Component):
             m.d.sync += scaled_error.eq(saturate(m, total >> eta_shift, SCALED_ERROR_BITS))
         learning = Signal()
         m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
-        if fmt.stochastic:
-            with m.If(s2_op == LaneOp.LEARN):
-                m.d.sync += lfsr.eq(random)
 
         # stage 3: the learning update meets its weight
         m.d.comb += [wr.addr.eq(self.waddr), wr.en.eq(learning | self.host_write),

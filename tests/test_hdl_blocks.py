@@ -83,19 +83,23 @@ def test_lfsr_next_follows_the_golden_sequence():
     assert rtl == [golden.lfsr_step(s) for s in states]
 
 
-def _run_lane(fmt, init, ops, lfsr_init=1, mac_shift=0):
+def _run_lane(fmt, init, ops, mac_shift=0):
     """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
     cycle later, first two cycles later, a LEARN's read address two and its write address
     three cycles later); return the accumulators seen after each cycle and the final memory."""
-    lane = MacLane(fmt, len(init), init, lfsr_init, mac_shifts=(mac_shift,))
+    lane = MacLane(fmt, len(init), init, mac_shifts=(mac_shift,))
     accs, words = [], []
 
     async def bench(ctx):
         idle = (LaneOp.NONE, 0, 0, 0, 0)
         stream = ops + [idle] * 4
+        state = 1   # the core's LFSR, stepped for each LEARN at stage 2 (lane 0: no rotation)
         for t, (op, addr, operand, _, _) in enumerate(stream):
             ctx.set(lane.op, op)
             learning = t >= 2 and stream[t - 2][0] == LaneOp.LEARN
+            if learning:
+                state = golden.lfsr_step(state)
+            ctx.set(lane.random, state)
             ctx.set(lane.addr, stream[t - 2][1] if learning else addr)
             ctx.set(lane.operand, operand)
             ctx.set(lane.eta, stream[t - 1][4] if t >= 1 else 0)
@@ -144,7 +148,7 @@ def test_learning_update_matches_golden_with_saturation(rounding):
     ops += [(LaneOp.ETA, 0, err_up, 0, eta), (LaneOp.NONE, 0, 0, 0, 0)]
     ops += [(LaneOp.LEARN, len(init) - 2, pre[-2], 0, eta),
             (LaneOp.LEARN, len(init) - 1, pre[-1], 0, eta)]
-    _, words = _run_lane(fmt, init, ops, lfsr_init=1)
+    _, words = _run_lane(fmt, init, ops)
 
     # reference: the golden learning datapath, one row at a time
     table = golden.lfsr_table()

@@ -7,7 +7,7 @@ import pytest
 
 from ghostfpga.config import Config, ConfigError, Numerics
 from ghostfpga.golden.lanes import LaneMap
-from ghostfpga.golden.numerics import (LFSR_PERIOD, Formats, lane_seed_positions, lfsr_step,
+from ghostfpga.golden.numerics import (LFSR_PERIOD, Formats, lane_random, lfsr_position, lfsr_step,
                                        lfsr_table, quantize, round_shift, saturate,
                                        stochastic_shift)
 
@@ -51,10 +51,13 @@ def test_lfsr_is_maximal_and_the_table_follows_the_step():
         assert lfsr_step(int(t[i])) == t[(i + 1) % LFSR_PERIOD]
 
 
-def test_lane_seeds_are_spread_over_the_period():
-    pos = lane_seed_positions(1, 8)
-    assert pos[0] == 0 and len(set(pos.tolist())) == 8
-    assert np.all(np.diff(pos) == LFSR_PERIOD // 8)
+def test_lanes_see_distinct_rotations_of_the_shared_lfsr():
+    state = 0x8001
+    words = [int(lane_random(state, p)) for p in range(16)]
+    assert words[0] == state and len(set(words)) == 16
+    assert int(lane_random(state, 1)) == 0x00C0  # rotated left by 7
+    assert int(lane_random(state, 16)) == state
+    assert lfsr_position(1) == 0
 
 
 @pytest.mark.parametrize("rows,cols,lanes", [
