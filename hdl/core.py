@@ -288,7 +288,7 @@ class GhostCore(wiring.Component):
         cl, cw = Signal(_bits(P)), Signal(idx_bits)   # c as (lane, word): c = cw * P + cl
         waddr = Signal.like(f_addr)                   # running weight address
         col_base = Signal.like(f_addr)
-        drain = Signal(range(max(DRAIN_FEEDBACK, cfg.settle_iterations + 1) + 1))
+        drain = Signal(range(max(DRAIN_FEEDBACK, cfg.settle_iterations + 2) + 1))
         label = Signal(unsigned(_bits(sizes[-1])))
         train = Signal()
         m.d.comb += self.busy.eq(1)   # low only in the idle state
@@ -418,9 +418,11 @@ class GhostCore(wiring.Component):
                         with m.If(e_valid):
                             with m.If((e_j == 0) | (e_a > best)):
                                 m.d.sync += [best.eq(e_a), best_idx.eq(e_j)]
+                            out_rate = Signal.like(outputs[0])
+                            m.d.comb += out_rate.eq(self._rate(m, e_a))
                             for j in range(sizes[-1]):
                                 with m.If(e_j == j):
-                                    m.d.sync += outputs[j].eq(self._rate(m, e_a))
+                                    m.d.sync += outputs[j].eq(out_rate)
 
                 elif kind == "result":
                     needs_drain = False
@@ -461,11 +463,17 @@ class GhostCore(wiring.Component):
                                          if key != "u"]
                             m.d.sync += regs["u"].eq(u_next)
                             stage = regs
-                        source = self._rho(m, u_next) if replay else \
-                            self._rho(m, u_next) - self._rho(m, stage["a"])
-                        with m.If(stage["valid"] & settling):
-                            writes["s"].shared(m, s_base[L - 1] + stage["word"], source,
-                                               stage["lane"])
+                        # the last iteration is registered, then the source is written
+                        last = {key: Signal.like(stage[key], name=f"settled_{key}")
+                                for key in ("valid", "lane", "word", "a")}
+                        last["u"] = Signal(signed(fmt.potential_bits), name="settled_u")
+                        m.d.sync += [last[key].eq(stage[key]) for key in last if key != "u"]
+                        m.d.sync += last["u"].eq(u_next)
+                        source = self._rho(m, last["u"]) if replay else \
+                            self._rho(m, last["u"]) - self._rho(m, last["a"])
+                        with m.If(last["valid"] & settling):
+                            writes["s"].shared(m, s_base[L - 1] + last["word"], source,
+                                               last["lane"])
                     post.append(settle_pipeline)
 
                 elif kind in ("fb", "hold"):
@@ -598,7 +606,7 @@ class GhostCore(wiring.Component):
 
                 if kind in ("fwd", "fb", "hold", "settle") or needs_drain:
                     # cycles from the last fetch to the last write of the pass
-                    length = {"settle": max(DRAIN, cfg.settle_iterations + 1),
+                    length = {"settle": max(DRAIN, cfg.settle_iterations + 2),
                               "fb": DRAIN_FEEDBACK, "hold": DRAIN_FEEDBACK}.get(kind, DRAIN)
                     with m.State(drain_state):
                         with m.If(drain == length - 1):
