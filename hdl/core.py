@@ -506,21 +506,25 @@ class GhostCore(wiring.Component):
                                 m.d.sync += [g.eq(g + 1), waddr.eq(waddr + slot.cols)]
 
                         def write_tree(n=n, k=k, nudged=nudged):
-                            # p0: running sum (fb_acc); p1: narrowed feedback, fetch a and h of
-                            # the unit; p2: write s (or h)
+                            # p0: running sum (fb_acc), fetch a and h of the unit; p1: narrowed
+                            # feedback, a and h registered; p2: write s (or h)
                             feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
                             m.d.sync += feedback.eq(self._narrow(m, round_shift(
                                 fb_acc, fmt.weight_frac)))
-                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"] & nudged):
+                            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & nudged):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p0["word"])
                                     if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p1["word"])
-                            a_val = picked_a
-                            with m.If(p1["valid"] & (p1["op"] == n)):
-                                m.d.comb += a_lane_next.eq(p1["lane"])
-                            h_val = pick((b.h_rdata for b in banks), p2["lane"],
-                                         f"post_h{n}") if replay else 0
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p0["word"])
+                            with m.If(p0["valid"] & (p0["op"] == n)):
+                                m.d.comb += a_lane_next.eq(p0["lane"])
+                            a_val = Signal.like(picked_a, name=f"post_a{n}")
+                            m.d.sync += a_val.eq(picked_a)
+                            h_val = 0
+                            if replay:
+                                h_val = Signal(signed(width), name=f"post_h{n}")
+                                m.d.sync += h_val.eq(pick((b.h_rdata for b in banks),
+                                                          p1["lane"], f"picked_h{n}"))
                             memory, value = self._feedback_result(m, feedback, a_val, h_val,
                                                                   nudged)
                             result = Signal(value.shape(), name=f"post_value{n}")  # built once
