@@ -113,9 +113,15 @@ class Hardware:
     """Target device: ``up5k`` (iCE40 UP5K, 8 DSPs) or ``ecp5-85f`` (ECP5-85F, 156)."""
     lanes: int = 8
     """Parallel MAC lanes P, 1 .. the device's DSP count."""
+    split_rows: bool = True
+    """Lay a weight matrix out by columns (each row split over all lanes) when that takes fewer
+    cycles, so layers narrower than P keep every lane busy (docs/hardware.md). ``false`` keeps
+    one lane per row: slower on narrow layers, smaller (no per-lane feedback write-back)."""
 
     def _validate(self) -> None:
         _choice("hardware.device", self.device, tuple(DEVICES))
+        if not isinstance(self.split_rows, bool):
+            raise ConfigError("hardware.split_rows", self.split_rows, "must be true or false")
         if not _is_int(self.lanes) or self.lanes < 1:
             raise ConfigError("hardware.lanes", self.lanes, "must be a positive integer")
         if self.lanes > DEVICES[self.device]:

@@ -59,7 +59,8 @@ class FixedModel:
             FixedParams.quantize(params, fmt)
         self.L = config.n_layers
         P = config.hardware.lanes
-        self.maps = {name: [LaneMap.build(*m.shape, P) for m in ms]
+        split = config.hardware.split_rows   # weight matrices may take the columns layout
+        self.maps = {name: [LaneMap.build(*m.shape, P, split and name == "W") for m in ms]
                      for name, ms in self.params.matrices().items()}
         self.lfsr_position = lfsr_position(fmt.lfsr_seed)   # of the core's one shared LFSR
         self._lfsr = lfsr_table()

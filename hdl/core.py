@@ -42,7 +42,7 @@ __all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN", "DRAI
 
 POST = 5            # stages from fetch (F) to the first post stage: F, I, O, lane 1, lane 2
 DRAIN = POST        # cycles from the last fetch of a pass to its last state write
-DRAIN_FEEDBACK = POST + 2  # the same for transposed feedback, whose write-back takes two more
+DRAIN_FEEDBACK = POST + 3  # the same for transposed feedback through the adder tree
 
 
 def _bits(n: int) -> int:
@@ -69,6 +69,11 @@ def result_layout(config: Config) -> data.StructLayout:
 # operand sources of the issue stage
 class _Src:
     NONE, RATE, RHO_A, S, ERR = range(5)
+
+
+# the rounding constant a MAC pass starts its accumulators with (lane mac_shifts)
+class _Round:
+    FWD, FEEDBACK, NONE = range(3)
 
 
 class GhostCore(wiring.Component):
@@ -130,7 +135,7 @@ class GhostCore(wiring.Component):
         lanes, banks = [], []
         for p in range(P):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
-                           mac_shifts=(fwd_shift, fmt.weight_frac))
+                           mac_shifts=(fwd_shift, fmt.weight_frac, 0))
             bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth}, width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank
@@ -154,8 +159,10 @@ class GhostCore(wiring.Component):
         f_bcast = Signal()                      # operand from lane f_bsel's bank, not own
         f_bsel = Signal(_bits(P))
         f_bias = Signal()                       # operand is the bias input 1.0
+        f_own_bias = Signal()                   # lane f_bias_lane's own operand is 1.0
+        f_bias_lane = Signal(_bits(P))
         f_first = Signal()
-        f_round = Signal()                      # accumulate with the feedback rounding
+        f_round = Signal(2)                     # the accumulators' rounding (_Round)
         f_learn = Signal()                      # a learning pass
         f_update = Signal()                     # LEARN issued (the LFSR steps)
         f_addr = Signal.like(lanes[0].addr)
@@ -164,6 +171,8 @@ class GhostCore(wiring.Component):
         i_op = [Signal(2, name=f"i_op{p}") for p in range(P)]
         i_src, i_bcast, i_bsel = Signal.like(f_src), Signal(), Signal.like(f_bsel)
         i_bias, i_first, i_addr, i_eta = Signal(), Signal(), Signal.like(f_addr), Signal.like(f_eta)
+        i_own_bias, i_bias_lane = Signal(), Signal.like(f_bias_lane)
+        m.d.sync += [i_own_bias.eq(f_own_bias), i_bias_lane.eq(f_bias_lane)]
         m.d.sync += [i_op[p].eq(f_op[p]) for p in range(P)]
         m.d.sync += [i_src.eq(f_src), i_bcast.eq(f_bcast), i_bsel.eq(f_bsel),
                      i_bias.eq(f_bias), i_first.eq(f_first), i_addr.eq(f_addr),
@@ -175,7 +184,8 @@ class GhostCore(wiring.Component):
         o_op = [Signal(2, name=f"o_op{p}") for p in range(P)]
         m.d.sync += [o_op[p].eq(i_op[p]) for p in range(P)]
         o_first, s1_first, s2_first = Signal(), Signal(), Signal()
-        i_round, o_round, s1_round, feedback_rows = Signal(), Signal(), Signal(), Signal()
+        i_round, o_round, s1_round, s2_round = (Signal(2, name=f"{n}_round")
+                                                for n in ("i", "o", "s1", "s2"))
         o_addr, s1_addr, s2_addr, s3_addr = (Signal.like(f_addr, name=f"{n}_addr")
                                              for n in ("o", "s1", "s2", "s3"))
         i_learn, o_learn, s1_learn, s2_learn = (Signal(name=f"{n}_learn")
@@ -195,7 +205,7 @@ class GhostCore(wiring.Component):
                 m.d.sync += lfsr.eq(random)
         o_eta, s1_eta = Signal.like(f_eta), Signal(unsigned(fmt.eta_bits))
         m.d.sync += [i_round.eq(f_round), o_round.eq(i_round), s1_round.eq(o_round),
-                     feedback_rows.eq(s1_round),
+                     s2_round.eq(s1_round),
                      o_first.eq(i_first), s1_first.eq(o_first), s2_first.eq(s1_first),
                      o_addr.eq(i_addr), s1_addr.eq(o_addr), s2_addr.eq(s1_addr),
                      o_eta.eq(i_eta), s1_eta.eq(self.eta[o_eta])]
@@ -207,17 +217,19 @@ class GhostCore(wiring.Component):
                      lane_waddr.eq(Mux(self.busy, s3_addr, self.host_addr))]
 
         # -- issue stage: operands from the state memories -----------------------------------
+        columns = any(s.lane_map.by_columns for s in plan.slots.values())
+
         def source_value(a_val, s_val, broadcast):
-            """The operand sources a pass of this variant can use."""
-            if broadcast:   # presynaptic rates, or the feedback source of the layer above
-                sources = {_Src.RATE: self._rate(m, a_val), _Src.S: s_val}
-                if replay:
-                    sources[_Src.RHO_A] = self._rho(m, a_val)
-            else:           # this lane's own row: its feedback source, or its error
-                sources = {_Src.S: s_val, _Src.ERR: s_val}
-                if replay:
-                    sources |= {_Src.RHO_A: self._rho(m, a_val),
-                                _Src.ERR: s_val - self._rho(m, a_val)}
+            """The operand sources a pass of this variant can use: the broadcast value (one
+            unit for all lanes) or each lane's own word. Rates are broadcast along a row, and
+            own along a split row (columns layout); errors are own in a row group, broadcast
+            along a split row."""
+            sources = {_Src.S: s_val, _Src.ERR: s_val}
+            if replay:
+                sources |= {_Src.RHO_A: self._rho(m, a_val),
+                            _Src.ERR: s_val - self._rho(m, a_val)}
+            if broadcast or columns:
+                sources[_Src.RATE] = self._rate(m, a_val)
             return sources
 
         def pick(values, index, name):
@@ -244,18 +256,24 @@ class GhostCore(wiring.Component):
                     m.d.comb += bcast.eq(value)
         with m.If(i_bias):
             m.d.comb += bcast.eq(fmt.rate_one)
+        # the lanes that hold the bias column of a matrix in the columns layout
+        bias_lanes = {(s.cols - 1) % P for s in plan.slots.values()
+                      if s.lane_map.by_columns and s.name == "W"}
         for p, (lane, bank) in enumerate(zip(lanes, banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
             with m.Switch(i_src):
                 for src, value in source_value(bank.a_rdata, bank.s_rdata, False).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
+            if p in bias_lanes:
+                with m.If(i_own_bias & (i_bias_lane == p)):
+                    m.d.comb += own.eq(fmt.rate_one)
             operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
             m.d.sync += operand.eq(Mux(i_bcast, bcast, own))
             m.d.comb += [lane.op.eq(o_op[p]), lane.addr.eq(lane_raddr),
                          lane.operand.eq(operand), lane.eta.eq(s1_eta),
                          lane.first.eq(s2_first), lane.waddr.eq(lane_waddr),
-                         lane.round_sel.eq(feedback_rows),
+                         lane.round_sel.eq(s2_round),
                          lane.random.eq(random.rotate_left((p * LANE_ROTATION) % 16))]
 
         # -- tags travel with each fetch to the post stage ----------------------------------------
@@ -266,20 +284,21 @@ class GhostCore(wiring.Component):
                     last=Signal(name=f"tag{d}_last"), first=Signal(name=f"tag{d}_first"),
                     index=Signal(idx_bits, name=f"tag{d}_index"),
                     lane=Signal(_bits(P), name=f"tag{d}_lane"),
-                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(POST + 3)]
-        for d in range(1, POST + 3):
+                    word=Signal(idx_bits, name=f"tag{d}_word")) for d in range(POST + 4)]
+        for d in range(1, POST + 4):
             m.d.sync += [tag[d][key].eq(tag[d - 1][key]) for key in tag[d]]
-        # post stages: lane accumulators and the adder tree hold the fetch's result at p0
-        p0, p1, p2 = tag[POST], tag[POST + 1], tag[POST + 2]
+        # post stages: the lane accumulators hold the fetch's result at p0, the adder tree at p1
+        p0, p1, p2, p3 = tag[POST], tag[POST + 1], tag[POST + 2], tag[POST + 3]
 
-        # transposed passes: adder tree over the lanes' stage-2 products, then a running sum.
-        # Every lane takes part; a lane without a row in the group reads a state word that is
-        # never written (zero), so its product is zero.
+        # the adder tree sums the lanes' accumulators: a row's partial sums (columns layout),
+        # or one product per lane (transposed passes over a row layout, then a running sum
+        # over the row groups). Every lane takes part; a lane without a row in the group reads
+        # a state word that is never written (zero), so its product is zero.
         tree = Signal(signed(fmt.accumulator_bits))
-        m.d.sync += tree.eq(self._adder_tree(m, [l.product for l in lanes]))
+        m.d.sync += tree.eq(self._adder_tree(m, [l.acc for l in lanes]))
         fb_acc = Signal(signed(fmt.accumulator_bits))
-        with m.If(p0["valid"]):
-            m.d.sync += fb_acc.eq(Mux(p0["first"], tree, fb_acc + tree))
+        with m.If(p1["valid"]):
+            m.d.sync += fb_acc.eq(Mux(p1["first"], tree, fb_acc + tree))
 
         # -- counters ---------------------------------------------------------------------------
         max_cols = max(s.cols for s in plan.slots.values())
@@ -305,6 +324,19 @@ class GhostCore(wiring.Component):
 
         def reset_c():
             m.d.sync += [c.eq(0), cl.eq(0), cw.eq(0)]
+
+        gl, gw = Signal(_bits(P)), Signal(idx_bits)   # g as (lane, word) for split rows
+
+        def step_g():
+            """g += 1, keeping (gl, gw) in step."""
+            m.d.sync += g.eq(g + 1)
+            with m.If(gl == P - 1):
+                m.d.sync += [gl.eq(0), gw.eq(gw + 1)]
+            with m.Else():
+                m.d.sync += gl.eq(gl + 1)
+
+        def reset_g():
+            m.d.sync += [g.eq(0), gl.eq(0), gw.eq(0)]
 
         def next_after(n):
             return f"op{n + 1}" if n + 1 < len(program) else "finish"
@@ -347,7 +379,8 @@ class GhostCore(wiring.Component):
             """Issue ``slot`` row-major, columns c inside row groups g, every lane on its own
             row with the broadcast operand of column c (the caller sets its fetch address)."""
             m.d.comb += [f_src.eq(src), f_bcast.eq(1), f_bsel.eq(cl), f_first.eq(c == 0),
-                         f_addr.eq(waddr), f_round.eq(slot.name == "B")]
+                         f_addr.eq(waddr),
+                         f_round.eq(_Round.FEEDBACK if slot.name == "B" else _Round.FWD)]
             for p, ok in valid_rows(slot):
                 with m.If(ok):
                     m.d.comb += f_op[p].eq(LaneOp.MAC)
@@ -357,12 +390,154 @@ class GhostCore(wiring.Component):
             with m.If(c == slot.cols - 1):
                 reset_c()
                 with m.If(g == slot.groups - 1):
-                    m.d.sync += g.eq(0)
+                    reset_g()
                     m.next = done_state
                 with m.Else():
-                    m.d.sync += g.eq(g + 1)
+                    step_g()
             with m.Else():
                 step_c()
+
+        def split_row_walk(n, slot, src_base, done_state):
+            """Issue ``slot`` in the columns layout: chunks c inside rows g, every lane on its
+            own column with its own rate (lane ``(cols - 1) mod P`` gives the bias 1.0 in the
+            last chunk). The adder tree sums the row at its last chunk."""
+            chunks = slot.lane_map.chunks
+            m.d.comb += [f_src.eq(_Src.RATE), f_first.eq(c == 0), f_addr.eq(waddr),
+                         f_round.eq(_Round.NONE), f_bias_lane.eq((slot.cols - 1) % P),
+                         f_own_bias.eq(c == (slot.cols - 1) // P)]
+            m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
+            for bank in banks:
+                m.d.comb += bank.a_raddr.eq(src_base + c)
+            m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1), tag[0]["lane"].eq(gl),
+                         tag[0]["word"].eq(gw), tag[0]["last"].eq(c == chunks - 1)]
+            m.d.sync += waddr.eq(waddr + 1)
+            with m.If(c == chunks - 1):
+                reset_c()
+                with m.If(g == slot.rows - 1):
+                    reset_g()
+                    m.next = done_state
+                with m.Else():
+                    step_g()
+            with m.Else():
+                m.d.sync += c.eq(c + 1)
+
+        lane_results = {}   # per-lane feedback write-back values, built once per kind
+
+        def write_lanes(n, k, units, nudged):
+            """Write-back of a pass whose lanes each end with one unit's feedback (random
+            feedback, transposed passes over split rows): p0: every lane's narrowed feedback
+            is registered and its unit's a (and h) fetched; p1: the result written to unit
+            ``index * P + lane`` of layer k."""
+            if nudged not in lane_results:
+                feedback = [Signal(signed(fmt.potential_bits), name=f"lane_feedback{p}")
+                            for p in range(P)]
+                m.d.sync += [f.eq(self._narrow(m, floor_shift(lane.acc, fmt.weight_frac)))
+                             for f, lane in zip(feedback, lanes)]
+                values = {}
+                for p, bank in enumerate(banks):
+                    h_val = bank.h_rdata if replay else 0
+                    memory, value = self._feedback_result(m, feedback[p], bank.a_rdata, h_val,
+                                                          nudged)
+                    values[p] = Signal(value.shape(), name=f"lane_result{p}_{int(nudged)}")
+                    m.d.comb += values[p].eq(value)
+                lane_results[nudged] = memory, values
+            memory, values = lane_results[nudged]
+            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & nudged):
+                for bank in banks:
+                    m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
+                    if replay:
+                        m.d.comb += bank.h_raddr.eq(h_base[k] + p0["index"])
+            base = (s_base if memory == "s" else h_base)[k]
+            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
+                writes[memory].per_lane(m, base + p1["index"], values,
+                                        {p: p1["index"] < len(range(p, units, P))
+                                         for p in range(P)})
+
+        phase = Signal(2)      # learning: 0 = ETA of the first row (group), 1 = wait, 2 = walk
+        eta_next = Signal()    # learning: the next row's ETA is issued
+
+        def learn_walk(n, k, slot, src_base, done_state):
+            """The learning pass over W_k: per row group (rows layout) or row (columns layout)
+            one ETA (scaled error e = eta x error) and one LEARN per word. An ETA must issue
+            two cycles before the first LEARN that uses it, so the next row's ETA goes just
+            before the last LEARN of the current row: one extra cycle per row (two with
+            replay ghosts, whose ETA and LEARN operands share the a memory)."""
+            split = slot.lane_map.by_columns
+            walk = slot.lane_map.chunks if split else slot.cols
+            count = slot.rows if split else slot.groups
+            overlap = not replay
+            m.d.comb += [f_eta.eq(k), f_learn.eq(1)]
+            next_gl = Mux(gl == P - 1, 0, gl + 1)
+            next_gw = Mux(gl == P - 1, gw + 1, gw)
+
+            def issue_eta(index, lane, word):
+                m.d.comb += f_src.eq(_Src.ERR)
+                if split:   # the row's error, broadcast to every lane
+                    m.d.comb += [f_bcast.eq(1), f_bsel.eq(lane)]
+                    for bank in banks:
+                        m.d.comb += [bank.s_raddr.eq(s_base[k] + word),
+                                     bank.a_raddr.eq(a_base[k] + word)]
+                    m.d.comb += [f_op[p].eq(LaneOp.ETA) for p in range(P)]
+                else:       # each lane's own row of the group
+                    for bank in banks:
+                        m.d.comb += [bank.s_raddr.eq(s_base[k] + index),
+                                     bank.a_raddr.eq(a_base[k] + index)]
+                    for p in range(P):
+                        with m.If(index < len(range(p, slot.rows, P))):
+                            m.d.comb += f_op[p].eq(LaneOp.ETA)
+
+            def issue_learn():
+                m.d.comb += [f_addr.eq(waddr), f_update.eq(1), f_src.eq(_Src.RATE)]
+                m.d.sync += waddr.eq(waddr + 1)
+                if split:   # lane p updates column c * P + p with its own presynaptic rate
+                    m.d.comb += [f_bias_lane.eq((slot.cols - 1) % P),
+                                 f_own_bias.eq(c == (slot.cols - 1) // P)]
+                    for bank in banks:
+                        m.d.comb += bank.a_raddr.eq(src_base + c)
+                    tail = slot.cols - (walk - 1) * P   # lanes with a column in the last chunk
+                    for p in range(P):
+                        with m.If((c != walk - 1) | (p < tail)):
+                            m.d.comb += f_op[p].eq(LaneOp.LEARN)
+                else:       # every lane its own row, the rate of column c broadcast
+                    m.d.comb += [f_bcast.eq(1), f_bsel.eq(cl), f_bias.eq(c == slot.cols - 1)]
+                    for bank in banks:
+                        m.d.comb += bank.a_raddr.eq(src_base + cw)
+                    for p, ok in valid_rows(slot):
+                        with m.If(ok):
+                            m.d.comb += f_op[p].eq(LaneOp.LEARN)
+
+            def advance():
+                with m.If(c == walk - 1):
+                    reset_c()
+                    m.d.sync += eta_next.eq(0)
+                    with m.If(g == count - 1):
+                        reset_g()
+                        m.d.sync += phase.eq(0)
+                        self._start_next(m, program, n, plan, waddr, col_base)
+                        m.next = done_state
+                    with m.Else():
+                        step_g()
+                        if not overlap:
+                            m.d.sync += phase.eq(0)
+                with m.Else():
+                    step_c()
+
+            with m.If(phase == 0):
+                issue_eta(g, gl, gw)
+                m.d.sync += phase.eq(1)
+            with m.Elif(phase == 1):
+                m.d.sync += phase.eq(2)
+            with m.Else():
+                if overlap:
+                    with m.If((c == walk - 1) & (g != count - 1) & ~eta_next):
+                        issue_eta(g + 1, next_gl, next_gw)
+                        m.d.sync += eta_next.eq(1)
+                    with m.Else():
+                        issue_learn()
+                        advance()
+                else:
+                    issue_learn()
+                    advance()
 
         # -- the sequencer ----------------------------------------------------------------------
         with m.FSM(init="idle"):
@@ -385,8 +560,9 @@ class GhostCore(wiring.Component):
                 with m.If(cw == words[0] - 1):
                     m.d.comb += self.sample.ready.eq(1)
                     m.d.sync += [label.eq(self.sample.payload.label),
-                                 train.eq(self.sample.payload.train), g.eq(0)]
+                                 train.eq(self.sample.payload.train)]
                     reset_c()
+                    reset_g()
                     m.next = "op0"
 
             for n, op in enumerate(program):
@@ -397,18 +573,31 @@ class GhostCore(wiring.Component):
                     k = op[1]
                     slot = plan.slots[("W", k)]
                     src_base = a_base["x"] if k == 0 else a_base[k - 1]
-                    with m.State(state):
-                        row_walk(n, slot, _Src.RATE, drain_state)
-                        m.d.comb += f_bias.eq(c == slot.cols - 1)
-                        for bank in banks:
-                            m.d.comb += bank.a_raddr.eq(src_base + cw)
+                    drain_length = DRAIN + (1 if slot.lane_map.by_columns else 0)
+                    if slot.lane_map.by_columns:
+                        with m.State(state):
+                            split_row_walk(n, slot, src_base, drain_state)
 
-                    def write_drives(n=n, k=k, slot=slot):
-                        with m.If(p0["valid"] & (p0["op"] == n) & p0["last"]):
-                            writes["a"].per_lane(
-                                m, a_base[k] + p0["index"], dict(enumerate(drives)),
-                                {p: p0["index"] < len(range(p, slot.rows, P)) for p in range(P)})
-                    post.append(write_drives)
+                        def write_tree_drive(n=n, k=k):
+                            # p1: the tree holds the row's sum; round, narrow, write
+                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
+                                writes["a"].shared(m, a_base[k] + p1["word"], self._narrow(
+                                    m, round_shift(tree, fwd_shift)), p1["lane"])
+                        post.append(write_tree_drive)
+                    else:
+                        with m.State(state):
+                            row_walk(n, slot, _Src.RATE, drain_state)
+                            m.d.comb += f_bias.eq(c == slot.cols - 1)
+                            for bank in banks:
+                                m.d.comb += bank.a_raddr.eq(src_base + cw)
+
+                        def write_drives(n=n, k=k, slot=slot):
+                            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"]):
+                                writes["a"].per_lane(
+                                    m, a_base[k] + p0["index"], dict(enumerate(drives)),
+                                    {p: p0["index"] < len(range(p, slot.rows, P))
+                                     for p in range(P)})
+                        post.append(write_drives)
 
                 elif kind == "argmax":
                     needs_drain = False
@@ -479,12 +668,54 @@ class GhostCore(wiring.Component):
                 elif kind in ("fb", "hold"):
                     k = op[1]
                     nudged = kind == "fb"
-                    if cfg.feedback == "transpose":
-                        slot = plan.slots[("W", k + 1)]
+                    units = sizes[k + 1]
+                    source = _Src.S if nudged else _Src.RHO_A
+                    slot = plan.slots[("W", k + 1)] if cfg.feedback == "transpose" \
+                        else plan.slots[("B", k)]
+                    # lanes write their own units at p1, the tree's results leave at p3
+                    tree_pass = slot.name == "W" and not slot.lane_map.by_columns
+                    drain_length = DRAIN_FEEDBACK if tree_pass else DRAIN + 1
+                    if slot.name == "B":   # random feedback: a forward-style pass over B_k
                         with m.State(state):
-                            # unit c of layer k = column c of W_{k+1}, over all row groups g
-                            m.d.comb += [f_src.eq(_Src.S if nudged else _Src.RHO_A),
+                            row_walk(n, slot, source, drain_state)
+                            for bank in banks:
+                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
+                                             bank.a_raddr.eq(a_base[k + 1] + cw)]
+                        post.append(lambda n=n, k=k, nudged=nudged:
+                                    write_lanes(n, k, units, nudged))
+                    elif slot.lane_map.by_columns:
+                        # unit c of layer k = column c of W_{k+1}, held by lane c mod P: each
+                        # lane accumulates its column over the rows g (errors broadcast)
+                        with m.State(state):
+                            m.d.comb += [f_src.eq(source), f_bcast.eq(1), f_bsel.eq(gl),
+                                         f_first.eq(g == 0), f_round.eq(_Round.FEEDBACK),
                                          f_addr.eq(waddr)]
+                            for bank in banks:
+                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + gw),
+                                             bank.a_raddr.eq(a_base[k + 1] + gw)]
+                            m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
+                            last_row = g == slot.rows - 1
+                            m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
+                                         tag[0]["index"].eq(c), tag[0]["last"].eq(last_row)]
+                            with m.If(last_row):
+                                reset_g()
+                                m.d.sync += [waddr.eq(col_base + 1), col_base.eq(col_base + 1)]
+                                with m.If(c == math.ceil(units / P) - 1):
+                                    reset_c()
+                                    m.next = drain_state
+                                with m.Else():
+                                    m.d.sync += c.eq(c + 1)
+                            with m.Else():
+                                step_g()
+                                m.d.sync += waddr.eq(waddr + slot.lane_map.chunks)
+                        post.append(lambda n=n, k=k, nudged=nudged:
+                                    write_lanes(n, k, units, nudged))
+                    else:
+                        with m.State(state):
+                            # unit c of layer k = column c of W_{k+1}, over all row groups g;
+                            # each lane's product goes to the adder tree
+                            m.d.comb += [f_src.eq(source), f_addr.eq(waddr), f_first.eq(1),
+                                         f_round.eq(_Round.NONE)]
                             for bank in banks:
                                 m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + g),
                                              bank.a_raddr.eq(a_base[k + 1] + g)]
@@ -495,75 +726,45 @@ class GhostCore(wiring.Component):
                                          tag[0]["last"].eq(last_group),
                                          tag[0]["lane"].eq(cl), tag[0]["word"].eq(cw)]
                             with m.If(last_group):
-                                m.d.sync += [g.eq(0), waddr.eq(col_base + 1),
-                                             col_base.eq(col_base + 1)]
-                                with m.If(c == sizes[k + 1] - 1):
+                                reset_g()
+                                m.d.sync += [waddr.eq(col_base + 1), col_base.eq(col_base + 1)]
+                                with m.If(c == units - 1):
                                     reset_c()
                                     m.next = drain_state
                                 with m.Else():
                                     step_c()
                             with m.Else():
-                                m.d.sync += [g.eq(g + 1), waddr.eq(waddr + slot.cols)]
+                                step_g()
+                                m.d.sync += waddr.eq(waddr + slot.cols)
 
                         def write_tree(n=n, k=k, nudged=nudged):
-                            # p0: running sum (fb_acc), fetch a and h of the unit; p1: narrowed
-                            # feedback, a and h registered; p2: write s (or h)
+                            # p1: tree; p2: running sum (fb_acc), fetch a and h of the unit;
+                            # p3: narrowed feedback, a and h registered, write s (or h)
                             feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
                             m.d.sync += feedback.eq(self._narrow(m, round_shift(
                                 fb_acc, fmt.weight_frac)))
-                            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & nudged):
+                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"] & nudged):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p0["word"])
+                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
                                     if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p0["word"])
-                            with m.If(p0["valid"] & (p0["op"] == n)):
-                                m.d.comb += a_lane_next.eq(p0["lane"])
+                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p1["word"])
+                            with m.If(p1["valid"] & (p1["op"] == n)):
+                                m.d.comb += a_lane_next.eq(p1["lane"])
                             a_val = Signal.like(picked_a, name=f"post_a{n}")
                             m.d.sync += a_val.eq(picked_a)
                             h_val = 0
                             if replay:
                                 h_val = Signal(signed(width), name=f"post_h{n}")
                                 m.d.sync += h_val.eq(pick((b.h_rdata for b in banks),
-                                                          p1["lane"], f"picked_h{n}"))
+                                                          p2["lane"], f"picked_h{n}"))
                             memory, value = self._feedback_result(m, feedback, a_val, h_val,
                                                                   nudged)
                             result = Signal(value.shape(), name=f"post_value{n}")  # built once
                             m.d.comb += result.eq(value)
                             base = (s_base if memory == "s" else h_base)[k]
-                            with m.If(p2["valid"] & (p2["op"] == n) & p2["last"]):
-                                writes[memory].shared(m, base + p2["word"], result, p2["lane"])
+                            with m.If(p3["valid"] & (p3["op"] == n) & p3["last"]):
+                                writes[memory].shared(m, base + p3["word"], result, p3["lane"])
                         post.append(write_tree)
-                    else:
-                        slot = plan.slots[("B", k)]
-                        with m.State(state):
-                            row_walk(n, slot, _Src.S if nudged else _Src.RHO_A, drain_state)
-                            for bank in banks:
-                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
-                                             bank.a_raddr.eq(a_base[k + 1] + cw)]
-
-                        def write_rows(n=n, k=k, slot=slot, nudged=nudged):
-                            # p0: each lane's narrowed feedback, fetch its a and h; p1: write
-                            feedback = [Signal(signed(fmt.potential_bits), name=f"fb{n}_{p}")
-                                        for p in range(P)]
-                            m.d.sync += [f.eq(self._narrow(m, floor_shift(lane.acc, fmt.weight_frac)))
-                                         for f, lane in zip(feedback, lanes)]
-                            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & nudged):
-                                for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
-                                    if replay:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p0["index"])
-                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
-                                values = {}
-                                for p, bank in enumerate(banks):
-                                    h_val = bank.h_rdata if replay else 0
-                                    memory, values[p] = self._feedback_result(
-                                        m, feedback[p], bank.a_rdata, h_val, nudged)
-                                base = (s_base if memory == "s" else h_base)[k]
-                                writes[memory].per_lane(
-                                    m, base + p1["index"], values,
-                                    {p: p1["index"] < len(range(p, slot.rows, P))
-                                     for p in range(P)})
-                        post.append(write_rows)
 
                 elif kind == "learn":
                     k = op[1]
@@ -573,45 +774,15 @@ class GhostCore(wiring.Component):
                     needs_drain = nxt != "learn"
                     done = drain_state if needs_drain else next_after(n)
                     with m.State(state):
-                        m.d.comb += [f_eta.eq(k), f_addr.eq(waddr), f_learn.eq(1)]
-                        with m.If(c == 0):       # fetch this lane's error, issue ETA next
-                            m.d.comb += f_src.eq(_Src.ERR)
-                            for bank in banks:
-                                m.d.comb += [bank.s_raddr.eq(s_base[k] + g),
-                                             bank.a_raddr.eq(a_base[k] + g)]
-                            for p, ok in valid_rows(slot):
-                                with m.If(ok):
-                                    m.d.comb += f_op[p].eq(LaneOp.ETA)
-                        with m.Elif(c >= 2):     # presynaptic rate of column c - 2
-                            m.d.comb += [f_src.eq(_Src.RATE), f_bcast.eq(1), f_bsel.eq(cl),
-                                         f_bias.eq(c == slot.cols + 1)]
-                            for bank in banks:
-                                m.d.comb += bank.a_raddr.eq(src_base + cw)
-                            m.d.comb += f_update.eq(1)
-                            for p, ok in valid_rows(slot):
-                                with m.If(ok):
-                                    m.d.comb += f_op[p].eq(LaneOp.LEARN)
-                            m.d.sync += waddr.eq(waddr + 1)
-                        # c runs 0, 1, then the columns; (cl, cw) count the columns
-                        with m.If(c < 2):
-                            m.d.sync += c.eq(c + 1)
-                        with m.Elif(c == slot.cols + 1):
-                            m.d.sync += [c.eq(0), cl.eq(0), cw.eq(0)]
-                            with m.If(g == slot.groups - 1):
-                                m.d.sync += g.eq(0)
-                                self._start_next(m, program, n, plan, waddr, col_base)
-                                m.next = done
-                            with m.Else():
-                                m.d.sync += g.eq(g + 1)
-                        with m.Else():
-                            step_c()
+                        learn_walk(n, k, slot, src_base, done)
                 else:  # pragma: no cover
                     raise AssertionError(kind)
 
                 if kind in ("fwd", "fb", "hold", "settle") or needs_drain:
                     # cycles from the last fetch to the last write of the pass
-                    length = {"settle": max(DRAIN, cfg.settle_iterations + 2),
-                              "fb": DRAIN_FEEDBACK, "hold": DRAIN_FEEDBACK}.get(kind, DRAIN)
+                    length = {"settle": max(DRAIN, cfg.settle_iterations + 2)}.get(kind, DRAIN)
+                    if kind in ("fwd", "fb", "hold"):
+                        length = drain_length
                     with m.State(drain_state):
                         with m.If(drain == length - 1):
                             m.d.sync += drain.eq(0)
@@ -621,8 +792,9 @@ class GhostCore(wiring.Component):
                             m.d.sync += drain.eq(drain + 1)
 
             with m.State("finish"):
-                m.d.sync += [self.samples.eq(self.samples + 1), g.eq(0)]
+                m.d.sync += self.samples.eq(self.samples + 1)
                 reset_c()
+                reset_g()
                 self._start_next(m, program, -1, plan, waddr, col_base)
                 m.next = "idle"
         for emit in post:

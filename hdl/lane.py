@@ -121,10 +121,13 @@ class MacLane(wiring.Component):
         addend = Signal(signed(width))
         with m.Switch(s2_op):
             with m.Case(LaneOp.MAC):
-                rounding = [_half(s) for s in self.mac_shifts]
-                first_value = rounding[0] if len(rounding) == 1 else \
-                    Mux(self.round_sel, rounding[1], rounding[0])
-                m.d.comb += addend.eq(Mux(self.first, first_value, acc))
+                with m.If(~self.first):
+                    m.d.comb += addend.eq(acc)
+                with m.Else():
+                    with m.Switch(self.round_sel):
+                        for i, shift in enumerate(self.mac_shifts):
+                            with m.Case(i):
+                                m.d.comb += addend.eq(_half(shift))
             with m.Case(LaneOp.ETA):
                 m.d.comb += addend.eq(_half(eta_shift))
             with m.Case(LaneOp.LEARN):

@@ -64,7 +64,7 @@ class Plan:
         self.slots: dict[tuple[str, int], MatrixSlot] = {}
         base = 0
         for name, k, rows, cols in shapes:
-            lane_map = LaneMap.build(rows, cols, P)
+            lane_map = LaneMap.build(rows, cols, P, config.hardware.split_rows and name == "W")
             self.slots[(name, k)] = MatrixSlot(name, k, lane_map, base)
             base += lane_map.words
         self.depth = base

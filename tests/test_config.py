@@ -86,6 +86,7 @@ SECTION_BAD_VALUES = [
     ("numerics", "accumulator_bits", 4), ("numerics", "rounding", "truncate"),
     ("numerics", "lfsr_seed", 0), ("numerics", "lfsr_seed", 70000),
     ("hardware", "device", "xc7a35t"), ("hardware", "lanes", 0), ("hardware", "lanes", 9),
+    ("hardware", "split_rows", "yes"),
 ]
 
 

@@ -12,6 +12,7 @@ from ghostfpga.sim.protocol import Sample
 
 CONFIGS = {
     "yinyang-P8": Config(),
+    "yinyang-P8-rows": Config(hardware=Hardware(split_rows=False)),
     "P1": Config(layers=(4, 9, 3), hardware=Hardware(lanes=1)),
     "3hidden-P3": Config(layers=(4, 8, 7, 6, 3), hardware=Hardware(lanes=3)),
     "replay-P5": Config(layers=(4, 12, 3), variant="replay", hardware=Hardware(lanes=5)),

@@ -60,26 +60,32 @@ def test_lanes_see_distinct_rotations_of_the_shared_lfsr():
     assert lfsr_position(1) == 0
 
 
+@pytest.mark.parametrize("split", [True, False])
 @pytest.mark.parametrize("rows,cols,lanes", [
     (30, 5, 8), (3, 31, 8), (120, 5, 8), (3, 121, 8), (32, 65, 8), (10, 33, 8), (7, 3, 1),
     (5, 2, 8), (1, 1, 4), (9, 4, 3)])
-def test_lane_map_places_every_weight_once(rows, cols, lanes):
-    m = LaneMap.build(rows, cols, lanes, max_segments=lanes)
+def test_lane_map_places_every_weight_once(rows, cols, lanes, split):
+    m = LaneMap.build(rows, cols, lanes, split)
     assert m.lane.min() >= 0 and m.lane.max() < lanes
     pairs = set(zip(m.lane.ravel().tolist(), m.address.ravel().tolist()))
     assert len(pairs) == rows * cols  # no two weights share a lane word
     assert m.address.max() < m.words
-    for p in range(lanes):  # each lane's words are contiguous from 0
-        addr = np.sort(m.address[m.lane == p])
-        np.testing.assert_array_equal(addr, np.arange(len(addr)))
-    ideal = math.ceil(rows * cols / lanes)
-    assert m.words <= ideal + cols  # never worse than one extra row
+    assert m.words == min(math.ceil(rows / lanes) * cols,
+                          rows * math.ceil(cols / lanes) if split else rows * cols)
+    if m.by_columns:   # column i in lane i mod P, each row a run of chunks
+        np.testing.assert_array_equal(m.lane, np.arange(cols)[None, :].repeat(rows, 0) % lanes)
+    else:              # row j in lane j mod P, each lane's words contiguous from 0
+        for p in range(lanes):
+            addr = np.sort(m.address[m.lane == p])
+            np.testing.assert_array_equal(addr, np.arange(len(addr)))
 
 
 def test_narrow_layers_split_rows_over_lanes():
-    m = LaneMap.build(3, 31, 8, max_segments=8)  # the Yin-Yang output layer
-    assert m.segments == 2 and m.words == 16
-    assert len(set(m.lane.ravel().tolist())) == 6
+    m = LaneMap.build(3, 31, 8)  # the Yin-Yang output layer: 3 x 4 chunks, not 31 cycles
+    assert m.by_columns and m.words == 12
+    assert len(set(m.lane.ravel().tolist())) == 8
+    assert not LaneMap.build(3, 31, 8, split=False).by_columns
+    assert not LaneMap.build(30, 5, 8).by_columns  # wide layers keep a row per lane
 
 
 def test_formats_from_default_config():
