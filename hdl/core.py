@@ -9,7 +9,8 @@ Ports (amaranth.lib.wiring):
 - ``result`` (stream out): ``label`` (argmax of the output drive of the free phase; the lowest
   index wins a tie) and ``outputs`` (output rates). Sent for every sample, before learning.
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
-  ``host_wdata``; ``host_rdata`` holds the addressed word one cycle later.
+  ``host_wdata``; ``host_rdata`` holds the addressed word ``HOST_READ_LATENCY`` cycles later
+  (reads go through the lanes and the adder tree; one address a cycle).
 - ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, so the
   host may change them between samples (a decay schedule).
 - ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
@@ -38,11 +39,13 @@ from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
 
-__all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN", "DRAIN_FEEDBACK"]
+__all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN", "DRAIN_FEEDBACK",
+           "HOST_READ_LATENCY"]
 
 POST = 5            # stages from fetch (F) to the first post stage: F, I, O, lane 1, lane 2
 DRAIN = POST        # cycles from the last fetch of a pass to its last state write
 DRAIN_FEEDBACK = POST + 3  # the same for transposed feedback through the adder tree
+HOST_READ_LATENCY = POST + 1   # clock edges from host_addr/host_lane to host_rdata
 
 
 def _bits(n: int) -> int:
@@ -68,7 +71,7 @@ def result_layout(config: Config) -> data.StructLayout:
 
 # operand sources of the issue stage
 class _Src:
-    NONE, RATE, RHO_A, S, ERR = range(5)
+    NONE, RATE, RHO_A, S, ERR, HOST = range(6)
 
 
 # the rounding constant a MAC pass starts its accumulators with (lane mac_shifts)
@@ -149,9 +152,6 @@ class GhostCore(wiring.Component):
             drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
             m.d.comb += drive.eq(self._narrow(m, floor_shift(lane.acc, fwd_shift)))
             drives.append(drive)
-        host_lane_q = Signal.like(self.host_lane)
-        m.d.sync += host_lane_q.eq(self.host_lane)
-        m.d.comb += self.host_rdata.eq(Array(l.rdata for l in lanes)[host_lane_q])
 
         # -- fetch stage (F): combinational controls set by the sequencer ----------------------
         f_op = [Signal(2, name=f"f_op{p}") for p in range(P)]
@@ -172,7 +172,9 @@ class GhostCore(wiring.Component):
         i_src, i_bcast, i_bsel = Signal.like(f_src), Signal(), Signal.like(f_bsel)
         i_bias, i_first, i_addr, i_eta = Signal(), Signal(), Signal.like(f_addr), Signal.like(f_eta)
         i_own_bias, i_bias_lane = Signal(), Signal.like(f_bias_lane)
-        m.d.sync += [i_own_bias.eq(f_own_bias), i_bias_lane.eq(f_bias_lane)]
+        i_host_lane = Signal.like(self.host_lane)
+        m.d.sync += [i_own_bias.eq(f_own_bias), i_bias_lane.eq(f_bias_lane),
+                     i_host_lane.eq(self.host_lane)]
         m.d.sync += [i_op[p].eq(f_op[p]) for p in range(P)]
         m.d.sync += [i_src.eq(f_src), i_bcast.eq(f_bcast), i_bsel.eq(f_bsel),
                      i_bias.eq(f_bias), i_first.eq(f_first), i_addr.eq(f_addr),
@@ -212,8 +214,7 @@ class GhostCore(wiring.Component):
         lane_raddr = Signal.like(f_addr)
         lane_waddr = Signal.like(f_addr)
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py)
-        m.d.comb += [lane_raddr.eq(Mux(self.busy, Mux(s2_learn, s2_addr, o_addr),
-                                       self.host_addr)),
+        m.d.comb += [lane_raddr.eq(Mux(s2_learn, s2_addr, o_addr)),
                      lane_waddr.eq(Mux(self.busy, s3_addr, self.host_addr))]
 
         # -- issue stage: operands from the state memories -----------------------------------
@@ -265,6 +266,8 @@ class GhostCore(wiring.Component):
                 for src, value in source_value(bank.a_rdata, bank.s_rdata, False).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
+            with m.If(i_src == _Src.HOST):   # host reads: 1 in the addressed lane, else 0
+                m.d.comb += own.eq(i_host_lane == p)
             if p in bias_lanes:
                 with m.If(i_own_bias & (i_bias_lane == p)):
                     m.d.comb += own.eq(fmt.rate_one)
@@ -296,6 +299,7 @@ class GhostCore(wiring.Component):
         # a state word that is never written (zero), so its product is zero.
         tree = Signal(signed(fmt.accumulator_bits))
         m.d.sync += tree.eq(self._adder_tree(m, [l.acc for l in lanes]))
+        m.d.comb += self.host_rdata.eq(tree)
         fb_acc = Signal(signed(fmt.accumulator_bits))
         with m.If(p1["valid"]):
             m.d.sync += fb_acc.eq(Mux(p1["first"], tree, fb_acc + tree))
@@ -542,7 +546,11 @@ class GhostCore(wiring.Component):
         # -- the sequencer ----------------------------------------------------------------------
         with m.FSM(init="idle"):
             with m.State("idle"):
-                m.d.comb += self.busy.eq(0)
+                # every lane multiplies its word at host_addr by 1 (the addressed lane) or 0;
+                # the adder tree's sum is the word, HOST_READ_LATENCY cycles later
+                m.d.comb += [self.busy.eq(0), f_src.eq(_Src.HOST), f_addr.eq(self.host_addr),
+                             f_first.eq(1), f_round.eq(_Round.NONE)]
+                m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
                 with m.If(self.sample.valid):
                     reset_c()
                     m.next = "load"

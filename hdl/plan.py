@@ -71,13 +71,24 @@ class Plan:
 
     @property
     def lane_accumulator_bits(self) -> int:
-        """Width of the lanes' own accumulators: exact for the dot products they compute (rates
-        times weights in the forward passes; error-format operands only for random feedback).
-        Transposed passes sum in the core's adder tree at the full accumulator width."""
+        """Width of the lanes' own accumulators: exact for every sum a lane builds. Rate
+        operands (``rate_frac + 2`` bits) along a row or a chunk of it in forward passes;
+        error operands (16 bits) over the rows of a split matrix in its transposed pass, along
+        the rows of B with random feedback, and one product at a time in transposed passes
+        over row groups (the adder tree and the running sum then work at the full
+        accumulator width)."""
         fmt = self.fmt
-        longest = max(s.cols for s in self.slots.values())
-        operand = OPERAND_BITS if self.config.feedback == "random" else fmt.rate_frac + 2
-        return fmt.weight_bits + operand - 1 + 1 + math.ceil(math.log2(longest))
+        rate, error = fmt.rate_frac + 2, OPERAND_BITS
+        terms = []   # (operand bits, terms summed)
+        for slot in self.slots.values():
+            lm = slot.lane_map
+            if slot.name == "B":
+                terms.append((error, slot.cols))
+                continue
+            terms.append((rate, lm.chunks if lm.by_columns else slot.cols))
+            if slot.index > 0 and self.config.feedback == "transpose":
+                terms.append((error, slot.rows if lm.by_columns else 1))
+        return max(fmt.weight_bits + bits + max(0, math.ceil(math.log2(n))) for bits, n in terms)
 
     def lane_images(self, params: FixedParams) -> list[list[int]]:
         """The initial contents of every lane memory for integer parameters ``params``."""

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 
 from ghostfpga.config import Config
 from ghostfpga.hdl import GhostCore, Plan
+from ghostfpga.hdl.core import HOST_READ_LATENCY
 
 from .protocol import Protocol, Sample
 
@@ -55,7 +56,7 @@ def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
             for addr in range(plan.depth):
                 ctx.set(core.host_lane, lane)
                 ctx.set(core.host_addr, addr)
-                await ctx.tick()
+                await ctx.tick().repeat(HOST_READ_LATENCY)
                 words.append(ctx.get(core.host_rdata))
             out["weights"].append(words)
 

@@ -19,6 +19,7 @@ import numpy as np
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import Plan, to_verilog
+from ghostfpga.hdl.core import HOST_READ_LATENCY
 from ghostfpga.hdl.verilog import TOP_NAME
 
 from .protocol import Protocol, Sample, golden_step
@@ -117,7 +118,7 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
     job = {"samples": [proto.pack_sample(s) for s in samples],
            "etas": [proto.pack_eta(e) for e in etas],
            "lane_words": [plan.depth] * plan.lanes,
-           "cycle_limit": cycle_limit}
+           "cycle_limit": cycle_limit, "host_read_latency": HOST_READ_LATENCY}
     (run_dir / "job.json").write_text(json.dumps(job))
     out = run_dir / "out.json"
     start = time.perf_counter()

@@ -78,7 +78,8 @@ async def run_job(dut):
         for addr in range(depth):
             dut.host_lane.value = lane
             dut.host_addr.value = addr
-            await RisingEdge(dut.clk)
+            for _ in range(job["host_read_latency"]):
+                await RisingEdge(dut.clk)
             await ReadOnly()
             words.append(dut.host_rdata.value.to_signed())
             await RisingEdge(dut.clk)
