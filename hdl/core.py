@@ -128,8 +128,16 @@ class GhostCore(wiring.Component):
         a_depth = base
         s_base = {k: sum(words[1:k + 1]) for k in range(L)}
         s_depth = sum(words[1:])
-        h_base = {k: sum(words[1:k + 1]) for k in range(L - 1)}
-        h_depth = sum(words[1:L]) if replay else 0
+        dynamics = cfg.schedule == "dynamics"
+        tied_ghosts = dynamics and cfg.variant == "tied"
+        if tied_ghosts:   # h holds the ghost state g_k, mirroring layer k + 1
+            h_base = {k: sum(words[2:k + 2]) for k in range(L - 1)}
+            h_depth = sum(words[2:L + 1])
+        else:             # h holds the feedback held at the end of the free phase
+            h_base = {k: sum(words[1:k + 1]) for k in range(L - 1)}
+            h_depth = sum(words[1:L]) if replay else 0
+        d_base = s_base   # dynamics: the drives of the current state
+        d_depth = s_depth if dynamics else 0
         width = max(fmt.potential_bits, OPERAND_BITS)
 
         # -- lanes and state banks ----------------------------------------------------------
@@ -139,7 +147,7 @@ class GhostCore(wiring.Component):
         for p in range(P):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.weight_frac, 0))
-            bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth}, width)
+            bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth, "d": d_depth}, width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank
             lanes.append(lane)
@@ -226,9 +234,10 @@ class GhostCore(wiring.Component):
             own along a split row (columns layout); errors are own in a row group, broadcast
             along a split row."""
             sources = {_Src.S: s_val, _Src.ERR: s_val}
-            if replay:
-                sources |= {_Src.RHO_A: self._rho(m, a_val),
-                            _Src.ERR: s_val - self._rho(m, a_val)}
+            if replay:   # (with dynamics, s holds the error itself when learning starts)
+                sources[_Src.RHO_A] = self._rho(m, a_val)
+                if not dynamics:
+                    sources[_Src.ERR] = s_val - self._rho(m, a_val)
             if broadcast or columns:
                 sources[_Src.RATE] = self._rate(m, a_val)
             return sources
@@ -300,6 +309,8 @@ class GhostCore(wiring.Component):
         tree = Signal(signed(fmt.accumulator_bits))
         m.d.sync += tree.eq(self._adder_tree(m, [l.acc for l in lanes]))
         m.d.comb += self.host_rdata.eq(tree)
+        tree_drive = Signal(signed(fmt.potential_bits))   # a split row's drive
+        m.d.comb += tree_drive.eq(self._narrow(m, round_shift(tree, fwd_shift)))
         fb_acc = Signal(signed(fmt.accumulator_bits))
         with m.If(p1["valid"]):
             m.d.sync += fb_acc.eq(Mux(p1["first"], tree, fb_acc + tree))
@@ -312,6 +323,7 @@ class GhostCore(wiring.Component):
         waddr = Signal.like(f_addr)                   # running weight address
         col_base = Signal.like(f_addr)
         drain = Signal(range(max(DRAIN_FEEDBACK, cfg.settle_iterations + 2) + 1))
+        step = Signal(range(max(cfg.steps, 2)))       # dynamics: Euler step
         label = Signal(unsigned(_bits(sizes[-1])))
         train = Signal()
         m.d.comb += self.busy.eq(1)   # low only in the idle state
@@ -353,6 +365,7 @@ class GhostCore(wiring.Component):
 
         # serial element pipeline (argmax, settle): fetch at F, use one cycle later
         e_valid, e_j, e_lane, e_word = Signal(), Signal.like(c), Signal.like(cl), Signal.like(cw)
+        e_op = Signal(tag_bits)
         m.d.sync += [e_valid.eq(0)]
         settling = Signal()   # the element pipeline carries the output's nudge (not argmax)
         e_a = picked_a
@@ -366,18 +379,54 @@ class GhostCore(wiring.Component):
 
         post = []   # write-backs at the post stage, emitted after the FSM
 
-        def walk_outputs(done_state):
-            """Fetch a_L of each output unit in turn into the element pipeline (its value is
-            in ``e_a`` one cycle later, with ``e_valid``)."""
-            with m.If(c < sizes[-1]):
+        def walk_units(n, layer, done_state, h_base_of=None):
+            """Fetch unit c of ``layer`` (a-index) into the element pipeline, one a cycle: its
+            a word (and d, and h at region ``h_base_of``) is in ``e_a`` (``e_d``, ``e_h``) one
+            cycle later, with ``e_valid`` and ``e_op`` = n."""
+            with m.If(c < sizes[layer + 1]):
                 for bank in banks:
-                    m.d.comb += bank.a_raddr.eq(a_base[L - 1] + cw)
-                m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw)]
+                    m.d.comb += bank.a_raddr.eq(a_base[layer] + cw)
+                    if dynamics:
+                        m.d.comb += bank.d_raddr.eq(d_base[layer] + cw)
+                    if h_base_of is not None:
+                        m.d.comb += bank.h_raddr.eq(h_base_of + cw)
+                m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw),
+                             e_op.eq(n)]
                 m.d.comb += a_lane_next.eq(cl)
                 step_c()
             with m.Else():
                 reset_c()
                 m.next = done_state
+
+        # dynamics: the element updates, built once (docs/numerics.md)
+        element = {}
+        if dynamics:
+            e_d = pick((b.d_rdata for b in banks), e_lane, "element_d")
+            rho_a, rho_d = self._rho(m, e_a), self._rho(m, e_d)
+            y = Mux(label == e_j, y_hi, y_lo)
+            element["output"] = self._euler(m, e_a, self._narrow(
+                m, e_d + round_shift(y - rho_a, fmt.beta_shift)))
+            element["error"] = rho_a - rho_d
+            if tied_ghosts:
+                e_h = pick((b.h_rdata for b in banks), e_lane, "element_h")
+                element["source"] = rho_a - self._rho(m, e_h)
+                element["ghost"] = self._euler(m, e_h, e_d)
+            else:
+                element["source"] = rho_a
+            element = {key: _signal(m, value, f"element_{key}") for key, value in element.items()}
+        element_writes = {name: dict(valid=Signal(name=f"el_{name}_valid"),
+                                     addr=Signal.like(writes[name].addr, name=f"el_{name}_addr"),
+                                     lane=Signal(_bits(P), name=f"el_{name}_lane"),
+                                     data=Signal(signed(width), name=f"el_{name}_data"))
+                          for name in writes}
+        for reg in element_writes.values():
+            m.d.sync += reg["valid"].eq(0)
+
+        def element_write(memory, addr, value):
+            """Write ``value`` for the element pipeline's unit one cycle later."""
+            reg = element_writes[memory]
+            m.d.sync += [reg["valid"].eq(1), reg["addr"].eq(addr), reg["lane"].eq(e_lane),
+                         reg["data"].eq(value)]
 
         def row_walk(n, slot, src, done_state):
             """Issue ``slot`` row-major, columns c inside row groups g, every lane on its own
@@ -440,8 +489,9 @@ class GhostCore(wiring.Component):
                 values = {}
                 for p, bank in enumerate(banks):
                     h_val = bank.h_rdata if replay else 0
+                    d_val = bank.d_rdata if dynamics else None
                     memory, value = self._feedback_result(m, feedback[p], bank.a_rdata, h_val,
-                                                          nudged)
+                                                          nudged, d_val)
                     values[p] = Signal(value.shape(), name=f"lane_result{p}_{int(nudged)}")
                     m.d.comb += values[p].eq(value)
                 lane_results[nudged] = memory, values
@@ -451,7 +501,9 @@ class GhostCore(wiring.Component):
                     m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
                     if replay:
                         m.d.comb += bank.h_raddr.eq(h_base[k] + p0["index"])
-            base = (s_base if memory == "s" else h_base)[k]
+                    if dynamics:
+                        m.d.comb += bank.d_raddr.eq(d_base[k] + p0["index"])
+            base = {"s": s_base, "h": h_base, "a": a_base}[memory][k]
             with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
                 writes[memory].per_lane(m, base + p1["index"], values,
                                         {p: p1["index"] < len(range(p, units, P))
@@ -577,20 +629,27 @@ class GhostCore(wiring.Component):
                 kind = op[0]
                 state, drain_state = f"op{n}", f"drain{n}"
                 needs_drain = True
-                if kind == "fwd":
+                if kind in ("fwd", "drive"):
+                    # "fwd" writes the drives (the state u of the free phase) to a, and with
+                    # tied ghosts under dynamics their initial state g_{k-1} = a_k to h;
+                    # "drive" writes the drives of the current state to d
                     k = op[1]
                     slot = plan.slots[("W", k)]
                     src_base = a_base["x"] if k == 0 else a_base[k - 1]
+                    targets = [("d", d_base[k])] if kind == "drive" else [("a", a_base[k])]
+                    if kind == "fwd" and tied_ghosts and k >= 1:
+                        targets.append(("h", h_base[k - 1]))
                     drain_length = DRAIN + (1 if slot.lane_map.by_columns else 0)
                     if slot.lane_map.by_columns:
                         with m.State(state):
                             split_row_walk(n, slot, src_base, drain_state)
 
-                        def write_tree_drive(n=n, k=k):
+                        def write_tree_drive(n=n, targets=targets):
                             # p1: the tree holds the row's sum; round, narrow, write
                             with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
-                                writes["a"].shared(m, a_base[k] + p1["word"], self._narrow(
-                                    m, round_shift(tree, fwd_shift)), p1["lane"])
+                                for memory, base in targets:
+                                    writes[memory].shared(m, base + p1["word"], tree_drive,
+                                                          p1["lane"])
                         post.append(write_tree_drive)
                     else:
                         with m.State(state):
@@ -599,19 +658,20 @@ class GhostCore(wiring.Component):
                             for bank in banks:
                                 m.d.comb += bank.a_raddr.eq(src_base + cw)
 
-                        def write_drives(n=n, k=k, slot=slot):
+                        def write_drives(n=n, slot=slot, targets=targets):
                             with m.If(p0["valid"] & (p0["op"] == n) & p0["last"]):
-                                writes["a"].per_lane(
-                                    m, a_base[k] + p0["index"], dict(enumerate(drives)),
-                                    {p: p0["index"] < len(range(p, slot.rows, P))
-                                     for p in range(P)})
+                                for memory, base in targets:
+                                    writes[memory].per_lane(
+                                        m, base + p0["index"], dict(enumerate(drives)),
+                                        {p: p0["index"] < len(range(p, slot.rows, P))
+                                         for p in range(P)})
                         post.append(write_drives)
 
                 elif kind == "argmax":
                     needs_drain = False
                     with m.State(state):
                         m.d.sync += settling.eq(0)
-                        walk_outputs(next_after(n))
+                        walk_units(n, L - 1, next_after(n))
                         with m.If(e_valid):
                             with m.If((e_j == 0) | (e_a > best)):
                                 m.d.sync += [best.eq(e_a), best_idx.eq(e_j)]
@@ -634,12 +694,45 @@ class GhostCore(wiring.Component):
                             with m.Else():
                                 m.next = "finish"
 
+                elif kind in ("ghost", "output", "error"):
+                    # one unit a cycle through the element pipeline: "ghost" k updates the
+                    # ghosts of layer k + 1 and writes its feedback source, "output" steps the
+                    # output units under the nudge, "error" k writes rho(u_k) - rho(d_k)
+                    k = op[1] if len(op) > 1 else L - 1
+                    layer = k + 1 if kind == "ghost" else k
+                    drain_length = 3
+                    with m.State(state):
+                        walk_units(n, layer, drain_state,
+                                   h_base[k] if kind == "ghost" and tied_ghosts else None)
+
+                    def element_update(n=n, kind=kind, k=k):
+                        with m.If(e_valid & (e_op == n)):
+                            if kind == "output":
+                                element_write("a", a_base[L - 1] + e_word, element["output"])
+                            elif kind == "error":
+                                element_write("s", s_base[k] + e_word, element["error"])
+                            else:
+                                element_write("s", s_base[k + 1] + e_word, element["source"])
+                                if tied_ghosts:
+                                    element_write("h", h_base[k] + e_word, element["ghost"])
+                    post.append(element_update)
+
+                elif kind == "loop":
+                    needs_drain = False
+                    with m.State(state):
+                        with m.If(step == cfg.steps - 1):
+                            m.d.sync += step.eq(0)
+                            m.next = next_after(n)
+                        with m.Else():
+                            m.d.sync += step.eq(step + 1)
+                            m.next = f"op{op[1]}"
+
                 elif kind == "settle":
                     # per output unit, K fixed-point iterations under the nudge: a pipeline with
                     # one iteration per stage (stage i holds u_i), writing s at stage K
                     with m.State(state):
                         m.d.sync += settling.eq(1)
-                        walk_outputs(drain_state)
+                        walk_units(n, L - 1, drain_state)
 
                     def settle_pipeline(n=n):
                         K = cfg.settle_iterations
@@ -756,6 +849,8 @@ class GhostCore(wiring.Component):
                                     m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
                                     if replay:
                                         m.d.comb += bank.h_raddr.eq(h_base[k] + p1["word"])
+                                    if dynamics:
+                                        m.d.comb += bank.d_raddr.eq(d_base[k] + p1["word"])
                             with m.If(p1["valid"] & (p1["op"] == n)):
                                 m.d.comb += a_lane_next.eq(p1["lane"])
                             a_val = Signal.like(picked_a, name=f"post_a{n}")
@@ -765,11 +860,16 @@ class GhostCore(wiring.Component):
                                 h_val = Signal(signed(width), name=f"post_h{n}")
                                 m.d.sync += h_val.eq(pick((b.h_rdata for b in banks),
                                                           p2["lane"], f"picked_h{n}"))
+                            d_val = None
+                            if dynamics:
+                                d_val = Signal(signed(width), name=f"post_d{n}")
+                                m.d.sync += d_val.eq(pick((b.d_rdata for b in banks),
+                                                          p2["lane"], f"picked_d{n}"))
                             memory, value = self._feedback_result(m, feedback, a_val, h_val,
-                                                                  nudged)
+                                                                  nudged, d_val)
                             result = Signal(value.shape(), name=f"post_value{n}")  # built once
                             m.d.comb += result.eq(value)
-                            base = (s_base if memory == "s" else h_base)[k]
+                            base = {"s": s_base, "h": h_base, "a": a_base}[memory][k]
                             with m.If(p3["valid"] & (p3["op"] == n) & p3["last"]):
                                 writes[memory].shared(m, base + p3["word"], result, p3["lane"])
                         post.append(write_tree)
@@ -786,10 +886,10 @@ class GhostCore(wiring.Component):
                 else:  # pragma: no cover
                     raise AssertionError(kind)
 
-                if kind in ("fwd", "fb", "hold", "settle") or needs_drain:
+                if kind not in ("argmax", "result", "loop", "learn") or needs_drain:
                     # cycles from the last fetch to the last write of the pass
                     length = {"settle": max(DRAIN, cfg.settle_iterations + 2)}.get(kind, DRAIN)
-                    if kind in ("fwd", "fb", "hold"):
+                    if kind in ("fwd", "drive", "fb", "hold", "ghost", "output", "error"):
                         length = drain_length
                     with m.State(drain_state):
                         with m.If(drain == length - 1):
@@ -807,6 +907,9 @@ class GhostCore(wiring.Component):
                 m.next = "idle"
         for emit in post:
             emit()
+        for name, reg in element_writes.items():
+            with m.If(reg["valid"]):
+                writes[name].shared(m, reg["addr"], reg["data"], reg["lane"])
         for bus in writes.values():
             bus.connect(m)
         return m
@@ -836,7 +939,7 @@ class GhostCore(wiring.Component):
         following = program[n + 1:] + program
         for op in following:
             slot = None
-            if op[0] in ("fwd", "learn"):
+            if op[0] in ("fwd", "drive", "learn"):
                 slot = plan.slots[("W", op[1])]
             elif op[0] in ("fb", "hold"):
                 slot = plan.slots[("W", op[1] + 1)] if self.config.feedback == "transpose" \
@@ -845,18 +948,35 @@ class GhostCore(wiring.Component):
                 m.d.sync += [waddr.eq(slot.base), col_base.eq(slot.base)]
                 return
 
-    def _feedback_result(self, m, feedback, a_val, h_val, nudged):
-        """What the feedback of a hidden unit leaves, and in which memory: the error
-        rho(u) - rho(a) with u = a + feedback (tied, in ``s``), the held feedback (replay, free
-        phase, in ``h``), or the nudged rate rho(u) with u = a + (feedback - held) (replay,
-        nudged, in ``s``)."""
-        if self.config.variant == "tied":
-            u = self._narrow(m, a_val + feedback)
-            return "s", self._rho(m, u) - self._rho(m, a_val)
+    def _feedback_result(self, m, feedback, a_val, h_val, nudged, d_val=None):
+        """What the feedback of a hidden unit leaves, and in which memory.
+
+        ``sweep``: the error rho(u) - rho(a) with u = a + feedback (tied, in ``s``), the held
+        feedback (replay, free phase, in ``h``), or the nudged rate rho(u) with
+        u = a + (feedback - held) (replay, nudged, in ``s``). ``dynamics``: the held feedback
+        (replay, free phase), else one Euler step of the state u (``a_val``, in ``a``) toward
+        d + feedback (tied) or d + (feedback - held) (replay), d the unit's drive."""
         if not nudged:
             return "h", feedback
-        u = self._narrow(m, a_val + self._narrow(m, feedback - h_val))
+        if self.config.variant == "replay":
+            feedback = self._narrow(m, feedback - h_val)
+        if self.config.schedule == "dynamics":
+            return "a", self._euler(m, a_val, self._narrow(m, d_val + feedback))
+        u = self._narrow(m, a_val + feedback)
+        if self.config.variant == "tied":
+            return "s", self._rho(m, u) - self._rho(m, a_val)
         return "s", self._rho(m, u)
+
+    def _euler(self, m, u, target):
+        """u + alpha (target - u), alpha = 2^-alpha_shift, rounded, narrowed (golden euler)."""
+        return self._narrow(m, u + round_shift(target - u, self.fmt.alpha_shift))
+
+
+def _signal(m, value, name):
+    """``value`` as a signal of its own (built once, used anywhere)."""
+    sig = Signal(value.shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
 
 
 class _WriteBus:

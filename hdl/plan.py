@@ -16,7 +16,8 @@ from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 __all__ = ["MatrixSlot", "Plan", "SUPPORTED"]
 
 # (schedule, variant) pairs the generator implements so far.
-SUPPORTED = {("sweep", "tied"), ("sweep", "replay")}
+SUPPORTED = {("sweep", "tied"), ("sweep", "replay"), ("dynamics", "tied"),
+             ("dynamics", "replay")}
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,30 @@ class Plan:
                 slot.base + int(slot.lane_map.address[row, col]))
 
     def program(self) -> list[tuple]:
-        """The passes of one training sample, in order (an inference stops after "result")."""
+        """The passes of one training sample, in order (an inference stops after "result").
+
+        ``sweep``: forward passes, argmax and result, [replay: hold passes], the output's
+        fixed-point iterations ("settle"), feedback passes (top hidden layer down), learning.
+        ``dynamics``: the same free phase, then ``steps`` Euler steps, each: the drives of the
+        current state ("drive" passes), per hidden layer k from the bottom up the ghost update
+        and feedback source of layer k + 1 ("ghost") and the feedback pass that steps u_k
+        ("fb"), then the output's step ("output"); "loop" repeats the step. Then the final
+        drives, the errors of every layer ("error") and learning.
+        """
         L, variant = self.L, self.config.variant
         ops: list[tuple] = [("fwd", k) for k in range(L)] + [("argmax",), ("result",)]
         if variant == "replay":
             ops += [("hold", k) for k in range(L - 1)]
-        ops += [("settle",)]
-        ops += [("fb", k) for k in range(L - 2, -1, -1)]
+        if self.config.schedule == "sweep":
+            ops += [("settle",)]
+            ops += [("fb", k) for k in range(L - 2, -1, -1)]
+        else:
+            start = len(ops)
+            ops += [("drive", k) for k in range(L)]
+            for k in range(L - 1):
+                ops += [("ghost", k), ("fb", k)]
+            ops += [("output",), ("loop", start)]
+            ops += [("drive", k) for k in range(L)] + [("error", k) for k in range(L)]
         ops += [("learn", k) for k in range(L)]
         return ops
 
@@ -125,4 +143,8 @@ class Plan:
         S = sum((sizes[k] + 1) * sizes[k + 1] for k in range(self.L))
         F = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
         hold = F if self.config.variant == "replay" else 0
-        return {"train": (2 * S + F + hold) / self.lanes, "infer": S / self.lanes}
+        if self.config.schedule == "dynamics":   # forward + steps x (S + F) + learning
+            train = 2 * S + self.config.steps * (S + F) + hold
+        else:
+            train = 2 * S + F + hold
+        return {"train": train / self.lanes, "infer": S / self.lanes}

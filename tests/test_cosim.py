@@ -26,6 +26,14 @@ CONFIGS = {
     "settle1": Config(layers=(4, 10, 3), settle_iterations=1),
     "settle6-replay-P3": Config(layers=(4, 10, 3), settle_iterations=6, variant="replay",
                                 hardware=Hardware(lanes=3)),
+    "dynamics-tied": Config(layers=(4, 10, 3), schedule="dynamics", steps=4),
+    "dynamics-replay-alpha1-P3": Config(layers=(4, 10, 3), schedule="dynamics", steps=3,
+                                        alpha=1.0, variant="replay",
+                                        hardware=Hardware(lanes=3)),
+    "dynamics-3hidden-rows-P3": Config(layers=(4, 8, 7, 6, 3), schedule="dynamics", steps=3,
+                                       hardware=Hardware(lanes=3, split_rows=False)),
+    "dynamics-random-P4": Config(layers=(4, 10, 3), schedule="dynamics", steps=3,
+                                 feedback="random", hardware=Hardware(lanes=4)),
 }
 
 
@@ -65,7 +73,7 @@ def test_verilator_matches_golden(name):
 
 @needs_icarus
 @pytest.mark.parametrize("name", ["yinyang-P8", "3hidden-P3", "random-replay-3hidden-P2",
-                                  "8bit-weights"])
+                                  "8bit-weights", "dynamics-replay-alpha1-P3"])
 def test_icarus_matches_golden(name):
     _check(CONFIGS[name], "icarus", 30)
 
