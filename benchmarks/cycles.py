@@ -4,8 +4,9 @@ Usage:  python benchmarks/cycles.py [--samples 40] [--json OUT]
 
 For each configuration it streams training samples, then inference samples, through the RTL on
 Verilator (checked bit for bit against the golden model), and reports cycles per training and
-per inference sample, the ideal cycle counts (multiply-accumulates per sample / P, docs in
-README) and their ratio. Then it runs the default core on Verilator, Icarus (if installed) and
+per inference sample, the ideal cycle counts (multiply-accumulates per sample / P,
+docs/hardware.md) and their ratio. "rows" configurations keep one lane per row
+(hardware.split_rows = false). Then it runs the default core on Verilator, Icarus (if installed) and
 the Amaranth simulator and reports simulated cycles per second.
 """
 
@@ -29,10 +30,15 @@ CONFIGS = [
     ("yinyang 4-30-3", Config(layers=(4, 30, 3))),
     ("yinyang 4-120-3", Config(layers=(4, 120, 3))),
     ("digits 64-32-10", Config(layers=(64, 32, 10))),
+    ("yinyang 4-30-3, rows", Config(layers=(4, 30, 3), hardware=Hardware(split_rows=False))),
+    ("yinyang 4-120-3, rows", Config(layers=(4, 120, 3), hardware=Hardware(split_rows=False))),
+    ("digits 64-32-10, rows", Config(layers=(64, 32, 10), hardware=Hardware(split_rows=False))),
     ("yinyang 4-30-3, P=4", Config(layers=(4, 30, 3), hardware=Hardware(lanes=4))),
     ("yinyang 4-30-3, P=1", Config(layers=(4, 30, 3), hardware=Hardware(lanes=1))),
     ("yinyang 4-30-3 replay", Config(layers=(4, 30, 3), variant="replay")),
     ("yinyang 4-30-3 random", Config(layers=(4, 30, 3), feedback="random")),
+    ("yinyang 4-30-3 dynamics", Config(layers=(4, 30, 3), schedule="dynamics")),
+    ("digits 64-32-10 dynamics", Config(layers=(64, 32, 10), schedule="dynamics")),
 ]
 
 
@@ -54,7 +60,9 @@ def measure(name: str, config: Config, simulator: str, n_train: int, n_infer: in
     ideal = Plan(config).ideal_cycles()
     train, infer = report.mean_cycles(samples, True), report.mean_cycles(samples, False)
     return {"config": name, "layers": list(config.layers), "lanes": config.hardware.lanes,
-            "variant": config.variant, "feedback": config.feedback, "simulator": simulator,
+            "variant": config.variant, "feedback": config.feedback,
+            "schedule": config.schedule, "split_rows": config.hardware.split_rows,
+            "simulator": simulator,
             "train_cycles": train, "ideal_train_cycles": ideal["train"],
             "train_ratio": train / ideal["train"], "infer_cycles": infer,
             "ideal_infer_cycles": ideal["infer"], "infer_ratio": infer / ideal["infer"],
@@ -79,7 +87,7 @@ def main(argv=None) -> int:
              f"{r['ideal_train_cycles']:.1f}", f"{r['train_ratio']:.2f}",
              f"{r['infer_cycles']:.1f}", f"{r['ideal_infer_cycles']:.1f}",
              f"{r['infer_ratio']:.2f}"] for r in rows]
-    print(table(headers, body, title="cycles per sample (sweep schedule), RTL on Verilator"))
+    print(table(headers, body, title="cycles per sample, RTL on Verilator"))
 
     speed = []
     for simulator in ("verilator", "icarus", "amaranth"):

@@ -1,7 +1,7 @@
 """Synthesis and place-and-route of the bare core with the YoWASP tools.
 
 Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layers 4,30,3]
-                                   [--json OUT]
+                                   [--no-split-rows] [--json OUT]
 
 Builds the core of the given config inside a minimal serial shell (boards/synth.py) with Yosys
 (`synth_ice40 -dsp` / `synth_ecp5`) and nextpnr, and reports logic cells, DSPs, block RAMs and
@@ -29,18 +29,21 @@ def main(argv=None) -> int:
     parser.add_argument("--lanes", type=int, default=8)
     parser.add_argument("--layers", default="4,30,3")
     parser.add_argument("--freq", type=float, default=24.0, help="target clock in MHz")
+    parser.add_argument("--no-split-rows", action="store_true",
+                        help="one lane per row (hardware.split_rows = false): the smaller core")
     parser.add_argument("--json", default=str(HERE / "results" / "synth.json"))
     args = parser.parse_args(argv)
     layers = tuple(int(v) for v in args.layers.split(","))
-    config = Config(layers=layers, hardware=Hardware(device=args.device, lanes=args.lanes))
+    config = Config(layers=layers, hardware=Hardware(device=args.device, lanes=args.lanes,
+                                                     split_rows=not args.no_split_rows))
     with tempfile.TemporaryDirectory() as tmp:
         print(f"  synthesizing {args.layers} with {args.lanes} lanes for {args.device} ...",
               file=sys.stderr)
         core = synthesize(config, Path(tmp) / "core", args.freq)
-    r = core.to_dict()
-    print(table(["device", "layers", "P", "logic cells", "DSPs", "block RAMs", "Fmax MHz",
-                 "fits", "seconds"],
-                [[r["device"], args.layers, r["lanes"],
+    r = core.to_dict() | {"split_rows": not args.no_split_rows}
+    print(table(["device", "layers", "P", "split rows", "logic cells", "DSPs", "block RAMs",
+                 "Fmax MHz", "fits", "seconds"],
+                [[r["device"], args.layers, r["lanes"], "yes" if r["split_rows"] else "no",
                   f"{r['logic_cells']} / {r['logic_cells_available']} "
                   f"({100 * r['logic_fraction']:.0f} %)",
                   f"{r['dsps']} / {r['dsps_available']}",
