@@ -71,7 +71,8 @@ def result_layout(config: Config) -> data.StructLayout:
 
 # operand sources of the issue stage
 class _Src:
-    NONE, RATE, RHO_A, S, ERR, HOST = range(6)
+    NONE, RATE, RHO_A, S, ERR, HOST, RHO_G, RATE_G, ERR_V, ERR_Q = range(10)
+    COUNT = 10
 
 
 # the rounding constant a MAC pass starts its accumulators with (lane mac_shifts)
@@ -116,7 +117,10 @@ class GhostCore(wiring.Component):
         m = Module()
         cfg, plan, fmt = self.config, self.plan, self.fmt
         P, L, sizes = plan.lanes, plan.L, cfg.layers
-        replay = cfg.variant == "replay"
+        # replay and learned ghosts leave a feedback to subtract in h (the held feedback, or
+        # the ghost output c = Q rho(g)), and s holds nudged rates rho(u)
+        held = cfg.variant in ("replay", "learned")
+        learned = cfg.variant == "learned"
         words = [math.ceil(n / P) for n in sizes]
 
         # -- state regions: a holds x then a_0 .. a_{L-1}; s holds s_0 ..; h holds h_0 .. ------
@@ -135,9 +139,14 @@ class GhostCore(wiring.Component):
             h_depth = sum(words[2:L + 1])
         else:             # h holds the feedback held at the end of the free phase
             h_base = {k: sum(words[1:k + 1]) for k in range(L - 1)}
-            h_depth = sum(words[1:L]) if replay else 0
+            h_depth = sum(words[1:L]) if held else 0
         d_base = s_base   # dynamics: the drives of the current state
         d_depth = s_depth if dynamics else 0
+        # learned ghosts: g_k (ghost drives, mirroring layer k + 1) and q_k (Q's error)
+        g_base = {k: sum(words[2:k + 2]) for k in range(L - 1)}
+        g_depth = sum(words[2:L + 1]) if learned else 0
+        q_base = h_base
+        q_depth = h_depth if learned else 0
         width = max(fmt.potential_bits, OPERAND_BITS)
 
         # -- lanes and state banks ----------------------------------------------------------
@@ -147,7 +156,8 @@ class GhostCore(wiring.Component):
         for p in range(P):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.weight_frac, 0))
-            bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth, "d": d_depth}, width)
+            bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth, "d": d_depth,
+                              "g": g_depth, "q": q_depth}, width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank
             lanes.append(lane)
@@ -163,7 +173,7 @@ class GhostCore(wiring.Component):
 
         # -- fetch stage (F): combinational controls set by the sequencer ----------------------
         f_op = [Signal(2, name=f"f_op{p}") for p in range(P)]
-        f_src = Signal(3)
+        f_src = Signal(_bits(_Src.COUNT))
         f_bcast = Signal()                      # operand from lane f_bsel's bank, not own
         f_bsel = Signal(_bits(P))
         f_bias = Signal()                       # operand is the bias input 1.0
@@ -174,7 +184,7 @@ class GhostCore(wiring.Component):
         f_learn = Signal()                      # a learning pass
         f_update = Signal()                     # LEARN issued (the LFSR steps)
         f_addr = Signal.like(lanes[0].addr)
-        f_eta = Signal(_bits(L))
+        f_eta = Signal(_bits(L + 1))            # learning rate: layer k, or L for ghosts
         # registered into the issue stage (I)
         i_op = [Signal(2, name=f"i_op{p}") for p in range(P)]
         i_src, i_bcast, i_bsel = Signal.like(f_src), Signal(), Signal.like(f_bsel)
@@ -218,7 +228,12 @@ class GhostCore(wiring.Component):
                      s2_round.eq(s1_round),
                      o_first.eq(i_first), s1_first.eq(o_first), s2_first.eq(s1_first),
                      o_addr.eq(i_addr), s1_addr.eq(o_addr), s2_addr.eq(s1_addr),
-                     o_eta.eq(i_eta), s1_eta.eq(self.eta[o_eta])]
+                     o_eta.eq(i_eta)]
+        # the ghosts' learning rate is the config's ghost_lr, a constant (golden model)
+        etas = [self.eta[k] for k in range(L)]
+        if learned:
+            etas.append(fmt.eta_mantissa(cfg.ghost_lr, "ghost_lr"))
+        m.d.sync += s1_eta.eq(Array(etas)[o_eta])
         lane_raddr = Signal.like(f_addr)
         lane_waddr = Signal.like(f_addr)
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py)
@@ -228,18 +243,23 @@ class GhostCore(wiring.Component):
         # -- issue stage: operands from the state memories -----------------------------------
         columns = any(s.lane_map.by_columns for s in plan.slots.values())
 
-        def source_value(a_val, s_val, broadcast):
+        def source_value(a_val, s_val, broadcast, g_val=None, q_val=None):
             """The operand sources a pass of this variant can use: the broadcast value (one
             unit for all lanes) or each lane's own word. Rates are broadcast along a row, and
             own along a split row (columns layout); errors are own in a row group, broadcast
             along a split row."""
             sources = {_Src.S: s_val, _Src.ERR: s_val}
-            if replay:   # (with dynamics, s holds the error itself when learning starts)
+            if held:   # (with dynamics, s holds the error itself when learning starts)
                 sources[_Src.RHO_A] = self._rho(m, a_val)
                 if not dynamics:
                     sources[_Src.ERR] = s_val - self._rho(m, a_val)
             if broadcast or columns:
                 sources[_Src.RATE] = self._rate(m, a_val)
+            if learned and broadcast:   # ghost rates for Q's passes
+                sources |= {_Src.RHO_G: self._rho(m, g_val), _Src.RATE_G: self._rate(m, g_val)}
+            elif learned:               # the errors of V and Q
+                sources |= {_Src.ERR_V: self._rho(m, a_val) - self._rho(m, g_val),
+                            _Src.ERR_Q: q_val}
             return sources
 
         def pick(values, index, name):
@@ -259,9 +279,10 @@ class GhostCore(wiring.Component):
         picked_a = pick((b.a_rdata for b in banks), a_lane, "picked_a")
         b_a = picked_a
         b_s = pick((b.s_rdata for b in banks), i_bsel, "bcast_s")
+        b_g = pick((b.g_rdata for b in banks), i_bsel, "bcast_g") if learned else None
         bcast = Signal(signed(OPERAND_BITS))
         with m.Switch(i_src):
-            for src, value in source_value(b_a, b_s, True).items():
+            for src, value in source_value(b_a, b_s, True, b_g).items():
                 with m.Case(src):
                     m.d.comb += bcast.eq(value)
         with m.If(i_bias):
@@ -272,7 +293,10 @@ class GhostCore(wiring.Component):
         for p, (lane, bank) in enumerate(zip(lanes, banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
             with m.Switch(i_src):
-                for src, value in source_value(bank.a_rdata, bank.s_rdata, False).items():
+                own_g = bank.g_rdata if learned else None
+                own_q = bank.q_rdata if learned else None
+                for src, value in source_value(bank.a_rdata, bank.s_rdata, False, own_g,
+                                               own_q).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
             with m.If(i_src == _Src.HOST):   # host reads: 1 in the addressed lane, else 0
@@ -433,7 +457,7 @@ class GhostCore(wiring.Component):
             row with the broadcast operand of column c (the caller sets its fetch address)."""
             m.d.comb += [f_src.eq(src), f_bcast.eq(1), f_bsel.eq(cl), f_first.eq(c == 0),
                          f_addr.eq(waddr),
-                         f_round.eq(_Round.FEEDBACK if slot.name == "B" else _Round.FWD)]
+                         f_round.eq(_Round.FEEDBACK if slot.name in ("B", "Q") else _Round.FWD)]
             for p, ok in valid_rows(slot):
                 with m.If(ok):
                     m.d.comb += f_op[p].eq(LaneOp.MAC)
@@ -476,34 +500,36 @@ class GhostCore(wiring.Component):
 
         lane_results = {}   # per-lane feedback write-back values, built once per kind
 
-        def write_lanes(n, k, units, nudged):
+        def write_lanes(n, k, units, role):
             """Write-back of a pass whose lanes each end with one unit's feedback (random
             feedback, transposed passes over split rows): p0: every lane's narrowed feedback
             is registered and its unit's a (and h) fetched; p1: the result written to unit
             ``index * P + lane`` of layer k."""
-            if nudged not in lane_results:
+            if role not in lane_results:
                 feedback = [Signal(signed(fmt.potential_bits), name=f"lane_feedback{p}")
                             for p in range(P)]
                 m.d.sync += [f.eq(self._narrow(m, floor_shift(lane.acc, fmt.weight_frac)))
                              for f, lane in zip(feedback, lanes)]
                 values = {}
                 for p, bank in enumerate(banks):
-                    h_val = bank.h_rdata if replay else 0
+                    h_val = bank.h_rdata if held else 0
                     d_val = bank.d_rdata if dynamics else None
                     memory, value = self._feedback_result(m, feedback[p], bank.a_rdata, h_val,
-                                                          nudged, d_val)
-                    values[p] = Signal(value.shape(), name=f"lane_result{p}_{int(nudged)}")
+                                                          role, d_val)
+                    values[p] = Signal(value.shape(), name=f"lane_result{p}_{role}")
                     m.d.comb += values[p].eq(value)
-                lane_results[nudged] = memory, values
-            memory, values = lane_results[nudged]
-            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & nudged):
+                lane_results[role] = memory, values
+            memory, values = lane_results[role]
+            # (the free feedback reads only h: its fetches still read a for their operands)
+            with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & (role != "hold")):
                 for bank in banks:
-                    m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
-                    if replay:
+                    if role == "nudged":
+                        m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
+                    if held:
                         m.d.comb += bank.h_raddr.eq(h_base[k] + p0["index"])
                     if dynamics:
                         m.d.comb += bank.d_raddr.eq(d_base[k] + p0["index"])
-            base = {"s": s_base, "h": h_base, "a": a_base}[memory][k]
+            base = {"s": s_base, "h": h_base, "a": a_base, "q": q_base}[memory][k]
             with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
                 writes[memory].per_lane(m, base + p1["index"], values,
                                         {p: p1["index"] < len(range(p, units, P))
@@ -512,52 +538,63 @@ class GhostCore(wiring.Component):
         phase = Signal(2)      # learning: 0 = ETA of the first row (group), 1 = wait, 2 = walk
         eta_next = Signal()    # learning: the next row's ETA is issued
 
-        def learn_walk(n, k, slot, src_base, done_state):
-            """The learning pass over W_k: per row group (rows layout) or row (columns layout)
+        def learn_walk(n, slot, done_state, eta, err, err_reads, pre, pre_reads, bias=True):
+            """A learning pass over ``slot``: per row group (rows layout) or row (columns layout)
             one ETA (scaled error e = eta x error) and one LEARN per word. An ETA must issue
             two cycles before the first LEARN that uses it, so the next row's ETA goes just
             before the last LEARN of the current row: one extra cycle per row (two with
-            replay ghosts, whose ETA and LEARN operands share the a memory)."""
+            replay and learned ghosts, whose ETA and LEARN operands share a memory port).
+
+            ``eta``: the learning-rate index; ``err``: the error source, read from the memories
+            ``err_reads`` ({name: region base}) at the row's word; ``pre``: the presynaptic
+            source, read from the memory and region ``pre_reads`` at the column's word;
+            ``bias``: the last column's presynaptic rate is 1.0."""
             split = slot.lane_map.by_columns
             walk = slot.lane_map.chunks if split else slot.cols
             count = slot.rows if split else slot.groups
-            overlap = not replay
-            m.d.comb += [f_eta.eq(k), f_learn.eq(1)]
+            overlap = not held
+            m.d.comb += [f_eta.eq(eta), f_learn.eq(1)]
+            pre_memory, pre_base = pre_reads
+
+            def read_errors(word):
+                for bank in banks:
+                    for name, base in err_reads.items():
+                        m.d.comb += getattr(bank, f"{name}_raddr").eq(base + word)
+
+            def read_pre(word):
+                for bank in banks:
+                    m.d.comb += getattr(bank, f"{pre_memory}_raddr").eq(pre_base + word)
             next_gl = Mux(gl == P - 1, 0, gl + 1)
             next_gw = Mux(gl == P - 1, gw + 1, gw)
 
             def issue_eta(index, lane, word):
-                m.d.comb += f_src.eq(_Src.ERR)
+                m.d.comb += f_src.eq(err)
                 if split:   # the row's error, broadcast to every lane
                     m.d.comb += [f_bcast.eq(1), f_bsel.eq(lane)]
-                    for bank in banks:
-                        m.d.comb += [bank.s_raddr.eq(s_base[k] + word),
-                                     bank.a_raddr.eq(a_base[k] + word)]
+                    read_errors(word)
                     m.d.comb += [f_op[p].eq(LaneOp.ETA) for p in range(P)]
                 else:       # each lane's own row of the group
-                    for bank in banks:
-                        m.d.comb += [bank.s_raddr.eq(s_base[k] + index),
-                                     bank.a_raddr.eq(a_base[k] + index)]
+                    read_errors(index)
                     for p in range(P):
                         with m.If(index < len(range(p, slot.rows, P))):
                             m.d.comb += f_op[p].eq(LaneOp.ETA)
 
             def issue_learn():
-                m.d.comb += [f_addr.eq(waddr), f_update.eq(1), f_src.eq(_Src.RATE)]
+                m.d.comb += [f_addr.eq(waddr), f_update.eq(1), f_src.eq(pre)]
                 m.d.sync += waddr.eq(waddr + 1)
                 if split:   # lane p updates column c * P + p with its own presynaptic rate
                     m.d.comb += [f_bias_lane.eq((slot.cols - 1) % P),
                                  f_own_bias.eq(c == (slot.cols - 1) // P)]
-                    for bank in banks:
-                        m.d.comb += bank.a_raddr.eq(src_base + c)
+                    read_pre(c)
                     tail = slot.cols - (walk - 1) * P   # lanes with a column in the last chunk
                     for p in range(P):
                         with m.If((c != walk - 1) | (p < tail)):
                             m.d.comb += f_op[p].eq(LaneOp.LEARN)
                 else:       # every lane its own row, the rate of column c broadcast
-                    m.d.comb += [f_bcast.eq(1), f_bsel.eq(cl), f_bias.eq(c == slot.cols - 1)]
-                    for bank in banks:
-                        m.d.comb += bank.a_raddr.eq(src_base + cw)
+                    m.d.comb += [f_bcast.eq(1), f_bsel.eq(cl)]
+                    if bias:
+                        m.d.comb += f_bias.eq(c == slot.cols - 1)
+                    read_pre(cw)
                     for p, ok in valid_rows(slot):
                         with m.If(ok):
                             m.d.comb += f_op[p].eq(LaneOp.LEARN)
@@ -629,14 +666,20 @@ class GhostCore(wiring.Component):
                 kind = op[0]
                 state, drain_state = f"op{n}", f"drain{n}"
                 needs_drain = True
-                if kind in ("fwd", "drive"):
+                if kind in ("fwd", "drive", "ghost_fwd"):
                     # "fwd" writes the drives (the state u of the free phase) to a, and with
                     # tied ghosts under dynamics their initial state g_{k-1} = a_k to h;
-                    # "drive" writes the drives of the current state to d
+                    # "drive" writes the drives of the current state to d; "ghost_fwd" the
+                    # learned ghosts' drives g_k = V_k r_k to g
                     k = op[1]
-                    slot = plan.slots[("W", k)]
-                    src_base = a_base["x"] if k == 0 else a_base[k - 1]
-                    targets = [("d", d_base[k])] if kind == "drive" else [("a", a_base[k])]
+                    if kind == "ghost_fwd":
+                        slot, src_base = plan.slots[("V", k)], a_base[k]
+                        targets = [("g", g_base[k])]
+                    else:
+                        slot = plan.slots[("W", k)]
+                        src_base = a_base["x"] if k == 0 else a_base[k - 1]
+                        targets = [("d", d_base[k])] if kind == "drive" \
+                            else [("a", a_base[k])]
                     if kind == "fwd" and tied_ghosts and k >= 1:
                         targets.append(("h", h_base[k - 1]))
                     drain_length = DRAIN + (1 if slot.lane_map.by_columns else 0)
@@ -759,16 +802,17 @@ class GhostCore(wiring.Component):
                         last["u"] = Signal(signed(fmt.potential_bits), name="settled_u")
                         m.d.sync += [last[key].eq(stage[key]) for key in last if key != "u"]
                         m.d.sync += last["u"].eq(u_next)
-                        source = self._rho(m, last["u"]) if replay else \
+                        source = self._rho(m, last["u"]) if held else \
                             self._rho(m, last["u"]) - self._rho(m, last["a"])
                         with m.If(last["valid"] & settling):
                             writes["s"].shared(m, s_base[L - 1] + last["word"], source,
                                                last["lane"])
                     post.append(settle_pipeline)
 
-                elif kind in ("fb", "hold"):
+                elif kind in ("fb", "hold", "free"):
                     k = op[1]
-                    nudged = kind == "fb"
+                    role = {"fb": "nudged", "hold": "hold", "free": "free"}[kind]
+                    nudged = role == "nudged"
                     units = sizes[k + 1]
                     source = _Src.S if nudged else _Src.RHO_A
                     slot = plan.slots[("W", k + 1)] if cfg.feedback == "transpose" \
@@ -782,10 +826,10 @@ class GhostCore(wiring.Component):
                             for bank in banks:
                                 m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
                                              bank.a_raddr.eq(a_base[k + 1] + cw)]
-                        post.append(lambda n=n, k=k, nudged=nudged:
-                                    write_lanes(n, k, units, nudged))
+                        post.append(lambda n=n, k=k, role=role:
+                                    write_lanes(n, k, units, role))
                     elif slot.lane_map.by_columns:
-                        # unit c of layer k = column c of W_{k+1}, held by lane c mod P: each
+                        # unit c of layer k = column c of W_{k+1}, in lane c mod P: each
                         # lane accumulates its column over the rows g (errors broadcast)
                         with m.State(state):
                             m.d.comb += [f_src.eq(source), f_bcast.eq(1), f_bsel.eq(gl),
@@ -809,8 +853,8 @@ class GhostCore(wiring.Component):
                             with m.Else():
                                 step_g()
                                 m.d.sync += waddr.eq(waddr + slot.lane_map.chunks)
-                        post.append(lambda n=n, k=k, nudged=nudged:
-                                    write_lanes(n, k, units, nudged))
+                        post.append(lambda n=n, k=k, role=role:
+                                    write_lanes(n, k, units, role))
                     else:
                         with m.State(state):
                             # unit c of layer k = column c of W_{k+1}, over all row groups g;
@@ -838,16 +882,18 @@ class GhostCore(wiring.Component):
                                 step_g()
                                 m.d.sync += waddr.eq(waddr + slot.cols)
 
-                        def write_tree(n=n, k=k, nudged=nudged):
+                        def write_tree(n=n, k=k, role=role):
                             # p1: tree; p2: running sum (fb_acc), fetch a and h of the unit;
                             # p3: narrowed feedback, a and h registered, write s (or h)
                             feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
                             m.d.sync += feedback.eq(self._narrow(m, round_shift(
                                 fb_acc, fmt.weight_frac)))
-                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"] & nudged):
+                            with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]
+                                      & (role != "hold")):
                                 for bank in banks:
-                                    m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
-                                    if replay:
+                                    if role == "nudged":
+                                        m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
+                                    if held:
                                         m.d.comb += bank.h_raddr.eq(h_base[k] + p1["word"])
                                     if dynamics:
                                         m.d.comb += bank.d_raddr.eq(d_base[k] + p1["word"])
@@ -856,7 +902,7 @@ class GhostCore(wiring.Component):
                             a_val = Signal.like(picked_a, name=f"post_a{n}")
                             m.d.sync += a_val.eq(picked_a)
                             h_val = 0
-                            if replay:
+                            if held:
                                 h_val = Signal(signed(width), name=f"post_h{n}")
                                 m.d.sync += h_val.eq(pick((b.h_rdata for b in banks),
                                                           p2["lane"], f"picked_h{n}"))
@@ -866,30 +912,55 @@ class GhostCore(wiring.Component):
                                 m.d.sync += d_val.eq(pick((b.d_rdata for b in banks),
                                                           p2["lane"], f"picked_d{n}"))
                             memory, value = self._feedback_result(m, feedback, a_val, h_val,
-                                                                  nudged, d_val)
+                                                                  role, d_val)
                             result = Signal(value.shape(), name=f"post_value{n}")  # built once
                             m.d.comb += result.eq(value)
-                            base = {"s": s_base, "h": h_base, "a": a_base}[memory][k]
+                            base = {"s": s_base, "h": h_base, "a": a_base, "q": q_base}[memory][k]
                             with m.If(p3["valid"] & (p3["op"] == n) & p3["last"]):
                                 writes[memory].shared(m, base + p3["word"], result, p3["lane"])
                         post.append(write_tree)
 
-                elif kind == "learn":
+                elif kind in ("learn", "learn_V", "learn_Q"):
                     k = op[1]
-                    slot = plan.slots[("W", k)]
-                    src_base = a_base["x"] if k == 0 else a_base[k - 1]
                     nxt = program[n + 1][0] if n + 1 < len(program) else None
-                    needs_drain = nxt != "learn"
+                    needs_drain = not (nxt or "").startswith("learn")
                     done = drain_state if needs_drain else next_after(n)
                     with m.State(state):
-                        learn_walk(n, k, slot, src_base, done)
+                        if kind == "learn":        # W_k: error of layer k, rates of layer k-1
+                            src_base = a_base["x"] if k == 0 else a_base[k - 1]
+                            learn_walk(n, plan.slots[("W", k)], done, k, _Src.ERR,
+                                       {"s": s_base[k], "a": a_base[k]}, _Src.RATE,
+                                       ("a", src_base))
+                        elif kind == "learn_V":    # V_k: rho(a_{k+1}) - rho(g_k), rates of k
+                            learn_walk(n, plan.slots[("V", k)], done, L, _Src.ERR_V,
+                                       {"a": a_base[k + 1], "g": g_base[k]}, _Src.RATE,
+                                       ("a", a_base[k]))
+                        else:                      # Q_k: its error q_k, the ghosts' rates
+                            learn_walk(n, plan.slots[("Q", k)], done, L, _Src.ERR_Q,
+                                       {"q": q_base[k]}, _Src.RATE_G, ("g", g_base[k]),
+                                       bias=False)
+
+                elif kind == "ghost_out":
+                    # c_k = Q_k rho(g_k): a forward-style pass over Q_k with the ghosts' rates
+                    # broadcast; each lane writes its unit's c to h
+                    k = op[1]
+                    slot = plan.slots[("Q", k)]
+                    drain_length = DRAIN + 1
+                    with m.State(state):
+                        row_walk(n, slot, _Src.RHO_G, drain_state)
+                        for bank in banks:
+                            m.d.comb += bank.g_raddr.eq(g_base[k] + cw)
+                    post.append(lambda n=n, k=k: write_lanes(n, k, sizes[k + 1], "hold"))
+
                 else:  # pragma: no cover
                     raise AssertionError(kind)
 
-                if kind not in ("argmax", "result", "loop", "learn") or needs_drain:
+                if kind not in ("argmax", "result", "loop", "learn", "learn_V", "learn_Q") \
+                        or needs_drain:
                     # cycles from the last fetch to the last write of the pass
                     length = {"settle": max(DRAIN, cfg.settle_iterations + 2)}.get(kind, DRAIN)
-                    if kind in ("fwd", "drive", "fb", "hold", "ghost", "output", "error"):
+                    if kind in ("fwd", "drive", "ghost_fwd", "ghost_out", "fb", "hold", "free",
+                                "ghost", "output", "error"):
                         length = drain_length
                     with m.State(drain_state):
                         with m.If(drain == length - 1):
@@ -941,24 +1012,31 @@ class GhostCore(wiring.Component):
             slot = None
             if op[0] in ("fwd", "drive", "learn"):
                 slot = plan.slots[("W", op[1])]
-            elif op[0] in ("fb", "hold"):
+            elif op[0] in ("ghost_fwd", "learn_V"):
+                slot = plan.slots[("V", op[1])]
+            elif op[0] in ("ghost_out", "learn_Q"):
+                slot = plan.slots[("Q", op[1])]
+            elif op[0] in ("fb", "hold", "free"):
                 slot = plan.slots[("W", op[1] + 1)] if self.config.feedback == "transpose" \
                     else plan.slots[("B", op[1])]
             if slot is not None:
                 m.d.sync += [waddr.eq(slot.base), col_base.eq(slot.base)]
                 return
 
-    def _feedback_result(self, m, feedback, a_val, h_val, nudged, d_val=None):
+    def _feedback_result(self, m, feedback, a_val, h_val, role, d_val=None):
         """What the feedback of a hidden unit leaves, and in which memory.
 
-        ``sweep``: the error rho(u) - rho(a) with u = a + feedback (tied, in ``s``), the held
-        feedback (replay, free phase, in ``h``), or the nudged rate rho(u) with
-        u = a + (feedback - held) (replay, nudged, in ``s``). ``dynamics``: the held feedback
-        (replay, free phase), else one Euler step of the state u (``a_val``, in ``a``) toward
-        d + feedback (tied) or d + (feedback - held) (replay), d the unit's drive."""
-        if not nudged:
+        ``role`` "hold": the feedback itself, in ``h`` (replay: the held feedback of the free
+        phase; learned: the ghost output c = Q rho(g)). "free" (learned): Q's error, the free
+        feedback minus c, in ``q``. "nudged", ``sweep``: the error rho(u) - rho(a) with
+        u = a + feedback (tied, in ``s``) or the nudged rate rho(u) with u = a + (feedback - h)
+        (replay, learned, in ``s``); ``dynamics``: one Euler step of the state u (``a_val``,
+        in ``a``) toward d + feedback (tied) or d + (feedback - h) (replay), d the drive."""
+        if role == "hold":
             return "h", feedback
-        if self.config.variant == "replay":
+        if role == "free":
+            return "q", self._narrow(m, feedback - h_val)
+        if self.config.variant in ("replay", "learned"):
             feedback = self._narrow(m, feedback - h_val)
         if self.config.schedule == "dynamics":
             return "a", self._euler(m, a_val, self._narrow(m, d_val + feedback))

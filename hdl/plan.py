@@ -16,8 +16,8 @@ from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 __all__ = ["MatrixSlot", "Plan", "SUPPORTED"]
 
 # (schedule, variant) pairs the generator implements so far.
-SUPPORTED = {("sweep", "tied"), ("sweep", "replay"), ("dynamics", "tied"),
-             ("dynamics", "replay")}
+SUPPORTED = {("sweep", "tied"), ("sweep", "replay"), ("sweep", "learned"),
+             ("dynamics", "tied"), ("dynamics", "replay")}
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ class Plan:
         shapes = [("W", k, sizes[k + 1], sizes[k] + 1) for k in range(self.L)]
         if config.feedback == "random":
             shapes += [("B", k, sizes[k + 1], sizes[k + 2]) for k in range(self.L - 1)]
+        if config.variant == "learned":   # ghost weights V_k (with bias) and Q_k
+            shapes += [("V", k, sizes[k + 2], sizes[k + 1] + 1) for k in range(self.L - 1)]
+            shapes += [("Q", k, sizes[k + 1], sizes[k + 2]) for k in range(self.L - 1)]
         self.slots: dict[tuple[str, int], MatrixSlot] = {}
         base = 0
         for name, k, rows, cols in shapes:
@@ -83,8 +86,11 @@ class Plan:
         terms = []   # (operand bits, terms summed)
         for slot in self.slots.values():
             lm = slot.lane_map
-            if slot.name == "B":
+            if slot.name in ("B", "Q"):   # error-format operands along a row
                 terms.append((error, slot.cols))
+                continue
+            if slot.name == "V":
+                terms.append((rate, slot.cols))
                 continue
             terms.append((rate, lm.chunks if lm.by_columns else slot.cols))
             if slot.index > 0 and self.config.feedback == "transpose":
@@ -112,16 +118,22 @@ class Plan:
     def program(self) -> list[tuple]:
         """The passes of one training sample, in order (an inference stops after "result").
 
-        ``sweep``: forward passes, argmax and result, [replay: hold passes], the output's
+        ``sweep``: forward passes, argmax and result, [learned: the ghosts' forward passes over
+        V and Q and the free feedback; replay: hold passes], the output's
         fixed-point iterations ("settle"), feedback passes (top hidden layer down), learning.
         ``dynamics``: the same free phase, then ``steps`` Euler steps, each: the drives of the
         current state ("drive" passes), per hidden layer k from the bottom up the ghost update
         and feedback source of layer k + 1 ("ghost") and the feedback pass that steps u_k
         ("fb"), then the output's step ("output"); "loop" repeats the step. Then the final
-        drives, the errors of every layer ("error") and learning.
+        drives, the errors of every layer ("error") and learning. Learned ghosts learn V_k and
+        Q_k after the weights.
         """
         L, variant = self.L, self.config.variant
         ops: list[tuple] = [("fwd", k) for k in range(L)] + [("argmax",), ("result",)]
+        if variant == "learned":   # ghost drives g = V r, ghost outputs c = Q rho(g) into h,
+            ops += [("ghost_fwd", k) for k in range(L - 1)]      # then the free feedback,
+            ops += [("ghost_out", k) for k in range(L - 1)]      # whose residual after c
+            ops += [("free", k) for k in range(L - 1)]           # is Q's error
         if variant == "replay":
             ops += [("hold", k) for k in range(L - 1)]
         if self.config.schedule == "sweep":
@@ -135,6 +147,9 @@ class Plan:
             ops += [("output",), ("loop", start)]
             ops += [("drive", k) for k in range(L)] + [("error", k) for k in range(L)]
         ops += [("learn", k) for k in range(L)]
+        if variant == "learned":
+            for k in range(L - 1):
+                ops += [("learn_V", k), ("learn_Q", k)]
         return ops
 
     def ideal_cycles(self) -> dict[str, float]:
@@ -143,6 +158,10 @@ class Plan:
         S = sum((sizes[k] + 1) * sizes[k + 1] for k in range(self.L))
         F = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
         hold = F if self.config.variant == "replay" else 0
+        if self.config.variant == "learned":   # V and Q forward, free feedback, V and Q learning
+            ghosts = sum((sizes[k + 1] + 1) * sizes[k + 2] + sizes[k + 1] * sizes[k + 2]
+                         for k in range(self.L - 1))
+            hold = F + 2 * ghosts
         if self.config.schedule == "dynamics":   # forward + steps x (S + F) + learning
             train = 2 * S + self.config.steps * (S + F) + hold
         else:

@@ -26,6 +26,11 @@ CONFIGS = {
     "settle1": Config(layers=(4, 10, 3), settle_iterations=1),
     "settle6-replay-P3": Config(layers=(4, 10, 3), settle_iterations=6, variant="replay",
                                 hardware=Hardware(lanes=3)),
+    "learned-P8": Config(layers=(4, 10, 3), variant="learned"),
+    "learned-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
+                                 hardware=Hardware(lanes=3)),
+    "learned-random-rows-P4": Config(layers=(4, 10, 3), variant="learned", feedback="random",
+                                     hardware=Hardware(lanes=4, split_rows=False)),
     "dynamics-tied": Config(layers=(4, 10, 3), schedule="dynamics", steps=4),
     "dynamics-replay-alpha1-P3": Config(layers=(4, 10, 3), schedule="dynamics", steps=3,
                                         alpha=1.0, variant="replay",
@@ -73,7 +78,8 @@ def test_verilator_matches_golden(name):
 
 @needs_icarus
 @pytest.mark.parametrize("name", ["yinyang-P8", "3hidden-P3", "random-replay-3hidden-P2",
-                                  "8bit-weights", "dynamics-replay-alpha1-P3"])
+                                  "8bit-weights", "dynamics-replay-alpha1-P3",
+                                  "learned-3hidden-P3"])
 def test_icarus_matches_golden(name):
     _check(CONFIGS[name], "icarus", 30)
 
