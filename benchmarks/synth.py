@@ -45,7 +45,7 @@ def main(argv=None) -> int:
                  "Fmax MHz", "fits", "seconds"],
                 [[r["device"], args.layers, r["lanes"], "yes" if r["split_rows"] else "no",
                   f"{r['logic_cells']} / {r['logic_cells_available']} "
-                  f"({100 * r['logic_fraction']:.0f} %)",
+                  f"({100 * r['logic_fraction']:.1f} %)",
                   f"{r['dsps']} / {r['dsps_available']}",
                   f"{r['block_rams']} / {r['block_rams_available']}",
                   "-" if r["fmax_mhz"] is None else

@@ -77,7 +77,7 @@ def test_verilog_writes_the_core_and_its_config(tmp_path, capsys):
 
 
 def test_verilog_rejects_a_variant_the_generator_lacks(tmp_path, capsys):
-    (tmp_path / "c.toml").write_text('variant = "learned"\n')
+    (tmp_path / "c.toml").write_text('variant = "learned"\nschedule = "dynamics"\n')
     assert main(["verilog", "--config", str(tmp_path / "c.toml"), "-o",
                  str(tmp_path / "x.v")]) == 2
     assert "config field 'variant'" in capsys.readouterr().err
