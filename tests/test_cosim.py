@@ -26,6 +26,13 @@ CONFIGS = {
     "settle1": Config(layers=(4, 10, 3), settle_iterations=1),
     "settle6-replay-P3": Config(layers=(4, 10, 3), settle_iterations=6, variant="replay",
                                 hardware=Hardware(lanes=3)),
+    # weights, drives and feedback run into their limits: saturation, never wrapping
+    "saturating-8bit-P3": Config(layers=(4, 10, 3), lr=0.2, bias_init=1.0,
+                                 numerics=Numerics(weight_bits=8, weight_frac=7),
+                                 hardware=Hardware(lanes=3)),
+    "narrow-potentials": Config(layers=(4, 10, 3), lr=0.2, bias_init=1.0,
+                                numerics=Numerics(weight_bits=10, weight_frac=9,
+                                                  potential_bits=12, error_frac=10)),
     "learned-P8": Config(layers=(4, 10, 3), variant="learned"),
     "learned-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
                                  hardware=Hardware(lanes=3)),
