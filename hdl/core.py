@@ -71,8 +71,8 @@ def result_layout(config: Config) -> data.StructLayout:
 
 # operand sources of the issue stage
 class _Src:
-    NONE, RATE, RHO_A, S, ERR, HOST, RHO_G, RATE_G, ERR_V, ERR_Q = range(10)
-    COUNT = 10
+    NONE, RATE, RHO_A, S, ERR, HOST, RHO_G, RATE_G, ERR_V, ERR_Q, RHO_GS, RATE_FA = range(12)
+    COUNT = 12
 
 
 # the rounding constant a MAC pass starts its accumulators with (lane mac_shifts)
@@ -147,6 +147,11 @@ class GhostCore(wiring.Component):
         g_depth = sum(words[2:L + 1]) if learned else 0
         q_base = h_base
         q_depth = h_depth if learned else 0
+        # learned ghosts under dynamics: their state gs_k and drive e_k (g keeps the free
+        # drives), V's error v_k, and the free rates fa_k of the hidden layers, for learning
+        fa_base = h_base
+        ld_depth = g_depth if learned and dynamics else 0
+        fa_depth = q_depth if learned and dynamics else 0
         width = max(fmt.potential_bits, OPERAND_BITS)
 
         # -- lanes and state banks ----------------------------------------------------------
@@ -157,13 +162,15 @@ class GhostCore(wiring.Component):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.weight_frac, 0))
             bank = StateBank({"a": a_depth, "s": s_depth, "h": h_depth, "d": d_depth,
-                              "g": g_depth, "q": q_depth}, width)
+                              "g": g_depth, "q": q_depth, "gs": ld_depth, "e": ld_depth,
+                              "v": ld_depth, "fa": fa_depth}, width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank
             lanes.append(lane)
             banks.append(bank)
             m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
                          lane.host_wdata.eq(self.host_wdata)]
+        self.banks = banks   # the state banks, for simulation checks
         writes = {name: _WriteBus(name, banks, width) for name in banks[0].depths}
         drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
@@ -243,11 +250,12 @@ class GhostCore(wiring.Component):
         # -- issue stage: operands from the state memories -----------------------------------
         columns = any(s.lane_map.by_columns for s in plan.slots.values())
 
-        def source_value(a_val, s_val, broadcast, g_val=None, q_val=None):
+        def source_value(v, broadcast):
             """The operand sources a pass of this variant can use: the broadcast value (one
             unit for all lanes) or each lane's own word. Rates are broadcast along a row, and
             own along a split row (columns layout); errors are own in a row group, broadcast
-            along a split row."""
+            along a split row. ``v``: the words read from each memory."""
+            a_val, s_val = v["a"], v["s"]
             sources = {_Src.S: s_val, _Src.ERR: s_val}
             if held:   # (with dynamics, s holds the error itself when learning starts)
                 sources[_Src.RHO_A] = self._rho(m, a_val)
@@ -256,10 +264,13 @@ class GhostCore(wiring.Component):
             if broadcast or columns:
                 sources[_Src.RATE] = self._rate(m, a_val)
             if learned and broadcast:   # ghost rates for Q's passes
-                sources |= {_Src.RHO_G: self._rho(m, g_val), _Src.RATE_G: self._rate(m, g_val)}
-            elif learned:               # the errors of V and Q
-                sources |= {_Src.ERR_V: self._rho(m, a_val) - self._rho(m, g_val),
-                            _Src.ERR_Q: q_val}
+                sources |= {_Src.RHO_G: self._rho(m, v["g"]), _Src.RATE_G: self._rate(m, v["g"])}
+                if dynamics:            # the ghost state; the free rates for V's learning
+                    sources |= {_Src.RHO_GS: self._rho(m, v["gs"]),
+                                _Src.RATE_FA: self._rate(m, v["fa"])}
+            elif learned:               # the errors of V (kept in v under dynamics) and Q
+                sources |= {_Src.ERR_V: v["v"] if dynamics else
+                            self._rho(m, a_val) - self._rho(m, v["g"]), _Src.ERR_Q: v["q"]}
             return sources
 
         def pick(values, index, name):
@@ -279,10 +290,14 @@ class GhostCore(wiring.Component):
         picked_a = pick((b.a_rdata for b in banks), a_lane, "picked_a")
         b_a = picked_a
         b_s = pick((b.s_rdata for b in banks), i_bsel, "bcast_s")
-        b_g = pick((b.g_rdata for b in banks), i_bsel, "bcast_g") if learned else None
+        broadcast = {"a": b_a, "s": b_s}
+        for name in ("g", "gs", "fa"):
+            if name in banks[0].depths:
+                broadcast[name] = pick((getattr(b, f"{name}_rdata") for b in banks), i_bsel,
+                                       f"bcast_{name}")
         bcast = Signal(signed(OPERAND_BITS))
         with m.Switch(i_src):
-            for src, value in source_value(b_a, b_s, True, b_g).items():
+            for src, value in source_value(broadcast, True).items():
                 with m.Case(src):
                     m.d.comb += bcast.eq(value)
         with m.If(i_bias):
@@ -293,10 +308,8 @@ class GhostCore(wiring.Component):
         for p, (lane, bank) in enumerate(zip(lanes, banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
             with m.Switch(i_src):
-                own_g = bank.g_rdata if learned else None
-                own_q = bank.q_rdata if learned else None
-                for src, value in source_value(bank.a_rdata, bank.s_rdata, False, own_g,
-                                               own_q).items():
+                words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}
+                for src, value in source_value(words_read, False).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
             with m.If(i_src == _Src.HOST):   # host reads: 1 in the addressed lane, else 0
@@ -403,17 +416,17 @@ class GhostCore(wiring.Component):
 
         post = []   # write-backs at the post stage, emitted after the FSM
 
-        def walk_units(n, layer, done_state, h_base_of=None):
+        def walk_units(n, layer, done_state, reads=None):
             """Fetch unit c of ``layer`` (a-index) into the element pipeline, one a cycle: its
-            a word (and d, and h at region ``h_base_of``) is in ``e_a`` (``e_d``, ``e_h``) one
-            cycle later, with ``e_valid`` and ``e_op`` = n."""
+            a word (and d, and the memories ``reads`` = {name: region base}) is in ``e_a``
+            (``e_d``, ``e_<name>``) one cycle later, with ``e_valid`` and ``e_op`` = n."""
             with m.If(c < sizes[layer + 1]):
                 for bank in banks:
                     m.d.comb += bank.a_raddr.eq(a_base[layer] + cw)
                     if dynamics:
                         m.d.comb += bank.d_raddr.eq(d_base[layer] + cw)
-                    if h_base_of is not None:
-                        m.d.comb += bank.h_raddr.eq(h_base_of + cw)
+                    for name, base in (reads or {}).items():
+                        m.d.comb += getattr(bank, f"{name}_raddr").eq(base + cw)
                 m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw),
                              e_op.eq(n)]
                 m.d.comb += a_lane_next.eq(cl)
@@ -437,6 +450,12 @@ class GhostCore(wiring.Component):
                 element["ghost"] = self._euler(m, e_h, e_d)
             else:
                 element["source"] = rho_a
+            if learned:   # V's error and the ghost state from the free phase; a ghost step
+                e_g, e_gs, e_e = (pick((getattr(b, f"{name}_rdata") for b in banks), e_lane,
+                                       f"element_{name}") for name in ("g", "gs", "e"))
+                element["verror"] = rho_a - self._rho(m, e_g)
+                element["gcopy"] = e_g
+                element["gstep"] = self._euler(m, e_gs, e_e)
             element = {key: _signal(m, value, f"element_{key}") for key, value in element.items()}
         element_writes = {name: dict(valid=Signal(name=f"el_{name}_valid"),
                                      addr=Signal.like(writes[name].addr, name=f"el_{name}_addr"),
@@ -653,6 +672,8 @@ class GhostCore(wiring.Component):
                         x_words[p] = value << (fmt.error_frac - fmt.rate_frac)
                         x_enables[p] = cw < len(xs)
                 writes["a"].per_lane(m, a_base["x"] + cw, x_words, x_enables)
+                for bank in banks:   # (read elsewhere: no word is read while written)
+                    m.d.comb += bank.a_raddr.eq(a_base[0])
                 m.d.sync += cw.eq(cw + 1)
                 with m.If(cw == words[0] - 1):
                     m.d.comb += self.sample.ready.eq(1)
@@ -666,15 +687,16 @@ class GhostCore(wiring.Component):
                 kind = op[0]
                 state, drain_state = f"op{n}", f"drain{n}"
                 needs_drain = True
-                if kind in ("fwd", "drive", "ghost_fwd"):
+                if kind in ("fwd", "drive", "ghost_fwd", "ghost_drive"):
                     # "fwd" writes the drives (the state u of the free phase) to a, and with
                     # tied ghosts under dynamics their initial state g_{k-1} = a_k to h;
                     # "drive" writes the drives of the current state to d; "ghost_fwd" the
-                    # learned ghosts' drives g_k = V_k r_k to g
+                    # learned ghosts' drives g_k = V_k r_k to g ("ghost_drive": of the current
+                    # state, to e)
                     k = op[1]
-                    if kind == "ghost_fwd":
+                    if kind in ("ghost_fwd", "ghost_drive"):
                         slot, src_base = plan.slots[("V", k)], a_base[k]
-                        targets = [("g", g_base[k])]
+                        targets = [("g" if kind == "ghost_fwd" else "e", g_base[k])]
                     else:
                         slot = plan.slots[("W", k)]
                         src_base = a_base["x"] if k == 0 else a_base[k - 1]
@@ -737,16 +759,25 @@ class GhostCore(wiring.Component):
                             with m.Else():
                                 m.next = "finish"
 
-                elif kind in ("ghost", "output", "error"):
+                elif kind in ("ghost", "output", "error", "save", "save_a", "ghost_step"):
                     # one unit a cycle through the element pipeline: "ghost" k updates the
                     # ghosts of layer k + 1 and writes its feedback source, "output" steps the
-                    # output units under the nudge, "error" k writes rho(u_k) - rho(d_k)
+                    # output units under the nudge, "error" k writes rho(u_k) - rho(d_k);
+                    # learned ghosts: "save" k keeps V's error and the ghost state of the free
+                    # phase, "save_a" k the free drives of layer k, "ghost_step" k steps the
+                    # ghost state toward its drive
                     k = op[1] if len(op) > 1 else L - 1
-                    layer = k + 1 if kind == "ghost" else k
+                    layer = k if kind in ("output", "error", "save_a") else k + 1
+                    reads = {}
+                    if kind == "ghost" and tied_ghosts:
+                        reads = {"h": h_base[k]}
+                    elif kind == "save":
+                        reads = {"g": g_base[k]}
+                    elif kind == "ghost_step":
+                        reads = {"gs": g_base[k], "e": g_base[k]}
                     drain_length = 3
                     with m.State(state):
-                        walk_units(n, layer, drain_state,
-                                   h_base[k] if kind == "ghost" and tied_ghosts else None)
+                        walk_units(n, layer, drain_state, reads)
 
                     def element_update(n=n, kind=kind, k=k):
                         with m.If(e_valid & (e_op == n)):
@@ -754,6 +785,13 @@ class GhostCore(wiring.Component):
                                 element_write("a", a_base[L - 1] + e_word, element["output"])
                             elif kind == "error":
                                 element_write("s", s_base[k] + e_word, element["error"])
+                            elif kind == "save":
+                                element_write("v", g_base[k] + e_word, element["verror"])
+                                element_write("gs", g_base[k] + e_word, element["gcopy"])
+                            elif kind == "save_a":
+                                element_write("fa", fa_base[k] + e_word, e_a)
+                            elif kind == "ghost_step":
+                                element_write("gs", g_base[k] + e_word, element["gstep"])
                             else:
                                 element_write("s", s_base[k + 1] + e_word, element["source"])
                                 if tied_ghosts:
@@ -826,7 +864,7 @@ class GhostCore(wiring.Component):
                             for bank in banks:
                                 m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
                                              bank.a_raddr.eq(a_base[k + 1] + cw)]
-                        post.append(lambda n=n, k=k, role=role:
+                        post.append(lambda n=n, k=k, role=role, units=units:
                                     write_lanes(n, k, units, role))
                     elif slot.lane_map.by_columns:
                         # unit c of layer k = column c of W_{k+1}, in lane c mod P: each
@@ -853,7 +891,7 @@ class GhostCore(wiring.Component):
                             with m.Else():
                                 step_g()
                                 m.d.sync += waddr.eq(waddr + slot.lane_map.chunks)
-                        post.append(lambda n=n, k=k, role=role:
+                        post.append(lambda n=n, k=k, role=role, units=units:
                                     write_lanes(n, k, units, role))
                     else:
                         with m.State(state):
@@ -931,6 +969,9 @@ class GhostCore(wiring.Component):
                             learn_walk(n, plan.slots[("W", k)], done, k, _Src.ERR,
                                        {"s": s_base[k], "a": a_base[k]}, _Src.RATE,
                                        ("a", src_base))
+                        elif kind == "learn_V" and dynamics:   # from the saved free values
+                            learn_walk(n, plan.slots[("V", k)], done, L, _Src.ERR_V,
+                                       {"v": g_base[k]}, _Src.RATE_FA, ("fa", fa_base[k]))
                         elif kind == "learn_V":    # V_k: rho(a_{k+1}) - rho(g_k), rates of k
                             learn_walk(n, plan.slots[("V", k)], done, L, _Src.ERR_V,
                                        {"a": a_base[k + 1], "g": g_base[k]}, _Src.RATE,
@@ -943,13 +984,16 @@ class GhostCore(wiring.Component):
                 elif kind == "ghost_out":
                     # c_k = Q_k rho(g_k): a forward-style pass over Q_k with the ghosts' rates
                     # broadcast; each lane writes its unit's c to h
+                    # (of the ghost state gs under dynamics, of the free drives g before)
                     k = op[1]
+                    memory = op[2] if len(op) > 2 else "g"
                     slot = plan.slots[("Q", k)]
                     drain_length = DRAIN + 1
                     with m.State(state):
-                        row_walk(n, slot, _Src.RHO_G, drain_state)
+                        row_walk(n, slot, _Src.RHO_GS if memory == "gs" else _Src.RHO_G,
+                                 drain_state)
                         for bank in banks:
-                            m.d.comb += bank.g_raddr.eq(g_base[k] + cw)
+                            m.d.comb += getattr(bank, f"{memory}_raddr").eq(g_base[k] + cw)
                     post.append(lambda n=n, k=k: write_lanes(n, k, sizes[k + 1], "hold"))
 
                 else:  # pragma: no cover
@@ -959,8 +1003,9 @@ class GhostCore(wiring.Component):
                         or needs_drain:
                     # cycles from the last fetch to the last write of the pass
                     length = {"settle": max(DRAIN, cfg.settle_iterations + 2)}.get(kind, DRAIN)
-                    if kind in ("fwd", "drive", "ghost_fwd", "ghost_out", "fb", "hold", "free",
-                                "ghost", "output", "error"):
+                    if kind in ("fwd", "drive", "ghost_fwd", "ghost_drive", "ghost_out", "fb",
+                                "hold", "free", "ghost", "output", "error", "save", "save_a",
+                                "ghost_step"):
                         length = drain_length
                     with m.State(drain_state):
                         with m.If(drain == length - 1):
@@ -1012,7 +1057,7 @@ class GhostCore(wiring.Component):
             slot = None
             if op[0] in ("fwd", "drive", "learn"):
                 slot = plan.slots[("W", op[1])]
-            elif op[0] in ("ghost_fwd", "learn_V"):
+            elif op[0] in ("ghost_fwd", "ghost_drive", "learn_V"):
                 slot = plan.slots[("V", op[1])]
             elif op[0] in ("ghost_out", "learn_Q"):
                 slot = plan.slots[("Q", op[1])]

@@ -89,6 +89,7 @@ class MacLane(wiring.Component):
         m.submodules.mem = mem = block_ram(signed(fmt.weight_bits), self.depth, self.init)
         rd = mem.read_port()
         wr = mem.write_port()
+        self.ports = {"w": (mem, rd, wr)}   # for simulation checks
         m.d.comb += [rd.addr.eq(self.addr), self.rdata.eq(rd.data)]
 
         # stage 0 -> 1 (data registers carry no reset, so Yosys can pack them into the DSP)

@@ -16,8 +16,8 @@ from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 __all__ = ["MatrixSlot", "Plan", "SUPPORTED"]
 
 # (schedule, variant) pairs the generator implements so far.
-SUPPORTED = {("sweep", "tied"), ("sweep", "replay"), ("sweep", "learned"),
-             ("dynamics", "tied"), ("dynamics", "replay")}
+SUPPORTED = {(schedule, variant) for schedule in ("sweep", "dynamics")
+             for variant in ("tied", "replay", "learned")}
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,21 @@ class Plan:
             ops += [("settle",)]
             ops += [("fb", k) for k in range(L - 2, -1, -1)]
         else:
+            if variant == "learned":   # keep V's error, the ghosts and the free rates
+                ops += [("save", k) for k in range(L - 1)] + [("save_a", k) for k in range(L - 1)]
             start = len(ops)
             ops += [("drive", k) for k in range(L)]
+            if variant == "learned":
+                ops += [("ghost_drive", k) for k in range(L - 1)]
             for k in range(L - 1):
-                ops += [("ghost", k), ("fb", k)]
-            ops += [("output",), ("loop", start)]
+                ops += [("ghost", k)]
+                if variant == "learned":
+                    ops += [("ghost_out", k, "gs")]
+                ops += [("fb", k)]
+            ops += [("output",)]
+            if variant == "learned":
+                ops += [("ghost_step", k) for k in range(L - 1)]
+            ops += [("loop", start)]
             ops += [("drive", k) for k in range(L)] + [("error", k) for k in range(L)]
         ops += [("learn", k) for k in range(L)]
         if variant == "learned":
@@ -162,6 +172,8 @@ class Plan:
             ghosts = sum((sizes[k + 1] + 1) * sizes[k + 2] + sizes[k + 1] * sizes[k + 2]
                          for k in range(self.L - 1))
             hold = F + 2 * ghosts
+            if self.config.schedule == "dynamics":   # and both ghost passes in every step
+                hold += self.config.steps * ghosts
         if self.config.schedule == "dynamics":   # forward + steps x (S + F) + learning
             train = 2 * S + self.config.steps * (S + F) + hold
         else:

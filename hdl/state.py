@@ -39,10 +39,12 @@ class StateBank(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        self.ports = {}   # name -> (memory, read port, write port), for simulation checks
         for name, depth in self.depths.items():
             mem = block_ram(signed(self.width), depth)
             m.submodules[f"mem_{name}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
+            self.ports[name] = (mem, rd, wr)
             m.d.comb += [rd.addr.eq(getattr(self, f"{name}_raddr")),
                          getattr(self, f"{name}_rdata").eq(rd.data),
                          wr.addr.eq(getattr(self, f"{name}_waddr")),
