@@ -170,7 +170,23 @@ class GhostCore(wiring.Component):
             banks.append(bank)
             m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
                          lane.host_wdata.eq(self.host_wdata)]
-        self.banks = banks   # the state banks, for simulation checks
+        self.lanes, self.banks = lanes, banks   # for simulation checks
+
+        def read(name, addr, lane=None, enable=None):
+            """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
+            only in bank ``lane`` when one unit's word is wanted, or in the banks p where
+            ``enable(p)`` holds."""
+            for p, bank in enumerate(banks):
+                on = 1 if lane is None else lane == p
+                if enable is not None:
+                    on = enable(p)
+                m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr),
+                             getattr(bank, f"{name}_ren").eq(on)]
+
+        def real_columns(slot):
+            """In the columns layout, the banks whose lane holds a real input column (not the
+            bias, not padding) in chunk c."""
+            return lambda p: c < -(-(slot.cols - 1 - p) // P)
         writes = {name: _WriteBus(name, banks, width) for name in banks[0].depths}
         drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
@@ -421,12 +437,11 @@ class GhostCore(wiring.Component):
             a word (and d, and the memories ``reads`` = {name: region base}) is in ``e_a``
             (``e_d``, ``e_<name>``) one cycle later, with ``e_valid`` and ``e_op`` = n."""
             with m.If(c < sizes[layer + 1]):
-                for bank in banks:
-                    m.d.comb += bank.a_raddr.eq(a_base[layer] + cw)
-                    if dynamics:
-                        m.d.comb += bank.d_raddr.eq(d_base[layer] + cw)
-                    for name, base in (reads or {}).items():
-                        m.d.comb += getattr(bank, f"{name}_raddr").eq(base + cw)
+                read("a", a_base[layer] + cw, cl)
+                if dynamics:
+                    read("d", d_base[layer] + cw, cl)
+                for name, base in (reads or {}).items():
+                    read(name, base + cw, cl)
                 m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw),
                              e_op.eq(n)]
                 m.d.comb += a_lane_next.eq(cl)
@@ -502,8 +517,7 @@ class GhostCore(wiring.Component):
                          f_round.eq(_Round.NONE), f_bias_lane.eq((slot.cols - 1) % P),
                          f_own_bias.eq(c == (slot.cols - 1) // P)]
             m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
-            for bank in banks:
-                m.d.comb += bank.a_raddr.eq(src_base + c)
+            read("a", src_base + c, enable=real_columns(slot))
             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1), tag[0]["lane"].eq(gl),
                          tag[0]["word"].eq(gw), tag[0]["last"].eq(c == chunks - 1)]
             m.d.sync += waddr.eq(waddr + 1)
@@ -541,13 +555,12 @@ class GhostCore(wiring.Component):
             memory, values = lane_results[role]
             # (the free feedback reads only h: its fetches still read a for their operands)
             with m.If(p0["valid"] & (p0["op"] == n) & p0["last"] & (role != "hold")):
-                for bank in banks:
-                    if role == "nudged":
-                        m.d.comb += bank.a_raddr.eq(a_base[k] + p0["index"])
-                    if held:
-                        m.d.comb += bank.h_raddr.eq(h_base[k] + p0["index"])
+                if role == "nudged":
+                    read("a", a_base[k] + p0["index"])
                     if dynamics:
-                        m.d.comb += bank.d_raddr.eq(d_base[k] + p0["index"])
+                        read("d", d_base[k] + p0["index"])
+                if held:
+                    read("h", h_base[k] + p0["index"])
             base = {"s": s_base, "h": h_base, "a": a_base, "q": q_base}[memory][k]
             with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]):
                 writes[memory].per_lane(m, base + p1["index"], values,
@@ -575,14 +588,12 @@ class GhostCore(wiring.Component):
             m.d.comb += [f_eta.eq(eta), f_learn.eq(1)]
             pre_memory, pre_base = pre_reads
 
-            def read_errors(word):
-                for bank in banks:
-                    for name, base in err_reads.items():
-                        m.d.comb += getattr(bank, f"{name}_raddr").eq(base + word)
+            def read_errors(word, lane=None):
+                for name, base in err_reads.items():
+                    read(name, base + word, lane)
 
-            def read_pre(word):
-                for bank in banks:
-                    m.d.comb += getattr(bank, f"{pre_memory}_raddr").eq(pre_base + word)
+            def read_pre(word, lane=None, enable=None):
+                read(pre_memory, pre_base + word, lane, enable)
             next_gl = Mux(gl == P - 1, 0, gl + 1)
             next_gw = Mux(gl == P - 1, gw + 1, gw)
 
@@ -590,7 +601,7 @@ class GhostCore(wiring.Component):
                 m.d.comb += f_src.eq(err)
                 if split:   # the row's error, broadcast to every lane
                     m.d.comb += [f_bcast.eq(1), f_bsel.eq(lane)]
-                    read_errors(word)
+                    read_errors(word, lane)
                     m.d.comb += [f_op[p].eq(LaneOp.ETA) for p in range(P)]
                 else:       # each lane's own row of the group
                     read_errors(index)
@@ -604,7 +615,7 @@ class GhostCore(wiring.Component):
                 if split:   # lane p updates column c * P + p with its own presynaptic rate
                     m.d.comb += [f_bias_lane.eq((slot.cols - 1) % P),
                                  f_own_bias.eq(c == (slot.cols - 1) // P)]
-                    read_pre(c)
+                    read_pre(c, enable=real_columns(slot) if bias else None)
                     tail = slot.cols - (walk - 1) * P   # lanes with a column in the last chunk
                     for p in range(P):
                         with m.If((c != walk - 1) | (p < tail)):
@@ -613,7 +624,7 @@ class GhostCore(wiring.Component):
                     m.d.comb += [f_bcast.eq(1), f_bsel.eq(cl)]
                     if bias:
                         m.d.comb += f_bias.eq(c == slot.cols - 1)
-                    read_pre(cw)
+                    read_pre(cw, cl)
                     for p, ok in valid_rows(slot):
                         with m.If(ok):
                             m.d.comb += f_op[p].eq(LaneOp.LEARN)
@@ -672,8 +683,6 @@ class GhostCore(wiring.Component):
                         x_words[p] = value << (fmt.error_frac - fmt.rate_frac)
                         x_enables[p] = cw < len(xs)
                 writes["a"].per_lane(m, a_base["x"] + cw, x_words, x_enables)
-                for bank in banks:   # (read elsewhere: no word is read while written)
-                    m.d.comb += bank.a_raddr.eq(a_base[0])
                 m.d.sync += cw.eq(cw + 1)
                 with m.If(cw == words[0] - 1):
                     m.d.comb += self.sample.ready.eq(1)
@@ -720,8 +729,8 @@ class GhostCore(wiring.Component):
                         with m.State(state):
                             row_walk(n, slot, _Src.RATE, drain_state)
                             m.d.comb += f_bias.eq(c == slot.cols - 1)
-                            for bank in banks:
-                                m.d.comb += bank.a_raddr.eq(src_base + cw)
+                            with m.If(c != slot.cols - 1):   # (the bias needs no read)
+                                read("a", src_base + cw, cl)
 
                         def write_drives(n=n, slot=slot, targets=targets):
                             with m.If(p0["valid"] & (p0["op"] == n) & p0["last"]):
@@ -853,6 +862,11 @@ class GhostCore(wiring.Component):
                     nudged = role == "nudged"
                     units = sizes[k + 1]
                     source = _Src.S if nudged else _Src.RHO_A
+
+                    def source_at(layer, word, nudged=nudged):
+                        """(memory, address) of the feedback operand of unit ``word``."""
+                        return ("s", s_base[layer] + word) if nudged else \
+                            ("a", a_base[layer] + word)
                     slot = plan.slots[("W", k + 1)] if cfg.feedback == "transpose" \
                         else plan.slots[("B", k)]
                     # lanes write their own units at p1, the tree's results leave at p3
@@ -861,9 +875,7 @@ class GhostCore(wiring.Component):
                     if slot.name == "B":   # random feedback: a forward-style pass over B_k
                         with m.State(state):
                             row_walk(n, slot, source, drain_state)
-                            for bank in banks:
-                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + cw),
-                                             bank.a_raddr.eq(a_base[k + 1] + cw)]
+                            read(*source_at(k + 1, cw), cl)
                         post.append(lambda n=n, k=k, role=role, units=units:
                                     write_lanes(n, k, units, role))
                     elif slot.lane_map.by_columns:
@@ -873,9 +885,7 @@ class GhostCore(wiring.Component):
                             m.d.comb += [f_src.eq(source), f_bcast.eq(1), f_bsel.eq(gl),
                                          f_first.eq(g == 0), f_round.eq(_Round.FEEDBACK),
                                          f_addr.eq(waddr)]
-                            for bank in banks:
-                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + gw),
-                                             bank.a_raddr.eq(a_base[k + 1] + gw)]
+                            read(*source_at(k + 1, gw), gl)
                             m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
                             last_row = g == slot.rows - 1
                             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
@@ -899,9 +909,7 @@ class GhostCore(wiring.Component):
                             # each lane's product goes to the adder tree
                             m.d.comb += [f_src.eq(source), f_addr.eq(waddr), f_first.eq(1),
                                          f_round.eq(_Round.NONE)]
-                            for bank in banks:
-                                m.d.comb += [bank.s_raddr.eq(s_base[k + 1] + g),
-                                             bank.a_raddr.eq(a_base[k + 1] + g)]
+                            read(*source_at(k + 1, g))
                             m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
                             last_group = g == slot.groups - 1
                             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
@@ -928,13 +936,12 @@ class GhostCore(wiring.Component):
                                 fb_acc, fmt.weight_frac)))
                             with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]
                                       & (role != "hold")):
-                                for bank in banks:
-                                    if role == "nudged":
-                                        m.d.comb += bank.a_raddr.eq(a_base[k] + p1["word"])
-                                    if held:
-                                        m.d.comb += bank.h_raddr.eq(h_base[k] + p1["word"])
+                                if role == "nudged":
+                                    read("a", a_base[k] + p1["word"], p1["lane"])
                                     if dynamics:
-                                        m.d.comb += bank.d_raddr.eq(d_base[k] + p1["word"])
+                                        read("d", d_base[k] + p1["word"], p1["lane"])
+                                if held:
+                                    read("h", h_base[k] + p1["word"], p1["lane"])
                             with m.If(p1["valid"] & (p1["op"] == n)):
                                 m.d.comb += a_lane_next.eq(p1["lane"])
                             a_val = Signal.like(picked_a, name=f"post_a{n}")
@@ -966,9 +973,11 @@ class GhostCore(wiring.Component):
                     with m.State(state):
                         if kind == "learn":        # W_k: error of layer k, rates of layer k-1
                             src_base = a_base["x"] if k == 0 else a_base[k - 1]
-                            learn_walk(n, plan.slots[("W", k)], done, k, _Src.ERR,
-                                       {"s": s_base[k], "a": a_base[k]}, _Src.RATE,
-                                       ("a", src_base))
+                            errors = {"s": s_base[k]}   # replay, learned (sweep): and a
+                            if held and not dynamics:
+                                errors["a"] = a_base[k]
+                            learn_walk(n, plan.slots[("W", k)], done, k, _Src.ERR, errors,
+                                       _Src.RATE, ("a", src_base))
                         elif kind == "learn_V" and dynamics:   # from the saved free values
                             learn_walk(n, plan.slots[("V", k)], done, L, _Src.ERR_V,
                                        {"v": g_base[k]}, _Src.RATE_FA, ("fa", fa_base[k]))
@@ -992,8 +1001,7 @@ class GhostCore(wiring.Component):
                     with m.State(state):
                         row_walk(n, slot, _Src.RHO_GS if memory == "gs" else _Src.RHO_G,
                                  drain_state)
-                        for bank in banks:
-                            m.d.comb += getattr(bank, f"{memory}_raddr").eq(g_base[k] + cw)
+                        read(memory, g_base[k] + cw, cl)
                     post.append(lambda n=n, k=k: write_lanes(n, k, sizes[k + 1], "hold"))
 
                 else:  # pragma: no cover

@@ -1,11 +1,13 @@
 """How the core builds its memories: ``amaranth.lib.memory`` with one synchronous read port
 and one write port, which Yosys maps to block RAM.
 
-The core never reads a word in the cycle it writes it (a pass reads one region and writes
-another; learning writes a weight two cycles after reading the next), so read-during-write
-collisions are declared don't-care (``no_rw_check``). Without it Yosys wraps every block RAM
-in bypass logic emulating the simulation's old-data semantics: about 37 flip-flops and 20 LUTs
-per memory. ``tests/test_hdl_blocks.py`` checks the no-collision rule on whole training runs.
+The core never uses a word it reads in the cycle that word is written: passes read one region
+and write another, learning writes a weight two cycles after reading the next, and the state
+memories enable only the reads the core uses (hdl/state.py). So read-during-write collisions
+are declared don't-care (``no_rw_check``); without it Yosys wraps every block RAM in bypass
+logic emulating the simulators' old-data semantics: about 37 flip-flops and 20 LUTs per
+memory. A collision would pass co-simulation (simulators return the old word) and fail on the
+board, so ``tests/test_memory_collisions.py`` checks every memory on whole training runs.
 """
 
 from __future__ import annotations

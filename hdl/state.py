@@ -9,7 +9,9 @@ Three memories, one read and one write port each (one block RAM apiece on small 
   rho(u) - rho(a) (tied ghosts) or the nudged rate rho(u) (replay ghosts);
 - ``h``: the feedback held at the end of the free phase (replay ghosts only).
 
-Reads are synchronous: data one cycle after the address.
+Reads are synchronous: data one cycle after the address, for reads enabled by ``<name>_ren``
+(the data holds otherwise). The core enables exactly the reads it uses, so no enabled read
+ever meets a write to the same word (hdl/memory.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class StateBank(wiring.Component):
         members = {}
         for name, depth in self.depths.items():
             bits = max(1, (max(depth, 2) - 1).bit_length())
-            members |= {f"{name}_raddr": In(bits), f"{name}_rdata": Out(signed(width)),
+            members |= {f"{name}_raddr": In(bits), f"{name}_ren": In(1),
+                        f"{name}_rdata": Out(signed(width)),
                         f"{name}_waddr": In(bits), f"{name}_wdata": In(signed(width)),
                         f"{name}_we": In(1)}
         super().__init__(members)
@@ -46,6 +49,7 @@ class StateBank(wiring.Component):
             rd, wr = mem.read_port(), mem.write_port()
             self.ports[name] = (mem, rd, wr)
             m.d.comb += [rd.addr.eq(getattr(self, f"{name}_raddr")),
+                         rd.en.eq(getattr(self, f"{name}_ren")),
                          getattr(self, f"{name}_rdata").eq(rd.data),
                          wr.addr.eq(getattr(self, f"{name}_waddr")),
                          wr.data.eq(getattr(self, f"{name}_wdata")),
