@@ -10,7 +10,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 from ghostfpga.golden.numerics import LFSR_TAPS
 
-__all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate", "lfsr_next"]
+__all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate",
+           "lfsr_next"]
 
 
 def round_shift(value: Value, shift: int) -> Value:

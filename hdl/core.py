@@ -383,26 +383,24 @@ class GhostCore(wiring.Component):
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
-        def step_c():
-            """c += 1, keeping (cl, cw) in step."""
-            m.d.sync += c.eq(c + 1)
-            with m.If(cl == P - 1):
-                m.d.sync += [cl.eq(0), cw.eq(cw + 1)]
+        gl, gw = Signal(_bits(P)), Signal(idx_bits)   # g as (lane, word) for split rows
+
+        def count(index, lane, word):
+            """index += 1, keeping index = word * P + lane."""
+            m.d.sync += index.eq(index + 1)
+            with m.If(lane == P - 1):
+                m.d.sync += [lane.eq(0), word.eq(word + 1)]
             with m.Else():
-                m.d.sync += cl.eq(cl + 1)
+                m.d.sync += lane.eq(lane + 1)
+
+        def step_c():
+            count(c, cl, cw)
+
+        def step_g():
+            count(g, gl, gw)
 
         def reset_c():
             m.d.sync += [c.eq(0), cl.eq(0), cw.eq(0)]
-
-        gl, gw = Signal(_bits(P)), Signal(idx_bits)   # g as (lane, word) for split rows
-
-        def step_g():
-            """g += 1, keeping (gl, gw) in step."""
-            m.d.sync += g.eq(g + 1)
-            with m.If(gl == P - 1):
-                m.d.sync += [gl.eq(0), gw.eq(gw + 1)]
-            with m.Else():
-                m.d.sync += gl.eq(gl + 1)
 
         def reset_g():
             m.d.sync += [g.eq(0), gl.eq(0), gw.eq(0)]

@@ -13,11 +13,7 @@ from ghostfpga.golden.fixed import FixedParams
 from ghostfpga.golden.lanes import LaneMap
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
-__all__ = ["MatrixSlot", "Plan", "SUPPORTED"]
-
-# (schedule, variant) pairs the generator implements so far.
-SUPPORTED = {(schedule, variant) for schedule in ("sweep", "dynamics")
-             for variant in ("tied", "replay", "learned")}
+__all__ = ["MatrixSlot", "Plan"]
 
 
 @dataclass(frozen=True)
@@ -48,11 +44,6 @@ class Plan:
     def __init__(self, config: Config):
         self.config = config
         self.fmt = Formats.from_config(config)
-        if (config.schedule, config.variant) not in SUPPORTED:
-            raise ConfigError("variant", config.variant,
-                              f"with schedule '{config.schedule}' is not implemented by the "
-                              f"hardware generator yet (supported: "
-                              f"{', '.join(f'{s}/{v}' for s, v in sorted(SUPPORTED))})")
         if config.free_steps:
             raise ConfigError("free_steps", config.free_steps,
                               "must be 0 for the hardware generator (free phase = feedforward)")

@@ -76,11 +76,12 @@ def test_verilog_writes_the_core_and_its_config(tmp_path, capsys):
     assert Config.load(tmp_path / "core.toml") == Config()
 
 
-def test_verilog_rejects_a_variant_the_generator_lacks(tmp_path, capsys):
-    (tmp_path / "c.toml").write_text('variant = "learned"\nschedule = "dynamics"\n')
+def test_verilog_rejects_what_the_generator_lacks(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('free_steps = 2\n')
     assert main(["verilog", "--config", str(tmp_path / "c.toml"), "-o",
                  str(tmp_path / "x.v")]) == 2
-    assert "config field 'variant'" in capsys.readouterr().err
+    assert "config field 'free_steps'" in capsys.readouterr().err
+    assert not (tmp_path / "x.v").exists()
 
 
 SIM_KEYS = {"simulator", "samples", "mismatches", "cycles", "cycles_per_sample",
