@@ -175,7 +175,9 @@ class GhostCore(wiring.Component):
         def read(name, addr, lane=None, enable=None):
             """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
             only in bank ``lane`` when one unit's word is wanted, or in the banks p where
-            ``enable(p)`` holds."""
+            ``enable(p)`` holds. Reading every bank is safe where the pass writes another
+            region; the element walks and write-backs, which read and write one region,
+            read one bank."""
             for p, bank in enumerate(banks):
                 on = 1 if lane is None else lane == p
                 if enable is not None:
@@ -435,11 +437,12 @@ class GhostCore(wiring.Component):
             a word (and d, and the memories ``reads`` = {name: region base}) is in ``e_a``
             (``e_d``, ``e_<name>``) one cycle later, with ``e_valid`` and ``e_op`` = n."""
             with m.If(c < sizes[layer + 1]):
-                read("a", a_base[layer] + cw, cl)
+                one = cl if dynamics else None   # (sweep's walks write no region they read)
+                read("a", a_base[layer] + cw, one)
                 if dynamics:
-                    read("d", d_base[layer] + cw, cl)
+                    read("d", d_base[layer] + cw, one)
                 for name, base in (reads or {}).items():
-                    read(name, base + cw, cl)
+                    read(name, base + cw, one)
                 m.d.sync += [e_valid.eq(1), e_j.eq(c), e_lane.eq(cl), e_word.eq(cw),
                              e_op.eq(n)]
                 m.d.comb += a_lane_next.eq(cl)
@@ -622,7 +625,7 @@ class GhostCore(wiring.Component):
                     m.d.comb += [f_bcast.eq(1), f_bsel.eq(cl)]
                     if bias:
                         m.d.comb += f_bias.eq(c == slot.cols - 1)
-                    read_pre(cw, cl)
+                    read_pre(cw)
                     for p, ok in valid_rows(slot):
                         with m.If(ok):
                             m.d.comb += f_op[p].eq(LaneOp.LEARN)
@@ -728,7 +731,7 @@ class GhostCore(wiring.Component):
                             row_walk(n, slot, _Src.RATE, drain_state)
                             m.d.comb += f_bias.eq(c == slot.cols - 1)
                             with m.If(c != slot.cols - 1):   # (the bias needs no read)
-                                read("a", src_base + cw, cl)
+                                read("a", src_base + cw)
 
                         def write_drives(n=n, slot=slot, targets=targets):
                             with m.If(p0["valid"] & (p0["op"] == n) & p0["last"]):
@@ -873,7 +876,7 @@ class GhostCore(wiring.Component):
                     if slot.name == "B":   # random feedback: a forward-style pass over B_k
                         with m.State(state):
                             row_walk(n, slot, source, drain_state)
-                            read(*source_at(k + 1, cw), cl)
+                            read(*source_at(k + 1, cw))
                         post.append(lambda n=n, k=k, role=role, units=units:
                                     write_lanes(n, k, units, role))
                     elif slot.lane_map.by_columns:
@@ -883,7 +886,7 @@ class GhostCore(wiring.Component):
                             m.d.comb += [f_src.eq(source), f_bcast.eq(1), f_bsel.eq(gl),
                                          f_first.eq(g == 0), f_round.eq(_Round.FEEDBACK),
                                          f_addr.eq(waddr)]
-                            read(*source_at(k + 1, gw), gl)
+                            read(*source_at(k + 1, gw))
                             m.d.comb += [f_op[p].eq(LaneOp.MAC) for p in range(P)]
                             last_row = g == slot.rows - 1
                             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1),
@@ -934,12 +937,14 @@ class GhostCore(wiring.Component):
                                 fb_acc, fmt.weight_frac)))
                             with m.If(p1["valid"] & (p1["op"] == n) & p1["last"]
                                       & (role != "hold")):
+                                # (only dynamics writes the region it reads: a)
+                                one = p1["lane"] if dynamics else None
                                 if role == "nudged":
-                                    read("a", a_base[k] + p1["word"], p1["lane"])
+                                    read("a", a_base[k] + p1["word"], one)
                                     if dynamics:
-                                        read("d", d_base[k] + p1["word"], p1["lane"])
+                                        read("d", d_base[k] + p1["word"], one)
                                 if held:
-                                    read("h", h_base[k] + p1["word"], p1["lane"])
+                                    read("h", h_base[k] + p1["word"], one)
                             with m.If(p1["valid"] & (p1["op"] == n)):
                                 m.d.comb += a_lane_next.eq(p1["lane"])
                             a_val = Signal.like(picked_a, name=f"post_a{n}")
@@ -999,7 +1004,7 @@ class GhostCore(wiring.Component):
                     with m.State(state):
                         row_walk(n, slot, _Src.RHO_GS if memory == "gs" else _Src.RHO_G,
                                  drain_state)
-                        read(memory, g_base[k] + cw, cl)
+                        read(memory, g_base[k] + cw)
                     post.append(lambda n=n, k=k: write_lanes(n, k, sizes[k + 1], "hold"))
 
                 else:  # pragma: no cover
