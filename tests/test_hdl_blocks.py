@@ -172,3 +172,60 @@ def test_learning_update_matches_golden_with_saturation(rounding):
         expected[a] = ref_update(init[a], err_up, pre[a])
     assert words == expected
     assert words[-2] == (1 << 15) - 1  # saturated, not wrapped
+
+
+@pytest.mark.parametrize("lanes,split", [(3, False), (8, True)])
+def test_transposed_pass_leaves_the_golden_errors(lanes, split):
+    """One training sample in the core: the output's nudged error and the hidden layer's error
+    (the transposed pass W_2^T d through the adder tree, or per lane over split rows) in the
+    state memory equal the golden model's."""
+    from ghostfpga.config import Hardware
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.golden.fixed import FixedModel
+    from ghostfpga.hdl import GhostCore, Plan
+    from ghostfpga.sim.protocol import Protocol, Sample
+
+    config = Config(layers=(4, 10, 3), hardware=Hardware(lanes=lanes, split_rows=split))
+    assert Plan(config).slots[("W", 1)].lane_map.by_columns == split
+    model, data = FixedModel(config), yinyang()
+    core, proto = GhostCore(config), Protocol(config)
+    x, label = model.quantize_input(data.x_train[3]), int(data.y_train[3])
+    state = {}
+
+    async def bench(ctx):
+        ctx.set(core.result.ready, 1)
+        ctx.set(core.eta.as_value(), proto.pack_eta(model.etas(config.lr_at(0))))
+        ctx.set(core.sample.payload.as_value(), proto.pack_sample(Sample(x, label, True)))
+        ctx.set(core.sample.valid, 1)
+        for t in range(5000):
+            await ctx.tick()
+            if ctx.get(core.sample.ready):
+                ctx.set(core.sample.valid, 0)
+            if t > 2 and not ctx.get(core.busy):
+                break
+        for p, bank in enumerate(core.banks):
+            mem = bank.ports["s"][0]
+            state[p] = [ctx.get(mem.data[i]) for i in range(mem.depth)]
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+    # golden: drives, the output under the nudge, the feedback into the hidden layer
+    margin = config.target_margin
+    y = model.quantize_target(np.where(np.arange(3) == label, 1 - margin, margin))
+    a, _ = model.feedforward(x)
+    u_out = a[1]
+    for _ in range(config.settle_iterations):
+        u_out = model._narrow(a[1] + model.nudge(y, u_out))
+    d_out = model.rho(u_out) - model.rho(a[1])
+    u_hidden = model._narrow(a[0] + model.feedback(0, d_out))
+    d_hidden = model.rho(u_hidden) - model.rho(a[0])
+
+    words = -(-10 // lanes)   # the hidden layer's words; the output layer's follow
+    rtl_hidden = [state[j % lanes][j // lanes] for j in range(10)]
+    rtl_out = [state[j % lanes][words + j // lanes] for j in range(3)]
+    assert rtl_out == d_out.tolist()
+    assert rtl_hidden == d_hidden.tolist()
+    assert any(d_hidden)   # the feedback carried an error
