@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from ghostfpga.golden.numerics import LFSR_TAPS
 
 __all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate",
-           "lfsr_next"]
+           "lfsr_next", "materialize"]
 
 
 def round_shift(value: Value, shift: int) -> Value:
@@ -39,7 +39,7 @@ def stochastic_shift(value: Value, shift: int, random16: Value) -> Value:
     return (value + u) >> shift
 
 
-def _materialize(m: Module, value: Value, name: str) -> Value:
+def materialize(m: Module, value: Value, name: str) -> Value:
     """``value`` as a signal, so that an expression used several times is built once (the
     Verilog backend would otherwise copy it at every use)."""
     value = Value.cast(value)
@@ -56,7 +56,7 @@ def saturate(m: Module, value: Value, bits: int) -> Value:
     A value fits when its bits from ``bits - 1`` up are all equal; otherwise its sign picks
     the limit. (No comparators: a few LUTs for the test, one per bit for the select.)
     """
-    value = _materialize(m, value, "sat_in")
+    value = materialize(m, value, "sat_in")
     if not value.shape().signed:
         value = Cat(value, Const(0, 1)).as_signed()
     if len(value) <= bits:
@@ -73,7 +73,7 @@ def clamp(m: Module, value: Value, lo: int, hi: int, bits: int) -> Value:
 
     For the hard sigmoid (lo = 0, hi = 2^k) only the sign and the bits from k up are tested.
     """
-    value = _materialize(m, value, "clamp_in")
+    value = materialize(m, value, "clamp_in")
     k = hi.bit_length() - 1
     if lo == 0 and hi == 1 << k and value.shape().signed and len(value) > k + 1:
         negative = value[-1]
@@ -95,7 +95,7 @@ def rate(m: Module, value: Value, error_frac: int, rate_frac: int) -> Value:
     parallel with the tests, not after the clamp): for 0 <= v < 1.0 the rate is the top bits
     plus the highest dropped bit."""
     shift = error_frac - rate_frac
-    value = _materialize(m, value, "rate_in")
+    value = materialize(m, value, "rate_in")
     if shift <= 0 or not value.shape().signed or len(value) <= error_frac + 1:
         return round_shift(rho(m, value, error_frac), shift)[:rate_frac + 1]
     rounded = value[shift:error_frac] + value[shift - 1]

@@ -34,7 +34,7 @@ from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel, FixedParams
 from ghostfpga.golden.numerics import LANE_ROTATION, OPERAND_BITS, quantize
 
-from .arith import floor_shift, lfsr_next, rate, rho, round_shift, saturate
+from .arith import floor_shift, lfsr_next, materialize, rate, rho, round_shift, saturate
 from .lane import LaneOp, MacLane
 from .plan import Plan
 from .state import StateBank
@@ -189,6 +189,7 @@ class GhostCore(wiring.Component):
             """In the columns layout, the banks whose lane holds a real input column (not the
             bias, not padding) in chunk c."""
             return lambda p: c < -(-(slot.cols - 1 - p) // P)
+
         writes = {name: _WriteBus(name, banks, width) for name in banks[0].depths}
         drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
@@ -210,50 +211,38 @@ class GhostCore(wiring.Component):
         f_update = Signal()                     # LEARN issued (the LFSR steps)
         f_addr = Signal.like(lanes[0].addr)
         f_eta = Signal(_bits(L + 1))            # learning rate: layer k, or L for ghosts
-        # registered into the issue stage (I)
-        i_op = [Signal(2, name=f"i_op{p}") for p in range(P)]
-        i_src, i_bcast, i_bsel = Signal.like(f_src), Signal(), Signal.like(f_bsel)
-        i_bias, i_first, i_addr, i_eta = Signal(), Signal(), Signal.like(f_addr), Signal.like(f_eta)
-        i_own_bias, i_bias_lane = Signal(), Signal.like(f_bias_lane)
-        i_host_lane = Signal.like(self.host_lane)
-        m.d.sync += [i_own_bias.eq(f_own_bias), i_bias_lane.eq(f_bias_lane),
-                     i_host_lane.eq(self.host_lane)]
-        m.d.sync += [i_op[p].eq(f_op[p]) for p in range(P)]
-        m.d.sync += [i_src.eq(f_src), i_bcast.eq(f_bcast), i_bsel.eq(f_bsel),
-                     i_bias.eq(f_bias), i_first.eq(f_first), i_addr.eq(f_addr),
-                     i_eta.eq(f_eta)]
+
+        def delay(value, stages, name):
+            """``value`` after ``stages`` clock cycles (a chain of registers)."""
+            for i in range(stages):
+                reg = Signal.like(value, name=f"{name}_d{i + 1}")
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        # the issue stage (I) selects operands with the fetch's controls, registered once
+        i_src, i_bcast, i_bsel = (delay(f_src, 1, "src"), delay(f_bcast, 1, "bcast"),
+                                  delay(f_bsel, 1, "bsel"))
+        i_bias, i_own_bias = delay(f_bias, 1, "bias"), delay(f_own_bias, 1, "own_bias")
+        i_bias_lane, i_host_lane = delay(f_bias_lane, 1, "bias_lane"), \
+            delay(self.host_lane, 1, "host_lane")
         # the operand stage (O) registers each lane's operand and op; controls shared by all
         # lanes are pipelined once: the weight address at O, eta at lane stage 1, first, the
-        # rounding choice and the write address at stage 2. The host addresses the weights
-        # while the core is idle.
-        o_op = [Signal(2, name=f"o_op{p}") for p in range(P)]
-        m.d.sync += [o_op[p].eq(i_op[p]) for p in range(P)]
-        o_first, s1_first, s2_first = Signal(), Signal(), Signal()
-        i_round, o_round, s1_round, s2_round = (Signal(2, name=f"{n}_round")
-                                                for n in ("i", "o", "s1", "s2"))
-        o_addr, s1_addr, s2_addr, s3_addr = (Signal.like(f_addr, name=f"{n}_addr")
-                                             for n in ("o", "s1", "s2", "s3"))
-        i_learn, o_learn, s1_learn, s2_learn = (Signal(name=f"{n}_learn")
-                                                for n in ("i", "o", "s1", "s2"))
-        m.d.sync += [i_learn.eq(f_learn), o_learn.eq(i_learn), s1_learn.eq(o_learn),
-                     s2_learn.eq(s1_learn), s3_addr.eq(s2_addr)]
+        # rounding choice and the write address at stage 2 (LEARN writes at stage 3).
+        o_op = [delay(f_op[p], 2, f"op{p}") for p in range(P)]
+        o_addr, o_eta = delay(f_addr, 2, "addr"), delay(f_eta, 2, "eta")
+        s2_addr = delay(o_addr, 2, "addr_o")
+        s3_addr = delay(s2_addr, 1, "addr_s2")
+        s2_first, s2_round = delay(f_first, 4, "first"), delay(f_round, 4, "round")
+        s2_learn, s2_update = delay(f_learn, 4, "learn"), delay(f_update, 4, "update")
         # one LFSR for all lanes: it steps in every cycle a LEARN is at lane stage 2, and lane p
         # reads the new state rotated by p * LANE_ROTATION bits (golden/numerics.lane_random)
         lfsr, random = Signal(16, init=fmt.lfsr_seed), Signal(16)
         m.d.comb += random.eq(lfsr_next(lfsr))
-        i_update, o_update, s1_update, s2_update = (Signal(name=f"{n}_update")
-                                                    for n in ("i", "o", "s1", "s2"))
-        m.d.sync += [i_update.eq(f_update), o_update.eq(i_update), s1_update.eq(o_update),
-                     s2_update.eq(s1_update)]
         if fmt.stochastic:
             with m.If(s2_update):
                 m.d.sync += lfsr.eq(random)
-        o_eta, s1_eta = Signal.like(f_eta), Signal(unsigned(fmt.eta_bits))
-        m.d.sync += [i_round.eq(f_round), o_round.eq(i_round), s1_round.eq(o_round),
-                     s2_round.eq(s1_round),
-                     o_first.eq(i_first), s1_first.eq(o_first), s2_first.eq(s1_first),
-                     o_addr.eq(i_addr), s1_addr.eq(o_addr), s2_addr.eq(s1_addr),
-                     o_eta.eq(i_eta)]
+        s1_eta = Signal(unsigned(fmt.eta_bits))
         # the ghosts' learning rate is the config's ghost_lr, a constant (golden model)
         etas = [self.eta[k] for k in range(L)]
         if learned:
@@ -472,7 +461,8 @@ class GhostCore(wiring.Component):
                 element["verror"] = rho_a - self._rho(m, e_g)
                 element["gcopy"] = e_g
                 element["gstep"] = self._euler(m, e_gs, e_e)
-            element = {key: _signal(m, value, f"element_{key}") for key, value in element.items()}
+            element = {key: materialize(m, value, f"element_{key}")
+                       for key, value in element.items()}
         element_writes = {name: dict(valid=Signal(name=f"el_{name}_valid"),
                                      addr=Signal.like(writes[name].addr, name=f"el_{name}_addr"),
                                      lane=Signal(_bits(P), name=f"el_{name}_lane"),
@@ -487,6 +477,18 @@ class GhostCore(wiring.Component):
             m.d.sync += [reg["valid"].eq(1), reg["addr"].eq(addr), reg["lane"].eq(e_lane),
                          reg["data"].eq(value)]
 
+        def next_word(last_c, last_g, done_state):
+            """Step c; at the end of c's run step g; after g's last run go to ``done_state``."""
+            with m.If(last_c):
+                reset_c()
+                with m.If(last_g):
+                    reset_g()
+                    m.next = done_state
+                with m.Else():
+                    step_g()
+            with m.Else():
+                step_c()
+
         def row_walk(n, slot, src, done_state):
             """Issue ``slot`` row-major, columns c inside row groups g, every lane on its own
             row with the broadcast operand of column c (the caller sets its fetch address)."""
@@ -499,15 +501,7 @@ class GhostCore(wiring.Component):
             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1), tag[0]["index"].eq(g),
                          tag[0]["last"].eq(c == slot.cols - 1)]
             m.d.sync += waddr.eq(waddr + 1)
-            with m.If(c == slot.cols - 1):
-                reset_c()
-                with m.If(g == slot.groups - 1):
-                    reset_g()
-                    m.next = done_state
-                with m.Else():
-                    step_g()
-            with m.Else():
-                step_c()
+            next_word(c == slot.cols - 1, g == slot.groups - 1, done_state)
 
         def split_row_walk(n, slot, src_base, done_state):
             """Issue ``slot`` in the columns layout: chunks c inside rows g, every lane on its
@@ -522,15 +516,7 @@ class GhostCore(wiring.Component):
             m.d.comb += [tag[0]["op"].eq(n), tag[0]["valid"].eq(1), tag[0]["lane"].eq(gl),
                          tag[0]["word"].eq(gw), tag[0]["last"].eq(c == chunks - 1)]
             m.d.sync += waddr.eq(waddr + 1)
-            with m.If(c == chunks - 1):
-                reset_c()
-                with m.If(g == slot.rows - 1):
-                    reset_g()
-                    m.next = done_state
-                with m.Else():
-                    step_g()
-            with m.Else():
-                m.d.sync += c.eq(c + 1)
+            next_word(c == chunks - 1, g == slot.rows - 1, done_state)
 
         lane_results = {}   # per-lane feedback write-back values, built once per kind
 
@@ -1104,13 +1090,6 @@ class GhostCore(wiring.Component):
     def _euler(self, m, u, target):
         """u + alpha (target - u), alpha = 2^-alpha_shift, rounded, narrowed (golden euler)."""
         return self._narrow(m, u + round_shift(target - u, self.fmt.alpha_shift))
-
-
-def _signal(m, value, name):
-    """``value`` as a signal of its own (built once, used anywhere)."""
-    sig = Signal(value.shape(), name=name)
-    m.d.comb += sig.eq(value)
-    return sig
 
 
 class _WriteBus:
