@@ -17,7 +17,7 @@ from typing import Any
 
 import tomli_w
 
-__all__ = ["Config", "ConfigError", "Numerics", "Hardware", "VARIANTS", "FEEDBACKS", "SCHEDULES",
+__all__ = ["Config", "ConfigError", "Numerics", "Hardware", "Link", "VARIANTS", "FEEDBACKS", "SCHEDULES",
            "ROUNDINGS", "DEVICES"]
 
 VARIANTS = ("tied", "learned", "replay")
@@ -130,7 +130,43 @@ class Hardware:
                               f"{self.device}")
 
 
-_SECTIONS = {"numerics": Numerics, "hardware": Hardware}
+@dataclass(frozen=True)
+class Link:
+    """The UART host link of the system top (docs/protocol.md)."""
+
+    clock_mhz: float = 24.0
+    """Clock of the system top; the UART divisor is clock / baud, fixed at elaboration."""
+    baud: int = 3_000_000
+    """UART bit rate (8N1). clock / baud must be within 1 % of an integer of at least 5."""
+    frames: int = 4
+    """Received frames the device buffers (and replies it keeps for retries): the host keeps
+    at most this many frames in flight."""
+
+    def _validate(self) -> None:
+        if not _is_real(self.clock_mhz) or not 1 <= self.clock_mhz <= 500:
+            raise ConfigError("link.clock_mhz", self.clock_mhz, "must be a number in [1, 500]")
+        if not _is_int(self.baud) or not 1200 <= self.baud <= 12_000_000:
+            raise ConfigError("link.baud", self.baud, "must be an integer in [1200, 12000000]")
+        if not _is_int(self.frames) or self.frames not in (1, 2, 4, 8, 16):
+            raise ConfigError("link.frames", self.frames, "must be one of 1, 2, 4, 8, 16")
+        divisor = self.clock_mhz * 1e6 / self.baud
+        nearest = max(round(divisor), 1)
+        if nearest < 5:
+            raise ConfigError("link.baud", self.baud,
+                              f"needs at least 5 clocks per bit (clock {self.clock_mhz:g} MHz "
+                              f"gives {divisor:.2f})")
+        if abs(divisor - nearest) / nearest > 0.01:
+            raise ConfigError("link.baud", self.baud,
+                              f"is off by {100 * abs(divisor - nearest) / nearest:.2f} % from "
+                              f"{self.clock_mhz:g} MHz / {nearest} (more than 1 %)")
+
+    @property
+    def divisor(self) -> int:
+        """Clocks per UART bit."""
+        return round(self.clock_mhz * 1e6 / self.baud)
+
+
+_SECTIONS = {"numerics": Numerics, "hardware": Hardware, "link": Link}
 
 
 @dataclass(frozen=True)
@@ -180,6 +216,8 @@ class Config:
     """Fixed-point formats (table ``[numerics]`` in TOML)."""
     hardware: Hardware = field(default_factory=Hardware)
     """Generated core (table ``[hardware]`` in TOML)."""
+    link: Link = field(default_factory=Link)
+    """UART host link of the system top (table ``[link]`` in TOML)."""
 
     def __post_init__(self) -> None:
         # Normalize list-like fields to tuples and broadcast scalars, then validate.
@@ -262,6 +300,17 @@ class Config:
         """Learning rates of each layer during ``epoch`` (0-based), after decay."""
         return tuple(lr * d**epoch for lr, d in zip(self.lr, self.lr_decay))
 
+    def hardware_digest(self) -> int:
+        """32-bit hash of every field that shapes the hardware or its initial weights (all but
+        ``lr``, ``lr_decay`` and ``epochs``, which the host sets at run time). The device
+        reports it in its identify reply."""
+        import hashlib
+        import json
+
+        fixed = {k: v for k, v in self.to_dict().items() if k not in _RUN_TIME_FIELDS}
+        text = json.dumps(fixed, sort_keys=True)
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
     def replace(self, **changes: Any) -> "Config":
         """A copy with some fields changed (validated like any new config).
 
@@ -320,6 +369,9 @@ class Config:
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
+
+
+_RUN_TIME_FIELDS = ("lr", "lr_decay", "epochs")
 
 
 def _check_keys(data: dict, known: set[str], prefix: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from ghostfpga.config import Config
 
 from .lanes import LaneMap
-from .network import Params, init_params
+from .network import Params, init_params, one_hot
 from .numerics import (LFSR_PERIOD, SCALED_ERROR_BITS, SCALED_ERROR_FRAC, Formats,
                        lane_random, lfsr_position, lfsr_table, quantize, rho_fixed, round_shift,
                        saturate, stochastic_shift)
@@ -226,6 +226,16 @@ class FixedModel:
         new_u.append(self.euler(u[L - 1], self._narrow(a[L - 1] + nudge)))
         new_g = [self.euler(g[k], self._ghost_drive(k, a, r)) for k in range(L - 1)]
         return new_u, new_g, a, r
+
+    def step(self, x_q: np.ndarray, label: int, train: bool, etas) -> tuple[int, list[int]]:
+        """What the core answers for one sample: the argmax of the free output drive (lowest
+        index wins a tie) and the output rates; a training sample then learns with ``etas``."""
+        a, r = self.feedforward(x_q)
+        answer = int(np.argmax(a[-1])), [int(v) for v in r[-1]]
+        if train:
+            y = one_hot(np.array([label]), self.config.n_classes, self.config.target_margin)[0]
+            self.train_sample_fixed(x_q, self.quantize_target(y), etas)
+        return answer
 
     # -- inference ------------------------------------------------------------------------------
     def output_drive(self, x: np.ndarray) -> np.ndarray:

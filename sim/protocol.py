@@ -10,7 +10,6 @@ import numpy as np
 
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel
-from ghostfpga.golden.network import one_hot
 from ghostfpga.hdl.core import result_layout, sample_layout
 
 __all__ = ["Protocol", "Sample", "golden_step"]
@@ -62,11 +61,4 @@ class Protocol:
 
 def golden_step(model: FixedModel, sample: Sample, etas: list[int]) -> tuple[int, list[int]]:
     """What the core answers for ``sample`` (and, for training, how the golden model learns)."""
-    a, r = model.feedforward(sample.x)
-    label = int(np.argmax(a[-1]))
-    outputs = [int(v) for v in r[-1]]
-    if sample.train:
-        y = model.quantize_target(one_hot(np.array([sample.label]), model.config.n_classes,
-                                          model.config.target_margin)[0])
-        model.train_sample_fixed(sample.x, y, etas)
-    return label, outputs
+    return model.step(sample.x, sample.label, sample.train, etas)

@@ -27,7 +27,7 @@ def test_bad_field_raises_config_error_naming_it(name, value):
 
 def test_every_field_has_a_bad_value_test():
     from dataclasses import fields
-    assert {f.name for f in fields(Config)} - {"numerics", "hardware"} == \
+    assert {f.name for f in fields(Config)} - {"numerics", "hardware", "link"} == \
         {n for n, _ in BAD_VALUES}
 
 
@@ -87,6 +87,8 @@ SECTION_BAD_VALUES = [
     ("numerics", "lfsr_seed", 0), ("numerics", "lfsr_seed", 70000),
     ("hardware", "device", "xc7a35t"), ("hardware", "lanes", 0), ("hardware", "lanes", 9),
     ("hardware", "split_rows", "yes"),
+    ("link", "clock_mhz", 0), ("link", "baud", 2_999_000.5), ("link", "baud", 2_900_000),
+    ("link", "baud", 12_000_000), ("link", "frames", 3),
 ]
 
 
@@ -103,8 +105,8 @@ def test_bad_section_field_is_named(tmp_path, section, name, value):
 def test_every_section_field_has_a_bad_value_test():
     from dataclasses import fields
 
-    from ghostfpga.config import Hardware, Numerics
-    for section, cls in (("numerics", Numerics), ("hardware", Hardware)):
+    from ghostfpga.config import Hardware, Link, Numerics
+    for section, cls in (("numerics", Numerics), ("hardware", Hardware), ("link", Link)):
         assert {f.name for f in fields(cls)} == {n for s, n, _ in SECTION_BAD_VALUES
                                                  if s == section}
 

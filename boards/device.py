@@ -1,0 +1,286 @@
+"""The host driver: a ``Device`` over any pyserial-like port speaking docs/protocol.md.
+
+``Device("/dev/ttyUSB1", config)``, ``Device("socket://127.0.0.1:4000", config)``, or
+``Device(port_object, config)`` for an open port (a ``FakeDevice``, the co-simulated board).
+Requests travel in a window of up to the device's frame buffers; a lost frame or reply is
+resent after the port's read timeout, and the device's reply cache makes a resent request
+execute once.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ghostfpga.config import Config
+from ghostfpga.golden.fixed import FixedParams
+from ghostfpga.golden.numerics import Formats, quantize
+from ghostfpga.golden.training import sample_order
+from ghostfpga.hdl.plan import Plan
+
+from .fake import image_crc, params_from_images
+from .protocol import (N_COUNTERS, REPLY_BIT, Command, FrameError, Identity, LinkLayout,
+                       Reject, Status, CobsError, cobs_decode, encode_frame, parse_body)
+
+__all__ = ["Device", "DeviceError", "DeviceTimeout", "open_port"]
+
+
+class DeviceError(RuntimeError):
+    """The device cannot be reached, runs another config, or refused a request."""
+
+
+class DeviceTimeout(DeviceError):
+    pass
+
+
+def open_port(url: str, baud: int, timeout: float):
+    """``serial.serial_for_url`` with a clear error naming the port."""
+    import serial
+
+    try:
+        return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        raise DeviceError(f"cannot open {url}: {exc}") from None
+
+
+class Device:
+    """A ghostfpga board (or its simulation) behind a serial port."""
+
+    def __init__(self, port, config: Config, *, timeout: float = 1.0, retries: int = 3):
+        self.config = config
+        self.plan = Plan(config)
+        self.layout = LinkLayout(config)
+        self.fmt = Formats.from_config(config)
+        self.port = open_port(port, config.link.baud, timeout) if isinstance(port, str) else port
+        self.name = port if isinstance(port, str) else getattr(self.port, "port", None) or \
+            type(self.port).__name__
+        self.port.timeout = timeout
+        self.retries = retries
+        self.window = 1
+        self._seq = 0
+        self._buffer = bytearray()
+        self.resent = 0   # frames sent again after a timeout
+        self.identity = self.identify()
+        want = config.hardware_digest()
+        if self.identity.config_hash != want:
+            raise DeviceError(
+                f"{self.name}: the device runs config {self.identity.config_hash:08x}, not "
+                f"{want:08x} ({'-'.join(map(str, self.identity.layers))}, "
+                f"{self.identity.lanes} lanes on the device): build and program it for this "
+                "config")
+        self.window = max(1, self.identity.frames)
+
+    def close(self) -> None:
+        self.port.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- frames --------------------------------------------------------------------------------
+    def _read_frame(self):
+        """The next good reply frame, or None when the port's timeout passes without one."""
+        while True:
+            end = self._buffer.find(0)
+            if end >= 0:
+                raw = bytes(self._buffer[:end])
+                del self._buffer[:end + 1]
+                if not raw:
+                    continue
+                try:
+                    return parse_body(cobs_decode(raw))
+                except (CobsError, FrameError):
+                    continue   # a damaged reply: its request is resent after the timeout
+            chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    def exchange(self, requests: Sequence[tuple[int, bytes]],
+                 progress: Callable[[int], None] | None = None) -> list[tuple[int, bytes]]:
+        """Send ``(command, payload)`` requests in order, up to ``window`` in flight; returns
+        ``(status, data)`` of each. Statuses are returned, not raised."""
+        n = len(requests)
+        seqs = [(self._seq + i) & 0xFF for i in range(n)]
+        self._seq = (self._seq + n) & 0xFF
+        frames = [encode_frame(c, s, p) for (c, p), s in zip(requests, seqs)]
+        replies: list = [None] * n
+        base = sent = misses = 0
+        while base < n:
+            while sent < n and sent - base < self.window:
+                self.port.write(frames[sent])
+                sent += 1
+            frame = self._read_frame()
+            if frame is None:
+                misses += 1
+                if misses > self.retries:
+                    cmd = Command(requests[base][0]).name
+                    raise DeviceTimeout(f"{self.name}: no reply to {cmd} (sequence "
+                                        f"{seqs[base]}) after {self.retries} retries of "
+                                        f"{self.port.timeout:g} s: is the device connected "
+                                        "and programmed?")
+                for i in range(base, sent):   # go back: the device answers executed ones
+                    self.port.write(frames[i])   # from its reply cache
+                    self.resent += 1
+                continue
+            i = next((i for i in range(base, sent) if seqs[i] == frame.seq), None)
+            if i is None or replies[i] is not None or \
+                    frame.command != (requests[i][0] | REPLY_BIT) or not frame.payload:
+                continue   # stale or repeated
+            status = frame.payload[0]
+            if status == Status.SEQUENCE:
+                if i == base:
+                    raise DeviceError(f"{self.name}: the device lost the session (reset or "
+                                      "another host); open the device again")
+                continue   # an earlier frame was lost: it is resent after the timeout
+            if status == Status.DUPLICATE:
+                raise DeviceError(f"{self.name}: sequence {frame.seq} was used by another "
+                                  "request (another host on this port?)")
+            replies[i] = (status, frame.payload[1:])
+            misses = 0
+            while base < n and replies[base] is not None:
+                base += 1
+                if progress is not None:
+                    progress(1)
+        return replies
+
+    def request(self, command: int, payload: bytes = b"") -> tuple[int, bytes]:
+        return self.exchange([(command, payload)])[0]
+
+    def _ok(self, command: Command, replies: list[tuple[int, bytes]]) -> list[bytes]:
+        for status, _ in replies:
+            if status != Status.OK:
+                raise DeviceError(f"{self.name}: {command.name} refused: "
+                                  f"{Status(status).name}")
+        return [data for _, data in replies]
+
+    # -- commands ------------------------------------------------------------------------------
+    def identify(self) -> Identity:
+        data, = self._ok(Command.IDENTIFY, [self.request(Command.IDENTIFY)])
+        try:
+            return Identity.unpack(data)
+        except ValueError as exc:
+            raise DeviceError(f"{self.name}: {exc}") from None
+
+    def write_images(self, images: list[list[int]]) -> None:
+        """Write every word of every lane memory, then commit with their checksum; the device
+        uses the new weights only once the commit matched."""
+        step = self.layout.max_write
+        reqs = [(Command.WRITE, struct.pack("<BH", lane, word)
+                 + struct.pack(f"<{len(ws)}h", *ws))
+                for lane, words in enumerate(images)
+                for word in range(0, len(words), step)
+                for ws in [[int(v) for v in words[word:word + step]]]]
+        self._ok(Command.WRITE, self.exchange(reqs))
+        self._ok(Command.COMMIT, [self.request(Command.COMMIT,
+                                               struct.pack("<H", image_crc(images)))])
+
+    def read_images(self) -> list[list[int]]:
+        step = self.layout.max_read
+        reqs = [(lane, word, min(step, self.plan.depth - word))
+                for lane in range(self.plan.lanes) for word in range(0, self.plan.depth, step)]
+        data = self._ok(Command.READ, self.exchange(
+            [(Command.READ, struct.pack("<BHB", *r)) for r in reqs]))
+        images = [[] for _ in range(self.plan.lanes)]
+        for (lane, _, count), d in zip(reqs, data):
+            images[lane] += list(struct.unpack(f"<{count}h", d))
+        return images
+
+    def load(self, params: FixedParams) -> None:
+        """Load integer weights (W, and B, V, Q where the config has them)."""
+        self.write_images(self.plan.lane_images(params))
+
+    def read_params(self) -> FixedParams:
+        return params_from_images(self.plan, self.read_images())
+
+    def set_rates(self, lrs: Sequence[float]) -> list[int]:
+        """Per-layer learning rates; returns the multipliers lr / beta the device uses."""
+        etas = [self.fmt.eta_mantissa(lr / self.config.beta, "lr") for lr in lrs]
+        self.set_etas(etas)
+        return etas
+
+    def set_etas(self, etas: Sequence[int]) -> None:
+        self._ok(Command.RATES, [self.request(
+            Command.RATES, struct.pack(f"<{len(etas)}H", *etas))])
+
+    def quantize(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.layout.n_inputs:
+            raise ValueError(f"inputs must have shape (n, {self.layout.n_inputs}), not "
+                             f"{X.shape}")
+        if not np.isfinite(X).all() or X.min(initial=0) < 0 or X.max(initial=0) > 1:
+            raise ValueError("inputs must lie in [0, 1] (the rate format)")
+        return quantize(X, self.fmt.rate_frac, self.fmt.rate_frac + 1, signed=False)
+
+    def run_samples(self, x_q: np.ndarray, labels: Sequence[int], train: bool,
+                    progress: Callable[[int], None] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Quantized samples through the core: (predicted classes, output rates)."""
+        lay = self.layout
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) and (labels.min() < 0 or labels.max() >= lay.n_outputs):
+            raise ValueError(f"labels must lie in [0, {lay.n_outputs - 1}]")
+        step = lay.max_samples
+        reqs, counts = [], []
+        for start in range(0, len(labels), step):
+            chunk = range(start, min(start + step, len(labels)))
+            payload = bytearray([len(chunk)])
+            for i in chunk:
+                payload += struct.pack(f"<{lay.n_inputs}H", *(int(v) for v in x_q[i]))
+                payload.append(int(labels[i]))
+            reqs.append((Command.TRAIN if train else Command.INFER, bytes(payload)))
+            counts.append(len(chunk))
+        tick = None if progress is None else (lambda _n, it=iter(counts): progress(next(it)))
+        data = self._ok(reqs[0][0] if reqs else Command.TRAIN, self.exchange(reqs, tick))
+        classes, outputs = [], []
+        for d, count in zip(data, counts):
+            for s in range(count):
+                off = s * lay.result_bytes
+                classes.append(d[off])
+                outputs.append(struct.unpack_from(f"<{lay.n_outputs}H", d, off + 1))
+        return (np.array(classes, dtype=np.int64),
+                np.array(outputs, dtype=np.int64).reshape(-1, lay.n_outputs))
+
+    def train(self, X: np.ndarray, y: Sequence[int], epochs: int = 1, progress: bool = True,
+              on_epoch: Callable[[int, np.ndarray], None] | None = None) -> list[np.ndarray]:
+        """Train ``epochs`` passes over (X, y) in the config's sample order with the per-epoch
+        rate decay; returns each epoch's predictions (made before each update), in the order
+        of X."""
+        from tqdm import tqdm
+
+        x_q, y = self.quantize(X), np.asarray(y, dtype=np.int64)
+        history = []
+        with tqdm(total=epochs * len(y), desc=f"training on {self.name}", unit="sample",
+                  disable=None if progress else True, leave=False) as bar:
+            for epoch in range(epochs):
+                self.set_rates(self.config.lr_at(epoch))
+                order = sample_order(self.config, len(y), epoch)
+                classes, _ = self.run_samples(x_q[order], y[order], True, bar.update)
+                predicted = np.empty_like(classes)
+                predicted[order] = classes
+                history.append(predicted)
+                if on_epoch is not None:
+                    on_epoch(epoch, predicted)
+        return history
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        x_q = self.quantize(X)
+        return self.run_samples(x_q, np.zeros(len(x_q), dtype=np.int64), False)[0]
+
+    def counters(self) -> dict[str, int]:
+        data, = self._ok(Command.COUNTERS, [self.request(Command.COUNTERS)])
+        values = struct.unpack(f"<II{N_COUNTERS}H", data)
+        out = {"cycles": values[0], "samples": values[1]}
+        out.update({cause.name.lower(): v for cause, v in zip(Reject, values[2:])})
+        out["rejected_frames"] = sum(v for cause, v in zip(Reject, values[2:])
+                                     if cause not in (Reject.RETRIED, Reject.STOP_BIT))
+        return out
+
+    def reset(self) -> None:
+        """Reset the core's registers (LFSR, cycle and sample counters), the rates and the
+        counters; the weights stay."""
+        self._ok(Command.RESET, [self.request(Command.RESET)])

@@ -1,0 +1,268 @@
+"""A pure-Python device: the fixed-point golden model behind the link protocol.
+
+``FakeDevice`` speaks exactly what the gateware speaks (docs/protocol.md): the same framer checks,
+the same executor rules, the same replies. It is a pyserial-like port (``write``, ``read``,
+``timeout``, ``in_waiting``), so the host driver runs against it with no simulator, and it is the
+reference the gateware's behaviour is specified by. Its weights live in lane images, word for word
+as in the core's lane memories.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+
+import numpy as np
+
+from ghostfpga.config import Config
+from ghostfpga.golden.fixed import FixedModel, FixedParams
+from ghostfpga.golden.numerics import lfsr_position
+from ghostfpga.hdl.plan import Plan
+
+from .protocol import (N_COUNTERS, REJECT_OF_STATUS, REPLY_BIT, CobsError, Command, FrameError,
+                       Identity, LinkLayout, Reject, Status, cobs_decode, cobs_encode, crc16,
+                       parse_body)
+
+__all__ = ["FakeDevice", "ReferenceExecutor", "params_from_images", "image_crc"]
+
+
+def params_from_images(plan: Plan, images: list[list[int]]) -> FixedParams:
+    """The integer matrices held in lane images (the inverse of ``Plan.lane_images``)."""
+    mats: dict[str, list[np.ndarray]] = {"W": [], "B": [], "V": [], "Q": []}
+    for (name, k), slot in plan.slots.items():
+        lm = slot.lane_map
+        M = np.zeros((slot.rows, slot.cols), dtype=np.int64)
+        for j in range(slot.rows):
+            for i in range(slot.cols):
+                M[j, i] = images[lm.lane[j, i]][slot.base + lm.address[j, i]]
+        mats[name].append(M)
+    return FixedParams(mats["W"], mats["B"], mats["V"], mats["Q"])
+
+
+def image_crc(images: list[list[int]]) -> int:
+    """The COMMIT checksum: CRC-16 over every word of every lane, lane by lane, each word as
+    16-bit two's complement, most significant byte first."""
+    return crc16(b"".join((int(w) & 0xFFFF).to_bytes(2, "big") for lane in images for w in lane))
+
+
+class ReferenceExecutor:
+    """The device's command executor on the golden model: frame in, reply body out."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.plan = Plan(config)
+        self.layout = LinkLayout(config)
+        self.model = FixedModel(config)
+        self.images = self.plan.lane_images(self.model.params)
+        self.identity = Identity.of(config, self.plan.depth)
+        self.default_etas = self.model.etas(config.lr_at(0))
+        self.counters = [0] * N_COUNTERS
+        self.cache: OrderedDict[int, tuple[int, bytes]] = OrderedDict()   # seq -> (crc, reply)
+        self.expected: int | None = None   # next sequence number; None: any (no session yet)
+        self._reset_core()
+        self.committed = True
+
+    def _reset_core(self) -> None:
+        self.etas = list(self.default_etas)
+        self.samples = 0
+        self.model.lfsr_position = lfsr_position(self.config.numerics.lfsr_seed)
+
+    def count(self, cause: Reject) -> None:
+        self.counters[cause] = min(self.counters[cause] + 1, 0xFFFF)
+
+    # -- the frame-level rules -----------------------------------------------------------------
+    def handle(self, frame) -> bytes:
+        """The reply body to one frame that passed the framer."""
+        if frame.command == Command.IDENTIFY:
+            self.cache.clear()
+            self.expected = (frame.seq + 1) & 0xFF
+            status, data = (Status.OK, self.identity.pack()) if not frame.payload \
+                else (Status.SIZE, b"")
+            if status != Status.OK:
+                self.count(REJECT_OF_STATUS[status])
+            return self._reply(frame, status, data)
+        if frame.seq in self.cache:
+            crc, reply = self.cache[frame.seq]
+            if crc == frame.crc:
+                self.count(Reject.RETRIED)
+                return reply
+            self.count(Reject.DUPLICATE)
+            return self._reply(frame, Status.DUPLICATE, b"")
+        if self.expected is not None and frame.seq != self.expected:
+            self.count(Reject.SEQUENCE)
+            return self._reply(frame, Status.SEQUENCE, b"")
+        status, data = self.execute(frame.command, frame.payload)
+        if status != Status.OK:
+            self.count(REJECT_OF_STATUS[status])
+        reply = self._reply(frame, status, data)
+        self.cache[frame.seq] = (frame.crc, reply)
+        while len(self.cache) > self.layout.frames:
+            self.cache.popitem(last=False)
+        self.expected = (frame.seq + 1) & 0xFF
+        return reply
+
+    def _reply(self, frame, status: Status, data: bytes) -> bytes:
+        payload = bytes([status]) + data
+        head = struct.pack("<BBH", (frame.command | REPLY_BIT) & 0xFF, frame.seq, len(payload))
+        body = head + payload
+        return body + crc16(body).to_bytes(2, "big")
+
+    # -- commands ------------------------------------------------------------------------------
+    def execute(self, command: int, p: bytes) -> tuple[Status, bytes]:
+        handler = {Command.WRITE: self._write, Command.READ: self._read,
+                   Command.COMMIT: self._commit, Command.RATES: self._rates,
+                   Command.TRAIN: self._train, Command.INFER: self._infer,
+                   Command.COUNTERS: self._counters, Command.RESET: self._reset}.get(command)
+        if handler is None:
+            return Status.UNKNOWN_COMMAND, b""
+        return handler(p)
+
+    def _words_range(self, lane: int, word: int, count: int, most: int) -> bool:
+        return 1 <= count <= most and lane < self.plan.lanes and word + count <= self.plan.depth
+
+    def _write(self, p):
+        if len(p) < 5 or len(p) % 2 == 0:
+            return Status.SIZE, b""
+        lane, word = struct.unpack_from("<BH", p)
+        values = struct.unpack_from(f"<{(len(p) - 3) // 2}h", p, 3)
+        if not self._words_range(lane, word, len(values), self.layout.max_write):
+            return Status.RANGE, b""
+        bits = self.config.numerics.weight_bits
+        if any(not -(1 << (bits - 1)) <= v < 1 << (bits - 1) for v in values):
+            return Status.VALUE, b""
+        self.images[lane][word:word + len(values)] = list(values)
+        self.committed = False
+        return Status.OK, b""
+
+    def _read(self, p):
+        if len(p) != 4:
+            return Status.SIZE, b""
+        lane, word, count = struct.unpack("<BHB", p)
+        if not self._words_range(lane, word, count, self.layout.max_read):
+            return Status.RANGE, b""
+        return Status.OK, struct.pack(f"<{count}h", *self.images[lane][word:word + count])
+
+    def _commit(self, p):
+        if len(p) != 2:
+            return Status.SIZE, b""
+        crc = image_crc(self.images)
+        if crc != struct.unpack("<H", p)[0]:
+            return Status.CHECKSUM, struct.pack("<H", crc)
+        self.committed = True
+        self.model.params = params_from_images(self.plan, self.images)
+        return Status.OK, struct.pack("<H", crc)
+
+    def _rates(self, p):
+        L = self.config.n_layers
+        if len(p) != 2 * L:
+            return Status.SIZE, b""
+        etas = struct.unpack(f"<{L}H", p)
+        if any(e >= 1 << self.config.numerics.eta_bits for e in etas):
+            return Status.VALUE, b""
+        self.etas = list(etas)
+        return Status.OK, b""
+
+    def _samples(self, p, train: bool):
+        lay = self.layout
+        if len(p) < 1:
+            return Status.SIZE, b""
+        count = p[0]
+        if not 1 <= count <= lay.max_samples:
+            return Status.RANGE, b""
+        if len(p) != 1 + count * lay.sample_bytes:
+            return Status.SIZE, b""
+        if not self.committed:
+            return Status.UNCOMMITTED, b""
+        n0 = lay.n_inputs
+        samples = []
+        for s in range(count):
+            off = 1 + s * lay.sample_bytes
+            x = np.array(struct.unpack_from(f"<{n0}H", p, off), dtype=np.int64)
+            label = p[off + 2 * n0]
+            if (x > lay.input_max).any() or label >= lay.n_outputs:
+                return Status.VALUE, b""
+            samples.append((x, label))
+        out = bytearray()
+        for x, label in samples:
+            got, outputs = self.model.step(x, label, train, self.etas)
+            out += bytes([got]) + struct.pack(f"<{len(outputs)}H", *outputs)
+            self.samples += 1
+        if train:   # the model learned: the lane images follow
+            self.images = self.plan.lane_images(self.model.params)
+        return Status.OK, bytes(out)
+
+    def _train(self, p):
+        return self._samples(p, True)
+
+    def _infer(self, p):
+        return self._samples(p, False)
+
+    def _counters(self, p):
+        if p:
+            return Status.SIZE, b""
+        return Status.OK, struct.pack(f"<II{N_COUNTERS}H", 0, self.samples & 0xFFFFFFFF,
+                                      *self.counters)
+
+    def _reset(self, p):
+        if p:
+            return Status.SIZE, b""
+        self._reset_core()
+        self.counters = [0] * N_COUNTERS
+        return Status.OK, b""
+
+
+class FakeDevice:
+    """A pyserial-like port with a ReferenceExecutor behind the framer. Replies are ready as
+    soon as a frame's closing delimiter is written. It has no cycle counter (COUNTERS reports 0
+    cycles)."""
+
+    def __init__(self, config: Config, timeout: float | None = 1.0):
+        self.executor = ReferenceExecutor(config)
+        self.timeout = timeout
+        self.port = "fake"
+        self._rx = bytearray()
+        self._tx = bytearray()
+        self.is_open = True
+
+    # -- the framer ----------------------------------------------------------------------------
+    def _frame(self, raw: bytes) -> None:
+        ex = self.executor
+        try:
+            frame = parse_body(cobs_decode(raw), ex.layout.max_body)
+        except CobsError:
+            ex.count(Reject.COBS)
+            return
+        except FrameError as exc:
+            ex.count(exc.cause)
+            return
+        self._tx += b"\x00" + cobs_encode(ex.handle(frame)) + b"\x00"
+
+    # -- pyserial-like port --------------------------------------------------------------------
+    def write(self, data: bytes) -> int:
+        for b in bytes(data):
+            if b == 0:
+                if self._rx:
+                    self._frame(bytes(self._rx))
+                self._rx.clear()
+            else:
+                self._rx.append(b)
+        return len(data)
+
+    def read(self, n: int = 1) -> bytes:
+        out = bytes(self._tx[:n])
+        del self._tx[:n]
+        return out
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._tx)
+
+    def reset_input_buffer(self) -> None:
+        self._tx.clear()
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.is_open = False
+
