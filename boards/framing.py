@@ -1,0 +1,304 @@
+"""Frame gateware of the host link (docs/protocol.md): the receiving framer with its ring of
+frame slots, and the sender that adds CRC and COBS to a reply.
+
+Both own their block RAM: the receiver writes slot ``head`` while the executor reads slot
+``tail`` (never the same word), the sender reads queued reply slots while the executor writes a
+slot that is not queued.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.crc import catalog
+from amaranth.lib.wiring import In, Out
+
+from ghostfpga.hdl.memory import block_ram
+
+from .protocol import CRC_BYTES, HEADER_BYTES, OVERHEAD, Reject
+
+__all__ = ["FrameReceiver", "FrameSender"]
+
+
+def _crc16():
+    return catalog.CRC16_IBM_3740(data_width=8).create()
+
+
+class FrameReceiver(wiring.Component):
+    """COBS frames from ``i`` into ``frames`` slots of ``slot_bytes``; a good body (CRC,
+    length) enters the ring, a bad one pulses ``reject`` with its ``cause`` at its delimiter.
+
+    Decoding runs at the byte rate (``i.ready`` is always high). At every 0x00 the decoder
+    starts afresh, so garbage costs at most the frame it lands in. Checks, first that fails
+    wins: every slot full when the frame began (OVERFLOW), a delimiter inside a COBS block
+    (COBS), a body longer than a slot (OVERSIZE), shorter than header and CRC (TRUNCATED), a
+    CRC mismatch (CRC), a header length other than the bytes received (LENGTH). An empty frame
+    (two delimiters) is ignored.
+
+    The executor reads slot ``tail`` (``raddr`` within the slot, ``rdata`` one cycle later,
+    ``length`` = its body bytes without the CRC) while ``available``, and strobes ``release``
+    when done with it.
+    """
+
+    def __init__(self, frames: int, slot_bytes: int):
+        self.frames, self.slot_bytes = frames, slot_bytes
+        self._slot_bits = (slot_bytes - 1).bit_length()
+        super().__init__({
+            "i": In(stream.Signature(8)),
+            "reject": Out(1),
+            "cause": Out(4),
+            "available": Out(1),
+            "tail": Out(range(frames)),
+            "length": Out(range(slot_bytes + 1)),
+            "raddr": In(range(slot_bytes)),
+            "rdata": Out(8),
+            "release": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        N, S = self.frames, self.slot_bytes
+        mem = block_ram(8, N * S)
+        m.submodules.mem = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        m.submodules.crc = crc = _crc16()
+
+        head = Signal(range(N))
+        tail = Signal(range(N))
+        count = Signal(range(N + 1))
+        lengths = [Signal(range(S + 1), name=f"length{k}") for k in range(N)]
+        in_frame = Signal()        # a byte other than 0x00 since the last delimiter
+        overflow = Signal()        # no free slot when this frame began
+        remaining = Signal(8)      # data bytes left in the current COBS block
+        last_ff = Signal()         # the current block's code was 0xFF (no implied zero)
+        started = Signal()         # a block has begun in this frame
+        size = Signal(range(S + 2))  # body bytes decoded (saturating at S + 1)
+        header_len = Signal(16)
+
+        def slot_base(k):
+            return k << self._slot_bits if N > 1 else 0
+
+        m.d.comb += [self.i.ready.eq(1), self.available.eq(count != 0), self.tail.eq(tail),
+                     self.length.eq(Array(lengths)[tail]),
+                     rd.addr.eq(Cat(self.raddr, tail) if N > 1 else self.raddr),
+                     self.rdata.eq(rd.data)]
+
+        emit = Signal()
+        emit_byte = Signal(8)
+        with m.If(emit):
+            with m.If(size < S):
+                m.d.comb += [wr.en.eq(~overflow), wr.addr.eq(Cat(size[:self._slot_bits], head)
+                                                             if N > 1 else size),
+                             wr.data.eq(emit_byte)]
+            m.d.comb += [crc.valid.eq(1), crc.data.eq(emit_byte), crc.start.eq(size == 0)]
+            m.d.sync += size.eq(Mux(size == S + 1, size, size + 1))
+            with m.If(size == 2):
+                m.d.sync += header_len[:8].eq(emit_byte)
+            with m.If(size == 3):
+                m.d.sync += header_len[8:].eq(emit_byte)
+
+        popped = Signal()
+        m.d.comb += popped.eq(self.release & (count != 0))
+        with m.If(popped):
+            m.d.sync += tail.eq(Mux(tail == N - 1, 0, tail + 1))
+        pushed = Signal()
+
+        byte = self.i.payload
+        with m.If(self.i.valid):
+            with m.If(byte == 0):                          # delimiter: judge the frame
+                m.d.sync += [in_frame.eq(0), started.eq(0), remaining.eq(0), size.eq(0)]
+                with m.If(in_frame):
+                    cause = Signal(4)
+                    bad = Signal()
+                    with m.If(overflow):
+                        m.d.comb += [bad.eq(1), cause.eq(Reject.OVERFLOW)]
+                    with m.Elif(remaining != 0):
+                        m.d.comb += [bad.eq(1), cause.eq(Reject.COBS)]
+                    with m.Elif(size > S):
+                        m.d.comb += [bad.eq(1), cause.eq(Reject.OVERSIZE)]
+                    with m.Elif(size < OVERHEAD):
+                        m.d.comb += [bad.eq(1), cause.eq(Reject.TRUNCATED)]
+                    with m.Elif(~crc.match_detected):
+                        m.d.comb += [bad.eq(1), cause.eq(Reject.CRC)]
+                    with m.Elif(header_len != size - OVERHEAD):
+                        m.d.comb += [bad.eq(1), cause.eq(Reject.LENGTH)]
+                    m.d.comb += [self.reject.eq(bad), self.cause.eq(cause)]
+                    with m.If(~bad):
+                        m.d.comb += pushed.eq(1)
+                        for k in range(N):
+                            with m.If(head == k):
+                                m.d.sync += lengths[k].eq(size - CRC_BYTES)
+                        m.d.sync += head.eq(Mux(head == N - 1, 0, head + 1))
+            with m.Else():
+                with m.If(~in_frame):                      # the first byte of a frame
+                    m.d.sync += [in_frame.eq(1), overflow.eq(count == N)]
+                with m.If(remaining == 0):                 # a code byte
+                    with m.If(started & ~last_ff):
+                        m.d.comb += [emit.eq(1), emit_byte.eq(0)]
+                    m.d.sync += [remaining.eq(byte - 1), last_ff.eq(byte == 0xFF),
+                                 started.eq(1)]
+                with m.Else():
+                    m.d.comb += [emit.eq(1), emit_byte.eq(byte)]
+                    m.d.sync += remaining.eq(remaining - 1)
+        m.d.sync += count.eq(count + pushed - popped)
+        return m
+
+
+class FrameSender(wiring.Component):
+    """Replies from ``frames`` slots of ``slot_bytes`` to ``o``, each as ``0x00 COBS(body
+    CRC) 0x00``.
+
+    The executor writes a reply body (header first, no CRC) into a slot that is not
+    ``queued`` (``waddr`` = slot and offset, ``wdata``, ``we``), then strobes ``push`` with
+    the slot in ``push_slot``; slots go out in the order pushed. The sender reads the body's
+    length from its header, computes the CRC in a first pass over the body (one byte a
+    cycle), then COBS-encodes body and CRC, scanning each block before sending it. A slot
+    stays ``queued`` until its closing delimiter is taken.
+    """
+
+    def __init__(self, frames: int, slot_bytes: int):
+        self.frames, self.slot_bytes = frames, slot_bytes
+        self._slot_bits = (slot_bytes - 1).bit_length()
+        super().__init__({
+            "o": Out(stream.Signature(8)),
+            "waddr": In(range(frames * slot_bytes)),
+            "wdata": In(8),
+            "we": In(1),
+            "push": In(1),
+            "push_slot": In(range(frames)),
+            "queued": Out(frames),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        N, S = self.frames, self.slot_bytes
+        mem = block_ram(8, N * S)
+        m.submodules.mem = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        m.submodules.crc = crc = _crc16()
+        m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+
+        # the queue of pushed slots: a ring of slot numbers
+        order = [Signal(range(N), name=f"order{k}") for k in range(N)]
+        q_head, q_tail = Signal(range(N)), Signal(range(N))
+        q_count = Signal(range(N + 1))
+        popped = Signal()
+        with m.If(self.push):
+            for k in range(N):
+                with m.If(q_head == k):
+                    m.d.sync += order[k].eq(self.push_slot)
+            m.d.sync += q_head.eq(Mux(q_head == N - 1, 0, q_head + 1))
+        m.d.sync += q_count.eq(q_count + self.push - popped)
+
+        slot = Signal(range(N))
+        total = Signal(range(S + 1))       # body bytes and CRC
+        body = Signal(range(S + 1))        # body bytes
+        pos = Signal(range(S + 1))         # first byte of the current block
+        n = Signal(range(256))             # bytes of the current block
+        index = Signal(range(S + 2))       # the byte being read
+        crc_value = Signal(16)
+        done_slot = Signal(range(N))
+        finished = Signal()
+
+        def addr(offset):
+            return Cat(offset[:self._slot_bits], slot) if N > 1 else offset[:self._slot_bits]
+
+        read_index = Signal(range(S + 2))
+        m.d.comb += rd.addr.eq(addr(read_index))
+        byte = Signal(8)                   # the byte at ``index`` (body, then CRC)
+        m.d.comb += byte.eq(Mux(index < body, rd.data,
+                                Mux(index == body, crc_value[8:], crc_value[:8])))
+        header = Signal(16)
+
+        queued = Signal(N)
+        set_bit = Signal(N)
+        clear_bit = Signal(N)
+        with m.If(self.push):
+            m.d.comb += set_bit.eq(1 << self.push_slot)
+        with m.If(finished):
+            m.d.comb += clear_bit.eq(1 << done_slot)
+        m.d.sync += queued.eq((queued & ~clear_bit) | set_bit)
+        m.d.comb += self.queued.eq(queued)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(q_count != 0):
+                    m.d.comb += popped.eq(1)
+                    for k in range(N):
+                        with m.If(q_tail == k):
+                            m.d.sync += slot.eq(order[k])
+                    m.d.sync += q_tail.eq(Mux(q_tail == N - 1, 0, q_tail + 1))
+                    m.next = "LEN_LO"
+            with m.State("LEN_LO"):
+                m.d.comb += read_index.eq(2)
+                m.next = "LEN_HI"
+            with m.State("LEN_HI"):
+                m.d.comb += read_index.eq(3)
+                m.d.sync += header[:8].eq(rd.data)
+                m.next = "LEN"
+            with m.State("LEN"):
+                m.d.sync += [body.eq(Cat(header[:8], rd.data) + HEADER_BYTES),
+                             total.eq(Cat(header[:8], rd.data) + OVERHEAD), index.eq(0)]
+                m.next = "CRC"
+            with m.State("CRC"):                         # read byte ``index``, add the last
+                m.d.comb += read_index.eq(index)
+                m.d.sync += index.eq(index + 1)
+                with m.If(index != 0):
+                    m.d.comb += [crc.valid.eq(1), crc.data.eq(rd.data),
+                                 crc.start.eq(index == 1)]
+                with m.If(index == body):
+                    m.next = "CRC_DONE"
+            with m.State("CRC_DONE"):
+                m.d.sync += [crc_value.eq(crc.crc), pos.eq(0)]
+                m.next = "OPEN"
+            with m.State("OPEN"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(0)]
+                with m.If(self.o.ready):
+                    m.d.sync += [n.eq(0), index.eq(pos)]
+                    m.next = "SCAN_READ"
+            # scan: count the nonzero bytes of the block at ``pos``
+            with m.State("SCAN_READ"):
+                m.d.comb += read_index.eq(index)
+                with m.If((n == 254) | (index == total)):
+                    m.next = "CODE"
+                with m.Else():
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                m.d.comb += read_index.eq(index)
+                with m.If(byte == 0):
+                    m.next = "CODE"
+                with m.Else():
+                    m.d.sync += [n.eq(n + 1), index.eq(index + 1)]
+                    m.next = "SCAN_READ"
+            with m.State("CODE"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(n + 1)]
+                with m.If(self.o.ready):
+                    m.d.sync += index.eq(pos)
+                    m.next = "DATA_READ"
+            with m.State("DATA_READ"):
+                m.d.comb += read_index.eq(index)
+                with m.If(index == pos + n):
+                    m.next = "NEXT"
+                with m.Else():
+                    m.next = "DATA"
+            with m.State("DATA"):
+                m.d.comb += [read_index.eq(index), self.o.valid.eq(1), self.o.payload.eq(byte)]
+                with m.If(self.o.ready):
+                    m.d.sync += index.eq(index + 1)
+                    m.next = "DATA_READ"
+            with m.State("NEXT"):
+                m.d.sync += n.eq(0)
+                with m.If(n == 254):
+                    m.d.sync += [pos.eq(pos + 254), index.eq(pos + 254)]
+                    m.next = "SCAN_READ"
+                with m.Elif(pos + n == total):
+                    m.next = "CLOSE"
+                with m.Else():                             # skip the zero that ends the block
+                    m.d.sync += [pos.eq(pos + n + 1), index.eq(pos + n + 1)]
+                    m.next = "SCAN_READ"
+            with m.State("CLOSE"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(0)]
+                with m.If(self.o.ready):
+                    m.d.comb += [finished.eq(1), done_slot.eq(slot)]
+                    m.next = "IDLE"
+        return m
