@@ -92,6 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_sim)
 
+    p = sub.add_parser("run", help="train a board (or the simulated one) through the host "
+                                   "link and check it against the fixed-point golden model")
+    p.add_argument("--port", required=True,
+                   help="serial port or URL (/dev/ttyUSB1, socket://HOST:PORT), 'sim' (the "
+                        "system top in Verilator) or 'fake' (the golden model behind the "
+                        "protocol)")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--samples", type=int, default=None,
+                   help="training samples (default: the whole training set)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds to wait for a reply before resending (default 1)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (the one the board was built "
+                                                     "for)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop, "
                                     "then the core learning in RTL simulation")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: config's 40)")
@@ -196,6 +216,40 @@ def cmd_sim(args: argparse.Namespace) -> int:
                   percent(run["train_accuracy"]), percent(run["test_accuracy"]),
                   percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
                 title=f"RTL vs golden on {data.name}"))
+    if run["mismatches"]:
+        print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
+    if args.json:
+        write_json(args.json, run)
+    return 1 if run["mismatches"] else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ghostfpga.boards.device import DeviceError
+
+    from .hardware import run_on_device
+
+    for name in ("samples", "epochs"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            print(f"ghostfpga run: error: --{name} must be a positive integer, not {value}",
+                  file=sys.stderr)
+            return 2
+    config = Config.load(args.config) if args.config else Config()
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config),
+                           normalize=args.normalize)
+    try:
+        run = run_on_device(config, data, args.port, args.samples, args.epochs, args.timeout)
+    except DeviceError as exc:
+        print(f"ghostfpga run: error: {exc}", file=sys.stderr)
+        return 2
+    print(table(["port", "samples", "epochs", "mismatches", "train acc", "test acc",
+                 "golden test acc", "samples/s", "link use", "rejected", "seconds"],
+                [[run["port"], run["samples"], run["epochs"], run["mismatches"],
+                  percent(run["train_accuracy"]), percent(run["test_accuracy"]),
+                  percent(run["golden_test_accuracy"]), f"{run['samples_per_second']:.0f}",
+                  f"{100 * run['link_payload_fraction']:.0f} %", run["rejected_frames"],
+                  f"{run['seconds']:.1f}"]],
+                title=f"device vs golden on {data.name}"))
     if run["mismatches"]:
         print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
     if args.json:
