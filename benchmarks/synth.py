@@ -1,7 +1,7 @@
 """Synthesis and place-and-route of the bare core with the YoWASP tools.
 
 Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layers 4,30,3]
-                                   [--no-split-rows] [--json OUT]
+                                   [--no-split-rows] [--system] [--json OUT]
 
 Builds the core of the given config inside a minimal serial shell (boards/synth.py) with Yosys
 (`synth_ice40 -dsp` / `synth_ecp5`) and nextpnr, and reports logic cells, DSPs, block RAMs and
@@ -31,7 +31,12 @@ def main(argv=None) -> int:
     parser.add_argument("--freq", type=float, default=24.0, help="target clock in MHz")
     parser.add_argument("--no-split-rows", action="store_true",
                         help="one lane per row (hardware.split_rows = false): the smaller core")
-    parser.add_argument("--json", default=str(HERE / "results" / "synth.json"))
+    parser.add_argument("--system", action="store_true",
+                        help="the system top (UART host link and core) instead of the core in "
+                             "its serial shell")
+    parser.add_argument("--json", default=None,
+                        help="default: results/synth.json, results/synth_system.json with "
+                             "--system")
     args = parser.parse_args(argv)
     layers = tuple(int(v) for v in args.layers.split(","))
     config = Config(layers=layers, hardware=Hardware(device=args.device, lanes=args.lanes,
@@ -39,8 +44,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"  synthesizing {args.layers} with {args.lanes} lanes for {args.device} ...",
               file=sys.stderr)
-        core = synthesize(config, Path(tmp) / "core", args.freq)
-    r = core.to_dict() | {"split_rows": not args.no_split_rows}
+        core = synthesize(config, Path(tmp) / "core", args.freq, system=args.system)
+    r = core.to_dict() | {"split_rows": not args.no_split_rows, "system": args.system}
     print(table(["device", "layers", "P", "split rows", "logic cells", "DSPs", "block RAMs",
                  "Fmax MHz", "fits", "seconds"],
                 [[r["device"], args.layers, r["lanes"], "yes" if r["split_rows"] else "no",
@@ -51,10 +56,12 @@ def main(argv=None) -> int:
                   "-" if r["fmax_mhz"] is None else
                   f"{r['fmax_mhz']:.1f}" + ("" if r["meets_timing"] else f" (< {args.freq:g})"),
                   "yes" if r["fits"] else "no", f"{r['seconds']:.0f}"]],
-                title="bare core in a serial shell, post-route"))
+                title="system top (UART link + core), post-route" if args.system
+                else "bare core in a serial shell, post-route"))
     if not r["fits"]:
         print(f"did not fit: {r['error']}", file=sys.stderr)
-    write_json(args.json, r)
+    write_json(args.json or HERE / "results" / ("synth_system.json" if args.system
+                                                 else "synth.json"), r)
     return 0
 
 

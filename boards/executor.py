@@ -9,7 +9,7 @@ rates and resets wait until the core is idle. Reply slot ``w`` is the cache entr
 request; replies go out in execution order.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.crc import catalog
 from amaranth.lib.wiring import In, Out
@@ -66,7 +66,7 @@ class Executor(wiring.Component):
 
         # -- the frame being executed ----------------------------------------------------------
         cmd, seq = Signal(8), Signal(8)
-        plen = Signal(16)                     # payload bytes
+        plen = Signal(range(S))               # payload bytes (the framer checked the length)
         req_crc = Signal(16)
         ptr = Signal(range(S + 1))           # frame byte being read
         lo = Signal(8)                        # low byte of a word being read
@@ -111,8 +111,10 @@ class Executor(wiring.Component):
                      self.sample.payload.label.eq(label), self.sample.payload.train.eq(train)]
         res_label = Signal(8)
         res_out = Signal(xbits * nL)
-        count = Signal(16)                    # words, samples
-        index = Signal(16)                    # the word or sample being handled
+        most = max(lay.max_write, lay.max_read, lay.max_samples, self.identity_words,
+                   N_COUNTERS, L, 4)
+        count = Signal(range(most + 1))       # words, samples
+        index = Signal(range(most + 2))       # the word or sample being handled
         field = Signal(range(n0 + 1))         # within a sample: inputs, then the label
         validate = Signal()                   # first pass: checks only
         lane = Signal(8)
@@ -121,10 +123,12 @@ class Executor(wiring.Component):
         m.d.comb += [self.host_lane.eq(lane), self.host_addr.eq(addr),
                      self.host_wdata.eq(word[:wbits])]
         m.submodules.commit_crc = commit_crc = catalog.CRC16_IBM_3740(data_width=16).create()
-        big = Signal(64)                      # cycles and samples for COUNTERS
+        samples_len = Signal(range(S + lay.sample_bytes + 1))   # 1 + count x sample_bytes
+        abits = max(1, plan.depth.bit_length())
 
-        samples_len = Signal(16)              # 1 + count x sample_bytes
-        m.d.comb += samples_len.eq(1 + count * lay.sample_bytes)
+        def past_depth(start, n):
+            """The words start .. start + n - 1 run past a lane's memory."""
+            return (start[abits:] != 0) | (start[:abits] + n > plan.depth)
 
         def read_word(state, then, at=None):
             """States ``state``, ``state_HI``: read the little-endian word at ``ptr`` into
@@ -179,10 +183,10 @@ class Executor(wiring.Component):
                 m.d.sync += [seq.eq(self.rdata), ptr.eq(3)]
                 m.next = "H_LEN_HI"
             with m.State("H_LEN_HI"):
-                m.d.sync += [plen[:8].eq(self.rdata), ptr.eq(self.length)]
+                m.d.sync += [lo.eq(self.rdata), ptr.eq(self.length)]
                 m.next = "H_CRC"
             with m.State("H_CRC"):
-                m.d.sync += [plen[8:].eq(self.rdata), ptr.eq(self.length + 1)]
+                m.d.sync += [plen.eq(Cat(lo, self.rdata)), ptr.eq(self.length + 1)]
                 m.next = "H_CRC_LO"
             with m.State("H_CRC_LO"):
                 m.d.sync += [req_crc[8:].eq(self.rdata)]
@@ -260,7 +264,7 @@ class Executor(wiring.Component):
             read_word("W_ADDR", "W_RANGE")
             with m.State("W_RANGE"):
                 m.d.sync += addr.eq(word)
-                with m.If((lane >= plan.lanes) | (word + count > plan.depth)):
+                with m.If((lane >= plan.lanes) | past_depth(word, count)):
                     fail(Status.RANGE)
                 with m.Else():
                     m.next = "W_VALUE"
@@ -304,7 +308,7 @@ class Executor(wiring.Component):
             with m.State("R_RANGE"):
                 m.d.sync += [addr.eq(word), count.eq(self.rdata), index.eq(0), wait.eq(0)]
                 with m.If((self.rdata == 0) | (self.rdata > lay.max_read) |
-                          (lane >= plan.lanes) | (word + self.rdata > plan.depth)):
+                          (lane >= plan.lanes) | past_depth(word, self.rdata)):
                     fail(Status.RANGE)
                 with m.Else():
                     m.next = "R_IDLE"
@@ -389,12 +393,19 @@ class Executor(wiring.Component):
                 with m.Else():
                     m.next = "S_COUNT"
             with m.State("S_COUNT"):
-                m.d.sync += count.eq(self.rdata)
-                m.next = "S_CHECKS"
-            with m.State("S_CHECKS"):
-                with m.If((count == 0) | (count > lay.max_samples)):
+                m.d.sync += [count.eq(self.rdata), samples_len.eq(1)]
+                with m.If((self.rdata == 0) | (self.rdata > lay.max_samples)):
                     fail(Status.RANGE)
-                with m.Elif(plen != samples_len):
+                with m.Else():
+                    m.next = "S_LEN"
+            with m.State("S_LEN"):         # samples_len = 1 + count x sample_bytes, by adding
+                m.d.sync += [samples_len.eq(samples_len + lay.sample_bytes),
+                             index.eq(index + 1)]
+                with m.If(index == count):
+                    m.d.sync += [samples_len.eq(samples_len), index.eq(0)]
+                    m.next = "S_CHECKS"
+            with m.State("S_CHECKS"):
+                with m.If(plen != samples_len):
                     fail(Status.SIZE)
                 with m.Elif(~committed):
                     fail(Status.UNCOMMITTED)
@@ -457,14 +468,18 @@ class Executor(wiring.Component):
 
             # -- COUNTERS: cycles, samples, then every counter --------------------------------
             with m.State("COUNTERS"):
-                m.d.sync += [index.eq(0), big.eq(Cat(self.cycles, self.samples))]
+                m.d.sync += index.eq(0)
                 with m.If(plen != 0):
                     fail(Status.SIZE)
                 with m.Else():
-                    m.next = "K_BIG"
-            emit_states("K_BIG", big[:16], "K_BIG_NEXT")
+                    m.next = "K_IDLE"
+            with m.State("K_IDLE"):        # the core's counters hold still while it is idle
+                idle_core_then("K_BIG")
+            big = Array([self.cycles[:16], self.cycles[16:], self.samples[:16],
+                         self.samples[16:]])[index[:2]]
+            emit_states("K_BIG", big, "K_BIG_NEXT")
             with m.State("K_BIG_NEXT"):
-                m.d.sync += [big.eq(big >> 16), index.eq(index + 1)]
+                m.d.sync += index.eq(index + 1)
                 with m.If(index == 3):
                     m.d.sync += index.eq(0)
                     m.next = "K_WAIT"

