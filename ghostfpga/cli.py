@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None,
                    help="training samples (default: the whole training set)")
     p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
+    p.add_argument("--test-samples", type=int, default=None,
+                   help="test samples inferred after training (default: the whole test set)")
     p.add_argument("--timeout", type=float, default=1.0,
                    help="seconds to wait for a reply before resending (default 1)")
     p.add_argument("--config", metavar="FILE", help="TOML config (the one the board was built "
@@ -228,17 +230,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .hardware import run_on_device
 
-    for name in ("samples", "epochs"):
+    for name in ("samples", "epochs", "test_samples"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            print(f"ghostfpga run: error: --{name} must be a positive integer, not {value}",
+            print(f"ghostfpga run: error: --{name.replace('_', '-')} must be a positive "
+                  f"integer, not {value}",
                   file=sys.stderr)
             return 2
     config = Config.load(args.config) if args.config else Config()
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
     try:
-        run = run_on_device(config, data, args.port, args.samples, args.epochs, args.timeout)
+        run = run_on_device(config, data, args.port, args.samples, args.epochs, args.timeout,
+                            test_samples=args.test_samples)
     except DeviceError as exc:
         print(f"ghostfpga run: error: {exc}", file=sys.stderr)
         return 2

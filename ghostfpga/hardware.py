@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -80,13 +81,17 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
 
 
 def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
-                  epochs: int, timeout: float = 1.0, simulator: str = "verilator") -> dict:
+                  epochs: int, timeout: float = 1.0, simulator: str = "verilator",
+                  test_samples: int | None = None, divisor: int | None = None) -> dict:
     """Train through the host driver on ``port`` (a serial URL, ``fake``, or ``sim`` for the
     system top in co-simulation), then check every prediction and every read-back weight
     against the fixed-point golden model trained on the same samples."""
     from ghostfpga.boards.session import drive
 
     n = len(data.y_train) if samples is None else min(samples, len(data.y_train))
+    if test_samples is not None:
+        data = dataclasses.replace(data, x_test=data.x_test[:test_samples],
+                                   y_test=data.y_test[:test_samples])
     x_train, y_train, x_test = data.x_train[:n], data.y_train[:n], data.x_test
     start = time.perf_counter()
     if port == "sim":
@@ -96,7 +101,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                            {"config": config.to_toml(), "x_train": x_train.tolist(),
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),
                             "epochs": epochs, "timeout": min(timeout, 0.05)},
-                           simulator=simulator)
+                           simulator=simulator, divisor=divisor)
     else:
         from ghostfpga.boards.device import Device
         from ghostfpga.boards.fake import FakeDevice

@@ -1,0 +1,69 @@
+"""The whole system (UART pins in, UART pins out) in co-simulation, driven by the real host
+driver: training and inference equal the golden model in every prediction and every weight, and
+a storm of malformed frames leaves no trace but the counters."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ghostfpga.config import Config, Hardware, Numerics
+from ghostfpga.golden.datasets import yinyang
+from ghostfpga.golden.fixed import FixedModel
+from ghostfpga.hardware import run_on_device
+from ghostfpga.hdl import Plan
+from ghostfpga.sim.board_sim import run_on_board
+from ghostfpga.sim.cosim import simulator_available
+
+
+def test_driver_trains_the_simulated_board_at_the_real_divisor():
+    config = Config()   # 24 MHz, 3 Mbaud: 8 clocks per bit, as on the board
+    assert config.link.divisor == 8
+    run = run_on_device(config, yinyang(), "sim", samples=150, epochs=2, test_samples=60,
+                        timeout=0.01)
+    assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run["counters"]["samples"] == 2 * 150 + 60
+    assert run["rejected_frames"] == 0 and run["resent_frames"] == 0
+
+
+def test_driver_trains_a_learned_ghost_board_in_verilator():
+    config = Config(layers=(4, 10, 3), variant="learned", hardware=Hardware(lanes=3))
+    run = run_on_device(config, yinyang(), "sim", samples=80, epochs=1, test_samples=30,
+                        timeout=0.01, divisor=4)
+    assert run["mismatches"] == 0, run["first_mismatch"]
+
+
+@pytest.mark.skipif(not simulator_available("icarus"),
+                    reason="Icarus Verilog (iverilog) is not installed")
+def test_driver_trains_the_simulated_board_in_icarus():
+    config = Config(layers=(4, 6, 3), numerics=Numerics(weight_bits=8, weight_frac=5),
+                    hardware=Hardware(lanes=2))
+    run = run_on_device(config, yinyang(), "sim", samples=16, epochs=1, test_samples=8,
+                        timeout=0.01, simulator="icarus", divisor=4)
+    assert run["mismatches"] == 0, run["first_mismatch"]
+
+
+def test_a_thousand_bad_frames_leave_no_trace_but_the_counters():
+    config = Config(layers=(4, 10, 3), hardware=Hardware(lanes=4))
+    data = yinyang()
+    n = 104
+    run = run_on_board(config, "ghostfpga.sim.board_jobs:fault_job",
+                       {"config": config.to_toml(), "x_train": data.x_train[:n].tolist(),
+                        "y_train": data.y_train[:n].tolist(), "faults": 1000, "seed": 1,
+                        "timeout": 0.01}, divisor=4)
+    assert run["injected"] >= 1000, run
+    # every valid command was answered as the golden model answers: the weights carry no
+    # trace of any rejected frame
+    model = FixedModel(config)
+    etas = model.etas(config.lr_at(0))
+    x_q = model.quantize_input(data.x_train[:n])
+    want = [model.step(x_q[i], int(data.y_train[i]), True, etas)[0] for i in range(n)]
+    assert run["predictions"] == want
+    assert run["images"] == Plan(config).lane_images(model.params)
+    assert run["resent_frames"] == 0
+    # the refused-but-framed frames got their statuses, and the counters account for all
+    assert set(run["statuses"]) == {"unknown_command", "size", "duplicate", "sequence"}
+    counters = {k: v for k, v in run["counters"].items()
+                if k not in ("cycles", "samples", "rejected_frames") and v}
+    assert counters == run["expected_counters"]
+    assert run["counters"]["rejected_frames"] == run["injected"]
