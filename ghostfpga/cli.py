@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("sim-board", help="serve the simulated board (system top in "
+                                         "Verilator) on a TCP port of 127.0.0.1")
+    p.add_argument("--listen", type=int, required=True, metavar="PORT",
+                   help="TCP port; clients open socket://127.0.0.1:PORT")
+    p.add_argument("--config", metavar="FILE", help="TOML config")
+    p.set_defaults(func=cmd_sim_board)
+
     p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop, "
                                     "then the core learning in RTL simulation")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: config's 40)")
@@ -259,6 +266,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, run)
     return 1 if run["mismatches"] else 0
+
+
+def cmd_sim_board(args: argparse.Namespace) -> int:
+    import socket
+    import tempfile
+    import threading
+    import time
+    from pathlib import Path
+
+    from ghostfpga.sim.board_sim import run_on_board
+
+    if not 1 <= args.listen <= 65535:
+        print(f"ghostfpga sim-board: error: --listen must be a TCP port in 1..65535, not "
+              f"{args.listen}", file=sys.stderr)
+        return 2
+    try:   # refuse a busy port here, with a message, not inside the simulator
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", args.listen))
+    except OSError as exc:
+        print(f"ghostfpga sim-board: error: cannot listen on 127.0.0.1:{args.listen} "
+              f"({exc.strerror})", file=sys.stderr)
+        return 2
+    config = Config.load(args.config) if args.config else Config()
+    with tempfile.TemporaryDirectory() as tmp:
+        ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
+        outcome: dict = {}
+
+        def serve():
+            try:
+                outcome["result"] = run_on_board(
+                    config, "ghostfpga.sim.board_jobs:serve_job",
+                    {"listen": args.listen, "ready": str(ready), "stop": str(stop)})
+            except Exception as exc:   # reported by the main thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        print(f"building the simulated board ({'-'.join(map(str, config.layers))}, "
+              f"{config.hardware.lanes} lanes) ...", file=sys.stderr)
+        try:
+            while not ready.exists() and thread.is_alive():
+                time.sleep(0.05)
+            if ready.exists():
+                print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
+                      "(one client at a time; Ctrl-C stops)", flush=True)
+            while thread.is_alive():
+                thread.join(0.2)
+        except KeyboardInterrupt:
+            stop.touch()
+            thread.join(30)
+            print("stopped", file=sys.stderr)
+            return 0
+    if "error" in outcome:
+        print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

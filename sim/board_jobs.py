@@ -142,3 +142,60 @@ def fault_job(port, config: str, x_train, y_train, faults: int, seed: int,
             "expected_counters": expected, "statuses": dict(statuses),
             "injected": sum(injector.expected.values()) + sum(statuses.values()),
             "answered": answered, "resent_frames": device.resent}
+
+
+def serve_job(port, listen: int, ready: str, stop: str) -> dict:
+    """Serve the simulated board on TCP 127.0.0.1:``listen``, one client at a time, the next
+    when one disconnects (the board keeps its state). Writes ``ready`` once listening and
+    returns when the file ``stop`` appears."""
+    import os
+    import socket
+    import time
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", listen))
+    srv.listen(1)
+    srv.setblocking(False)
+    with open(ready, "w") as f:
+        f.write(str(srv.getsockname()[1]))
+    clients = 0
+    byte_cycles = 10 * port.bit_ps // port.clock_ps
+    while not os.path.exists(stop):
+        try:
+            conn, _ = srv.accept()
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        clients += 1
+        conn.setblocking(False)
+        quiet = 0
+        while not os.path.exists(stop):
+            moved = False
+            try:
+                data = conn.recv(65536)
+                if not data:
+                    break                    # the client hung up: wait for the next
+                port.write(data)
+                moved = True
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+            out = port.take()
+            if out:
+                conn.setblocking(True)
+                try:
+                    conn.sendall(out)
+                except OSError:
+                    break
+                conn.setblocking(False)
+                moved = True
+            quiet = 0 if moved or port.pending else quiet + 1
+            # run the board a byte time; when nothing moves for a while, give the CPU back
+            port.idle(byte_cycles if quiet < 200 else 50 * byte_cycles)
+            if quiet >= 200:
+                time.sleep(0.002)
+        conn.close()
+    srv.close()
+    return {"clients": clients}

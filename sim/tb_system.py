@@ -55,6 +55,22 @@ class SimPort:
         del self._from_device[:n]
         return out
 
+    def take(self) -> bytes:
+        """Every byte from the device so far, without waiting."""
+        out = bytes(self._from_device)
+        self._from_device.clear()
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Bytes queued for the device's rx pin."""
+        return len(self._to_device)
+
+    @resume
+    async def idle(self, cycles: int) -> None:
+        """Let ``cycles`` clock cycles of simulated time pass."""
+        await Timer(cycles * self.clock_ps, unit="ps")
+
     def reset_input_buffer(self) -> None:
         self._from_device.clear()
 

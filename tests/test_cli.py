@@ -104,3 +104,30 @@ def test_sim_trains_in_rtl_and_matches_golden(tmp_path, capsys):
 def test_sim_rejects_bad_sample_counts(capsys):
     assert main(["sim", "--samples", "0"]) == 2
     assert "--samples" in capsys.readouterr().err
+
+
+RUN_KEYS = {"port", "samples", "epochs", "mismatches", "train_accuracy", "test_accuracy",
+            "golden_test_accuracy", "samples_per_second", "rejected_frames", "seconds",
+            "config"}
+
+
+def test_run_on_the_fake_device_writes_the_documented_keys(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert main(["run", "--port", "fake", "--samples", "200", "--epochs", "2",
+                 "--json", str(out)]) == 0
+    run = json.loads(out.read_text())
+    assert RUN_KEYS <= set(run)
+    assert run["mismatches"] == 0 and run["samples"] == 200 and run["epochs"] == 2
+    assert run["test_accuracy"] == run["golden_test_accuracy"]
+    assert "golden test acc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--port", "fake", "--samples", "0"], "--samples must be a positive integer"),
+    (["run", "--port", "/dev/ttyGHOSTFPGA9"], "cannot open /dev/ttyGHOSTFPGA9"),
+    (["run", "--port", "loop://", "--timeout", "0.02"], "loop://: no reply to IDENTIFY"),
+    (["sim-board", "--listen", "70000"], "--listen must be a TCP port"),
+])
+def test_run_errors_name_the_problem(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

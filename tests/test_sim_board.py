@@ -1,0 +1,64 @@
+"""``ghostfpga sim-board`` serves the simulated board over TCP: any pyserial client drives it
+as socket://127.0.0.1:PORT, one client after another on the same board state, and Ctrl-C stops
+it cleanly."""
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ghostfpga.boards.device import Device
+from ghostfpga.config import Config
+from ghostfpga.golden.datasets import yinyang
+from ghostfpga.golden.fixed import FixedModel
+
+GHOSTFPGA = str(Path(sys.executable).parent / "ghostfpga")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sim_board_serves_clients_in_turn_and_stops_on_ctrl_c():
+    port = _free_port()
+    proc = subprocess.Popen([GHOSTFPGA, "sim-board", "--listen", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()   # printed once the simulated board listens
+        assert f"socket://127.0.0.1:{port}" in line, proc.stderr.read()
+        config, data = Config(), yinyang()
+        url = f"socket://127.0.0.1:{port}"
+        with Device(url, config, timeout=5.0) as device:
+            history = device.train(data.x_train[:40], data.y_train[:40], progress=False)
+        model = FixedModel(config)
+        etas = model.etas(config.lr_at(0))
+        order = np.random.default_rng([config.seed, 1, 0]).permutation(40)
+        want = np.empty(40, dtype=np.int64)
+        for i in order:
+            want[i] = model.step(model.quantize_input(data.x_train[i]), int(data.y_train[i]),
+                                 True, etas)[0]
+        assert (history[0] == want).all()
+        with Device(url, config, timeout=5.0) as device:   # the next client: same board
+            assert device.counters()["samples"] == 40
+            assert (device.predict(data.x_test[:20]) == model.predict(data.x_test[:20])).all()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_sim_board_refuses_a_busy_port(capsys):
+    from ghostfpga.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        assert main(["sim-board", "--listen", str(busy.getsockname()[1])]) == 2
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
