@@ -114,7 +114,9 @@ class Executor(wiring.Component):
         most = max(lay.max_write, lay.max_read, lay.max_samples, self.identity_words,
                    N_COUNTERS, L, 4)
         count = Signal(range(most + 1))       # words, samples
+        most = max(most, self.identity_base + self.identity_words)
         index = Signal(range(most + 2))       # the word or sample being handled
+        bank_end = Signal(range(most + 2))    # IDENTIFY, COUNTERS: the last bank word + 1
         field = Signal(range(n0 + 1))         # within a sample: inputs, then the label
         validate = Signal()                   # first pass: checks only
         lane = Signal(8)
@@ -197,11 +199,12 @@ class Executor(wiring.Component):
             with m.State("DISPATCH"):
                 with m.If(cmd == Command.IDENTIFY):
                     m.d.sync += [cache_valid.eq(0), expected.eq(seq + 1), synced.eq(1),
-                                 index.eq(0)]
+                                 index.eq(self.identity_base),
+                                 bank_end.eq(self.identity_base + self.identity_words)]
                     with m.If(plen != 0):
                         fail(Status.SIZE)
                     with m.Else():
-                        m.next = "ID_WAIT"
+                        m.next = "B_WAIT"
                 with m.Elif(synced & hit):
                     with m.If(hit_crc == req_crc):
                         m.next = "RETRY"
@@ -235,20 +238,20 @@ class Executor(wiring.Component):
                 m.d.comb += [self.release.eq(1), self.events.eq(1 << Reject.RETRIED)]
                 m.next = "IDLE"
 
-            # -- IDENTIFY: the identity words of the counter bank --------------------------
-            with m.State("ID_WAIT"):
-                m.d.comb += self.bank_raddr.eq(self.identity_base + index)
+            # -- IDENTIFY and COUNTERS: words index .. bank_end - 1 of the counter bank ------
+            with m.State("B_WAIT"):
+                m.d.comb += self.bank_raddr.eq(index)
                 with m.If(self.bank_idle):
-                    m.next = "ID_WORD"
-            with m.State("ID_WORD"):
+                    m.next = "B_WORD"
+            with m.State("B_WORD"):
                 m.d.sync += [word.eq(self.bank_rdata), index.eq(index + 1)]
-                m.next = "ID_EMIT"
-            emit_states("ID_EMIT", word, "ID_NEXT")
-            with m.State("ID_NEXT"):
-                with m.If(index == self.identity_words):
+                m.next = "B_EMIT"
+            emit_states("B_EMIT", word, "B_NEXT")
+            with m.State("B_NEXT"):
+                with m.If(index == bank_end):
                     m.next = "FINISH"
                 with m.Else():
-                    m.next = "ID_WAIT"
+                    m.next = "B_WAIT"
 
             # -- WRITE: lane, word, values; all checked before the first is written ----------
             with m.State("WRITE"):
@@ -481,23 +484,10 @@ class Executor(wiring.Component):
             with m.State("K_BIG_NEXT"):
                 m.d.sync += index.eq(index + 1)
                 with m.If(index == 3):
-                    m.d.sync += index.eq(0)
-                    m.next = "K_WAIT"
+                    m.d.sync += [index.eq(0), bank_end.eq(N_COUNTERS)]
+                    m.next = "B_WAIT"
                 with m.Else():
                     m.next = "K_BIG"
-            with m.State("K_WAIT"):
-                m.d.comb += self.bank_raddr.eq(index)
-                with m.If(self.bank_idle):
-                    m.next = "K_WORD"
-            with m.State("K_WORD"):
-                m.d.sync += [word.eq(self.bank_rdata), index.eq(index + 1)]
-                m.next = "K_EMIT"
-            emit_states("K_EMIT", word, "K_NEXT")
-            with m.State("K_NEXT"):
-                with m.If(index == N_COUNTERS):
-                    m.next = "FINISH"
-                with m.Else():
-                    m.next = "K_WAIT"
 
             # -- RESET: the core's registers, the rates, the counters -------------------------
             with m.State("RESET"):

@@ -128,18 +128,23 @@ def test_uart_transmitter_sends_the_reference_bit_stream():
 FRAMES, SLOT = 4, 128
 
 
-def rtl_frames(stream: bytes, read_limit: int = 64):
+async def feed(ctx, fr, b: int, causes: list) -> None:
+    """One byte into the framer; a rejection at it is recorded."""
+    ctx.set(fr.i.payload, b)
+    ctx.set(fr.i.valid, 1)
+    if ctx.get(fr.reject):
+        causes.append(Reject(ctx.get(fr.cause)))
+    await ctx.tick()
+
+
+def rtl_frames(stream: bytes):
     """Feed bytes to the framer; returns (bodies it stored, causes it rejected)."""
     fr = FrameReceiver(FRAMES, SLOT)
     bodies, causes = [], []
 
     async def bench(ctx):
         for b in stream:
-            ctx.set(fr.i.payload, b)
-            ctx.set(fr.i.valid, 1)
-            if ctx.get(fr.reject):
-                causes.append(Reject(ctx.get(fr.cause)))
-            await ctx.tick()
+            await feed(ctx, fr, b, causes)
             ctx.set(fr.i.valid, 0)
             await ctx.tick()
             if ctx.get(fr.available):   # read and release the frame at the tail
@@ -232,11 +237,7 @@ def test_framer_counts_overflow_when_every_slot_is_full():
 
     async def bench(ctx):
         for b in stream:
-            ctx.set(fr.i.payload, b)
-            ctx.set(fr.i.valid, 1)
-            if ctx.get(fr.reject):
-                causes.append(Reject(ctx.get(fr.cause)))
-            await ctx.tick()
+            await feed(ctx, fr, b, causes)
         ctx.set(fr.i.valid, 0)
         await ctx.tick()
         assert ctx.get(fr.available)
