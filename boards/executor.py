@@ -87,7 +87,7 @@ class Executor(wiring.Component):
             with m.If(cache_valid[k] & (cache_seq[k] == seq)):
                 m.d.comb += [hit.eq(1), hit_slot.eq(k), hit_crc.eq(cache_crc[k])]
         cached = Signal()                     # this frame's reply enters the cache
-        status = Signal(8)
+        status = Signal(range(max(Status) + 1))
 
         # -- reply writing -------------------------------------------------------------------
         out_pos = Signal(range(S + 1))
@@ -105,11 +105,11 @@ class Executor(wiring.Component):
         eta_reg = Signal(ebits * L, init=default_eta)
         m.d.comb += self.eta.as_value().eq(eta_reg)
         x_reg = Signal(xbits * n0)
-        label = Signal(8)
+        label = Signal(_bits(nL))
         train = Signal()
         m.d.comb += [self.sample.payload.x.as_value().eq(x_reg),
                      self.sample.payload.label.eq(label), self.sample.payload.train.eq(train)]
-        res_label = Signal(8)
+        res_label = Signal(_bits(nL))
         res_out = Signal(xbits * nL)
         most = max(lay.max_write, lay.max_read, lay.max_samples, self.identity_words,
                    N_COUNTERS, L, 4)
@@ -119,12 +119,15 @@ class Executor(wiring.Component):
         bank_end = Signal(range(most + 2))    # IDENTIFY, COUNTERS: the last bank word + 1
         field = Signal(range(n0 + 1))         # within a sample: inputs, then the label
         validate = Signal()                   # first pass: checks only
-        lane = Signal(8)
-        addr = Signal(16)
+        lane = Signal(_bits(plan.lanes))
+        lane_bad = Signal()                   # the requested lane is not below P
+        addr = Signal(_bits(plan.depth))
         wait = Signal(range(HOST_READ_LATENCY + 1))   # clock edges since ``addr`` changed
         m.d.comb += [self.host_lane.eq(lane), self.host_addr.eq(addr),
                      self.host_wdata.eq(word[:wbits])]
-        m.submodules.commit_crc = commit_crc = catalog.CRC16_IBM_3740(data_width=16).create()
+        m.submodules.commit_crc = commit_crc = catalog.CRC16_IBM_3740(data_width=8).create()
+        rdata16 = Signal(16)                  # the host read word, sign-extended
+        m.d.comb += rdata16.eq(self.host_rdata.as_signed())
         samples_len = Signal(range(S + lay.sample_bytes + 1))   # 1 + count x sample_bytes
         abits = max(1, plan.depth.bit_length())
 
@@ -262,12 +265,12 @@ class Executor(wiring.Component):
                     m.d.sync += ptr.eq(HEADER_BYTES + 1)
                     m.next = "W_HEAD"
             with m.State("W_HEAD"):       # lane arrives now; the word address after it
-                m.d.sync += lane.eq(self.rdata)
+                m.d.sync += [lane.eq(self.rdata), lane_bad.eq(self.rdata >= plan.lanes)]
                 m.next = "W_ADDR"
             read_word("W_ADDR", "W_RANGE")
             with m.State("W_RANGE"):
                 m.d.sync += addr.eq(word)
-                with m.If((lane >= plan.lanes) | past_depth(word, count)):
+                with m.If(lane_bad | past_depth(word, count)):
                     fail(Status.RANGE)
                 with m.Else():
                     m.next = "W_VALUE"
@@ -303,7 +306,7 @@ class Executor(wiring.Component):
                     m.d.sync += ptr.eq(HEADER_BYTES + 1)
                     m.next = "R_LANE"
             with m.State("R_LANE"):
-                m.d.sync += lane.eq(self.rdata)
+                m.d.sync += [lane.eq(self.rdata), lane_bad.eq(self.rdata >= plan.lanes)]
                 m.next = "R_ADDR"
             read_word("R_ADDR", "R_COUNT")
             with m.State("R_COUNT"):       # ptr is at the count byte: its data is next cycle
@@ -311,7 +314,7 @@ class Executor(wiring.Component):
             with m.State("R_RANGE"):
                 m.d.sync += [addr.eq(word), count.eq(self.rdata), index.eq(0), wait.eq(0)]
                 with m.If((self.rdata == 0) | (self.rdata > lay.max_read) |
-                          (lane >= plan.lanes) | past_depth(word, self.rdata)):
+                          lane_bad | past_depth(word, self.rdata)):
                     fail(Status.RANGE)
                 with m.Else():
                     m.next = "R_IDLE"
@@ -320,7 +323,7 @@ class Executor(wiring.Component):
             with m.State("R_WAIT"):
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == HOST_READ_LATENCY):
-                    m.d.sync += [word.eq(self.host_rdata.as_signed()), index.eq(index + 1)]
+                    m.d.sync += [word.eq(rdata16), index.eq(index + 1)]
                     m.next = "R_EMIT"
             emit_states("R_EMIT", word, "R_NEXT")
             with m.State("R_NEXT"):
@@ -341,18 +344,22 @@ class Executor(wiring.Component):
             with m.State("C_IDLE"):
                 m.d.comb += commit_crc.start.eq(1)
                 idle_core_then("C_WAIT")
-            with m.State("C_WAIT"):
+            with m.State("C_WAIT"):       # the word's high byte into the CRC, then its low
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == HOST_READ_LATENCY):
-                    m.d.comb += [commit_crc.valid.eq(1),
-                                 commit_crc.data.eq(self.host_rdata.as_signed())]
-                    m.d.sync += wait.eq(0)
+                    m.d.comb += [commit_crc.valid.eq(1), commit_crc.data.eq(rdata16[8:])]
+                    m.d.sync += [wait.eq(0), lo.eq(rdata16[:8])]
+                    m.next = "C_LO"
                     with m.If(addr == plan.depth - 1):
                         m.d.sync += [addr.eq(0), lane.eq(lane + 1)]
                         with m.If(lane == plan.lanes - 1):
-                            m.next = "C_DONE"
+                            m.next = "C_LO_LAST"
                     with m.Else():
                         m.d.sync += addr.eq(addr + 1)
+            for state, then in (("C_LO", "C_WAIT"), ("C_LO_LAST", "C_DONE")):
+                with m.State(state):
+                    m.d.comb += [commit_crc.valid.eq(1), commit_crc.data.eq(lo)]
+                    m.next = then
             with m.State("C_DONE"):
                 with m.If(commit_crc.crc != word):
                     m.d.sync += status.eq(Status.CHECKSUM)
