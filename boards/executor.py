@@ -161,6 +161,14 @@ class Executor(wiring.Component):
             m.d.sync += status.eq(code)
             m.next = "FINISH"
 
+        def size_then(bad, state, *actions):
+            """SIZE when ``bad``, else ``actions`` and on to ``state``."""
+            with m.If(bad):
+                fail(Status.SIZE)
+            with m.Else():
+                m.d.sync += list(actions)
+                m.next = state
+
         def idle_core_then(state):
             with m.If(~self.busy):
                 m.next = state
@@ -204,10 +212,7 @@ class Executor(wiring.Component):
                     m.d.sync += [cache_valid.eq(0), expected.eq(seq + 1), synced.eq(1),
                                  index.eq(self.identity_base),
                                  bank_end.eq(self.identity_base + self.identity_words)]
-                    with m.If(plen != 0):
-                        fail(Status.SIZE)
-                    with m.Else():
-                        m.next = "B_WAIT"
+                    size_then(plen != 0, "B_WAIT")
                 with m.Elif(synced & hit):
                     with m.If(hit_crc == req_crc):
                         m.next = "RETRY"
@@ -259,11 +264,7 @@ class Executor(wiring.Component):
             # -- WRITE: lane, word, values; all checked before the first is written ----------
             with m.State("WRITE"):
                 m.d.sync += [count.eq((plen - 3) >> 1), validate.eq(1), index.eq(0)]
-                with m.If((plen < 5) | ~plen[0]):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.d.sync += ptr.eq(HEADER_BYTES + 1)
-                    m.next = "W_HEAD"
+                size_then((plen < 5) | ~plen[0], "W_HEAD", ptr.eq(HEADER_BYTES + 1))
             with m.State("W_HEAD"):       # lane arrives now; the word address after it
                 m.d.sync += [lane.eq(self.rdata), lane_bad.eq(self.rdata >= plan.lanes)]
                 m.next = "W_ADDR"
@@ -300,11 +301,7 @@ class Executor(wiring.Component):
 
             # -- READ: lane, word, count -> words ---------------------------------------------
             with m.State("READ"):
-                with m.If(plen != 4):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.d.sync += ptr.eq(HEADER_BYTES + 1)
-                    m.next = "R_LANE"
+                size_then(plen != 4, "R_LANE", ptr.eq(HEADER_BYTES + 1))
             with m.State("R_LANE"):
                 m.d.sync += [lane.eq(self.rdata), lane_bad.eq(self.rdata >= plan.lanes)]
                 m.next = "R_ADDR"
@@ -335,11 +332,7 @@ class Executor(wiring.Component):
 
             # -- COMMIT: CRC of every word of every lane against the host's -------------------
             with m.State("COMMIT"):
-                with m.If(plen != 2):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.d.sync += [lane.eq(0), addr.eq(0), wait.eq(0)]
-                    m.next = "C_CRC"
+                size_then(plen != 2, "C_CRC", lane.eq(0), addr.eq(0), wait.eq(0))
             read_word("C_CRC", "C_IDLE")
             with m.State("C_IDLE"):
                 m.d.comb += commit_crc.start.eq(1)
@@ -371,10 +364,7 @@ class Executor(wiring.Component):
             # -- RATES: one multiplier per layer ---------------------------------------------
             with m.State("RATES"):
                 m.d.sync += [index.eq(0), validate.eq(1)]
-                with m.If(plen != 2 * L):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.next = "E_WORD"
+                size_then(plen != 2 * L, "E_WORD")
             read_word("E_WORD", "E_CHECK")
             with m.State("E_CHECK"):
                 m.d.sync += index.eq(index + 1)
@@ -398,10 +388,7 @@ class Executor(wiring.Component):
             with m.State("SAMPLES"):
                 m.d.sync += [ptr.eq(HEADER_BYTES + 1), validate.eq(1), index.eq(0),
                              field.eq(0)]
-                with m.If(plen == 0):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.next = "S_COUNT"
+                size_then(plen == 0, "S_COUNT")
             with m.State("S_COUNT"):
                 m.d.sync += [count.eq(self.rdata), samples_len.eq(1)]
                 with m.If((self.rdata == 0) | (self.rdata > lay.max_samples)):
@@ -479,10 +466,7 @@ class Executor(wiring.Component):
             # -- COUNTERS: cycles, samples, then every counter --------------------------------
             with m.State("COUNTERS"):
                 m.d.sync += index.eq(0)
-                with m.If(plen != 0):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.next = "K_IDLE"
+                size_then(plen != 0, "K_IDLE")
             with m.State("K_IDLE"):        # the core's counters hold still while it is idle
                 idle_core_then("K_BIG")
             big = Array([self.cycles[:16], self.cycles[16:], self.samples[:16],
@@ -498,10 +482,7 @@ class Executor(wiring.Component):
 
             # -- RESET: the core's registers, the rates, the counters -------------------------
             with m.State("RESET"):
-                with m.If(plen != 0):
-                    fail(Status.SIZE)
-                with m.Else():
-                    m.next = "X_IDLE"
+                size_then(plen != 0, "X_IDLE")
             with m.State("X_IDLE"):
                 with m.If(~self.busy & self.bank_idle):
                     m.d.comb += [self.core_reset.eq(1), self.bank_clear.eq(1)]
