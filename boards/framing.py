@@ -151,9 +151,9 @@ class FrameSender(wiring.Component):
     The executor writes a reply body (header first, no CRC) into a slot that is not
     ``queued`` (``waddr`` = slot and offset, ``wdata``, ``we``), then strobes ``push`` with
     the slot in ``push_slot``; slots go out in the order pushed. The sender reads the body's
-    length from its header, computes the CRC in a first pass over the body (one byte a
-    cycle), then COBS-encodes body and CRC, scanning each block before sending it. A slot
-    stays ``queued`` until its closing delimiter is taken.
+    length from its header, then COBS-encodes body and CRC, scanning each block before
+    sending it; the scan visits every body byte once and in order, so the CRC is complete
+    when the scan reaches it. A slot stays ``queued`` until its closing delimiter is taken.
     """
 
     def __init__(self, frames: int, slot_bytes: int):
@@ -196,7 +196,6 @@ class FrameSender(wiring.Component):
         pos = Signal(range(S + 1))         # first byte of the current block
         n = Signal(range(256))             # bytes of the current block
         index = Signal(range(S + 2))       # the byte being read
-        crc_value = Signal(16)
         done_slot = Signal(range(N))
         finished = Signal()
 
@@ -207,7 +206,7 @@ class FrameSender(wiring.Component):
         m.d.comb += rd.addr.eq(addr(read_index))
         byte = Signal(8)                   # the byte at ``index`` (body, then CRC)
         m.d.comb += byte.eq(Mux(index < body, rd.data,
-                                Mux(index == body, crc_value[8:], crc_value[:8])))
+                                Mux(index == body, crc.crc[8:], crc.crc[:8])))
         header = Signal(16)
 
         queued = Signal(N)
@@ -238,18 +237,7 @@ class FrameSender(wiring.Component):
                 m.next = "LEN"
             with m.State("LEN"):
                 m.d.sync += [body.eq(Cat(header[:8], rd.data) + HEADER_BYTES),
-                             total.eq(Cat(header[:8], rd.data) + OVERHEAD), index.eq(0)]
-                m.next = "CRC"
-            with m.State("CRC"):                         # read byte ``index``, add the last
-                m.d.comb += read_index.eq(index)
-                m.d.sync += index.eq(index + 1)
-                with m.If(index != 0):
-                    m.d.comb += [crc.valid.eq(1), crc.data.eq(rd.data),
-                                 crc.start.eq(index == 1)]
-                with m.If(index == body):
-                    m.next = "CRC_DONE"
-            with m.State("CRC_DONE"):
-                m.d.sync += [crc_value.eq(crc.crc), pos.eq(0)]
+                             total.eq(Cat(header[:8], rd.data) + OVERHEAD), pos.eq(0)]
                 m.next = "OPEN"
             with m.State("OPEN"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(0)]
@@ -265,6 +253,9 @@ class FrameSender(wiring.Component):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += read_index.eq(index)
+                with m.If(index < body):   # every body byte is scanned once, in order
+                    m.d.comb += [crc.valid.eq(1), crc.data.eq(rd.data),
+                                 crc.start.eq(index == 0)]
                 with m.If(byte == 0):
                     m.next = "CODE"
                 with m.Else():

@@ -249,7 +249,8 @@ def test_framer_counts_overflow_when_every_slot_is_full():
     assert causes == [Reject.OVERFLOW]
 
 
-def rtl_send(bodies: list[bytes]) -> bytes:
+def rtl_send(bodies: list[bytes], slot_bytes: int = SLOT) -> bytes:
+    SLOT = slot_bytes
     snd = FrameSender(FRAMES, SLOT)
     out = bytearray()
 
@@ -309,3 +310,11 @@ def test_sender_frames_replies_with_crc_and_cobs():
               _reply(bytes(rng.randrange(0, 3) for _ in range(90))), _reply(b"\x00\xff" * 10),
               _reply(bytes(rng.randrange(256) for _ in range(100)))]
     assert rtl_send(bodies) == ref_send(bodies)
+
+
+def test_sender_splits_long_runs_into_254_byte_blocks():
+    rng = random.Random(11)
+    bodies = [_reply(bytes(rng.randrange(1, 256) for _ in range(300))),
+              _reply(bytes(rng.randrange(1, 256) for _ in range(253)) + b"\x00"
+                     + bytes(rng.randrange(1, 256) for _ in range(254)))]
+    assert rtl_send(bodies, 1024) == ref_send(bodies)
