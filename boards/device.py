@@ -62,9 +62,14 @@ class Device:
         self._seq = 0
         self._buffer = bytearray()
         self.resent = 0   # frames sent again after a timeout
-        self.identity = self.identify()
+        try:
+            self.identity = self.identify()
+        except DeviceError:
+            self.close()
+            raise
         want = config.hardware_digest()
         if self.identity.config_hash != want:
+            self.close()
             raise DeviceError(
                 f"{self.name}: the device runs config {self.identity.config_hash:08x}, not "
                 f"{want:08x} ({'-'.join(map(str, self.identity.layers))}, "

@@ -213,8 +213,8 @@ class ReferenceExecutor:
 
 class FakeDevice:
     """A pyserial-like port with a ReferenceExecutor behind the framer. Replies are ready as
-    soon as a frame's closing delimiter is written. It has no cycle counter (COUNTERS reports 0
-    cycles)."""
+    soon as a frame's closing delimiter is written, so it buffers any number of frames (no
+    OVERFLOW), and it has no cycle counter (COUNTERS reports 0 cycles)."""
 
     def __init__(self, config: Config, timeout: float | None = 1.0):
         self.executor = ReferenceExecutor(config)
