@@ -225,10 +225,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
                   percent(run["train_accuracy"]), percent(run["test_accuracy"]),
                   percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
                 title=f"RTL vs golden on {data.name}"))
+    return _checked(run, args.json)
+
+
+def _checked(run: dict, json_path: str | None) -> int:
+    """The end of a run checked against the golden model: the first mismatch, the JSON, and
+    exit code 1 on any mismatch."""
     if run["mismatches"]:
         print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
-    if args.json:
-        write_json(args.json, run)
+    if json_path:
+        write_json(json_path, run)
     return 1 if run["mismatches"] else 0
 
 
@@ -261,11 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{100 * run['link_payload_fraction']:.0f} %", run["rejected_frames"],
                   f"{run['seconds']:.1f}"]],
                 title=f"device vs golden on {data.name}"))
-    if run["mismatches"]:
-        print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
-    if args.json:
-        write_json(args.json, run)
-    return 1 if run["mismatches"] else 0
+    return _checked(run, args.json)
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
