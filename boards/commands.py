@@ -1,0 +1,285 @@
+"""The command states of the host link's executor (boards/executor.py), one method per
+command. They run inside the executor's FSM on its shared machinery: the frame cursor
+(``cur``, ``word``, ``take``, ``seek``), the reply writer (``emit``, ``emit_lo``), ``checked``
+and ``fail``. Each command starts with ``cur`` on its first payload byte and ends in FINISH.
+"""
+
+from amaranth.hdl import Array, Cat, Const
+from amaranth.lib.crc import catalog
+
+from .protocol import HEADER_BYTES, Status
+
+__all__ = ["CommandStates", "P0"]
+
+P0 = HEADER_BYTES   # the first payload byte of a frame
+
+
+class CommandStates:
+    """WRITE, READ, COMMIT, RATES, TRAIN / INFER, COUNTERS and RESET (a mixin of the
+    executor's builder)."""
+
+    def write(self):
+        """WRITE lane u8, word u16, values i16 x n: checks, then (core idle) the writes."""
+        m, ex, plan = self.m, self.ex, self.ex.plan
+        n = (self.plen - 3) >> 1
+        wbits = plan.fmt.weight_bits
+        top = self.word[wbits - 1:16]         # a fitting value's bits above copy its sign
+        sign_ok = (top == 0) | (top == (1 << (17 - wbits)) - 1) if wbits < 16 else Const(1)
+        with m.State("WRITE"):
+            with self.checked(((self.plen < 5) | ~self.plen[0], Status.SIZE)):
+                m.d.sync += self.validate.eq(1)
+                m.next = "W_LANE"
+        with m.State("W_LANE"):
+            self.take_lane()
+            m.next = "W_ADDR"
+        with m.State("W_ADDR"):
+            self.take()
+            m.next = "W_RANGE"
+        with m.State("W_RANGE"):              # word = the first word's address
+            m.d.sync += [self.addr.eq(self.word), self.index.eq(0)]
+            with self.checked((self.lane_bad | self.past_depth(self.word, n), Status.RANGE)):
+                self.take()
+                m.next = "W_VALUE"
+        with m.State("W_VALUE"):
+            self.take()
+            m.next = "W_VALUE_HI"
+        with m.State("W_VALUE_HI"):           # word = the value
+            self.take()
+            m.d.sync += self.index.eq(self.index + 1)
+            last = self.index == n - 1
+            with m.If(self.validate):
+                with self.checked((~sign_ok, Status.VALUE)):
+                    m.next = "W_VALUE"
+                    with m.If(last):
+                        m.d.sync += self.validate.eq(0)
+                        self.seek(P0)
+                        m.next = "W_IDLE"
+            with m.Else():
+                m.d.comb += ex.host_write.eq(1)
+                m.d.sync += self.addr.eq(self.addr + 1)
+                m.next = "W_VALUE"
+                with m.If(last):
+                    m.d.sync += self.committed.eq(0)
+                    m.next = "FINISH"
+        with m.State("W_IDLE"):
+            self.when_idle("W_LANE")
+
+    def read(self):
+        """READ lane u8, word u16, count u8 -> values i16 x count."""
+        m, lay = self.m, self.ex.layout
+        with m.State("READ"):
+            with self.checked((self.plen != 4, Status.SIZE)):
+                self.take_lane()
+                m.next = "R_ADDR"
+        with m.State("R_ADDR"):
+            self.take()
+            m.next = "R_ADDR_HI"
+        with m.State("R_ADDR_HI"):
+            m.d.sync += self.addr.eq(self.word)
+            self.take()
+            m.next = "R_RANGE"
+        n = self.cur                          # the count, on the cursor to the end
+        with m.State("R_RANGE"):
+            m.d.sync += [self.index.eq(0), self.wait.eq(0)]
+            bad = (n == 0) | (n > lay.max_read) | self.lane_bad | self.past_depth(self.addr, n)
+            with self.checked((bad, Status.RANGE)):
+                m.next = "R_IDLE"
+        with m.State("R_IDLE"):
+            self.when_idle("R_WAIT")
+        with m.State("R_WAIT"):
+            with m.If(self.wait_read()):
+                self.emit_lo(self.rdata16)
+                m.next = "R_HI"
+        with m.State("R_HI"):
+            self.emit(self.held)
+            m.d.sync += [self.addr.eq(self.addr + 1), self.wait.eq(0),
+                         self.index.eq(self.index + 1)]
+            m.next = "R_WAIT"
+            with m.If(self.index == n - 1):
+                m.next = "FINISH"
+
+    def commit(self):
+        """COMMIT crc u16: the CRC of every word of every lane against the host's."""
+        m, plan = self.m, self.ex.plan
+        m.submodules.commit_crc = crc = catalog.CRC16_IBM_3740(data_width=8).create()
+        with m.State("COMMIT"):
+            with self.checked((self.plen != 2, Status.SIZE)):
+                m.d.sync += [self.lane.eq(0), self.addr.eq(0), self.wait.eq(0)]
+                self.take()
+                m.next = "C_IDLE"
+        with m.State("C_IDLE"):               # word = the host's CRC (the cursor stays)
+            m.d.comb += crc.start.eq(1)
+            self.when_idle("C_WAIT")
+        with m.State("C_WAIT"):               # the word's high byte into the CRC, then its low
+            with m.If(self.wait_read()):
+                m.d.comb += [crc.valid.eq(1), crc.data.eq(self.rdata16[8:])]
+                m.d.sync += [self.wait.eq(0), self.held.eq(self.rdata16[:8]),
+                             self.addr.eq(self.addr + 1)]
+                m.next = "C_LO"
+                with m.If(self.addr == plan.depth - 1):
+                    m.d.sync += [self.addr.eq(0), self.lane.eq(self.lane + 1)]
+                    with m.If(self.lane == plan.lanes - 1):
+                        m.next = "C_LO_LAST"
+        for state, then in (("C_LO", "C_WAIT"), ("C_LO_LAST", "C_DONE")):
+            with m.State(state):
+                m.d.comb += [crc.valid.eq(1), crc.data.eq(self.held)]
+                m.next = then
+        with m.State("C_DONE"):
+            with m.If(crc.crc != self.word):
+                m.d.sync += self.status.eq(Status.CHECKSUM)
+            with m.Else():
+                m.d.sync += self.committed.eq(1)
+            m.next = "C_EMIT"
+        with m.State("C_EMIT"):
+            self.emit_lo(crc.crc)
+            m.next = "C_EMIT_HI"
+        with m.State("C_EMIT_HI"):
+            self.emit(self.held)
+            m.next = "FINISH"
+
+    def rates(self):
+        """RATES eta u16 per layer: checks, then (core idle) the new multipliers."""
+        m, L, ebits = self.m, self.L, self.ebits
+        with m.State("RATES"):
+            with self.checked((self.plen != 2 * L, Status.SIZE)):
+                m.d.sync += [self.index.eq(0), self.validate.eq(1)]
+                m.next = "E_LO"
+        with m.State("E_LO"):
+            self.take()
+            m.next = "E_HI"
+        with m.State("E_HI"):
+            self.take()
+            m.d.sync += self.index.eq(self.index + 1)
+            last = self.index == L - 1
+            with m.If(self.validate):
+                with self.checked(((self.word >> ebits) != 0, Status.VALUE)):
+                    m.next = "E_LO"
+                    with m.If(last):
+                        m.d.sync += [self.validate.eq(0), self.index.eq(0)]
+                        self.seek(P0)
+                        m.next = "E_IDLE"
+            with m.Else():
+                m.d.sync += self.eta_reg.eq(Cat(self.eta_reg[ebits:], self.word[:ebits]))
+                m.next = "E_LO"
+                with m.If(last):
+                    m.next = "FINISH"
+        with m.State("E_IDLE"):
+            self.when_idle("E_LO")
+
+    def samples(self):
+        """TRAIN / INFER count u8, samples -> results: checks, then each sample into the core
+        and its result into the reply."""
+        m, ex, lay = self.m, self.ex, self.ex.layout
+        n = self.cur                          # the count
+        with m.State("SAMPLES"):
+            with self.checked((self.plen == 0, Status.SIZE),
+                              ((n == 0) | (n > lay.max_samples), Status.RANGE),
+                              (self.plen != 1 + _times(n, lay.sample_bytes), Status.SIZE),
+                              (~self.committed, Status.UNCOMMITTED)):
+                m.d.sync += [self.count.eq(n), self.validate.eq(1), self.index.eq(0),
+                             self.field.eq(0)]
+                self.take()
+                m.next = "S_X"
+        with m.State("S_X"):
+            self.take()
+            m.next = "S_X_HI"
+        with m.State("S_X_HI"):               # word = an input
+            self.take()
+            m.d.sync += [self.field.eq(self.field + 1),
+                         self.x_reg.eq(Cat(self.x_reg[self.xbits:], self.word[:self.xbits]))]
+            with self.checked((self.validate & (self.word > lay.input_max), Status.VALUE)):
+                m.next = "S_X"
+                with m.If(self.field == lay.n_inputs - 1):
+                    m.next = "S_LABEL"
+        with m.State("S_LABEL"):              # cur = the label
+            self.take()
+            m.d.sync += self.field.eq(0)
+            with m.If(self.validate):
+                with self.checked((self.cur >= lay.n_outputs, Status.VALUE)):
+                    m.d.sync += self.index.eq(self.index + 1)
+                    m.next = "S_STEP"
+            with m.Else():
+                m.d.sync += self.label.eq(self.cur)
+                m.next = "S_SUBMIT"
+        with m.State("S_SUBMIT"):
+            m.d.comb += ex.sample.valid.eq(1)
+            with m.If(ex.sample.ready):
+                m.next = "S_RESULT"
+        with m.State("S_RESULT"):
+            m.d.comb += ex.result.ready.eq(1)
+            with m.If(ex.result.valid):
+                m.d.sync += [self.res_label.eq(ex.result.payload.label),
+                             self.res_out.eq(ex.result.payload.outputs.as_value()),
+                             self.index.eq(self.index + 1)]
+                m.next = "S_EMIT_LABEL"
+        self._emit_result()
+        with m.State("S_STEP"):
+            with m.If(self.index == self.count):
+                m.next = "FINISH"
+                with m.If(self.validate):     # second pass: run the samples
+                    m.d.sync += [self.validate.eq(0), self.index.eq(0)]
+                    self.seek(P0 + 1)
+                    m.next = "S_X"
+            with m.Else():
+                m.next = "S_X"
+
+    def _emit_result(self):
+        """States appending a result: its class u8, then each output u16."""
+        m, xbits = self.m, self.xbits
+        with m.State("S_EMIT_LABEL"):
+            self.emit(self.res_label)
+            m.next = "S_OUT"
+        with m.State("S_OUT"):
+            self.emit_lo(self.res_out[:xbits])
+            m.d.sync += [self.res_out.eq(self.res_out >> xbits),
+                         self.field.eq(self.field + 1)]
+            m.next = "S_OUT_HI"
+        with m.State("S_OUT_HI"):
+            self.emit(self.held)
+            m.next = "S_OUT"
+            with m.If(self.field == self.ex.layout.n_outputs):
+                m.d.sync += self.field.eq(0)
+                m.next = "S_STEP"
+
+    def counters(self):
+        """COUNTERS: the core's cycles and samples (u32 each), then the counter bank."""
+        m, ex = self.m, self.ex
+        with m.State("COUNTERS"):
+            with self.checked((self.plen != 0, Status.SIZE)):
+                m.d.sync += self.index.eq(0)
+                m.next = "K_IDLE"
+        with m.State("K_IDLE"):               # the core's counters hold still while it is idle
+            self.when_idle("K_BIG")
+        big = Array([ex.cycles[:16], ex.cycles[16:], ex.samples[:16],
+                     ex.samples[16:]])[self.index[:2]]
+        with m.State("K_BIG"):
+            self.emit_lo(big)
+            m.next = "K_BIG_HI"
+        with m.State("K_BIG_HI"):
+            self.emit(self.held)
+            m.d.sync += self.index.eq(self.index + 1)
+            m.next = "K_BIG"
+            with m.If(self.index == 3):
+                m.d.sync += self.index.eq(0)
+                m.next = "B_WAIT"
+
+    def reset(self):
+        """RESET: the core's registers, the rates and the counters."""
+        m, ex = self.m, self.ex
+        with m.State("RESET"):
+            with self.checked((self.plen != 0, Status.SIZE)):
+                m.next = "X_IDLE"
+        with m.State("X_IDLE"):
+            with m.If(~ex.busy & ex.bank_idle):
+                m.d.comb += [ex.core_reset.eq(1), ex.bank_clear.eq(1)]
+                m.d.sync += self.eta_reg.eq(self.default_eta)
+                m.next = "FINISH"
+
+
+def _times(value, constant: int):
+    """``value * constant`` as shifts and adds (no multiplier block for a constant)."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
