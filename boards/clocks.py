@@ -59,8 +59,8 @@ def ecp5_pll(f_in: float, f_out: float) -> dict[str, int] | None:
 
 
 class ClockReset(Elaboratable):
-    """Domain ``sync`` at ``clock_mhz`` from the board oscillator ``pin`` (iCE40: the raw
-    package pin, which feeds SB_PLL40_PAD; ECP5: the buffered input) through the device's PLL, held in reset until the PLL locks and ``hold_us`` more have
+    """Clock ``clk`` (for domain ``sync``) at ``clock_mhz`` from the board oscillator ``pin`` (iCE40: the raw
+    package pin, which feeds SB_PLL40_PAD; ECP5: the buffered input) through the device's PLL, and ``rst``, held until the PLL locks and ``hold_us`` more have
     passed (iCE40 block RAMs read zero for a few microseconds after configuration)."""
 
     def __init__(self, family: str, pin, f_in: float, clock_mhz: float, hold_us: float = 20):
@@ -71,12 +71,13 @@ class ClockReset(Elaboratable):
             raise ValueError(f"no PLL setting makes exactly {clock_mhz:g} MHz from "
                              f"{f_in:g} MHz")
         self.locked = Signal()
+        self.clk = Signal()   # for the parent's ``sync`` domain
+        self.rst = Signal()
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = sync = ClockDomain("sync")
         m.domains.por = por = ClockDomain("por", reset_less=True)
-        clk = Signal()
+        clk = self.clk
         p = self.pll
         if self.family == "ice40":
             m.submodules.pll = Instance(
@@ -92,12 +93,12 @@ class ClockReset(Elaboratable):
                 i_CLKI=self.pin, i_CLKFB=clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
                 i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0,
                 i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=clk, o_LOCK=self.locked)
-        m.d.comb += [por.clk.eq(clk), sync.clk.eq(clk)]
+        m.d.comb += por.clk.eq(clk)
         count = Signal(range(self.hold + 1))
         with m.If(~self.locked):
             m.d.por += count.eq(0)
         with m.Elif(count != self.hold):
             m.d.por += count.eq(count + 1)
-        m.d.comb += sync.rst.eq(count != self.hold)
+        m.d.comb += self.rst.eq(count != self.hold)
         return m
 

@@ -9,7 +9,8 @@ tenth of a second after each, a refused frame.
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
+from amaranth.lib import io
 
 from ghostfpga.config import Config
 
@@ -31,23 +32,32 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         board, clock = self.board, self.config.link.clock_mhz
+        m.domains.sync = sync = ClockDomain("sync")
+        osc = platform.request(board.oscillator, 0, dir="-")
         if board.fpga.family == "ice40":   # SB_PLL40_PAD takes the package pin itself
-            pin = platform.request(board.oscillator, 0, dir="-").io
+            pin = osc.io
         else:
-            pin = platform.request(board.oscillator, 0).i
-        m.submodules.clocks = ClockReset(board.fpga.family, pin, board.oscillator_mhz, clock)
+            m.submodules.osc = osc_buffer = io.Buffer("i", osc)
+            pin = osc_buffer.i
+        m.submodules.clocks = clocks = ClockReset(board.fpga.family, pin, board.oscillator_mhz,
+                                                  clock)
+        m.d.comb += [sync.clk.eq(clocks.clk), sync.rst.eq(clocks.rst)]
         m.submodules.system = system = self.system
-        uart = platform.request("uart", 0)
-        m.d.comb += [system.rx.eq(uart.rx.i), uart.tx.o.eq(system.tx)]
+        names = [sub.name for sub in platform.lookup("uart", 0).ios]   # ULX3S: also rts, dtr
+        uart = platform.request("uart", 0, dir={name: "-" for name in names})
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [system.rx.eq(rx.i), tx.o.eq(system.tx)]
 
-        error = Signal()
-        hold = Signal(range(round(clock * 1e5) + 1))     # 0.1 s of clock cycles
+        error_hold = round(clock * 1e5)                  # 0.1 s of clock cycles
+        hold = Signal(range(error_hold + 1))
         with m.If(system.link_error):
-            m.d.sync += hold.eq(round(clock * 1e5))
+            m.d.sync += hold.eq(error_hold)
         with m.Elif(hold != 0):
             m.d.sync += hold.eq(hold - 1)
-        m.d.comb += error.eq(hold != 0)
-        status = {"busy": system.busy, "learning": system.learning, "link_error": error}
+        status = {"busy": system.busy, "learning": system.learning, "link_error": hold != 0}
         for role, (name, number) in board.leds.items():
-            m.d.comb += platform.request(name, number).o.eq(status[role])
+            m.submodules[f"led_{role}"] = led = io.Buffer("o", platform.request(name, number,
+                                                                                dir="-"))
+            m.d.comb += led.o.eq(status[role])
         return m

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config, ConfigError
 from ghostfpga.golden.datasets import DatasetError
@@ -95,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train a board (or the simulated one) through the host "
                                    "link and check it against the fixed-point golden model")
     p.add_argument("--port", required=True,
-                   help="serial port or URL (/dev/ttyUSB1, socket://HOST:PORT), 'sim' (the "
-                        "system top in Verilator) or 'fake' (the golden model behind the "
-                        "protocol)")
+                   help="serial port or URL (/dev/ttyUSB1, socket://HOST:PORT), 'auto' (the "
+                        "--board found by USB VID:PID), 'sim' (the system top in Verilator) "
+                        "or 'fake' (the golden model behind the protocol)")
+    p.add_argument("--board", choices=_board_names(),
+                   help="the board: its default config unless --config, and --port auto")
     p.add_argument("--dataset", default="yinyang",
                    help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
     p.add_argument("--samples", type=int, default=None,
@@ -120,6 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="TCP port; clients open socket://127.0.0.1:PORT")
     p.add_argument("--config", metavar="FILE", help="TOML config")
     p.set_defaults(func=cmd_sim_board)
+
+    p = sub.add_parser("build", help="build a board's bitstream with the host link (Yosys, "
+                                     "nextpnr) and report what it uses")
+    p.add_argument("--board", required=True, choices=_board_names(),
+                   help="the board (its default config: examples/<board>_*.toml)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: the board's)")
+    p.add_argument("--build-dir", metavar="DIR", help="where the files go (default "
+                                                      "build/<board>)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("program", help="write a board's bitstream (openFPGALoader), then "
+                                       "confirm the board with an identify over its UART")
+    p.add_argument("--board", required=True, choices=_board_names())
+    p.add_argument("--bitstream", metavar="FILE",
+                   help="default: build/<board>/top.bin (iCE40) or top.bit (ECP5)")
+    p.add_argument("--config", metavar="FILE", help="the config it was built for (default: "
+                   "the one ghostfpga build saved beside the bitstream)")
+    p.add_argument("--port", default="auto", help="serial port, or 'auto' (found by USB "
+                                                   "VID:PID and interface; default)")
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds to wait for the identify reply (default 1)")
+    p.set_defaults(func=cmd_program)
 
     p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop, "
                                     "then the core learning in RTL simulation")
@@ -250,15 +277,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"integer, not {value}",
                   file=sys.stderr)
             return 2
-    config = Config.load(args.config) if args.config else Config()
-    config, data = prepare(args.dataset, config, layers_given=bool(args.config),
+    board = _board(args.board)
+    config = Config.load(args.config) if args.config else board.config() if board \
+        else Config()
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
                            normalize=args.normalize)
     try:
-        run = run_on_device(config, data, args.port, args.samples, args.epochs, args.timeout,
+        if board:
+            board.check(config)
+        port = _port(args.port, board)
+        run = run_on_device(config, data, port, args.samples, args.epochs, args.timeout,
                             test_samples=args.test_samples)
     except DeviceError as exc:
         print(f"ghostfpga run: error: {exc}", file=sys.stderr)
         return 2
+    if board:
+        run |= {"board": board.name, "clock_mhz": config.link.clock_mhz}
     print(table(["port", "samples", "epochs", "mismatches", "train acc", "test acc",
                  "golden test acc", "samples/s", "link use", "rejected", "seconds"],
                 [[run["port"], run["samples"], run["epochs"], run["mismatches"],
@@ -268,6 +302,99 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{run['seconds']:.1f}"]],
                 title=f"device vs golden on {data.name}"))
     return _checked(run, args.json)
+
+
+def _board_names() -> list[str]:
+    from ghostfpga.boards.catalog import BOARDS
+
+    return list(BOARDS)
+
+
+def _board(name: str | None):
+    from ghostfpga.boards.catalog import BOARDS
+
+    return BOARDS[name] if name else None
+
+
+def _port(port: str, board) -> str:
+    """``port``, or with 'auto' the board's serial port found by USB VID:PID."""
+    from ghostfpga.boards.device import DeviceError
+    from ghostfpga.boards.program import find_port
+
+    if port != "auto":
+        return port
+    if board is None:
+        raise DeviceError("--port auto needs --board (to know which USB device to look for)")
+    return find_port(board)
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    import time
+
+    from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
+    from ghostfpga.boards.program import ProgramError, program
+
+    board = _board(args.board)
+    bitstream = Path(args.bitstream or f"build/{board.name}/top{board.bitstream_suffix}")
+    saved = bitstream.with_suffix(".toml")
+    config = Config.load(args.config) if args.config else \
+        Config.load(saved) if saved.is_file() else board.config()
+    try:
+        print(f"programming the {board.title} with {bitstream} ...", file=sys.stderr)
+        program(board, bitstream)
+        deadline = time.monotonic() + 10     # the board reconfigures, its tty may re-enumerate
+        while True:
+            try:
+                port = _port(args.port, board)
+                with Device(port, config, timeout=args.timeout) as device:
+                    identity = device.identity
+                break
+            except DeviceError as exc:   # retry only while the board is not there yet
+                gone = isinstance(exc, DeviceTimeout) or str(exc).startswith(("cannot open",
+                                                                               "no "))
+                if not gone or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    except (ProgramError, DeviceError) as exc:
+        print(f"ghostfpga program: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{board.title} on {port}: protocol {identity.version}, "
+          f"{'-'.join(map(str, identity.layers))}, {identity.lanes} lanes, "
+          f"{identity.clock_hz / 1e6:g} MHz, {identity.baud} baud, config "
+          f"{identity.config_hash:08x} (matches {saved if not args.config else args.config})")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from ghostfpga.boards.build import build
+    from ghostfpga.boards.catalog import BOARDS
+
+    board = BOARDS[args.board]
+    config = Config.load(args.config) if args.config else board.config()
+    build_dir = args.build_dir or f"build/{board.name}"
+    print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
+          f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
+          f"minutes) ...", file=sys.stderr)
+    report = build(config, board, build_dir, seed=args.seed,
+                   progress=lambda step: print(f"  {step} ...", file=sys.stderr))
+    fmax = "-" if report.fmax_mhz is None else f"{report.fmax_mhz:.1f}"
+    print(table(["board", "logic cells", "FFs", "DSPs", "block RAMs", "SPRAMs", "clock MHz",
+                 "Fmax MHz", "seconds"],
+                [[report.board, f"{report.luts} / {report.luts_available} "
+                  f"({100 * report.luts / report.luts_available:.1f} %)", report.ffs,
+                  f"{report.dsps} / {report.dsps_available}",
+                  f"{report.brams} / {report.brams_available}", report.sprams,
+                  f"{report.clock_mhz:g}", fmax, f"{report.seconds:.0f}"]],
+                title=f"{board.title}: {'-'.join(map(str, config.layers))}, "
+                      f"{config.hardware.lanes} lanes"))
+    if args.json:
+        write_json(args.json, report.to_dict())
+    if report.problem:
+        print(f"ghostfpga build: error: the design {report.problem}", file=sys.stderr)
+        return 2
+    config.save(Path(report.bitstream).with_suffix(".toml"))   # for program and run
+    print(f"wrote {report.bitstream} and its config {Path(report.bitstream).with_suffix('.toml')}")
+    return 0
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:

@@ -1,0 +1,218 @@
+"""Boards: exact PLL settings (against the YoWASP PLL tools), the board catalog and its configs,
+the memory-fit check before any Verilog, board tops that elaborate on their platforms, and the
+build report's verdicts. Whole bitstream builds run in benchmarks/boards.py."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ghostfpga.boards.build import BuildReport
+from ghostfpga.boards.catalog import BOARDS, EXAMPLES
+from ghostfpga.boards.clocks import ecp5_pll, ice40_pll
+from ghostfpga.boards.tools import tool_path
+from ghostfpga.cli import main
+from ghostfpga.config import Config, ConfigError, Hardware, Link
+from ghostfpga.fit import check_memory_fit, memory_fit
+
+
+@pytest.mark.parametrize("mhz", [24, 27, 30, 36, 48])
+def test_ice40_pll_equals_icepll(mhz):
+    out = subprocess.run([tool_path("yowasp-icepll"), "-i", "12", "-o", str(mhz)],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    want = {k: int(v) for k, v in re.findall(r"(DIVR|DIVF|DIVQ|FILTER_RANGE):\s+(\d+)", out)}
+    assert ice40_pll(12.0, mhz) == want
+
+
+@pytest.mark.parametrize("mhz", [30, 50, 60, 62.5])
+def test_ecp5_pll_equals_ecppll(tmp_path, mhz):
+    subprocess.run([tool_path("yowasp-ecppll"), "-i", "25", "-o", str(mhz), "-f", "pll.v"],
+                   cwd=tmp_path, capture_output=True, check=True, timeout=120)
+    text = (tmp_path / "pll.v").read_text()
+    want = {k: int(v) for k, v in re.findall(r"\.(CLKI_DIV|CLKFB_DIV|CLKOP_DIV|CLKOP_CPHASE)"
+                                             r"\((\d+)\)", text)}
+    assert ecp5_pll(25.0, mhz) == want
+
+
+def test_no_pll_setting_for_an_inexact_clock():
+    assert ice40_pll(12.0, 24.5) is None and ecp5_pll(25.0, 24.0) is None
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_every_board_config_suits_its_board_and_fits(name):
+    board = BOARDS[name]
+    configs = sorted(EXAMPLES.glob(f"{name.split('-')[0]}_*.toml"))
+    assert (EXAMPLES / board.default_config) in configs and len(configs) >= 2
+    for path in configs:
+        config = Config.load(path)
+        board.check(config)
+        assert check_memory_fit(config, link=True).fits
+        assert board.pll(config.link.clock_mhz) is not None
+
+
+def test_a_board_refuses_another_device_and_an_inexact_clock():
+    board = BOARDS["icebreaker"]
+    with pytest.raises(ConfigError, match="hardware.device.*'up5k' for the icebreaker"):
+        board.check(Config(hardware=Hardware(device="ecp5-85f")))
+    with pytest.raises(ConfigError, match=r"link.clock_mhz.*example 18.75, 28.125, 37.5"):
+        board.check(Config(link=Link(clock_mhz=25.0, baud=3_125_000)))
+    assert 60.0 in BOARDS["ulx3s-85f"].exact_clocks(Config())
+
+
+def test_memory_fit_counts_the_weight_memories_in_block_ram_shapes():
+    fit = memory_fit(Config(layers=(4, 30, 3), hardware=Hardware(lanes=8)))
+    # 8 lanes of 32 16-bit words: one 256 x 16 block each
+    assert (fit.weight_words, fit.weight_brams, fit.link_brams) == (32, 8, 0)
+    assert memory_fit(Config(), link=True).link_brams == 3
+
+
+def test_verilog_refuses_a_network_too_big_for_the_device_before_writing(tmp_path, capsys):
+    (tmp_path / "big.toml").write_text("layers = [4, 100000, 3]\nlr = [0.05, 0.05]\n"
+                                       "lr_decay = [0.95, 0.95]\n")
+    out = tmp_path / "core.v"
+    assert main(["verilog", "--config", str(tmp_path / "big.toml"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "3128 block RAMs for the weight memories alone" in err and "up5k has 30" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name, config", [
+    ("icebreaker", Config(layers=(4, 6, 3), hardware=Hardware(lanes=2))),
+    ("ulx3s-85f", Config(layers=(4, 6, 3), hardware=Hardware(device="ecp5-85f", lanes=2),
+                         link=Link(clock_mhz=60.0))),
+])
+def test_board_top_elaborates_on_its_platform(tmp_path, name, config):
+    from ghostfpga.boards.top import BoardTop
+
+    board = BOARDS[name]
+    plan = board.make_platform().prepare(BoardTop(config, board), name="top")
+    rtlil = plan.files["top.il"]
+    pll = "SB_PLL40_PAD" if board.fpga.family == "ice40" else "EHXPLLL"
+    assert pll in rtlil and "ghost" not in name
+    constraints = plan.files.get("top.pcf") or plan.files["top.lpf"]
+    for pin in ("uart_0__rx", "uart_0__tx", board.oscillator):
+        assert pin in constraints
+    assert len(re.findall(r"led", constraints)) >= 3
+
+
+def _report(**changes):
+    fields = dict(board="icebreaker", device="up5k", luts=4000, luts_available=5280, ffs=1500,
+                  dsps=6, dsps_available=8, brams=21, brams_available=30, sprams=0,
+                  fmax_mhz=26.0, clock_mhz=24.0, bitstream=None, seconds=1.0, config={})
+    return BuildReport(**(fields | changes))
+
+
+def test_build_report_names_the_resource_or_the_clock():
+    assert _report().problem is None and _report().meets_timing
+    over = _report(luts=5561, fmax_mhz=None, error="ERROR: Failed to expand region")
+    assert over.problem == "does not fit the up5k: logic cells 5561 of 5280"
+    slow = _report(fmax_mhz=21.6)
+    assert "clock is 24 MHz (link.clock_mhz)" in slow.problem and "21.6 MHz" in slow.problem
+    keys = {"board", "device", "luts", "luts_available", "ffs", "dsps", "dsps_available",
+            "brams", "brams_available", "sprams", "fmax_mhz", "clock_mhz", "bitstream",
+            "seconds", "config"}
+    assert keys <= set(slow.to_dict())
+
+
+def test_build_cli_refuses_a_config_for_another_device(tmp_path, capsys):
+    assert main(["build", "--board", "icebreaker", "--config",
+                 str(Path(EXAMPLES / "ulx3s_digits.toml"))]) == 2
+    assert "hardware.device" in capsys.readouterr().err
+
+
+# -- programming and finding the board ------------------------------------------------------
+def _ports(*entries):
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(device=d, vid=v, pid=p, location=loc) for d, v, p, loc in entries]
+
+
+def test_find_port_takes_the_uart_interface_of_the_board():
+    from ghostfpga.boards.program import find_port
+
+    ports = _ports(("/dev/ttyS0", None, None, None),
+                   ("/dev/ttyUSB0", 0x0403, 0x6010, "1-1.4:1.0"),
+                   ("/dev/ttyUSB1", 0x0403, 0x6010, "1-1.4:1.1"),
+                   ("/dev/ttyUSB2", 0x0403, 0x6015, "1-2:1.0"))
+    assert find_port(BOARDS["icebreaker"], ports) == "/dev/ttyUSB1"
+    assert find_port(BOARDS["ulx3s-85f"], ports) == "/dev/ttyUSB2"
+
+
+def test_find_port_says_what_it_saw_and_refuses_to_guess():
+    from ghostfpga.boards.device import DeviceError
+    from ghostfpga.boards.program import find_port
+
+    with pytest.raises(DeviceError, match=r"no iCEBreaker .*0403:6010 interface 1.*ttyS0"):
+        find_port(BOARDS["icebreaker"], _ports(("/dev/ttyS0", None, None, None)))
+    two = _ports(("/dev/ttyUSB0", 0x0403, 0x6015, None), ("/dev/ttyUSB1", 0x0403, 0x6015, None))
+    with pytest.raises(DeviceError, match="several ports .*ttyUSB0, /dev/ttyUSB1; pass --port"):
+        find_port(BOARDS["ulx3s-85f"], two)
+
+
+def _loader(tmp_path, body: str) -> Path:
+    script = tmp_path / "openFPGALoader"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return script
+
+
+def test_program_names_the_missing_usb_libraries(tmp_path, monkeypatch, capsys):
+    bit = tmp_path / "top.bin"
+    bit.write_bytes(b"\xff" * 16)
+    monkeypatch.setenv("OPENFPGALOADER", str(_loader(tmp_path, (
+        "echo 'openFPGALoader: error while loading shared libraries: libusb-1.0.so.0: cannot "
+        "open shared object file' >&2\nexit 127\n"))))
+    assert main(["program", "--board", "icebreaker", "--bitstream", str(bit)]) == 2
+    err = capsys.readouterr().err
+    assert "libusb-1.0 and libftdi1" in err and "apt-get install" in err
+
+
+def test_program_writes_then_identifies_the_board(tmp_path, monkeypatch, capsys):
+    from ghostfpga.boards import device as device_module
+    from ghostfpga.boards.fake import FakeDevice
+
+    board = BOARDS["icebreaker"]
+    bit = tmp_path / "top.bin"
+    bit.write_bytes(b"\xff" * 16)
+    args = tmp_path / "args"
+    monkeypatch.setenv("OPENFPGALOADER", str(_loader(tmp_path, f'echo "$@" > {args}\n')))
+    monkeypatch.setattr(device_module, "open_port",
+                        lambda url, baud, timeout: FakeDevice(board.config(), timeout))
+    assert main(["program", "--board", "icebreaker", "--bitstream", str(bit),
+                 "--port", "/dev/ttyUSB1"]) == 0
+    assert args.read_text().split() == ["-b", "ice40_generic", str(bit)]
+    out = capsys.readouterr().out
+    assert "on /dev/ttyUSB1: protocol 1, 4-30-3, 6 lanes, 24 MHz" in out
+
+
+def test_program_refuses_a_missing_bitstream(tmp_path, capsys):
+    assert main(["program", "--board", "ulx3s-85f", "--bitstream",
+                 str(tmp_path / "none.bit")]) == 2
+    assert "no bitstream at" in capsys.readouterr().err
+
+
+def test_run_on_a_board_uses_its_config_and_reports_board_and_clock(tmp_path):
+    import json
+
+    out = tmp_path / "run.json"
+    assert main(["run", "--board", "icebreaker", "--port", "fake", "--samples", "30",
+                 "--test-samples", "20", "--json", str(out)]) == 0
+    run = json.loads(out.read_text())
+    assert (run["board"], run["clock_mhz"], run["mismatches"]) == ("icebreaker", 24.0, 0)
+    assert run["config"]["hardware"]["lanes"] == 6
+
+
+def test_program_reports_a_board_running_another_config_at_once(tmp_path, monkeypatch, capsys):
+    from ghostfpga.boards import device as device_module
+    from ghostfpga.boards.fake import FakeDevice
+
+    bit = tmp_path / "top.bin"
+    bit.write_bytes(b"\xff" * 16)
+    monkeypatch.setenv("OPENFPGALOADER", str(_loader(tmp_path, "exit 0\n")))
+    other = Config.load(EXAMPLES / "icebreaker_digits.toml")
+    monkeypatch.setattr(device_module, "open_port",
+                        lambda url, baud, timeout: FakeDevice(other, timeout))
+    assert main(["program", "--board", "icebreaker", "--bitstream", str(bit),
+                 "--port", "/dev/ttyUSB1"]) == 2
+    assert "the device runs config" in capsys.readouterr().err
