@@ -10,13 +10,18 @@ from amaranth.sim import Simulator
 from ghostfpga.boards.system import SystemTop
 from ghostfpga.config import Config
 
-__all__ = ["exchange_bytes"]
+__all__ = ["exchange_bytes", "STATUS"]
+
+
+STATUS = ("busy", "learning", "link_error")   # the system top's LED outputs
 
 
 def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
-                   idle_bits: int = 400, cycle_limit: int = 2_000_000) -> list[bytes]:
+                   idle_bits: int = 400, cycle_limit: int = 2_000_000,
+                   seen: list | None = None) -> list[bytes]:
     """Send each chunk on ``rx`` (8N1), then listen until ``tx`` stays idle for
-    ``idle_bits`` bit times; returns the bytes received after each chunk."""
+    ``idle_bits`` bit times; returns the bytes received after each chunk. With ``seen``, a
+    list, appends per chunk the set of status outputs (``STATUS``) that were ever high."""
     top = SystemTop(config, divisor=divisor)
     D = divisor
     replies: list[bytes] = []
@@ -27,12 +32,15 @@ def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
         async def tick():
             nonlocal cycles
             cycles += 1
+            if seen is not None:
+                high.update(name for name in STATUS if ctx.get(getattr(top, name)))
             if cycles > cycle_limit:
                 raise AssertionError(f"system simulation exceeded {cycle_limit} cycles")
             await ctx.tick()
 
         for chunk in chunks:
             got = bytearray()
+            high: set[str] = set()
             state = {"bit": None, "timer": 0, "shift": 0, "n": 0}
 
             def sample_tx():
@@ -65,6 +73,8 @@ def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
                 quiet = 0 if (state["bit"] is not None or ctx.get(top.tx) == 0) else quiet + 1
                 await tick()
             replies.append(bytes(got))
+            if seen is not None:
+                seen.append(high)
 
     sim = Simulator(top)
     sim.add_clock(1e-8)

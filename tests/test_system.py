@@ -108,3 +108,19 @@ def test_a_committed_load_through_the_system_top():
         assert got == fake.read(100_000), f"frame {n}"
     read = parse_body(cobs_decode(rtl[-1].strip(b"\x00"))).payload
     assert read == bytes([Status.OK]) + struct.pack("<h", -77)
+
+
+def test_the_status_outputs_show_learning_and_refused_frames():
+    rng = np.random.default_rng(2)
+    good = encode_frame(Command.IDENTIFY, 0, b"")
+    bad_crc = bytearray(encode_frame(Command.RATES, 1, struct.pack("<2H", 100, 200)))
+    bad_crc[3] ^= 0x01                                   # inside the COBS body: CRC fails
+    frames = [good, encode_frame(Command.INFER, 1, _samples(rng, 2)), bytes(bad_crc),
+              encode_frame(Command.TRAIN, 2, _samples(rng, 2))]
+    seen = []
+    rtl = exchange_bytes(CONFIG, frames, seen=seen)
+    assert all(rtl[k] for k in (0, 1, 3)) and rtl[2] == b""
+    assert seen[0] == set()                              # identify: nothing runs
+    assert seen[1] == {"busy"}                           # inference: busy, not learning
+    assert seen[2] == {"link_error"}
+    assert seen[3] == {"busy", "learning"}

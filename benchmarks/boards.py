@@ -1,0 +1,65 @@
+"""Bitstreams of every board config in examples/: logic, DSPs, block RAMs, post-route Fmax.
+
+Usage:  python benchmarks/boards.py [--only icebreaker_yinyang ...] [--json OUT] [--md OUT]
+
+Each config is built exactly as ``ghostfpga build --board B --config F`` builds it (host link,
+PLL, LEDs; YoWASP Yosys and nextpnr, seed 1), in build/bench/<config>. The Markdown table is
+the README's board table. A build that does not fit or misses its clock is reported, not hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ghostfpga.boards.build import build
+from ghostfpga.boards.catalog import BOARDS, EXAMPLES
+from ghostfpga.config import Config
+from ghostfpga.report import markdown_table, table, write_json
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+CONFIGS = [
+    ("icebreaker", "icebreaker_yinyang"),
+    ("icebreaker", "icebreaker_digits"),
+    ("ulx3s-85f", "ulx3s_digits"),
+    ("ulx3s-85f", "ulx3s_mnist"),
+]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="config names to build (default: all)")
+    parser.add_argument("--json", default=str(HERE / "results" / "boards.json"))
+    parser.add_argument("--md", default=str(HERE / "results" / "boards.md"))
+    args = parser.parse_args(argv)
+
+    rows = []
+    for board_name, name in CONFIGS:
+        if args.only and name not in args.only:
+            continue
+        board = BOARDS[board_name]
+        config = Config.load(EXAMPLES / f"{name}.toml")
+        print(f"  {name} on {board.name} ...", file=sys.stderr, flush=True)
+        report = build(config, board, ROOT / "build" / "bench" / name)
+        rows.append({"name": name, **report.to_dict()})
+    headers = ["board", "config", "layers", "lanes", "logic cells", "FFs", "DSPs",
+               "block RAMs", "clock MHz", "Fmax MHz", "verdict", "build s"]
+    body = [[r["board"], r["name"], "-".join(map(str, r["config"]["layers"])),
+             r["config"]["hardware"]["lanes"],
+             f"{r['luts']} / {r['luts_available']} ({100 * r['luts'] / r['luts_available']:.1f} %)",
+             r["ffs"], f"{r['dsps']} / {r['dsps_available']}",
+             f"{r['brams']} / {r['brams_available']}", f"{r['clock_mhz']:g}",
+             "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
+             r["problem"] or "ok", f"{r['seconds']:.0f}"] for r in rows]
+    print(table(headers, body, title="board builds (ghostfpga build), YoWASP Yosys + nextpnr"))
+    write_json(args.json, {"builds": rows})
+    Path(args.md).write_text(markdown_table(headers, body) + "\n")
+    print(f"wrote {args.json} and {args.md}")
+    return 0 if all(r["problem"] is None for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
