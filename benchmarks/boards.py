@@ -1,15 +1,18 @@
 """Bitstreams of every board config in examples/: logic, DSPs, block RAMs, post-route Fmax.
 
-Usage:  python benchmarks/boards.py [--only icebreaker_yinyang ...] [--json OUT] [--md OUT]
+Usage:  python benchmarks/boards.py [--only icebreaker_yinyang ...] [--update] [--json OUT]
+                                    [--md OUT]
 
 Each config is built exactly as ``ghostfpga build --board B --config F`` builds it (host link,
 PLL, LEDs; YoWASP Yosys and nextpnr, seed 1), in build/bench/<config>. The Markdown table is
 the README's board table. A build that does not fit or misses its clock is reported, not hidden.
+``--update`` keeps the other configs' rows of an earlier run (to rebuild one config).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -32,12 +35,19 @@ CONFIGS = [
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", help="config names to build (default: all)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of configs not built now from the existing JSON")
     parser.add_argument("--json", default=str(HERE / "results" / "boards.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "boards.md"))
     args = parser.parse_args(argv)
 
     rows = []
+    earlier = {}
+    if args.update and Path(args.json).is_file():
+        earlier = {r["name"]: r for r in json.loads(Path(args.json).read_text())["builds"]}
     for board_name, name in CONFIGS:
+        if args.only and name not in args.only and name in earlier:
+            rows.append(earlier[name])
         if args.only and name not in args.only:
             continue
         board = BOARDS[board_name]
@@ -45,6 +55,12 @@ def main(argv=None) -> int:
         print(f"  {name} on {board.name} ...", file=sys.stderr, flush=True)
         report = build(config, board, ROOT / "build" / "bench" / name)
         rows.append({"name": name, **report.to_dict()})
+    write_outputs(rows, args.json, args.md)
+    return 0 if all(r["problem"] is None for r in rows) else 1
+
+
+def write_outputs(rows: list[dict], json_path: str, md_path: str) -> None:
+    """Print the table of ``rows`` and write it as JSON and Markdown."""
     headers = ["board", "config", "layers", "lanes", "logic cells", "FFs", "DSPs",
                "block RAMs", "clock MHz", "Fmax MHz", "verdict", "build s"]
     body = [[r["board"], r["name"], "-".join(map(str, r["config"]["layers"])),
@@ -55,10 +71,9 @@ def main(argv=None) -> int:
              "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
              r["problem"] or "ok", f"{r['seconds']:.0f}"] for r in rows]
     print(table(headers, body, title="board builds (ghostfpga build), YoWASP Yosys + nextpnr"))
-    write_json(args.json, {"builds": rows})
-    Path(args.md).write_text(markdown_table(headers, body) + "\n")
-    print(f"wrote {args.json} and {args.md}")
-    return 0 if all(r["problem"] is None for r in rows) else 1
+    write_json(json_path, {"builds": rows})
+    Path(md_path).write_text(markdown_table(headers, body) + "\n")
+    print(f"wrote {json_path} and {md_path}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from ghostfpga.config import Config
@@ -17,11 +18,13 @@ __all__ = ["run_amaranth"]
 
 
 def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
-                 cycle_limit: int = 1_000_000):
-    """Stream ``samples`` through the core; returns an RtlRun like sim.cosim.run_rtl."""
+                 cycle_limit: int = 1_000_000, tracer=None):
+    """Stream ``samples`` through the core; returns an RtlRun like sim.cosim.run_rtl.
+    ``tracer`` (sim/characterize.py) may watch every cycle of the elaborated design."""
     from .cosim import RtlRun
 
     core = GhostCore(config)
+    fragment = Fragment.get(core, None)
     plan, proto = Plan(config), Protocol(config)
     out = {"results": [], "stamps": [], "weights": []}
 
@@ -60,9 +63,11 @@ def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
                 words.append(ctx.get(core.host_rdata))
             out["weights"].append(words)
 
-    sim = Simulator(core)
+    sim = Simulator(fragment)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
+    if tracer is not None:
+        tracer.attach(sim, fragment, core)
     start = time.perf_counter()
     sim.run()
     seconds = time.perf_counter() - start
