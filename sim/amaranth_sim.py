@@ -12,7 +12,7 @@ from ghostfpga.config import Config
 from ghostfpga.hdl import GhostCore, Plan
 from ghostfpga.hdl.core import HOST_READ_LATENCY
 
-from .protocol import Protocol, Sample
+from .protocol import Protocol, RtlRun, Sample
 
 __all__ = ["run_amaranth"]
 
@@ -21,8 +21,6 @@ def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
                  cycle_limit: int = 1_000_000, tracer=None):
     """Stream ``samples`` through the core; returns an RtlRun like sim.cosim.run_rtl.
     ``tracer`` (sim/characterize.py) may watch every cycle of the elaborated design."""
-    from .cosim import RtlRun
-
     core = GhostCore(config)
     fragment = Fragment.get(core, None)
     plan, proto = Plan(config), Protocol(config)

@@ -22,7 +22,7 @@ from ghostfpga.hdl import Plan, to_verilog
 from ghostfpga.hdl.core import HOST_READ_LATENCY
 from ghostfpga.hdl.verilog import TOP_NAME
 
-from .protocol import Protocol, Sample, golden_step
+from .protocol import Protocol, RtlRun, Sample, golden_step
 
 __all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl",
            "build_verilog"]
@@ -106,16 +106,6 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
                 os.environ["MAKEFLAGS"] = saved
         stamp.write_text("ok\n")
     return build_dir
-
-
-@dataclass
-class RtlRun:
-    results: list[int]
-    cycles: int
-    samples: int
-    sample_cycles: list[int]   # busy cycles of each sample
-    weights: list[list[int]]
-    seconds: float
 
 
 def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],

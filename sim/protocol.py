@@ -12,7 +12,7 @@ from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl.core import result_layout, sample_layout
 
-__all__ = ["Protocol", "Sample", "golden_step"]
+__all__ = ["Protocol", "Sample", "RtlRun", "golden_step"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,17 @@ class Sample:
     x: np.ndarray      # quantized inputs (rate format)
     label: int
     train: bool
+
+
+@dataclass
+class RtlRun:
+    """What a simulator returns for a sample stream (every simulator's runner)."""
+    results: list[int]
+    cycles: int
+    samples: int
+    sample_cycles: list[int]   # busy cycles of each sample
+    weights: list[list[int]]
+    seconds: float
 
 
 class Protocol:
