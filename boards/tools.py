@@ -49,7 +49,7 @@ class Placement:
     fmax: dict[str, float] | None
     error: str | None = None
 
-    def used(self, cell: str) -> tuple[int, int]:
+    def used(self, cell: str | None) -> tuple[int, int]:
         return self.utilization.get(cell, (0, 0))
 
 

@@ -392,7 +392,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     if report.problem:
         print(f"ghostfpga build: error: the design {report.problem}", file=sys.stderr)
         return 2
-    config.save(Path(report.bitstream).with_suffix(".toml"))   # for program and run
     print(f"wrote {report.bitstream} and its config {Path(report.bitstream).with_suffix('.toml')}")
     return 0
 

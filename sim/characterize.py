@@ -37,28 +37,22 @@ from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.fixed import FixedModel
 
 from .amaranth_sim import run_amaranth
+from .configs import COSIMULATED
 from .protocol import Sample
 
 __all__ = ["CHARACTERIZED", "SYNTHESIZED", "Tracer", "characterize", "structure"]
 
-# every pass kind: split rows and one lane per row, several hidden layers, replay, random
+# every pass kind (most of them co-simulated configs too): split rows and one lane per row, several hidden layers, replay, random
 # feedback, learned ghosts, both schedules, narrow formats, nearest rounding, P = 1
 CHARACTERIZED = {
-    "yinyang-P8": Config(),
-    "yinyang-P8-rows": Config(hardware=Hardware(split_rows=False)),
-    "P1": Config(layers=(4, 9, 3), hardware=Hardware(lanes=1)),
-    "3hidden-P3": Config(layers=(4, 8, 7, 6, 3), hardware=Hardware(lanes=3)),
-    "replay-P5": Config(layers=(4, 12, 3), variant="replay", hardware=Hardware(lanes=5)),
-    "random-replay-3hidden-P2": Config(layers=(4, 6, 5, 4, 3), feedback="random",
-                                       variant="replay", hardware=Hardware(lanes=2)),
+    **{name: COSIMULATED[name] for name in (
+        "yinyang-P8", "yinyang-P8-rows", "P1", "3hidden-P3", "replay-P5",
+        "random-replay-3hidden-P2")},
     "8bit-nearest-P6": Config(layers=(4, 14, 3), hardware=Hardware(lanes=6),
                               numerics=Numerics(weight_bits=8, weight_frac=5,
                                                 rounding="nearest")),
-    "learned-random-rows-P4": Config(layers=(4, 10, 3), variant="learned", feedback="random",
-                                     hardware=Hardware(lanes=4, split_rows=False)),
-    "learned-dynamics-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
-                                          schedule="dynamics", steps=3,
-                                          hardware=Hardware(lanes=3)),
+    **{name: COSIMULATED[name] for name in (
+        "learned-random-rows-P4", "learned-dynamics-3hidden-P3")},
     "dynamics-replay-P3": Config(layers=(4, 10, 3), schedule="dynamics", steps=3,
                                  variant="replay", hardware=Hardware(lanes=3)),
 }
@@ -162,7 +156,7 @@ def structure(config: Config) -> dict[str, int]:
 def cosim_cycles(name: str) -> list[int]:
     """Per-sample busy cycles of a co-simulated config on the stream tests/test_cosim.py
     uses (120 samples, Verilator)."""
-    from .configs import COSIMULATED, cosim_samples
+    from .configs import cosim_samples
     from .cosim import cosimulate
 
     config = COSIMULATED[name]
@@ -174,8 +168,6 @@ def cosim_cycles(name: str) -> list[int]:
 
 
 def record() -> dict:
-    from .configs import COSIMULATED
-
     return {"traces": {name: characterize(c) for name, c in CHARACTERIZED.items()},
             "structure": {name: structure(c) for name, c in SYNTHESIZED.items()},
             "cosim_cycles": {name: cosim_cycles(name) for name in COSIMULATED}}

@@ -216,3 +216,8 @@ def test_program_reports_a_board_running_another_config_at_once(tmp_path, monkey
     assert main(["program", "--board", "icebreaker", "--bitstream", str(bit),
                  "--port", "/dev/ttyUSB1"]) == 2
     assert "the device runs config" in capsys.readouterr().err
+
+
+def test_run_port_auto_needs_a_board(capsys):
+    assert main(["run", "--port", "auto", "--samples", "5"]) == 2
+    assert "--port auto needs --board" in capsys.readouterr().err
