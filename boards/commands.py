@@ -4,7 +4,7 @@ command. They run inside the executor's FSM on its shared machinery: the frame c
 and ``fail``. Each command starts with ``cur`` on its first payload byte and ends in FINISH.
 """
 
-from amaranth.hdl import Array, Cat, Const
+from amaranth.hdl import Array, Cat, Const, Mux
 from amaranth.lib.crc import catalog
 
 from .protocol import HEADER_BYTES, Status
@@ -16,7 +16,7 @@ P0 = HEADER_BYTES   # the first payload byte of a frame
 
 class CommandStates:
     """WRITE, READ, COMMIT, RATES, TRAIN / INFER, COUNTERS and RESET (a mixin of the
-    executor's builder)."""
+    executor's builder). EPOCH (boards/stored.py) reuses the RATES states for its rates."""
 
     def write(self):
         """WRITE lane u8, word u16, values i16 x n: checks, then (core idle) the writes."""
@@ -163,31 +163,43 @@ class CommandStates:
                     m.next = "E_LO"
                     with m.If(last):
                         m.d.sync += [self.validate.eq(0), self.index.eq(0)]
-                        self.seek(P0)
+                        self.seek(self.rates_at())
                         m.next = "E_IDLE"
             with m.Else():
                 m.d.sync += self.eta_reg.eq(Cat(self.eta_reg[ebits:], self.word[:ebits]))
                 m.next = "E_LO"
                 with m.If(last):
-                    m.next = "FINISH"
+                    self.rates_done()
         with m.State("E_IDLE"):
             self.when_idle("E_LO")
+
+    def submit(self, state, then):
+        """State ``state``: the sample registers go to the core; then ``then``."""
+        m, ex = self.m, self.ex
+        with m.State(state):
+            m.d.comb += ex.sample.valid.eq(1)
+            with m.If(ex.sample.ready):
+                m.next = then
+
+    def rates_at(self):
+        """Where the rates start in the frame: RATES' first byte (EPOCH overrides)."""
+        return P0
+
+    def rates_done(self):
+        """The new rates are in place (EPOCH overrides): the reply."""
+        self.m.next = "FINISH"
 
     def samples(self):
         """TRAIN / INFER count u8, samples -> results: checks, then each sample into the core
         and its result into the reply."""
         m, ex, lay = self.m, self.ex, self.ex.layout
-        n = self.count
         with m.State("SAMPLES"):              # cur = the count
             m.d.sync += [self.count.eq(self.cur), self.validate.eq(1), self.index.eq(0),
                          self.field.eq(0)]
             self.take()
             m.next = "S_CHECKS"
         with m.State("S_CHECKS"):             # (checked from registers: timing)
-            with self.checked((self.payload_is(0), Status.SIZE),
-                              ((n == 0) | (n > lay.max_samples), Status.RANGE),
-                              (ex.length != P0 + 1 + _times(n, lay.sample_bytes), Status.SIZE),
-                              (~self.committed, Status.UNCOMMITTED)):
+            with self.checked(*self._sample_checks()):
                 m.next = "S_X"
         with m.State("S_X"):
             self.take()
@@ -196,6 +208,7 @@ class CommandStates:
             self.take()
             m.d.sync += [self.field.eq(self.field + 1),
                          self.x_reg.eq(Cat(self.x_reg[self.xbits:], self.word[:self.xbits]))]
+            self.to_store(self.word)
             whole = self.word >> self.ex.plan.fmt.rate_frac   # input_max is 1.0 = 1 << rate_frac
             above = (whole > 1) | ((whole == 1) & (self.word[:self.ex.plan.fmt.rate_frac] != 0))
             with self.checked((self.validate & above, Status.VALUE)):
@@ -209,13 +222,14 @@ class CommandStates:
                 with self.checked((self.cur >= lay.n_outputs, Status.VALUE)):
                     m.d.sync += self.index.eq(self.index + 1)
                     m.next = "S_STEP"
+            with m.Elif(self.storing):
+                self.to_store(self.cur)
+                m.d.sync += self.index.eq(self.index + 1)
+                m.next = "S_STEP"
             with m.Else():
                 m.d.sync += self.label.eq(self.cur)
                 m.next = "S_SUBMIT"
-        with m.State("S_SUBMIT"):
-            m.d.comb += ex.sample.valid.eq(1)
-            with m.If(ex.sample.ready):
-                m.next = "S_RESULT"
+        self.submit("S_SUBMIT", "S_RESULT")
         with m.State("S_RESULT"):
             m.d.comb += ex.result.ready.eq(1)
             with m.If(ex.result.valid):
@@ -227,12 +241,51 @@ class CommandStates:
         with m.State("S_STEP"):
             with m.If(self.index == self.count):
                 m.next = "FINISH"
-                with m.If(self.validate):     # second pass: run the samples
+                self.stored_up_to()
+                with m.If(self.validate):     # second pass: run (or store) the samples
                     m.d.sync += [self.validate.eq(0), self.index.eq(0)]
                     self.seek(P0 + 1)
+                    if lay.store_samples:
+                        m.d.sync += self.store_addr.eq(self.store_base())
+                        with m.If(self.storing):
+                            self.seek(P0 + 3)
                     m.next = "S_X"
             with m.Else():
                 m.next = "S_X"
+
+    def _sample_checks(self):
+        """TRAIN / INFER's checks in order, and STORE's (its index before the count)."""
+        ex, lay, n = self.ex, self.ex.layout, self.count
+        length = ex.length
+        sample_bytes = _times(n, lay.sample_bytes)
+        if not lay.store_samples:
+            return ((self.payload_is(0), Status.SIZE),
+                    ((n == 0) | (n > lay.max_samples), Status.RANGE),
+                    (length != P0 + 1 + sample_bytes, Status.SIZE),
+                    (~self.committed, Status.UNCOMMITTED))
+        st = self.storing
+        return ((Mux(st, length < P0 + 3, self.payload_is(0)), Status.SIZE),
+                ((n == 0) | Mux(st, (n > lay.max_store)
+                                | ((self.sidx != 0) & (self.sidx != self.filled))
+                                | (self.sidx + n > lay.store_samples),
+                                n > lay.max_samples), Status.RANGE),
+                (length != Mux(st, P0 + 3, P0 + 1) + sample_bytes, Status.SIZE),
+                (~self.committed & ~st, Status.UNCOMMITTED))
+
+    def stored_up_to(self):
+        """STORE's second pass is done: the set ends after its last sample."""
+        if self.ex.layout.store_samples:
+            with self.m.If(self.storing & ~self.validate):
+                self.m.d.sync += self.filled.eq(self.sidx + self.count)
+
+    def to_store(self, value):
+        """STORE's second pass: ``value`` into the store's next word."""
+        if not self.ex.layout.store_samples:
+            return
+        m, ex = self.m, self.ex
+        with m.If(self.storing & ~self.validate):
+            m.d.comb += [ex.store_we.eq(1), ex.store_wdata.eq(value)]
+            m.d.sync += self.store_addr.eq(self.store_addr + 1)
 
     def _emit_result(self):
         """States appending a result: its class u8, then each output u16."""

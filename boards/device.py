@@ -17,7 +17,7 @@ import numpy as np
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedParams
 from ghostfpga.golden.numerics import Formats, quantize
-from ghostfpga.golden.training import sample_order
+from ghostfpga.golden.training import sample_order, stored_epochs
 from ghostfpga.hdl.plan import Plan
 
 from .fake import image_crc, params_from_images
@@ -204,7 +204,7 @@ class Device:
 
     def set_rates(self, lrs: Sequence[float]) -> list[int]:
         """Per-layer learning rates; returns the multipliers lr / beta the device uses."""
-        etas = [self.fmt.eta_mantissa(lr / self.config.beta, "lr") for lr in lrs]
+        etas = self.fmt.etas(lrs, self.config.beta)
         self.set_etas(etas)
         return etas
 
@@ -271,6 +271,70 @@ class Device:
                 if on_epoch is not None:
                     on_epoch(epoch, predicted)
         return history
+
+    def store(self, x_q: np.ndarray, labels: Sequence[int],
+              progress: Callable[[int], None] | None = None) -> None:
+        """Upload quantized samples into the on-board training set, from index 0."""
+        lay = self.layout
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) > self.identity.store_samples:
+            raise DeviceError(
+                f"{self.name}: the on-board training set holds {self.identity.store_samples} "
+                f"samples, not {len(labels)}: set link.store_samples in the config (and build "
+                "for it), or train over the link")
+        if len(labels) and (labels.min() < 0 or labels.max() >= lay.n_outputs):
+            raise ValueError(f"labels must lie in [0, {lay.n_outputs - 1}]")
+        reqs, counts = [], []
+        for start in range(0, len(labels), lay.max_store):
+            chunk = range(start, min(start + lay.max_store, len(labels)))
+            payload = bytearray(struct.pack("<HB", start, len(chunk)))
+            for i in chunk:
+                payload += struct.pack(f"<{lay.n_inputs}H", *(int(v) for v in x_q[i]))
+                payload.append(int(labels[i]))
+            reqs.append((Command.STORE, bytes(payload)))
+            counts.append(len(chunk))
+        tick = None if progress is None else (lambda _n, it=iter(counts): progress(next(it)))
+        self._ok(Command.STORE, self.exchange(reqs, tick))
+
+    def train_stored(self, n: int, epochs: Sequence[tuple[int, int, Sequence[int]]],
+                     progress: Callable[[int], None] | None = None) -> list[int]:
+        """Train on the first ``n`` stored samples, one epoch per ``(start, step, etas)``
+        (docs/protocol.md, EPOCH); returns each epoch's count of correct predictions."""
+        L = self.config.n_layers
+        reqs = [(Command.EPOCH, struct.pack(f"<3H{L}H", n, start, step, *etas))
+                for start, step, etas in epochs]
+        # a reply comes when its epoch is done: wait that long, generously
+        bound = 4 * self.plan.ideal_cycles()["train"] + 100
+        timeout = self.port.timeout
+        self.port.timeout = timeout + n * bound / self.identity.clock_hz
+        try:
+            data = self._ok(Command.EPOCH, self.exchange(
+                reqs, None if progress is None else lambda _k: progress(n)))
+        finally:
+            self.port.timeout = timeout
+        return [struct.unpack("<H", d)[0] for d in data]
+
+    def upload(self, X: np.ndarray, y: Sequence[int], progress: bool = True) -> int:
+        """Quantize (X, y) and store it as the on-board training set; returns its size."""
+        from tqdm import tqdm
+
+        x_q, y = self.quantize(X), np.asarray(y, dtype=np.int64)
+        with tqdm(total=len(y), desc=f"uploading to {self.name}", unit="sample",
+                  disable=None if progress else True, leave=False) as bar:
+            self.store(x_q, y, bar.update)
+        return len(y)
+
+    def train_on_board(self, n: int, epochs: int = 1, progress: bool = True) -> list[int]:
+        """Train ``epochs`` over the first ``n`` stored samples in the order of
+        ``golden.training.stored_epochs``, with the per-epoch rate decay; returns each
+        epoch's count of correct predictions."""
+        from tqdm import tqdm
+
+        records = [(start, step, self.fmt.etas(self.config.lr_at(epoch), self.config.beta))
+                   for epoch, (start, step) in enumerate(stored_epochs(self.config, n, epochs))]
+        with tqdm(total=epochs * n, desc=f"training on {self.name}", unit="sample",
+                  disable=None if progress else True, leave=False) as bar:
+            return self.train_stored(n, records, bar.update)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         x_q = self.quantize(X)

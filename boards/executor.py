@@ -26,6 +26,7 @@ from ghostfpga.hdl.core import HOST_READ_LATENCY, _bits, result_layout, sample_l
 from ghostfpga.hdl.plan import Plan
 
 from .commands import P0, CommandStates
+from .stored import StoredStates
 from .protocol import HEADER_BYTES, N_COUNTERS, REPLY_BIT, Command, LinkLayout, Reject, Status
 
 __all__ = ["Executor"]
@@ -61,7 +62,12 @@ class Executor(wiring.Component):
             "eta": Out(data.ArrayLayout(unsigned(fmt.eta_bits), config.n_layers)),
             "busy": In(1), "cycles": In(32), "samples": In(32),
             "core_reset": Out(1),
-        })
+        } | ({
+            # the on-board training set
+            "store_addr": Out(range(max(lay.store_words, 2))),
+            "store_wdata": Out(lay.store_width), "store_we": Out(1),
+            "store_rdata": In(lay.store_width),
+        } if lay.store_samples else {}))
 
     def elaborate(self, platform):
         m = Module()
@@ -77,11 +83,14 @@ class Executor(wiring.Component):
             b.samples()
             b.counters()
             b.reset()
+            if self.layout.store_samples:
+                b.store()
+                b.epochs()
             b.finish()
         return m
 
 
-class _Build(CommandStates):
+class _Build(StoredStates, CommandStates):
     """The executor's registers, its frame cursor and reply writer, and its states: the
     frame-level ones here, one method per command in boards/commands.py (called inside the
     FSM)."""
@@ -103,10 +112,13 @@ class _Build(CommandStates):
         self.field = Signal(range(max(lay.n_inputs, lay.n_outputs) + 1))
         self.validate = Signal()              # first pass: checks only
         self.held = Signal(8)                 # a byte kept for the next cycle
+        self.storing = Signal()               # a STORE frame (its samples go to the store)
         self._cursor()
         self._reply_writer()
         self._session()
         self._core_ports()
+        if lay.store_samples:
+            self._store_ports()
 
     # -- shared machinery ------------------------------------------------------------------
     def _cursor(self):
@@ -192,8 +204,8 @@ class _Build(CommandStates):
         m, ex, cfg, plan = self.m, self.ex, self.ex.config, self.ex.plan
         fmt, lay = plan.fmt, self.ex.layout
         self.committed = Signal(init=1)
-        self.default_eta = sum(fmt.eta_mantissa(lr / cfg.beta, "lr") << (k * self.ebits)
-                               for k, lr in enumerate(cfg.lr_at(0)))
+        self.default_eta = sum(eta << (k * self.ebits)
+                               for k, eta in enumerate(fmt.etas(cfg.lr_at(0), cfg.beta)))
         self.eta_reg = Signal(self.ebits * self.L, init=self.default_eta)
         self.x_reg = Signal(self.xbits * lay.n_inputs)
         self.label = Signal(_bits(lay.n_outputs))
@@ -263,6 +275,8 @@ class _Build(CommandStates):
         states = {Command.WRITE: "WRITE", Command.READ: "READ", Command.COMMIT: "COMMIT",
                   Command.RATES: "RATES", Command.TRAIN: "SAMPLES", Command.INFER: "SAMPLES",
                   Command.COUNTERS: "COUNTERS", Command.RESET: "RESET"}
+        if ex.layout.store_samples:
+            states |= {Command.STORE: "STORE", Command.EPOCH: "EPOCH"}
         with m.State("DISPATCH"):
             with m.If(self.cmd == Command.IDENTIFY):
                 m.d.sync += [self.cache_valid.eq(0), self.expected.eq(self.seq + 1),
@@ -275,7 +289,12 @@ class _Build(CommandStates):
             with m.Elif(self.synced & (self.seq != self.expected)):
                 self.fail(Status.SEQUENCE)
             with m.Else():
-                m.d.sync += [self.cached.eq(1), self.train.eq(self.cmd == Command.TRAIN)]
+                m.d.sync += [self.cached.eq(1),
+                             self.train.eq((self.cmd == Command.TRAIN)
+                                           | (self.cmd == Command.EPOCH)),
+                             self.storing.eq(self.cmd == Command.STORE)]
+                if ex.layout.store_samples:
+                    m.d.sync += self.epoch.eq(self.cmd == Command.EPOCH)
                 with m.Switch(self.cmd):
                     for command, state in states.items():
                         with m.Case(command):

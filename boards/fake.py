@@ -17,6 +17,7 @@ import numpy as np
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel, FixedParams
 from ghostfpga.golden.numerics import lfsr_position
+from ghostfpga.golden.training import strided_order
 from ghostfpga.hdl.plan import Plan
 
 from .protocol import (N_COUNTERS, REJECT_OF_STATUS, REPLY_BIT, CobsError, Command, FrameError,
@@ -61,6 +62,9 @@ class ReferenceExecutor:
         self.expected: int | None = None   # next sequence number; None: any (no session yet)
         self._reset_core()
         self.committed = True
+        self.store = np.zeros((self.layout.store_samples, self.layout.store_stride),
+                              dtype=np.int64)   # inputs, then the label, per sample
+        self.filled = 0   # the set: samples 0 .. filled - 1 of the store
 
     def _reset_core(self) -> None:
         self.etas = list(self.default_etas)
@@ -109,10 +113,13 @@ class ReferenceExecutor:
 
     # -- commands ------------------------------------------------------------------------------
     def execute(self, command: int, p: bytes) -> tuple[Status, bytes]:
-        handler = {Command.WRITE: self._write, Command.READ: self._read,
+        handler: dict = {Command.WRITE: self._write, Command.READ: self._read,
                    Command.COMMIT: self._commit, Command.RATES: self._rates,
                    Command.TRAIN: self._train, Command.INFER: self._infer,
-                   Command.COUNTERS: self._counters, Command.RESET: self._reset}.get(command)
+                   Command.COUNTERS: self._counters, Command.RESET: self._reset}
+        if self.layout.store_samples:   # a device without an on-board set has no such commands
+            handler |= {Command.STORE: self._store, Command.EPOCH: self._epoch}
+        handler = handler.get(command)
         if handler is None:
             return Status.UNKNOWN_COMMAND, b""
         return handler(p)
@@ -162,6 +169,24 @@ class ReferenceExecutor:
         self.etas = list(etas)
         return Status.OK, b""
 
+    def _parse_samples(self, p: bytes, count: int) -> list[tuple[np.ndarray, int]] | None:
+        """The ``count`` samples at the end of ``p``; None when one does not fit its format."""
+        lay, n0 = self.layout, self.layout.n_inputs
+        base = len(p) - count * lay.sample_bytes
+        samples = []
+        for s in range(count):
+            off = base + s * lay.sample_bytes
+            x = np.array(struct.unpack_from(f"<{n0}H", p, off), dtype=np.int64)
+            label = p[off + 2 * n0]
+            if (x > lay.input_max).any() or label >= lay.n_outputs:
+                return None
+            samples.append((x, label))
+        return samples
+
+    def _learned(self) -> None:
+        """The model learned: the lane images follow."""
+        self.images = self.plan.lane_images(self.model.params)
+
     def _samples(self, p, train: bool):
         lay = self.layout
         if len(p) < 1:
@@ -173,23 +198,60 @@ class ReferenceExecutor:
             return Status.SIZE, b""
         if not self.committed:
             return Status.UNCOMMITTED, b""
-        n0 = lay.n_inputs
-        samples = []
-        for s in range(count):
-            off = 1 + s * lay.sample_bytes
-            x = np.array(struct.unpack_from(f"<{n0}H", p, off), dtype=np.int64)
-            label = p[off + 2 * n0]
-            if (x > lay.input_max).any() or label >= lay.n_outputs:
-                return Status.VALUE, b""
-            samples.append((x, label))
+        samples = self._parse_samples(p, count)
+        if samples is None:
+            return Status.VALUE, b""
         out = bytearray()
         for x, label in samples:
             got, outputs = self.model.step(x, label, train, self.etas)
             out += bytes([got]) + struct.pack(f"<{len(outputs)}H", *outputs)
             self.samples += 1
-        if train:   # the model learned: the lane images follow
-            self.images = self.plan.lane_images(self.model.params)
+        if train:
+            self._learned()
         return Status.OK, bytes(out)
+
+    def _store(self, p):
+        """STORE index u16, count u8, samples: into the on-board set at ``index``, which is 0
+        (a new set) or the end of the set (appending); the set then ends after them."""
+        lay = self.layout
+        if len(p) < 3:
+            return Status.SIZE, b""
+        index, count = struct.unpack_from("<HB", p)
+        if not 1 <= count <= lay.max_store or index not in (0, self.filled) \
+                or index + count > lay.store_samples:
+            return Status.RANGE, b""
+        if len(p) != 3 + count * lay.sample_bytes:
+            return Status.SIZE, b""
+        samples = self._parse_samples(p, count)
+        if samples is None:
+            return Status.VALUE, b""
+        for k, (x, label) in enumerate(samples):
+            self.store[index + k] = list(x) + [label]
+        self.filled = index + count
+        return Status.OK, b""
+
+    def _epoch(self, p):
+        """EPOCH n u16, start u16, step u16, eta u16 x L: train one epoch over the first n
+        stored samples (n at most the set's), sample (start + i * step) mod n at step i, with
+        these rates (which stay); replies the count of correct predictions."""
+        L = self.config.n_layers
+        if len(p) != self.layout.epoch_bytes:
+            return Status.SIZE, b""
+        n, start, step, *etas = struct.unpack(f"<3H{L}H", p)
+        if not 1 <= n <= self.filled or start >= n or step >= n:
+            return Status.RANGE, b""
+        if not self.committed:
+            return Status.UNCOMMITTED, b""
+        if any(e >= 1 << self.config.numerics.eta_bits for e in etas):
+            return Status.VALUE, b""
+        self.etas = list(etas)
+        correct = 0
+        for i in strided_order(n, start, step):
+            x, label = self.store[i, :-1], int(self.store[i, -1])
+            correct += self.model.step(x, label, True, self.etas)[0] == label
+            self.samples += 1
+        self._learned()
+        return Status.OK, struct.pack("<H", correct)
 
     def _train(self, p):
         return self._samples(p, True)

@@ -21,7 +21,7 @@ __all__ = ["VERSION", "Command", "Status", "Reject", "HEADER_BYTES", "CRC_BYTES"
            "crc16", "cobs_encode", "cobs_decode", "CobsError", "encode_frame", "parse_body",
            "Frame", "FrameError", "LinkLayout", "Identity", "word16", "signed16"]
 
-VERSION = 1
+VERSION = 2
 HEADER_BYTES = 4
 CRC_BYTES = 2
 OVERHEAD = HEADER_BYTES + CRC_BYTES   # body bytes around the payload
@@ -39,6 +39,8 @@ class Command(enum.IntEnum):
     INFER = 0x07      # count u8, samples           -> results
     COUNTERS = 0x08   # -                           -> cycles u32, samples u32, counters u16 x N
     RESET = 0x09      # -                           -> -
+    STORE = 0x0A      # index u16, count u8, samples -> -
+    EPOCH = 0x0B      # n u16, start u16, step u16, eta u16 per layer -> correct u16
 
 
 class Status(enum.IntEnum):
@@ -184,6 +186,13 @@ class LinkLayout:
         self.max_read = min((self.slot_bytes - OVERHEAD - 1) // 2, 255)   # words per READ
         self.max_write = (self.slot_bytes - OVERHEAD - 3) // 2            # words per WRITE
         self.input_max = 1 << config.numerics.rate_frac                    # 1.0
+        # the on-board training set: samples of n_0 inputs and a label, one word each
+        self.store_samples = config.link.store_samples
+        self.store_stride = self.n_inputs + 1
+        self.store_words = self.store_samples * self.store_stride
+        self.store_width = max(config.numerics.rate_frac + 1, (self.n_outputs - 1).bit_length())
+        self.max_store = min((self.slot_bytes - OVERHEAD - 3) // self.sample_bytes, 255)
+        self.epoch_bytes = 6 + 2 * config.n_layers   # EPOCH: n, start, step, eta per layer
 
     @property
     def max_body(self) -> int:
@@ -202,25 +211,27 @@ class Identity:
     baud: int
     lanes: int
     depth: int
+    store_samples: int
     layers: tuple[int, ...]
     formats: tuple[int, ...]   # rate_frac, error_frac, potential_bits, weight_bits, weight_frac,
                                # eta_bits, eta_frac
 
-    _HEAD = "<BBHBIIIBHB"
+    _HEAD = "<BBHBIIIBHHB"
 
     @classmethod
     def of(cls, config: Config, depth: int) -> "Identity":
         n, link = config.numerics, LinkLayout(config)
         return cls(VERSION, config.link.frames, link.slot_bytes, link.max_samples,
                    config.hardware_digest(), round(config.link.clock_mhz * 1e6),
-                   config.link.baud, config.hardware.lanes, depth, tuple(config.layers),
+                   config.link.baud, config.hardware.lanes, depth, config.link.store_samples,
+                   tuple(config.layers),
                    (n.rate_frac, n.error_frac, n.potential_bits, n.weight_bits, n.weight_frac,
                     n.eta_bits, n.eta_frac))
 
     def pack(self) -> bytes:
         return (struct.pack(self._HEAD, self.version, self.frames, self.slot_bytes,
                             self.max_samples, self.config_hash, self.clock_hz, self.baud,
-                            self.lanes, self.depth, len(self.layers))
+                            self.lanes, self.depth, self.store_samples, len(self.layers))
                 + b"".join(struct.pack("<H", n) for n in self.layers) + bytes(self.formats))
 
     @classmethod
@@ -228,10 +239,11 @@ class Identity:
         head = struct.calcsize(cls._HEAD)
         if len(data) < head:
             raise ValueError(f"identify reply of {len(data)} bytes is too short")
-        v, frames, slot, max_s, digest, clock, baud, lanes, depth, nl = \
+        v, frames, slot, max_s, digest, clock, baud, lanes, depth, store, nl = \
             struct.unpack_from(cls._HEAD, data)
         if len(data) != head + 2 * nl + 7:
             raise ValueError(f"identify reply of {len(data)} bytes does not match {nl} layers")
         layers = struct.unpack_from(f"<{nl}H", data, head)
-        return cls(v, frames, slot, max_s, digest, clock, baud, lanes, depth, tuple(layers),
+        return cls(v, frames, slot, max_s, digest, clock, baud, lanes, depth, store,
+                   tuple(layers),
                    tuple(data[head + 2 * nl:]))

@@ -15,24 +15,34 @@ __all__ = ["drive", "drive_job"]
 
 
 def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool = True,
-          clock=time.perf_counter) -> dict:
-    """Train ``epochs`` over (x_train, y_train), predict x_test, read back every weight and
-    the counters. ``clock()`` gives seconds of the device's time (simulated time on the
+          clock=time.perf_counter, on_board: bool = False) -> dict:
+    """Train ``epochs`` over (x_train, y_train), streamed over the link or (``on_board``)
+    uploaded once and trained from the on-board set; predict x_test, read back every weight
+    and the counters. ``clock()`` gives seconds of the device's time (simulated time on the
     simulated board)."""
     start = clock()
-    history = device.train(np.asarray(x_train), np.asarray(y_train), epochs, progress=progress)
-    train_seconds = clock() - start
+    x, y = np.asarray(x_train), np.asarray(y_train)
+    run = {"on_board": on_board}
+    if on_board:   # timed from the upload's end, and by the core's busy-cycle counter
+        n = device.upload(x, y, progress)
+        run["upload_seconds"] = clock() - start
+        before = device.counters()["cycles"]
+        run["epoch_correct"] = device.train_on_board(n, epochs, progress)
+        run["device_cycles"] = (device.counters()["cycles"] - before) % (1 << 32)
+        train_seconds = clock() - start - run["upload_seconds"]
+    else:
+        history = device.train(x, y, epochs, progress=progress)
+        run["train_predictions"] = [h.tolist() for h in history]
+        train_seconds = clock() - start
     test = device.predict(np.asarray(x_test))
-    images = device.read_images()
-    counters = device.counters()
-    return {"train_predictions": [h.tolist() for h in history],
-            "test_predictions": test.tolist(), "images": images, "counters": counters,
-            "train_seconds": train_seconds, "seconds": clock() - start,
-            "resent_frames": device.resent}
+    return run | {"test_predictions": test.tolist(), "images": device.read_images(),
+                  "counters": device.counters(), "train_seconds": train_seconds,
+                  "seconds": clock() - start, "resent_frames": device.resent,
+                  "clock_hz": device.identity.clock_hz}
 
 
 def drive_job(port, config: str, x_train, y_train, x_test, epochs: int,
-              timeout: float) -> dict:
+              timeout: float, on_board: bool = False) -> dict:
     """``drive`` on a simulated board's port (sim/tb_system.py): config as TOML text, times
     in simulated seconds."""
     import tomllib
@@ -41,4 +51,4 @@ def drive_job(port, config: str, x_train, y_train, x_test, epochs: int,
     clock_hz = cfg.link.clock_mhz * 1e6
     device = Device(port, cfg, timeout=timeout)
     return drive(device, x_train, y_train, x_test, epochs, progress=False,
-                 clock=lambda: port.cycles / clock_hz)
+                 clock=lambda: port.cycles / clock_hz, on_board=on_board)

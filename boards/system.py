@@ -2,7 +2,7 @@
 
     rx -> UARTReceiver -> FrameReceiver -> Executor -> FrameSender -> UARTTransmitter -> tx
                                               |  ^
-                                           GhostCore, CounterBank
+                                   GhostCore, CounterBank, SampleStore
 
 Board-independent: its ports are the UART pins and three status outputs for LEDs; a board top
 (boards/top.py) adds the clock, the reset and the pins. Simulations drive ``rx`` and read
@@ -20,14 +20,16 @@ from .counters import CounterBank
 from .executor import Executor
 from .framing import FrameReceiver, FrameSender
 from .protocol import Identity, LinkLayout, Reject
+from .store import SampleStore
 from .uart import UARTReceiver, UARTTransmitter
 
 __all__ = ["SystemTop"]
 
 
 class SystemTop(wiring.Component):
-    """The host link around ``GhostCore(config)``. ``divisor`` (clocks per UART bit) defaults
-    to the config's clock / baud; simulations may lower it."""
+    """The host link around ``GhostCore(config)``, with the on-board training set when
+    ``link.store_samples`` (in SPRAM with ``spram``). ``divisor`` (clocks per UART bit)
+    defaults to the config's clock / baud; simulations may lower it."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
@@ -37,8 +39,9 @@ class SystemTop(wiring.Component):
     learning: Out(1)
     link_error: Out(1)
 
-    def __init__(self, config: Config, divisor: int | None = None):
+    def __init__(self, config: Config, divisor: int | None = None, spram: bool = False):
         self.config = config
+        self.spram = spram   # the on-board training set in the UP5K's SPRAMs
         self.divisor = config.link.divisor if divisor is None else divisor
         self.layout = LinkLayout(config)
         self.plan = Plan(config)
@@ -86,4 +89,9 @@ class SystemTop(wiring.Component):
             ex.host_rdata.eq(core.host_rdata), core.eta.eq(ex.eta),
             ex.busy.eq(core.busy), ex.cycles.eq(core.cycles), ex.samples.eq(core.samples),
         ]
+        if lay.store_samples:
+            m.submodules.store = store = SampleStore(lay.store_words, lay.store_width,
+                                                     self.spram)
+            m.d.comb += [store.addr.eq(ex.store_addr), store.wdata.eq(ex.store_wdata),
+                         store.we.eq(ex.store_we), ex.store_rdata.eq(store.rdata)]
         return m

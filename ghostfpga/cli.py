@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test samples inferred after training (default: the whole test set)")
     p.add_argument("--timeout", type=float, default=1.0,
                    help="seconds to wait for a reply before resending (default 1)")
+    p.add_argument("--on-board", action="store_true",
+                   help="upload the training samples into the on-board training set once and "
+                        "train there at core speed (needs link.store_samples in the config)")
     p.add_argument("--config", metavar="FILE", help="TOML config (the one the board was built "
                                                      "for)")
     p.add_argument("--normalize", action="store_true",
@@ -287,18 +290,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             board.check(config)
         port = _port(args.port, board)
         run = run_on_device(config, data, port, args.samples, args.epochs, args.timeout,
-                            test_samples=args.test_samples)
+                            test_samples=args.test_samples, on_board=args.on_board)
     except DeviceError as exc:
         print(f"ghostfpga run: error: {exc}", file=sys.stderr)
         return 2
     if board:
         run |= {"board": board.name, "clock_mhz": config.link.clock_mhz}
-    print(table(["port", "samples", "epochs", "mismatches", "train acc", "test acc",
-                 "golden test acc", "samples/s", "link use", "rejected", "seconds"],
-                [[run["port"], run["samples"], run["epochs"], run["mismatches"],
+    rate, link = run["samples_per_second"], run["link_payload_fraction"]
+    print(table(["port", "training", "samples", "epochs", "mismatches", "train acc",
+                 "test acc", "golden test acc", "samples/s", "link use", "rejected",
+                 "seconds"],
+                [[run["port"], "on board" if run["on_board"] else "streamed", run["samples"],
+                  run["epochs"], run["mismatches"],
                   percent(run["train_accuracy"]), percent(run["test_accuracy"]),
-                  percent(run["golden_test_accuracy"]), f"{run['samples_per_second']:.0f}",
-                  f"{100 * run['link_payload_fraction']:.0f} %", run["rejected_frames"],
+                  percent(run["golden_test_accuracy"]),
+                  "-" if rate is None else f"{rate:.0f}",
+                  "-" if link is None else f"{100 * link:.0f} %", run["rejected_frames"],
                   f"{run['seconds']:.1f}"]],
                 title=f"device vs golden on {data.name}"))
     return _checked(run, args.json)

@@ -141,6 +141,9 @@ class Link:
     frames: int = 4
     """Received frames the device buffers (and replies it keeps for retries): the host keeps
     at most this many frames in flight."""
+    store_samples: int = 0
+    """Training samples the on-board training set holds (0: none). Each takes ``n_0 + 1``
+    words: in the UP5K's SPRAMs (at most 65536 words), in block RAM elsewhere."""
 
     def _validate(self) -> None:
         if not _is_real(self.clock_mhz) or not 1 <= self.clock_mhz <= 500:
@@ -149,6 +152,9 @@ class Link:
             raise ConfigError("link.baud", self.baud, "must be an integer in [1200, 12000000]")
         if not _is_int(self.frames) or self.frames not in (1, 2, 4, 8, 16):
             raise ConfigError("link.frames", self.frames, "must be one of 1, 2, 4, 8, 16")
+        if not _is_int(self.store_samples) or not 0 <= self.store_samples <= 65535:
+            raise ConfigError("link.store_samples", self.store_samples,
+                              "must be an integer in [0, 65535]")
         divisor = self.clock_mhz * 1e6 / self.baud
         nearest = max(round(divisor), 1)
         if nearest < 5:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ghostfpga.config import Config, ConfigError
 from ghostfpga.devices import DEVICES
 
-__all__ = ["MemoryFit", "memory_fit", "check_memory_fit", "link_brams"]
+__all__ = ["MemoryFit", "memory_fit", "check_memory_fit", "check_store_fit", "link_brams"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class MemoryFit:
     weight_words: int        # per lane
     weight_bits: int         # bits of all lanes' weight memories
     weight_brams: int        # block RAMs they take, in the device's best shapes
-    link_brams: int          # the host link's frame buffers and counter bank (0: bare core)
+    link_brams: int          # the host link's frame buffers, counter bank and (without SPRAM)
+                             # on-board training set (0: bare core)
     brams_available: int
     lutram_bits: int         # distributed RAM the tools may use instead of block RAM
 
@@ -36,12 +37,27 @@ class MemoryFit:
 
 
 def link_brams(config: Config) -> int:
-    """Block RAMs of the host link: the received and the reply frame slots, the counter bank."""
+    """Block RAMs of the host link: the received and the reply frame slots, the counter bank,
+    and the on-board training set on a device without SPRAM."""
     from ghostfpga.boards.protocol import LinkLayout
 
     lay = LinkLayout(config)
     dev = DEVICES[config.hardware.device]
-    return 2 * dev.brams_for(8, lay.frames * lay.slot_bytes) + 1
+    store = dev.brams_for(lay.store_width, lay.store_words) \
+        if lay.store_words and not dev.spram_words else 0
+    return 2 * dev.brams_for(8, lay.frames * lay.slot_bytes) + 1 + store
+
+
+def check_store_fit(config: Config) -> None:
+    """On a device with SPRAM, the on-board training set must fit it (ConfigError)."""
+    from ghostfpga.boards.protocol import LinkLayout
+
+    lay, dev = LinkLayout(config), DEVICES[config.hardware.device]
+    if dev.spram_words and lay.store_words > dev.spram_words:
+        raise ConfigError("link.store_samples", lay.store_samples,
+                          f"needs {lay.store_words} words of {lay.store_stride} per sample; "
+                          f"the {dev.name}'s SPRAM holds {dev.spram_words} (at most "
+                          f"{dev.spram_words // lay.store_stride} samples)")
 
 
 def memory_fit(config: Config, link: bool = False) -> MemoryFit:
@@ -57,6 +73,8 @@ def memory_fit(config: Config, link: bool = False) -> MemoryFit:
 
 def check_memory_fit(config: Config, link: bool = False) -> MemoryFit:
     """The fit; raises ``ConfigError`` (naming the layers) when the memories cannot fit."""
+    if link:
+        check_store_fit(config)
     fit = memory_fit(config, link)
     if not fit.fits:
         P = config.hardware.lanes

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ghostfpga.config import Config
+from ghostfpga.config import Config, ConfigError
 from ghostfpga.fit import check_memory_fit
 from ghostfpga.golden.datasets import Dataset
 from ghostfpga.golden.fixed import FixedModel
-from ghostfpga.golden.training import sample_order
+from ghostfpga.golden.training import sample_order, stored_epochs, strided_order
 
 __all__ = ["write_verilog", "simulate", "run_on_device"]
 
@@ -85,16 +85,22 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
 
 def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                   epochs: int, timeout: float = 1.0, simulator: str = "verilator",
-                  test_samples: int | None = None, divisor: int | None = None) -> dict:
+                  test_samples: int | None = None, divisor: int | None = None,
+                  on_board: bool = False) -> dict:
     """Train through the host driver on ``port`` (a serial URL, ``fake``, or ``sim`` for the
-    system top in co-simulation), then check every prediction and every read-back weight
-    against the fixed-point golden model trained on the same samples."""
+    system top in co-simulation), streamed over the link or (``on_board``) from the on-board
+    training set, then check every prediction and every read-back weight against the
+    fixed-point golden model trained on the same samples in the same order."""
     from ghostfpga.boards.session import drive
 
     n = len(data.y_train) if samples is None else min(samples, len(data.y_train))
     if test_samples is not None:
         data = dataclasses.replace(data, x_test=data.x_test[:test_samples],
                                    y_test=data.y_test[:test_samples])
+    if on_board and n > config.link.store_samples:
+        raise ConfigError("link.store_samples", config.link.store_samples,
+                          f"must hold the {n} training samples of --on-board (lower "
+                          "--samples, or raise it and build for it)")
     x_train, y_train, x_test = data.x_train[:n], data.y_train[:n], data.x_test
     start = time.perf_counter()
     if port == "sim":
@@ -104,7 +110,8 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
         run = run_on_board(config, "ghostfpga.boards.session:drive_job",
                            {"config": config.to_toml(), "x_train": x_train.tolist(),
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),
-                            "epochs": epochs, "timeout": min(timeout, 0.05)},
+                            "epochs": epochs, "timeout": min(timeout, 0.05),
+                            "on_board": on_board},
                            simulator=simulator, divisor=divisor)
     else:
         from ghostfpga.boards.device import Device
@@ -112,25 +119,47 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
 
         target = FakeDevice(config, timeout) if port == "fake" else port
         with Device(target, config, timeout=timeout) as device:
-            run = drive(device, x_train, y_train, x_test, epochs)
+            run = drive(device, x_train, y_train, x_test, epochs, on_board=on_board)
     seconds = time.perf_counter() - start
     return _check_run(config, data, n, epochs, run) | {"port": port, "seconds": seconds}
+
+
+def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_board: bool):
+    """Train the golden model as the device did: per epoch, the orders of the streamed
+    (``sample_order``) or the on-board (``stored_epochs``) training, each epoch's rates; yields
+    each epoch's order and its predictions (made before each update), in that order."""
+    n = len(y)
+    stored = stored_epochs(config, n, epochs) if on_board else None
+    for epoch in range(epochs):
+        etas = model.etas(config.lr_at(epoch))
+        order = strided_order(n, *stored[epoch]) if on_board else sample_order(config, n, epoch)
+        yield order, np.array([model.step(x_q[i], int(y[i]), True, etas)[0] for i in order])
 
 
 def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) -> dict:
     from ghostfpga.hdl import Plan
 
     model = FixedModel(config)
+    on_board = run["on_board"]
     mismatches, first = 0, None
+    y = data.y_train[:n]
     x_q = model.quantize_input(data.x_train[:n])
-    for epoch in range(epochs):
-        etas = model.etas(config.lr_at(epoch))
-        got = run["train_predictions"][epoch]
-        for i in sample_order(config, n, epoch):
-            want = model.step(x_q[i], int(data.y_train[i]), True, etas)[0]
-            if got[i] != want:
+    epoch_correct = []
+    for epoch, (order, want) in enumerate(_golden_training(config, model, x_q, y, epochs,
+                                                           on_board)):
+        epoch_correct.append(int(np.sum(want == y[order])))
+        if on_board:   # the device reports each epoch's count of correct predictions
+            got = run["epoch_correct"][epoch]
+            if got != epoch_correct[-1]:
                 mismatches += 1
-                first = first or f"epoch {epoch + 1}, sample {i}: device {got[i]}, golden {want}"
+                first = first or (f"epoch {epoch + 1}: device {got} correct, golden "
+                                  f"{epoch_correct[-1]}")
+            continue
+        got = np.array(run["train_predictions"][epoch])[order]
+        for i, g, w in zip(order, got, want):
+            if g != w:
+                mismatches += 1
+                first = first or f"epoch {epoch + 1}, sample {i}: device {g}, golden {w}"
     golden_test = model.predict(data.x_test)
     test = np.array(run["test_predictions"])
     wrong = int(np.sum(test != golden_test))
@@ -143,17 +172,27 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) ->
             if g != w:
                 mismatches += 1
                 first = first or f"lane {lane} word {word}: device {g}, golden {w}"
-    train_pred = np.array(run["train_predictions"][-1])
-    link = config.link
+    trained = n * epochs
+    host_rate = trained / run["train_seconds"] if run["train_seconds"] > 0 else None
+    if on_board:   # the core's busy cycles (None: the fake device has no clock)
+        cycles = run["device_cycles"]
+        rate = trained * run["clock_hz"] / cycles if cycles else None
+    else:
+        rate = host_rate
     sample_bytes = 2 * config.layers[0] + 1
     return {
-        "samples": n, "epochs": epochs, "mismatches": mismatches, "first_mismatch": first,
-        "train_accuracy": float(np.mean(train_pred == data.y_train[:n])),
+        "samples": n, "epochs": epochs, "on_board": on_board,
+        "mismatches": mismatches, "first_mismatch": first,
+        "train_accuracy": (run["epoch_correct"][-1] if on_board else
+                           int(np.sum(np.array(run["train_predictions"][-1]) == y))) / n,
+        "epoch_train_accuracy": [c / n for c in epoch_correct],
         "test_accuracy": float(np.mean(test == data.y_test)),
         "golden_test_accuracy": float(np.mean(golden_test == data.y_test)),
-        "samples_per_second": n * epochs / run["train_seconds"],
-        "link_payload_fraction": n * epochs * sample_bytes / run["train_seconds"]
-        / (link.baud / 10),
+        "samples_per_second": rate, "host_samples_per_second": host_rate,
+        "device_cycles": run.get("device_cycles"),
+        "upload_seconds": run.get("upload_seconds"),
+        "link_payload_fraction": None if on_board else
+        trained * sample_bytes / run["train_seconds"] / (config.link.baud / 10),
         "rejected_frames": run["counters"]["rejected_frames"],
         "counters": run["counters"], "resent_frames": run["resent_frames"],
         "device_seconds": run["seconds"], "config": config.to_dict(),

@@ -139,7 +139,7 @@ class FixedModel:
 
     def etas(self, lrs) -> list[int]:
         """Per-layer multipliers lr_l / beta for the hardware."""
-        return [self.fmt.eta_mantissa(lr / self.config.beta, "lr") for lr in lrs]
+        return self.fmt.etas(lrs, self.config.beta)
 
     # -- phases -------------------------------------------------------------------------------
     def feedforward(self, x_q: np.ndarray):

@@ -189,3 +189,7 @@ class Formats:
                               f"multiplier with {self.eta_frac} fraction bits "
                               "(raise numerics.eta_bits)")
         return m
+
+    def etas(self, lrs, beta: float) -> list[int]:
+        """Per-layer multipliers lr_l / beta, as the hardware holds them."""
+        return [self.eta_mantissa(lr / beta, "lr") for lr in lrs]

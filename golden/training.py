@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -13,7 +14,8 @@ from ghostfpga.config import Config
 from .datasets import Dataset
 from .network import one_hot
 
-__all__ = ["Trainable", "TrainResult", "train", "accuracy"]
+__all__ = ["Trainable", "TrainResult", "train", "accuracy", "sample_order", "strided_order",
+           "stored_epochs"]
 
 
 class Trainable(Protocol):
@@ -39,6 +41,27 @@ def accuracy(model: Trainable, x: np.ndarray, y: np.ndarray) -> float:
 def sample_order(config: Config, n: int, epoch: int) -> np.ndarray:
     """The training-set permutation of ``epoch``: fixed by ``config.seed``."""
     return np.random.default_rng([config.seed, 1, epoch]).permutation(n)
+
+
+def strided_order(n: int, start: int, step: int) -> np.ndarray:
+    """The sample order of one epoch of on-board training: step ``i`` visits sample
+    ``(start + i * step) mod n`` of the stored set (a permutation when step is coprime to n)."""
+    return (start + step * np.arange(n, dtype=np.int64)) % n
+
+
+def stored_epochs(config: Config, n: int, epochs: int) -> list[tuple[int, int]]:
+    """``(start, step)`` of each epoch of on-board training over ``n`` stored samples, fixed by
+    ``config.seed``: start uniform in [0, n), step uniform among the numbers in [0, n) coprime
+    to n, so every epoch visits each sample once."""
+    out = []
+    for epoch in range(epochs):
+        rng = np.random.default_rng([config.seed, 2, epoch])
+        start = int(rng.integers(n))
+        step = int(rng.integers(n))
+        while math.gcd(step, n) != 1:
+            step = int(rng.integers(n))
+        out.append((start, step))
+    return out
 
 
 def train(model: Trainable, data: Dataset, epochs: int | None = None,

@@ -19,8 +19,8 @@ STATUS = ("busy", "learning", "link_error")   # the system top's LED outputs
 def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
                    idle_bits: int = 400, cycle_limit: int = 2_000_000,
                    seen: list | None = None) -> list[bytes]:
-    """Send each chunk on ``rx`` (8N1), then listen until ``tx`` stays idle for
-    ``idle_bits`` bit times; returns the bytes received after each chunk. With ``seen``, a
+    """Send each chunk on ``rx`` (8N1), then listen until ``tx`` stays idle and the core not
+    busy for ``idle_bits`` bit times; returns the bytes received after each chunk. With ``seen``, a
     list, appends per chunk the set of status outputs (``STATUS``) that were ever high."""
     top = SystemTop(config, divisor=divisor)
     D = divisor
@@ -70,7 +70,8 @@ def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
             quiet = 0
             while quiet < idle_bits * D:
                 sample_tx()
-                quiet = 0 if (state["bit"] is not None or ctx.get(top.tx) == 0) else quiet + 1
+                active = state["bit"] is not None or ctx.get(top.tx) == 0 or ctx.get(top.busy)
+                quiet = 0 if active else quiet + 1
                 await tick()
             replies.append(bytes(got))
             if seen is not None:

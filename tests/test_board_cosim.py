@@ -2,9 +2,8 @@
 driver: training and inference equal the golden model in every prediction and every weight, and
 a storm of malformed frames leaves no trace but the counters."""
 
-from collections import Counter
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ghostfpga.config import Config, Hardware, Numerics
@@ -15,6 +14,8 @@ from ghostfpga.hdl import Plan
 from ghostfpga.sim.board_sim import run_on_board
 from ghostfpga.sim.cosim import simulator_available
 
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
 
 def test_driver_trains_the_simulated_board_at_the_real_divisor():
     config = Config()   # 24 MHz, 3 Mbaud: 8 clocks per bit, as on the board
@@ -24,6 +25,25 @@ def test_driver_trains_the_simulated_board_at_the_real_divisor():
     assert run["mismatches"] == 0, run["first_mismatch"]
     assert run["counters"]["samples"] == 2 * 150 + 60
     assert run["rejected_frames"] == 0 and run["resent_frames"] == 0
+
+
+def test_the_simulated_board_trains_from_its_on_board_set():
+    """The iCEBreaker config (6 lanes, one per row) at its real clock and divisor: upload a
+    Yin-Yang batch, train three epochs from the store, then check every epoch's count, every
+    test prediction and every weight against the golden model in the stored order."""
+    config = Config.load(EXAMPLES / "icebreaker_yinyang.toml")
+    assert config.link.store_samples >= 120
+    run = run_on_device(config, yinyang(), "sim", samples=120, epochs=3, test_samples=40,
+                        timeout=0.01, on_board=True)
+    assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run["counters"]["samples"] == 3 * 120 + 40
+    assert run["rejected_frames"] == 0 and run["resent_frames"] == 0
+    # the rate from the core's busy cycles; the simulated time between the first EPOCH
+    # request and the last reply adds the link's latency and the gaps between samples
+    assert 3 * 120 * Plan(config).ideal_cycles()["train"] < run["device_cycles"]
+    assert run["samples_per_second"] == 3 * 120 * 24e6 / run["device_cycles"]
+    assert 0.75 * run["samples_per_second"] < run["host_samples_per_second"] \
+        < run["samples_per_second"]
 
 
 def test_driver_trains_a_learned_ghost_board_in_verilator():

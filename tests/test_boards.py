@@ -65,6 +65,19 @@ def test_memory_fit_counts_the_weight_memories_in_block_ram_shapes():
     # 8 lanes of 32 16-bit words: one 256 x 16 block each
     assert (fit.weight_words, fit.weight_brams, fit.link_brams) == (32, 8, 0)
     assert memory_fit(Config(), link=True).link_brams == 3
+    # the on-board set: in SPRAM on the UP5K (no block RAM), in block RAM on the ECP5
+    ice = Config(link=Link(store_samples=5000))
+    assert memory_fit(ice, link=True).link_brams == 3
+    ecp5 = Config(layers=(64, 32, 10), hardware=Hardware(device="ecp5-85f", lanes=8),
+                  link=Link(store_samples=1437))
+    # 1437 x 65 words of 9 bits: the 9 x 2048 shape, 46 blocks
+    assert memory_fit(ecp5, link=True).link_brams == 2 + 1 + 46
+
+
+def test_the_on_board_set_must_fit_the_up5k_spram():
+    check_memory_fit(Config(link=Link(store_samples=13107)), link=True)   # 65535 words
+    with pytest.raises(ConfigError, match=r"store_samples.*65536 \(at most 13107 samples"):
+        check_memory_fit(Config(link=Link(store_samples=13108)), link=True)
 
 
 def test_verilog_refuses_a_network_too_big_for_the_device_before_writing(tmp_path, capsys):
@@ -183,7 +196,7 @@ def test_program_writes_then_identifies_the_board(tmp_path, monkeypatch, capsys)
                  "--port", "/dev/ttyUSB1"]) == 0
     assert args.read_text().split() == ["-b", "ice40_generic", str(bit)]
     out = capsys.readouterr().out
-    assert "on /dev/ttyUSB1: protocol 1, 4-30-3, 6 lanes, 24 MHz" in out
+    assert "on /dev/ttyUSB1: protocol 2, 4-30-3, 6 lanes, 24 MHz" in out
 
 
 def test_program_refuses_a_missing_bitstream(tmp_path, capsys):

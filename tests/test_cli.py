@@ -122,8 +122,23 @@ def test_run_on_the_fake_device_writes_the_documented_keys(tmp_path, capsys):
     assert "golden test acc" in capsys.readouterr().out
 
 
+def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert main(["run", "--board", "icebreaker", "--port", "fake", "--on-board",
+                 "--samples", "300", "--epochs", "2", "--test-samples", "100",
+                 "--json", str(out)]) == 0
+    run = json.loads(out.read_text())
+    assert RUN_KEYS - {"samples_per_second"} <= set(run)
+    assert {"board", "clock_mhz", "on_board", "epoch_train_accuracy"} <= set(run)
+    assert run["on_board"] and run["board"] == "icebreaker" and run["mismatches"] == 0
+    assert run["samples_per_second"] is None   # the fake device has no clock
+    assert "on board" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv,message", [
     (["run", "--port", "fake", "--samples", "0"], "--samples must be a positive integer"),
+    (["run", "--port", "fake", "--on-board", "--samples", "10"],
+     "'link.store_samples' must hold the 10 training samples of --on-board"),
     (["run", "--port", "/dev/ttyGHOSTFPGA9"], "cannot open /dev/ttyGHOSTFPGA9"),
     (["run", "--port", "loop://", "--timeout", "0.02"], "loop://: no reply to IDENTIFY"),
     (["sim-board", "--listen", "70000"], "--listen must be a TCP port"),

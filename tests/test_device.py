@@ -8,10 +8,10 @@ import pytest
 from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
 from ghostfpga.boards.fake import FakeDevice
 from ghostfpga.boards.protocol import Command, Status, encode_frame
-from ghostfpga.config import Config, Hardware
+from ghostfpga.config import Config, Hardware, Link
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
-from ghostfpga.golden.training import sample_order
+from ghostfpga.golden.training import sample_order, stored_epochs, strided_order
 
 CONFIG = Config(layers=(4, 12, 3), hardware=Hardware(lanes=4))
 
@@ -39,6 +39,37 @@ def test_training_through_the_driver_equals_the_golden_model():
     assert all((a == b).all() for a, b in zip(got.W, model.params.W))
     assert (device.predict(data.x_test) == model.predict(data.x_test)).all()
     assert device.counters()["samples"] == 600 + len(data.y_test)
+
+
+def test_training_from_the_on_board_set_equals_the_golden_model():
+    config = CONFIG.replace(link=Link(store_samples=250))
+    data = yinyang()
+    X, y = data.x_train[:250], data.y_train[:250]
+    device = Device(FakeDevice(config), config)
+    assert device.identity.store_samples == 250
+    assert device.upload(X, y, progress=False) == 250
+    correct = device.train_on_board(250, epochs=3, progress=False)
+    model = FixedModel(config)
+    x_q = model.quantize_input(X)
+    for epoch, (start, step) in enumerate(stored_epochs(config, 250, 3)):
+        etas = model.etas(config.lr_at(epoch))
+        hits = sum(model.step(x_q[i], int(y[i]), True, etas)[0] == y[i]
+                   for i in strided_order(250, start, step))
+        assert correct[epoch] == hits
+    assert all((a == b).all() for a, b in zip(device.read_params().W, model.params.W))
+
+
+def test_the_on_board_set_refuses_what_it_cannot_hold():
+    device = Device(FakeDevice(CONFIG), CONFIG)            # no on-board set
+    data = yinyang()
+    with pytest.raises(DeviceError, match="holds 0 samples, not 10: set link.store_samples"):
+        device.upload(data.x_train[:10], data.y_train[:10], progress=False)
+    assert device.request(Command.EPOCH, bytes(10))[0] == Status.UNKNOWN_COMMAND
+    config = CONFIG.replace(link=Link(store_samples=20))
+    device = Device(FakeDevice(config), config)
+    device.upload(data.x_train[:8], data.y_train[:8], progress=False)
+    with pytest.raises(DeviceError, match="EPOCH refused: RANGE"):   # only 8 were stored
+        device.train_on_board(9, progress=False)
 
 
 def test_load_and_read_back_every_weight():

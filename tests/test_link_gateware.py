@@ -4,7 +4,6 @@ bit stream, the framer and the sender against the protocol's reference functions
 import random
 
 import pytest
-from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from ghostfpga.boards.framing import FrameReceiver, FrameSender

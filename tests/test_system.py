@@ -5,11 +5,10 @@ session rule, checked pin to pin in Amaranth's simulator."""
 import struct
 
 import numpy as np
-import pytest
 
 from ghostfpga.boards.fake import FakeDevice, image_crc
 from ghostfpga.boards.protocol import Command, Status, encode_frame, parse_body, cobs_decode
-from ghostfpga.config import Config, Hardware, Numerics
+from ghostfpga.config import Config, Hardware, Link, Numerics
 from ghostfpga.sim.system_sim import exchange_bytes
 
 
@@ -57,6 +56,7 @@ def _script(config):
         encode_frame(Command.RESET, 19, b""),
         encode_frame(Command.COUNTERS, 20, b"x"),                              # size
         encode_frame(Command.COUNTERS, 21, b""),
+        encode_frame(Command.STORE, 22, bytes(3)),             # no on-board set: no command
         encode_frame(Command.IDENTIFY, 200, b""),              # a new session at any number
         encode_frame(Command.READ, 201, bytes([0, 0, 0, 6])),
     ], image
@@ -124,3 +124,64 @@ def test_the_status_outputs_show_learning_and_refused_frames():
     assert seen[1] == {"busy"}                           # inference: busy, not learning
     assert seen[2] == {"link_error"}
     assert seen[3] == {"busy", "learning"}
+
+
+STORE_CONFIG = CONFIG.replace(link=Link(store_samples=12))
+
+
+def _epoch(seq, n, start, step, etas=(300, 200)):
+    return encode_frame(Command.EPOCH, seq, struct.pack("<5H", n, start, step, *etas))
+
+
+def _store_script():
+    """STORE and EPOCH through every check, around two good runs of stored epochs."""
+    rng = np.random.default_rng(3)
+    store = lambda seq, index, n, bad=None: encode_frame(     # noqa: E731
+        Command.STORE, seq, struct.pack("<H", index) + _samples(rng, n, bad))
+    return [
+        encode_frame(Command.IDENTIFY, 0, b""),
+        store(1, 0, 4),
+        _epoch(2, 5, 0, 1),                                   # n above the samples stored
+        store(3, 5, 2),                                        # a gap after them
+        store(4, 4, 3), store(5, 7, 5),
+        store(6, 10, 3),                                       # past the set's 12 samples
+        store(7, 0, 2, "x"), store(8, 0, 2, "label"),
+        encode_frame(Command.STORE, 9, struct.pack("<H", 0) + _samples(rng, 2)[:-1]),  # size
+        encode_frame(Command.STORE, 10, b"\x00\x00"),          # shorter than its header
+        _epoch(11, 12, 5, 7), _epoch(12, 12, 0, 5, (90, 40)),
+        _epoch(13, 0, 0, 0),                                   # an empty epoch
+        _epoch(14, 12, 12, 1),                                 # start not below n
+        _epoch(15, 12, 3, 12),                                 # step not below n
+        _epoch(16, 12, 0, 1, (5000, 1)),                       # a rate that does not fit
+        _epoch(17, 12, 0, 1)[:-2] + b"\x00",                   # CRC: dropped, no reply
+        encode_frame(Command.EPOCH, 17, struct.pack("<5H", 12, 0, 1, 2, 3)[:-1]),   # size
+        encode_frame(Command.WRITE, 18, struct.pack("<BH1h", 0, 0, 3)),
+        _epoch(19, 12, 0, 1),                                  # uncommitted model
+        encode_frame(Command.IDENTIFY, 30, b""),
+    ]
+
+
+def test_the_on_board_set_replies_exactly_as_the_reference_executor():
+    frames = _store_script()
+    scratch = FakeDevice(STORE_CONFIG)
+    for frame in frames:
+        scratch.write(frame)
+    # commit what the script left, train 3 more epochs (n below the set), read the weights
+    frames += [encode_frame(Command.COMMIT, 31, struct.pack("<H", image_crc(
+                   scratch.executor.images)))]
+    frames += [_epoch(32, 9, 2, 4), _epoch(33, 9, 8, 2, (120, 80)), _epoch(34, 9, 0, 1)]
+    frames += [encode_frame(Command.READ, 35 + lane, bytes([lane, 0, 0, 24]))
+               for lane in range(2)]
+    rtl = exchange_bytes(STORE_CONFIG, frames)
+    fake = FakeDevice(STORE_CONFIG)
+    reached = set()
+    for n, (frame, got) in enumerate(zip(frames, rtl)):
+        fake.write(frame)
+        want = fake.read(100_000)
+        assert got == want, f"frame {n}: RTL {got.hex()} reference {want.hex()}"
+        if want:
+            body = _body(want)
+            reached.add((body.command & 0x7F, body.payload[0]))
+    assert {(c, s) for c in (Command.STORE, Command.EPOCH)
+            for s in (Status.OK, Status.SIZE, Status.RANGE, Status.VALUE)} <= reached
+    assert (Command.EPOCH, Status.UNCOMMITTED) in reached

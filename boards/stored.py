@@ -1,0 +1,136 @@
+"""The executor's states for the on-board training set (docs/protocol.md): STORE's header
+(its samples are parsed by the TRAIN / INFER states, boards/commands.py, and written into the
+SampleStore instead of the core) and EPOCH, which trains one epoch from the store.
+
+EPOCH checks n, start and step, then runs its rates through the RATES states (checked, then
+loaded once the core is idle), then visits sample ``(start + i * step) mod n`` for
+i = 0 .. n-1: the sample's n_0 + 1 words stream out of the store (one per cycle) into the
+core's sample registers while the core still learns from the previous sample, so the core
+waits for no fetch. Each result's class is compared with the label; the reply is the epoch's
+count of correct predictions. The host keeps several EPOCH frames in flight, so the core goes
+from one epoch to the next without waiting for the link.
+"""
+
+from amaranth.hdl import Cat, Mux, Signal
+
+from .commands import P0, _times
+from .protocol import Status
+
+__all__ = ["StoredStates"]
+
+EPOCH_RATES = P0 + 6   # the frame byte of EPOCH's first rate (after n, start, step)
+
+
+class StoredStates:
+    """STORE and EPOCH (a mixin of the executor's builder, ahead of CommandStates: its
+    ``rates_at`` and ``rates_done`` extend the RATES states for EPOCH)."""
+
+    def _store_ports(self):
+        m, ex, lay = self.m, self.ex, self.ex.layout
+        self.sidx = Signal(16)                # STORE: the first sample; EPOCH: the sample
+        self.store_addr = Signal(range(max(lay.store_words, 2)))
+        self.filled = Signal(16)              # the set: samples 0 .. filled - 1
+        self.epoch = Signal()                 # an EPOCH frame (in the RATES states)
+        self.n = Signal(16)                   # EPOCH: samples of the epoch
+        self.step = Signal(16)
+        self.left = Signal(16)                # samples left in the epoch
+        self.correct = Signal(16)
+        self.bad_record = Signal()            # start or step not below n
+        m.d.comb += ex.store_addr.eq(self.store_addr)
+
+    def store_base(self):
+        """The store address of sample ``sidx``'s first word."""
+        return _times(self.sidx, self.ex.layout.store_stride)
+
+    def rates_at(self):
+        return Mux(self.epoch, EPOCH_RATES, P0) if self.ex.layout.store_samples else P0
+
+    def rates_done(self):
+        m = self.m
+        m.next = "FINISH"
+        if self.ex.layout.store_samples:
+            with m.If(self.epoch):
+                m.d.sync += [self.left.eq(self.n), self.correct.eq(0)]
+                m.next = "T_BASE"
+
+    def store(self):
+        """STORE index u16, count u8, samples: the index, then the TRAIN / INFER parser
+        (which checks that the index is 0, starting a new set, or the end of the set)."""
+        m = self.m
+        with m.State("STORE"):
+            self.take()
+            m.next = "ST_INDEX"
+        with m.State("ST_INDEX"):             # word = the index
+            m.d.sync += self.sidx.eq(self.word)
+            self.take()
+            m.next = "SAMPLES"
+
+    def epochs(self):
+        """EPOCH n u16, start u16, step u16, eta u16 x L -> correct u16."""
+        m, L = self.m, self.L
+        past = self.word >= self.n            # one comparator for start and step
+        with m.State("EPOCH"):
+            with self.checked((~self.payload_is(6 + 2 * L), Status.SIZE)):
+                self.take()
+                m.next = "EP_N"
+        with m.State("EP_N"):                 # word = n
+            m.d.sync += self.n.eq(self.word)
+            self.take()
+            m.next = "EP_START"
+        with m.State("EP_START"):
+            self.take()
+            m.next = "EP_START_HI"
+        with m.State("EP_START_HI"):          # word = start
+            m.d.sync += [self.sidx.eq(self.word), self.bad_record.eq(past)]
+            self.take()
+            m.next = "EP_STEP"
+        with m.State("EP_STEP"):
+            self.take()
+            m.next = "EP_STEP_HI"
+        with m.State("EP_STEP_HI"):           # word = step
+            m.d.sync += [self.step.eq(self.word), self.bad_record.eq(self.bad_record | past)]
+            self.take()
+            m.next = "EP_CHECKS"
+        with m.State("EP_CHECKS"):            # (checked from registers: timing)
+            bad = (self.n == 0) | (self.n > self.filled) | self.bad_record
+            with self.checked((bad, Status.RANGE), (~self.committed, Status.UNCOMMITTED)):
+                m.d.sync += [self.index.eq(0), self.validate.eq(1)]
+                m.next = "E_LO"               # the rates, as RATES runs them
+        self._epoch_samples()
+
+    def _epoch_samples(self):
+        """The samples of the epoch, fetched from the store and trained; then the count."""
+        m, ex, lay = self.m, self.ex, self.ex.layout
+        xbits, rdata = self.xbits, ex.store_rdata
+        with m.State("T_BASE"):
+            m.d.sync += [self.store_addr.eq(self.store_base()), self.field.eq(0)]
+            m.next = "T_FETCH"
+        with m.State("T_FETCH"):              # the store reads the first word
+            m.d.sync += self.store_addr.eq(self.store_addr + 1)
+            m.next = "T_X"
+        with m.State("T_X"):                  # rdata = an input
+            m.d.sync += [self.x_reg.eq(Cat(self.x_reg[xbits:], rdata[:xbits])),
+                         self.store_addr.eq(self.store_addr + 1),
+                         self.field.eq(self.field + 1)]
+            with m.If(self.field == lay.n_inputs - 1):
+                m.next = "T_LABEL"
+        with m.State("T_LABEL"):              # rdata = the label
+            nxt = self.sidx + self.step       # the next sample of the epoch, mod n
+            wrapped = (nxt - self.n)[:17]     # negative (top bit set) when nxt < n
+            m.d.sync += [self.label.eq(rdata), self.sidx.eq(Mux(wrapped[16], nxt, wrapped))]
+            m.next = "T_SUBMIT"
+        self.submit("T_SUBMIT", "T_RESULT")
+        with m.State("T_RESULT"):
+            m.d.comb += ex.result.ready.eq(1)
+            with m.If(ex.result.valid):
+                hit = ex.result.payload.label == self.label
+                m.d.sync += [self.correct.eq(self.correct + hit), self.left.eq(self.left - 1)]
+                m.next = "T_BASE"
+                with m.If(self.left == 1):
+                    m.next = "T_COUNT"
+        with m.State("T_COUNT"):
+            self.emit_lo(self.correct)
+            m.next = "T_COUNT_HI"
+        with m.State("T_COUNT_HI"):
+            self.emit(self.held)
+            m.next = "FINISH"
