@@ -9,7 +9,7 @@ from pathlib import Path
 from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config, ConfigError
 from ghostfpga.golden.datasets import DatasetError
 
-from .report import percent, plot_history, table, write_json
+from .report import output_problem, percent, plot_history, table, write_json
 from .runs import MODELS, prepare, run_training
 
 __all__ = ["main", "build_parser"]
@@ -151,6 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for the identify reply (default 1)")
     p.set_defaults(func=cmd_program)
 
+    p = sub.add_parser("compare", help="float backprop, float ghost, the fixed model (= the "
+                                       "hardware) and the RTL on one data set, with a report "
+                                       "that explains the gap per layer")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--board", choices=_board_names(),
+                   help="use the board's default config (unless --config)")
+    p.add_argument("--config", metavar="FILE", help="TOML config")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--rtl-samples", type=int, default=200,
+                   help="training samples the RTL trains on, checked bit for bit (default 200)")
+    p.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the three trainings (default: up to 3)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.add_argument("--report", metavar="OUT.md", default="build/compare/report.md",
+                   help="the Markdown report, its plots beside it (default "
+                        "build/compare/report.md)")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("demo", help="the main job on the built-in default: ghost vs backprop, "
                                     "then the core learning in RTL simulation")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: config's 40)")
@@ -163,9 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OUTPUTS = {"json": "--json", "plot": "--plot", "report": "--report", "output": "-o"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for dest, option in _OUTPUTS.items():   # before any work, so that no result is lost
+        problem = output_problem(getattr(args, dest, None), option)
+        if problem:
+            print(f"ghostfpga {args.command}: error: {problem}", file=sys.stderr)
+            return 2
     try:
         return args.func(args) or 0
     except (ConfigError, DatasetError) as exc:
@@ -309,6 +339,50 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{run['seconds']:.1f}"]],
                 title=f"device vs golden on {data.name}"))
     return _checked(run, args.json)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    from .compare_report import write_report
+
+    for name in ("epochs", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            print(f"ghostfpga compare: error: --{name} must be a positive integer, not {value}",
+                  file=sys.stderr)
+            return 2
+    if args.rtl_samples < 0:
+        print(f"ghostfpga compare: error: --rtl-samples must be 0 or more, not "
+              f"{args.rtl_samples}", file=sys.stderr)
+        return 2
+    board = _board(args.board)
+    config = Config.load(args.config) if args.config else board.config() if board \
+        else Config()
+    if args.epochs:
+        config = config.replace(epochs=args.epochs)
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
+                           normalize=args.normalize)
+    say = lambda text: print(text, file=sys.stderr)   # noqa: E731
+    result = compare(config, data, args.rtl_samples, args.simulator, args.workers, say=say)
+    print(table(["model", "train acc", "test acc", "seconds"],
+                [["float backprop", percent(result["float_bp_train_accuracy"]),
+                  percent(result["float_bp_test_accuracy"]),
+                  f"{result['seconds']['float_bp']:.1f}"],
+                 ["float ghost", percent(result["float_ghost_train_accuracy"]),
+                  percent(result["float_ghost_test_accuracy"]),
+                  f"{result['seconds']['float_ghost']:.1f}"],
+                 ["fixed (= hardware)", percent(result["fixed_train_accuracy"]),
+                  percent(result["fixed_test_accuracy"]), f"{result['seconds']['fixed']:.1f}"],
+                 ["RTL, trained weights", "-", percent(result["rtl_test_accuracy"]),
+                  f"{result['seconds']['rtl']:.1f}"]],
+                title=f"{data.name} {'-'.join(map(str, config.layers))}, {config.epochs} "
+                      f"epochs; RTL: {result['rtl_samples']} training samples and the test "
+                      f"set, {result['rtl_mismatches']} mismatches"))
+    files = write_report(result, args.report)
+    print(f"report: {files[0]} (plots: {', '.join(str(f) for f in files[1:])})")
+    if args.json:
+        write_json(args.json, result)
+    return 1 if result["rtl_mismatches"] or not result["rtl_predictions_equal_fixed"] else 0
 
 
 def _board_names() -> list[str]:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-__all__ = ["table", "write_json", "progress_bar", "plot_history", "percent"]
+__all__ = ["table", "write_json", "progress_bar", "plot_history", "percent", "output_problem"]
 
 
 def percent(x: float) -> str:
@@ -46,6 +46,26 @@ def _numeric(s: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def output_problem(path: str | Path | None, option: str) -> str | None:
+    """Why ``path`` cannot be written by ``option`` (checked before the work starts), or
+    None: a folder, a parent that is a file, or a folder that is not writable."""
+    import os
+
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        return f"{option} {path}: is a folder, not a file"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{option} {path}: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK):
+        return f"{option} {path}: cannot write in {parent}"
+    return None
 
 
 def write_json(path: str | Path, data: dict) -> None:

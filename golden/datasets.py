@@ -190,6 +190,11 @@ def _from_arrays(name: str, x, y, x_test, y_test, where: str, normalize: bool,
     k = n_classes if n_classes is not None else int(max(y_tr.max(), y_te.max())) + 1
     if k < 2:
         raise DatasetError(f"{where}: need at least 2 classes, found labels {sorted(set(y_tr))}")
+    unused = sorted(set(range(int(max(y_tr.max(), y_te.max())) + 1)) - set(y_tr.tolist()))
+    if unused:
+        raise DatasetError(f"{where}: no training sample has the label(s) "
+                           f"{', '.join(map(str, unused))}: number the classes 0 .. "
+                           f"{len(set(y_tr.tolist())) - 1} without gaps")
     return Dataset(name, x_tr, y_tr, x_te, y_te, k)
 
 
@@ -201,6 +206,9 @@ def load_file(path: str | Path, normalize: bool = False, n_classes: int | None =
     network's output size) bounds the labels when given.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder, not a data file (.npz or .csv; MNIST IDX "
+                           "files: mnist:DIR)")
     if not path.is_file():
         raise DatasetError(f"{path}: no such data file")
     suffix = path.suffix.lower()
@@ -286,6 +294,9 @@ def read_idx(path: Path) -> np.ndarray:
 def mnist(directory: str | Path) -> Dataset:
     """MNIST from the four standard IDX files (raw or ``.gz``) in ``directory``; pixels / 255."""
     directory = Path(directory)
+    if not directory.is_dir():
+        raise DatasetError(f"mnist:{directory}: no such folder (give the folder that holds "
+                           "the four MNIST IDX files)")
     arrays = {}
     for key, stem in _MNIST_FILES.items():
         for candidate in (directory / stem, directory / (stem + ".gz")):

@@ -66,15 +66,20 @@ class FixedModel:
         self._lfsr = lfsr_table()
         self._fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
         self._err_shift = fmt.weight_frac  # operand with error_frac fraction bits
+        self.probe = None   # golden/diagnostics.py: sees drives and updates before narrowing
 
     # -- primitive operations (docs/numerics.md) ------------------------------------------
     def _narrow(self, acc):
         return saturate(acc, self.fmt.potential_bits)
 
+    def wide_drive(self, M: np.ndarray, rates: np.ndarray) -> np.ndarray:
+        """M [rates; 1] in the potential format, before narrowing (works on batches too)."""
+        acc = rates @ M[:, :-1].T + M[:, -1] * self.fmt.rate_one
+        return round_shift(acc, self._fwd_shift)
+
     def forward(self, M: np.ndarray, rates: np.ndarray) -> np.ndarray:
         """Drive of every row: M [rates; 1] narrowed to potentials (works on batches too)."""
-        acc = rates @ M[:, :-1].T + M[:, -1] * self.fmt.rate_one
-        return self._narrow(round_shift(acc, self._fwd_shift))
+        return self._narrow(self.wide_drive(M, rates))
 
     def feedback(self, k: int, vec: np.ndarray) -> np.ndarray:
         """B_k vec for an error-format vector of layer k+2: W_{k+1}^T (without the bias
@@ -116,11 +121,13 @@ class FixedModel:
         fmt = self.fmt
         M = self.params.matrices()[name][k]
         lane_map = self.maps[name][k]
-        e = saturate(round_shift(eta * err, fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC),
-                     SCALED_ERROR_BITS)
+        wide_e = round_shift(eta * err, fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC)
+        e = saturate(wide_e, SCALED_ERROR_BITS)
         pre_aug = np.append(pre, fmt.rate_one) if bias else pre
         product = e[:, None] * pre_aug[None, :]
         shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
+        if self.probe is not None:
+            self.probe.learning(name, k, err=err, wide_e=wide_e, exact=product / 2.0 ** shift)
         if fmt.stochastic:
             # the LFSR steps once per cycle of the pass (= word address); each lane rotates it
             index = (self.lfsr_position + lane_map.address + 1) % LFSR_PERIOD
@@ -128,6 +135,8 @@ class FixedModel:
             self.lfsr_position = (self.lfsr_position + lane_map.words) % LFSR_PERIOD
         else:
             delta = round_shift(product, shift)
+        if self.probe is not None:
+            self.probe.learned(name, k, delta=delta, wide_weights=M + delta)
         M[...] = saturate(M + delta, fmt.weight_bits)
 
     # -- quantization of the host's data -------------------------------------------------------
@@ -145,8 +154,11 @@ class FixedModel:
     def feedforward(self, x_q: np.ndarray):
         """Drives a_1..a_L and rates r_0..r_L (rate format) of the feedforward pass."""
         a, r = [], [x_q]
-        for W in self.params.W:
-            a.append(self.forward(W, r[-1]))
+        for k, W in enumerate(self.params.W):
+            wide = self.wide_drive(W, r[-1])
+            if self.probe is not None:
+                self.probe.drive(k, wide)
+            a.append(self._narrow(wide))
             r.append(self.rate(a[-1]))
         return a, r
 

@@ -18,9 +18,10 @@ __all__ = ["run_amaranth"]
 
 
 def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
-                 cycle_limit: int = 1_000_000, tracer=None):
-    """Stream ``samples`` through the core; returns an RtlRun like sim.cosim.run_rtl.
-    ``tracer`` (sim/characterize.py) may watch every cycle of the elaborated design."""
+                 cycle_limit: int = 1_000_000, tracer=None, load=None):
+    """Stream ``samples`` through the core (after writing the lane images ``load`` through
+    the host port); returns an RtlRun like sim.cosim.run_rtl. ``tracer``
+    (sim/characterize.py) may watch every cycle of the elaborated design."""
     core = GhostCore(config)
     fragment = Fragment.get(core, None)
     plan, proto = Plan(config), Protocol(config)
@@ -35,6 +36,14 @@ def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
 
     async def bench(ctx):
         ctx.set(core.result.ready, 1)
+        for lane, words in enumerate(load or []):
+            for addr, w in enumerate(words):
+                ctx.set(core.host_lane, lane)
+                ctx.set(core.host_addr, addr)
+                ctx.set(core.host_wdata, int(w))
+                ctx.set(core.host_write, 1)
+                await ctx.tick()
+        ctx.set(core.host_write, 0)
         for n, (s, eta) in enumerate(zip(samples, etas)):
             ctx.set(core.eta.as_value(), proto.pack_eta(eta))
             ctx.set(core.sample.payload.as_value(), proto.pack_sample(s))

@@ -110,9 +110,9 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
 
 def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
             build_root: Path = DEFAULT_BUILD_ROOT, cycle_limit: int = 1_000_000,
-            waves: bool = False) -> RtlRun:
-    """Stream ``samples`` through the RTL (``etas[n]`` applied with sample n); read back all
-    weights."""
+            waves: bool = False, load: list[list[int]] | None = None) -> RtlRun:
+    """Stream ``samples`` through the RTL (``etas[n]`` applied with sample n), after writing
+    the lane images ``load`` through the host port; read back all weights."""
     from cocotb_tools.runner import get_runner
 
     build_dir = build(config, simulator, build_root)
@@ -123,7 +123,8 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
     job = {"samples": [proto.pack_sample(s) for s in samples],
            "etas": [proto.pack_eta(e) for e in etas],
            "lane_words": [plan.depth] * plan.lanes,
-           "cycle_limit": cycle_limit, "host_read_latency": HOST_READ_LATENCY}
+           "cycle_limit": cycle_limit, "host_read_latency": HOST_READ_LATENCY,
+           "load": load}
     (run_dir / "job.json").write_text(json.dumps(job))
     out = run_dir / "out.json"
     start = time.perf_counter()
@@ -166,16 +167,19 @@ class CosimReport:
 
 
 def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
-               model: FixedModel | None = None, **kwargs) -> CosimReport:
+               model: FixedModel | None = None, load: bool = False,
+               **kwargs) -> CosimReport:
     """Run ``samples`` on the RTL and on the golden model; count every differing result and
-    weight. ``model`` (default: a fresh FixedModel) is advanced in place."""
+    weight. ``model`` (default: a fresh FixedModel) is advanced in place; with ``load`` the
+    RTL starts from its weights (written through the host port), not the config's."""
     model = model if model is not None else FixedModel(config)
+    proto, plan = Protocol(config), Plan(config)
+    images = plan.lane_images(model.params) if load else None
     if simulator == "amaranth":
         from .amaranth_sim import run_amaranth
-        rtl = run_amaranth(config, samples, etas)
+        rtl = run_amaranth(config, samples, etas, load=images)
     else:
-        rtl = run_rtl(config, simulator, samples, etas, **kwargs)
-    proto, plan = Protocol(config), Plan(config)
+        rtl = run_rtl(config, simulator, samples, etas, load=images, **kwargs)
     mismatches, first = 0, None
     labels = []
     for n, (s, e, word) in enumerate(zip(samples, etas, rtl.results)):

@@ -1,7 +1,8 @@
 """cocotb testbench of the generated core: drives a job of samples, records what the core does.
 
 Run by sim/cosim.py through the cocotb runner. The job (JSON, path in GHOSTFPGA_JOB) lists the
-packed sample words with the learning-rate word to apply before each; the testbench writes the
+packed sample words with the learning-rate word to apply before each, and optionally lane
+images (``load``) to write through the host port first; the testbench writes the
 results (GHOSTFPGA_OUT): every result word, the cycle and sample counters and, at the end, every
 weight word of every lane. Checking against the golden model happens in the caller. Every wait
 has a cycle limit and fails loudly.
@@ -48,6 +49,15 @@ async def run_job(dut):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+    mask = (1 << len(dut.host_wdata)) - 1
+    for lane, words in enumerate(job.get("load") or []):   # weights through the host port
+        for addr, w in enumerate(words):
+            dut.host_lane.value = lane
+            dut.host_addr.value = addr
+            dut.host_wdata.value = int(w) & mask
+            dut.host_write.value = 1
+            await RisingEdge(dut.clk)
+    dut.host_write.value = 0
 
     results, stamps = [], []
     for n, (word, eta) in enumerate(zip(job["samples"], job["etas"])):

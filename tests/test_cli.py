@@ -122,6 +122,17 @@ def test_run_on_the_fake_device_writes_the_documented_keys(tmp_path, capsys):
     assert "golden test acc" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", [["train", "--dataset", "yinyang"], ["gradcheck"], ["demo"],
+                                     ["run", "--port", "fake"], ["sim"]])
+def test_an_output_path_that_cannot_be_written_stops_before_the_work(tmp_path, capsys,
+                                                                    command):
+    assert main(command + ["--json", str(tmp_path)]) == 2
+    assert f"--json {tmp_path}: is a folder, not a file" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main(["verilog", "-o", str(tmp_path / "file" / "core.v")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
     out = tmp_path / "run.json"
     assert main(["run", "--board", "icebreaker", "--port", "fake", "--on-board",

@@ -60,3 +60,23 @@ def test_full_yinyang_epoch_in_verilator():
     report = cosimulate(config, "verilator", samples, etas, model=model)
     assert report.mismatches == 0, report.first_mismatch
     assert report.samples == 5000
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "amaranth"])
+def test_weights_loaded_through_the_host_port_give_the_golden_predictions(simulator):
+    """The core loaded with a trained model's weights infers what the trained model does
+    (without the load, the same samples give other answers: the check can fail)."""
+    config = Config(layers=(4, 8, 3))
+    data = yinyang()
+    model = FixedModel(config)
+    etas = model.etas(config.lr_at(0))
+    for x, y in zip(data.x_train[:300], data.y_train[:300]):
+        model.step(model.quantize_input(x), int(y), True, etas)
+    test = [Sample(model.quantize_input(x), 0, False) for x in data.x_test[:60]]
+    trained = model.params.copy()
+    loaded = cosimulate(config, simulator, test, [etas] * len(test), model=model, load=True)
+    assert loaded.mismatches == 0, loaded.first_mismatch
+    assert loaded.labels == model.predict(data.x_test[:60]).tolist()
+    fresh = cosimulate(config, simulator, test, [etas] * len(test),
+                       model=FixedModel(config, trained))
+    assert fresh.mismatches > 0

@@ -179,3 +179,16 @@ def test_mnist_errors(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"GARBAGE!")
     with pytest.raises(DatasetError, match="bad magic"):
         mnist(tmp_path)
+
+
+def test_a_folder_a_missing_mnist_folder_and_labels_with_a_gap_are_named(tmp_path):
+    with pytest.raises(DatasetError, match="is a folder, not a data file"):
+        load_dataset(str(tmp_path))
+    with pytest.raises(DatasetError, match="mnist:.*nowhere: no such folder"):
+        load_dataset(f"mnist:{tmp_path / 'nowhere'}")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "gap.npz"
+    np.savez(path, X=rng.uniform(size=(40, 3)), y=rng.choice([0, 1, 3], 40))
+    with pytest.raises(DatasetError, match=r"no training sample has the label\(s\) 2: number "
+                                           r"the classes 0 \.\. 2 without gaps"):
+        load_dataset(str(path))
