@@ -154,6 +154,37 @@ def _findings(result: dict) -> list[str]:
     return out
 
 
+def _system_lines(result: dict) -> list[str]:
+    """The demo's full-system and bitstream sections (absent for ``compare``)."""
+    lines = []
+    sys_run = result.get("system")
+    if sys_run:
+        how = ("uploaded through the simulated UART into the on-board training set and "
+               "trained there" if sys_run["on_board"] else "streamed through the simulated UART")
+        rate = sys_run["samples_per_second"]
+        lines += ["## The full system in co-simulation", "",
+                  f"The system top (UART, host link, core) in Verilator, driven by the host "
+                  f"driver: {sys_run['samples']} Yin-Yang samples {how}, then as many test "
+                  f"samples inferred; {sys_run['mismatches']} mismatches against the golden "
+                  f"model in every result and weight"
+                  + (f"; {rate:,.0f} training samples per second at the board's clock."
+                     if rate else "."), ""]
+    bit = result.get("bitstream")
+    if bit:
+        verdict = "fits and meets its clock" if not bit["problem"] else bit["problem"]
+        fmax = "-" if bit["fmax_mhz"] is None else f"{bit['fmax_mhz']:.1f}"
+        lines += [f"## The bitstream ({result['board']})", "",
+                  markdown_table(["logic cells", "FFs", "DSPs", "block RAMs", "SPRAMs",
+                                  "clock MHz", "Fmax MHz", "seconds"],
+                                 [[f"{bit['luts']} / {bit['luts_available']}", bit["ffs"],
+                                   f"{bit['dsps']} / {bit['dsps_available']}",
+                                   f"{bit['brams']} / {bit['brams_available']}", bit["sprams"],
+                                   f"{bit['clock_mhz']:g}", fmax, f"{bit['seconds']:.0f}"]]),
+                  "", f"The design {verdict}"
+                  + (f": `{bit['bitstream']}`." if bit["bitstream"] else "."), ""]
+    return lines
+
+
 def write_report(result: dict, path: str | Path) -> list[Path]:
     """Write the Markdown report and its plots; returns every file written."""
     path = Path(path)
@@ -180,8 +211,9 @@ def write_report(result: dict, path: str | Path) -> list[Path]:
         f"({result['rtl_train_mismatches']} mismatches), and the whole test set from the fixed "
         f"model's trained weights loaded through the host port ({result['rtl_test_mismatches']}"
         f" mismatches; predictions equal the fixed model's: "
-        f"{'yes' if result['rtl_predictions_equal_fixed'] else 'NO'}).", "",
-        "## Where accuracy is lost", ""] + [f"- {f}" for f in _findings(result)] + [
+        f"{'yes' if result['rtl_predictions_equal_fixed'] else 'NO'}).", ""] + \
+        _system_lines(result) + ["## Where accuracy is lost", ""] + \
+        [f"- {f}" for f in _findings(result)] + [
         "", f"![learning curves]({plots['curves'].name})", "",
         f"## Per layer, after epoch {result['diagnostics'][-1]['epoch']}", "",
         "Ranges against the format's limits; shares of values. Errors below one LSB: of the "

@@ -58,13 +58,24 @@ def test_gradcheck_table_and_json(tmp_path, capsys):
     assert "cosine" in capsys.readouterr().out
 
 
-def test_demo_compares_ghost_with_backprop(tmp_path, capsys):
-    assert main(["demo", "--epochs", "1", "--rtl-samples", "20",
-                 "--json", str(tmp_path / "d.json")]) == 0
-    result = json.loads((tmp_path / "d.json").read_text())
-    assert [r["model"] for r in result["runs"]] == ["ghost", "bp"]
-    assert result["rtl"]["mismatches"] == 0 and result["rtl"]["samples"] == 20
-    assert "ghost - backprop" in capsys.readouterr().out
+def test_demo_runs_the_whole_flow_in_a_reduced_form(tmp_path, capsys):
+    """The demo on a small board config: every model, the RTL, the full system from its
+    on-board set, the iCEBreaker bitstream and the report."""
+    config = tmp_path / "small.toml"
+    config.write_text("layers = [4, 6, 3]\n[hardware]\nlanes = 2\nsplit_rows = false\n"
+                      "[link]\nstore_samples = 40\nframes = 2\n")
+    out, report = tmp_path / "demo.json", tmp_path / "demo" / "report.md"
+    assert main(["demo", "--config", str(config), "--epochs", "1", "--rtl-samples", "20",
+                 "--system-samples", "40", "--build-dir", str(tmp_path / "bit"),
+                 "--report", str(report), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["rtl_mismatches"] == 0 and result["rtl_predictions_equal_fixed"]
+    assert result["system"]["on_board"] and result["system"]["mismatches"] == 0
+    assert result["bitstream"]["problem"] is None
+    assert (tmp_path / "bit" / "top.bin").stat().st_size > 100_000
+    text = report.read_text()
+    assert "## The full system in co-simulation" in text and "## The bitstream" in text
+    assert "report:" in capsys.readouterr().out
 
 
 def test_verilog_writes_the_core_and_its_config(tmp_path, capsys):

@@ -1,0 +1,341 @@
+"""The hardware commands: ``verilog``, ``sim``, ``run``, ``sim-board``, ``build`` and ``program``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ghostfpga.config import Config
+
+from .report import percent, table, write_json
+from .runs import prepare
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("verilog", help="write the learning core's Verilog (and its config)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: built-in)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.v", help="Verilog file")
+    p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("sim", help="train and test the core in RTL simulation against the "
+                                   "fixed-point golden model")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--samples", type=int, default=None,
+                   help="training samples streamed through the core (default: one epoch)")
+    p.add_argument("--test-samples", type=int, default=None,
+                   help="test samples inferred after training (default: the whole test set)")
+    p.add_argument("--config", metavar="FILE", help="TOML config")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("run", help="train a board (or the simulated one) through the host "
+                                   "link and check it against the fixed-point golden model")
+    p.add_argument("--port", required=True,
+                   help="serial port or URL (/dev/ttyUSB1, socket://HOST:PORT), 'auto' (the "
+                        "--board found by USB VID:PID), 'sim' (the system top in Verilator) "
+                        "or 'fake' (the golden model behind the protocol)")
+    p.add_argument("--board", choices=_board_names(),
+                   help="the board: its default config unless --config, and --port auto")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--samples", type=int, default=None,
+                   help="training samples (default: the whole training set)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
+    p.add_argument("--test-samples", type=int, default=None,
+                   help="test samples inferred after training (default: the whole test set)")
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds to wait for a reply before resending (default 1)")
+    p.add_argument("--on-board", action="store_true",
+                   help="upload the training samples into the on-board training set once and "
+                        "train there at core speed (needs link.store_samples in the config)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (the one the board was built "
+                                                     "for)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sim-board", help="serve the simulated board (system top in "
+                                         "Verilator) on a TCP port of 127.0.0.1")
+    p.add_argument("--listen", type=int, required=True, metavar="PORT",
+                   help="TCP port; clients open socket://127.0.0.1:PORT")
+    p.add_argument("--config", metavar="FILE", help="TOML config")
+    p.set_defaults(func=cmd_sim_board)
+
+    p = sub.add_parser("build", help="build a board's bitstream with the host link (Yosys, "
+                                     "nextpnr) and report what it uses")
+    p.add_argument("--board", required=True, choices=_board_names(),
+                   help="the board (its default config: examples/<board>_*.toml)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: the board's)")
+    p.add_argument("--build-dir", metavar="DIR", help="where the files go (default "
+                                                      "build/<board>)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("program", help="write a board's bitstream (openFPGALoader), then "
+                                       "confirm the board with an identify over its UART")
+    p.add_argument("--board", required=True, choices=_board_names())
+    p.add_argument("--bitstream", metavar="FILE",
+                   help="default: build/<board>/top.bin (iCE40) or top.bit (ECP5)")
+    p.add_argument("--config", metavar="FILE", help="the config it was built for (default: "
+                   "the one ghostfpga build saved beside the bitstream)")
+    p.add_argument("--port", default="auto", help="serial port, or 'auto' (found by USB "
+                                                   "VID:PID and interface; default)")
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds to wait for the identify reply (default 1)")
+    p.set_defaults(func=cmd_program)
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work (exit 2 with its message)."""
+
+
+def _board_names() -> list[str]:
+    from ghostfpga.boards.catalog import BOARDS
+
+    return list(BOARDS)
+
+
+def _board(name: str | None):
+    from ghostfpga.boards.catalog import BOARDS
+
+    return BOARDS[name] if name else None
+
+
+def _port(port: str, board) -> str:
+    """``port``, or with 'auto' the board's serial port found by USB VID:PID."""
+    from ghostfpga.boards.device import DeviceError
+    from ghostfpga.boards.program import find_port
+
+    if port != "auto":
+        return port
+    if board is None:
+        raise DeviceError("--port auto needs --board (to know which USB device to look for)")
+    return find_port(board)
+
+
+def _checked(run: dict, json_path: str | None) -> int:
+    """The end of a run checked against the golden model: the first mismatch, the JSON, and
+    exit code 1 on any mismatch."""
+    if run["mismatches"]:
+        print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
+    if json_path:
+        write_json(json_path, run)
+    return 1 if run["mismatches"] else 0
+
+
+def cmd_verilog(args: argparse.Namespace) -> int:
+    from .hardware import write_verilog
+
+    config = Config.load(args.config) if args.config else Config()
+    verilog, toml = write_verilog(config, args.output)
+    print(f"wrote {verilog} ({verilog.stat().st_size // 1024} KiB) and {toml}")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from ghostfpga.sim.cosim import simulator_available
+
+    from .hardware import simulate
+
+    if not simulator_available(args.simulator):
+        print(f"ghostfpga sim: error: simulator {args.simulator} is not installed"
+              + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""),
+              file=sys.stderr)
+        return 2
+    if args.samples is not None and args.samples < 1:
+        print(f"ghostfpga sim: error: --samples must be a positive integer, not {args.samples}",
+              file=sys.stderr)
+        return 2
+    config = Config.load(args.config) if args.config else Config()
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config),
+                           normalize=args.normalize)
+    samples = len(data.y_train) if args.samples is None else args.samples
+    print(f"simulating {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, "
+          f"on {args.simulator}: {samples} training samples, then the test set ...",
+          file=sys.stderr)
+    run = simulate(config, data, args.simulator, samples, args.test_samples)
+    print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
+                 "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
+                [[run["simulator"], run["samples"], run["mismatches"],
+                  f"{run['cycles_per_sample']:.1f}", f"{run['ideal_cycles_per_sample']:.1f}",
+                  f"{100 * run['mac_utilization']:.0f} %", f"{run['cycles_per_inference']:.1f}",
+                  percent(run["train_accuracy"]), percent(run["test_accuracy"]),
+                  percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
+                title=f"RTL vs golden on {data.name}"))
+    return _checked(run, args.json)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ghostfpga.boards.device import DeviceError
+
+    from .hardware import run_on_device
+
+    for name in ("samples", "epochs", "test_samples"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            print(f"ghostfpga run: error: --{name.replace('_', '-')} must be a positive "
+                  f"integer, not {value}",
+                  file=sys.stderr)
+            return 2
+    board = _board(args.board)
+    config = Config.load(args.config) if args.config else board.config() if board \
+        else Config()
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
+                           normalize=args.normalize)
+    try:
+        if board:
+            board.check(config)
+        port = _port(args.port, board)
+        run = run_on_device(config, data, port, args.samples, args.epochs, args.timeout,
+                            test_samples=args.test_samples, on_board=args.on_board)
+    except DeviceError as exc:
+        print(f"ghostfpga run: error: {exc}", file=sys.stderr)
+        return 2
+    if board:
+        run |= {"board": board.name, "clock_mhz": config.link.clock_mhz}
+    rate, link = run["samples_per_second"], run["link_payload_fraction"]
+    print(table(["port", "training", "samples", "epochs", "mismatches", "train acc",
+                 "test acc", "golden test acc", "samples/s", "link use", "rejected",
+                 "seconds"],
+                [[run["port"], "on board" if run["on_board"] else "streamed", run["samples"],
+                  run["epochs"], run["mismatches"],
+                  percent(run["train_accuracy"]), percent(run["test_accuracy"]),
+                  percent(run["golden_test_accuracy"]),
+                  "-" if rate is None else f"{rate:.0f}",
+                  "-" if link is None else f"{100 * link:.0f} %", run["rejected_frames"],
+                  f"{run['seconds']:.1f}"]],
+                title=f"device vs golden on {data.name}"))
+    return _checked(run, args.json)
+
+
+def cmd_sim_board(args: argparse.Namespace) -> int:
+    import socket
+    import tempfile
+    import threading
+    import time
+    from pathlib import Path
+
+    from ghostfpga.fit import check_memory_fit
+    from ghostfpga.sim.board_sim import run_on_board
+
+    if not 1 <= args.listen <= 65535:
+        print(f"ghostfpga sim-board: error: --listen must be a TCP port in 1..65535, not "
+              f"{args.listen}", file=sys.stderr)
+        return 2
+    try:   # refuse a busy port here, with a message, not inside the simulator
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", args.listen))
+    except OSError as exc:
+        print(f"ghostfpga sim-board: error: cannot listen on 127.0.0.1:{args.listen} "
+              f"({exc.strerror})", file=sys.stderr)
+        return 2
+    config = Config.load(args.config) if args.config else Config()
+    check_memory_fit(config, link=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
+        outcome: dict = {}
+
+        def serve():
+            try:
+                outcome["result"] = run_on_board(
+                    config, "ghostfpga.sim.board_jobs:serve_job",
+                    {"listen": args.listen, "ready": str(ready), "stop": str(stop)})
+            except Exception as exc:   # reported by the main thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        print(f"building the simulated board ({'-'.join(map(str, config.layers))}, "
+              f"{config.hardware.lanes} lanes) ...", file=sys.stderr)
+        try:
+            while not ready.exists() and thread.is_alive():
+                time.sleep(0.05)
+            if ready.exists():
+                print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
+                      "(one client at a time; Ctrl-C stops)", flush=True)
+            while thread.is_alive():
+                thread.join(0.2)
+        except KeyboardInterrupt:
+            stop.touch()
+            thread.join(30)
+            print("stopped", file=sys.stderr)
+            return 0
+    if "error" in outcome:
+        print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from ghostfpga.boards.build import build
+    from ghostfpga.boards.catalog import BOARDS
+
+    board = BOARDS[args.board]
+    config = Config.load(args.config) if args.config else board.config()
+    build_dir = args.build_dir or f"build/{board.name}"
+    print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
+          f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
+          f"minutes) ...", file=sys.stderr)
+    report = build(config, board, build_dir, seed=args.seed,
+                   progress=lambda step: print(f"  {step} ...", file=sys.stderr))
+    fmax = "-" if report.fmax_mhz is None else f"{report.fmax_mhz:.1f}"
+    print(table(["board", "logic cells", "FFs", "DSPs", "block RAMs", "SPRAMs", "clock MHz",
+                 "Fmax MHz", "seconds"],
+                [[report.board, f"{report.luts} / {report.luts_available} "
+                  f"({100 * report.luts / report.luts_available:.1f} %)", report.ffs,
+                  f"{report.dsps} / {report.dsps_available}",
+                  f"{report.brams} / {report.brams_available}", report.sprams,
+                  f"{report.clock_mhz:g}", fmax, f"{report.seconds:.0f}"]],
+                title=f"{board.title}: {'-'.join(map(str, config.layers))}, "
+                      f"{config.hardware.lanes} lanes"))
+    if args.json:
+        write_json(args.json, report.to_dict())
+    if report.problem:
+        print(f"ghostfpga build: error: the design {report.problem}", file=sys.stderr)
+        return 2
+    print(f"wrote {report.bitstream} and its config {Path(report.bitstream).with_suffix('.toml')}")
+    return 0
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    import time
+
+    from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
+    from ghostfpga.boards.program import ProgramError, program
+
+    board = _board(args.board)
+    bitstream = Path(args.bitstream or f"build/{board.name}/top{board.bitstream_suffix}")
+    saved = bitstream.with_suffix(".toml")
+    config = Config.load(args.config) if args.config else \
+        Config.load(saved) if saved.is_file() else board.config()
+    try:
+        print(f"programming the {board.title} with {bitstream} ...", file=sys.stderr)
+        program(board, bitstream)
+        deadline = time.monotonic() + 10     # the board reconfigures, its tty may re-enumerate
+        while True:
+            try:
+                port = _port(args.port, board)
+                with Device(port, config, timeout=args.timeout) as device:
+                    identity = device.identity
+                break
+            except DeviceError as exc:   # retry only while the board is not there yet
+                gone = isinstance(exc, DeviceTimeout) or str(exc).startswith(("cannot open",
+                                                                               "no "))
+                if not gone or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    except (ProgramError, DeviceError) as exc:
+        print(f"ghostfpga program: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{board.title} on {port}: protocol {identity.version}, "
+          f"{'-'.join(map(str, identity.layers))}, {identity.lanes} lanes, "
+          f"{identity.clock_hz / 1e6:g} MHz, {identity.baud} baud, config "
+          f"{identity.config_hash:08x} (matches {saved if not args.config else args.config})")
+    return 0

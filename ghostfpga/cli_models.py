@@ -1,0 +1,104 @@
+"""The model commands: ``train`` and ``gradcheck``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config
+
+from .report import percent, plot_history, table, write_json
+from .runs import MODELS, prepare, run_training
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("train", help="train the float ghost model or the backprop baseline")
+    p.add_argument("--dataset", required=True,
+                   help="yinyang, digits, mnist:DIR (IDX files), or a .npz / .csv file")
+    p.add_argument("--model", choices=MODELS, default="ghost", help="learning rule (default ghost)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    _add_model_options(p)
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="plot test accuracy per epoch")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("gradcheck",
+                       help="compare the ghost update with the backprop gradient (the claim)")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_gradcheck)
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace("-", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"layer sizes must look like 4,30,3, not {text!r}")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config (defaults for every field)")
+    p.add_argument("--layers", type=_layers, metavar="N,N,...",
+                   help="layer sizes, input first (default: input, 30 or 32 hidden, classes)")
+    p.add_argument("--variant", choices=VARIANTS, help="ghost units (default tied)")
+    p.add_argument("--feedback", choices=FEEDBACKS, help="feedback weights (default transpose)")
+    p.add_argument("--schedule", choices=SCHEDULES, help="nudged phase (default sweep)")
+    p.add_argument("--beta", type=float, help="nudging strength (default 2^-6)")
+    p.add_argument("--lr", type=float, help="learning rate of every layer (default 0.05)")
+    p.add_argument("--epochs", type=int, help="passes over the training set (default 40)")
+    p.add_argument("--seed", type=int, help="seed of initialization and sample order")
+
+
+def _config_from(args: argparse.Namespace) -> tuple[Config, bool]:
+    """The config from --config and the command-line overrides; and whether layers were given."""
+    config = Config.load(args.config) if args.config else Config()
+    layers_given = bool(args.config)
+    changes = {}
+    for name in ("variant", "feedback", "schedule", "beta", "lr", "epochs", "seed"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "layers", None) is not None:
+        changes["layers"] = args.layers
+        layers_given = True
+    return (config.replace(**changes) if changes else config), layers_given
+
+
+_RUN_HEADERS = ["model", "variant", "feedback", "schedule", "layers", "epochs", "train acc",
+                "test acc", "seconds"]
+
+
+def _run_row(run: dict) -> list:
+    return [run["model"], run["variant"] or "-", run["feedback"] or "-", run["schedule"] or "-",
+            "-".join(map(str, run["layers"])), run["epochs"], percent(run["train_accuracy"]),
+            percent(run["test_accuracy"]), f"{run['seconds']:.1f}"]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config, layers_given = _config_from(args)
+    config, data = prepare(args.dataset, config, layers_given, normalize=args.normalize)
+    run = run_training(config, data, args.model)
+    print(table(_RUN_HEADERS, [_run_row(run)], title=f"dataset {data.name}: "
+                f"{len(data.y_train)} train / {len(data.y_test)} test samples"))
+    if args.json:
+        write_json(args.json, run)
+    if args.plot:
+        plot_history({args.model: run["history"]}, args.plot, f"{data.name}")
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from ghostfpga.golden.gradcheck import beta_slopes, gradcheck
+
+    rows = gradcheck()
+    slopes = beta_slopes(rows)
+    print(table(["layers", "schedule", "beta", "layer", "cosine", "rel. error", "slope"],
+                [["-".join(map(str, r.layers)), r.schedule, f"{r.beta:g}", f"W{r.layer}",
+                  f"{r.cosine:.6f}", f"{r.relative_error:.3g}",
+                  f"{slopes[(r.layers, r.schedule, r.layer)]:.2f}"] for r in rows],
+                title="ghost update vs backprop gradient (tied ghosts, transposed feedback; "
+                      "slope = d log(rel. error) / d log(beta), 1 = linear)"))
+    if args.json:
+        write_json(args.json, {"rows": [r.to_dict() for r in rows],
+                               "slopes": [{"layers": list(k[0]), "schedule": k[1],
+                                           "layer": k[2], "slope": v}
+                                          for k, v in slopes.items()]})
+    return 0

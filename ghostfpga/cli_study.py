@@ -1,0 +1,233 @@
+"""The study commands: ``compare``, ``sweep`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ghostfpga.config import Config, ConfigError
+
+from .report import percent, table, write_json
+from .runs import prepare
+from .cli_hardware import UsageError, _board, _board_names
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("compare", help="float backprop, float ghost, the fixed model (= the "
+                                       "hardware) and the RTL on one data set, with a report "
+                                       "that explains the gap per layer")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--board", choices=_board_names(),
+                   help="use the board's default config (unless --config)")
+    p.add_argument("--config", metavar="FILE", help="TOML config")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--rtl-samples", type=int, default=200,
+                   help="training samples the RTL trains on, checked bit for bit (default 200)")
+    p.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the three trainings (default: up to 3)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.add_argument("--report", metavar="OUT.md", default="build/compare/report.md",
+                   help="the Markdown report, its plots beside it (default "
+                        "build/compare/report.md)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="accuracy (and with --synth area and Fmax) over "
+                                     "fixed-point formats and lanes, as tasks on Dask")
+    p.add_argument("--dataset", default="yinyang",
+                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+    p.add_argument("--config", metavar="FILE", help="TOML config (the base of every point)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--weight-bits", default="6,8,10,12,16", metavar="N,N,...",
+                   help="weight widths (default 6,8,10,12,16)")
+    p.add_argument("--weight-int-bits", type=int, default=3,
+                   help="integer bits of the weights, sign included (default 3: [-4, 4))")
+    p.add_argument("--error-frac", default=None, metavar="N,N,...",
+                   help="fraction bits of errors and potentials (default: the config's)")
+    p.add_argument("--lanes", default=None, metavar="N,N,...",
+                   help="MAC lanes (default: the config's)")
+    p.add_argument("--synth", action="store_true",
+                   help="also synthesize each point's core (logic cells, Fmax)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://HOST:8786); default: a local cluster")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local cluster processes (default: the CPU count)")
+    p.add_argument("--cache", metavar="DIR", default=str(Path("build") / "sweep" / "cache"),
+                   help="finished points, by hash (default build/sweep/cache)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale each input feature of a user file to [0, 1]")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="test accuracy against weight bits")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("demo", help="the whole flow on the iCEBreaker's Yin-Yang config: every "
+                                    "model, the RTL, the full system, the bitstream, a report")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML config (default examples/icebreaker_yinyang.toml)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--rtl-samples", type=int, default=200,
+                   help="training samples the RTL trains on, bit for bit (default 200)")
+    p.add_argument("--system-samples", type=int, default=200,
+                   help="samples through the simulated board's UART (default 200; 0 skips)")
+    p.add_argument("--no-bitstream", action="store_true", help="skip the bitstream build")
+    p.add_argument("--build-dir", metavar="DIR", default="build/demo",
+                   help="the bitstream's folder (default build/demo)")
+    p.add_argument("--report", metavar="OUT.md", default="build/demo/report.md",
+                   help="the report, its plots beside it (default build/demo/report.md)")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_demo)
+
+
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(option, text, "must be comma-separated integers") from None
+    if not values:
+        raise ConfigError(option, text, "must list at least one integer")
+    return values
+
+
+def _at_least(args: argparse.Namespace, lowest: int, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < lowest:
+            what = "a positive integer" if lowest == 1 else f"{lowest} or more"
+            raise UsageError(f"--{name.replace('_', '-')} must be {what}, not {value}")
+
+
+def _print_comparison(result: dict, config: Config, data) -> None:
+    s = result["seconds"]
+    print(table(["model", "train acc", "test acc", "seconds"],
+                [["float backprop", percent(result["float_bp_train_accuracy"]),
+                  percent(result["float_bp_test_accuracy"]), f"{s['float_bp']:.1f}"],
+                 ["float ghost", percent(result["float_ghost_train_accuracy"]),
+                  percent(result["float_ghost_test_accuracy"]), f"{s['float_ghost']:.1f}"],
+                 ["fixed (= hardware)", percent(result["fixed_train_accuracy"]),
+                  percent(result["fixed_test_accuracy"]), f"{s['fixed']:.1f}"],
+                 ["RTL, trained weights", "-", percent(result["rtl_test_accuracy"]),
+                  f"{s['rtl']:.1f}"]],
+                title=f"{data.name} {'-'.join(map(str, config.layers))}, {config.epochs} "
+                      f"epochs; RTL: {result['rtl_samples']} training samples and the test "
+                      f"set, {result['rtl_mismatches']} mismatches"))
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    from .compare_report import write_report
+
+    _at_least(args, 1, "epochs", "workers")
+    _at_least(args, 0, "rtl_samples")
+    board = _board(args.board)
+    config = Config.load(args.config) if args.config else board.config() if board \
+        else Config()
+    if args.epochs:
+        config = config.replace(epochs=args.epochs)
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
+                           normalize=args.normalize)
+    result = compare(config, data, args.rtl_samples, args.simulator, args.workers, say=_say)
+    _print_comparison(result, config, data)
+    files = write_report(result, args.report)
+    print(f"report: {files[0]} (plots: {', '.join(str(f) for f in files[1:])})")
+    if args.json:
+        write_json(args.json, result)
+    return 1 if result["rtl_mismatches"] or not result["rtl_predictions_equal_fixed"] else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import plot_sweep, run_sweep, sweep_points
+
+    config = Config.load(args.config) if args.config else Config()
+    if args.epochs is not None:
+        if args.epochs < 1:
+            print(f"ghostfpga sweep: error: --epochs must be a positive integer, not "
+                  f"{args.epochs}", file=sys.stderr)
+            return 2
+        config = config.replace(epochs=args.epochs)
+    config, data = prepare(args.dataset, config, layers_given=bool(args.config),
+                           normalize=args.normalize)
+    points = sweep_points(_int_list(args.weight_bits, "--weight-bits"),
+                          _int_list(args.error_frac, "--error-frac")
+                          or [config.numerics.error_frac],
+                          _int_list(args.lanes, "--lanes") or [config.hardware.lanes])
+    from .sweep import point_config
+
+    for point in points:   # every point's config is checked before the cluster starts
+        point_config(config, point, args.weight_int_bits)
+    workers = args.workers or os.cpu_count() or 1
+    say = lambda text: print(text, file=sys.stderr)   # noqa: E731
+    # a user file is given to the tasks by its absolute path
+    spec = str(Path(args.dataset).resolve()) if Path(args.dataset).exists() else args.dataset
+    result = run_sweep(config, spec, points, args.synth, args.scheduler, workers,
+                       Path(args.cache), args.normalize, args.weight_int_bits, say=say)
+    headers = ["weight bits", "weight frac", "error frac", "lanes", "train acc", "test acc"]
+    headers += ["logic cells", "Fmax MHz"] if args.synth else []
+    rows = [[r["weight_bits"], r["weight_frac"], r["error_frac"], r["lanes"],
+             percent(r["train_accuracy"]), percent(r["test_accuracy"])]
+            + ([r["luts"], "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"]
+               if args.synth else []) for r in result["points"]]
+    print(table(headers, rows, title=f"sweep on {data.name} ({len(points)} points, "
+                f"{config.epochs} epochs; float ghost: "
+                f"{percent(result['float_ghost_test_accuracy'])}; scheduler "
+                f"{result['scheduler']})"))
+    best = result["narrowest"]
+    print("narrowest within 0.5 points of the float ghost model: " + (
+        f"{best['weight_bits']}-bit weights, error_frac {best['error_frac']} "
+        f"({percent(best['test_accuracy'])})" if best else "none"))
+    print("Pareto (accuracy vs bits" + (" vs logic cells" if args.synth else "") + "): "
+          + ", ".join(f"{r['weight_bits']}b/{r['error_frac']}e/{r['lanes']}P "
+                      f"{percent(r['test_accuracy'])}" for r in result["pareto"]))
+    if args.json:
+        write_json(args.json, result)
+    if args.plot:
+        plot_sweep(result, args.plot)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ghostfpga.boards.catalog import BOARDS
+
+    from .compare_report import write_report
+    from .demo import run_demo
+
+    _at_least(args, 1, "epochs")
+    _at_least(args, 0, "rtl_samples", "system_samples")
+    board = BOARDS["icebreaker"]
+    config = Config.load(args.config) if args.config else board.config()
+    if args.epochs:
+        config = config.replace(epochs=args.epochs)
+    config, data = prepare("yinyang", config, layers_given=True)
+    _say(f"ghostfpga demo: Yin-Yang {'-'.join(map(str, config.layers))} on the {board.title} "
+         f"config, {config.epochs} epochs")
+    result = run_demo(config, data, board.name, args.rtl_samples, args.system_samples,
+                      not args.no_bitstream, Path(args.build_dir), say=_say)
+    _print_comparison(result, config, data)
+    system, bit = result["system"], result["bitstream"]
+    if system:
+        rate = system["samples_per_second"]
+        how = "on-board set" if system["on_board"] else "streamed"
+        print(f"full system (co-simulated UART and driver, {how}): "
+              f"{system['samples']} samples, {system['mismatches']} mismatches"
+              + (f", {rate:,.0f} training samples/s at {config.link.clock_mhz:g} MHz"
+                 if rate else ""))
+    if bit:
+        fmax = "-" if bit["fmax_mhz"] is None else f"{bit['fmax_mhz']:.1f}"
+        print(f"bitstream: {bit['luts']} / {bit['luts_available']} logic cells, {bit['dsps']} "
+              f"DSPs, Fmax {fmax} MHz at {bit['clock_mhz']:g} MHz: "
+              + (bit["problem"] or f"ok, {bit['bitstream']}"))
+    files = write_report(result, args.report)
+    if args.json:
+        write_json(args.json, result)
+    print(f"report: {files[0]} (plots beside it); {result['seconds']['demo']:.0f} s in all")
+    failed = result["rtl_mismatches"] or (system and system["mismatches"])
+    return 1 if failed else 2 if bit and bit["problem"] else 0
