@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ghostfpga.cli import main
-from ghostfpga.config import Config
+from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.sweep import narrowest, pareto, run_sweep, sweep_points
 
@@ -69,3 +69,14 @@ def test_narrowest_and_pareto():
     assert narrowest(rows, 0.99) is None
     # 12 bits is beaten by 10 (fewer bits, better accuracy); the others trade off
     assert [r["weight_bits"] for r in pareto(rows, synth=False)] == [6, 8, 10, 16]
+
+
+def test_a_synthesis_sweep_reports_area_and_fmax(small, tmp_path):
+    base = Config(layers=(4, 4, 3), epochs=1, hardware=Hardware(lanes=1, split_rows=False))
+    result = run_sweep(base, small, sweep_points([6, 12], [14], [1]), synth=True, workers=2,
+                       cache=tmp_path / "cache", progress=False, say=lambda _: None)
+    narrow, wide = result["points"]
+    assert narrow["fits"] and wide["fits"]
+    # the narrower weights take fewer logic cells (the same core, 6 bits fewer per weight)
+    assert 0 < narrow["luts"] < wide["luts"] < 5280
+    assert narrow["fmax_mhz"] > 10 and wide["fmax_mhz"] > 10
