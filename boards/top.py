@@ -27,7 +27,7 @@ class BoardTop(Elaboratable):
     def __init__(self, config: Config, board: Board):
         board.check(config)
         self.config, self.board = config, board
-        self.system = SystemTop(config, spram=board.fpga.spram_words > 0)
+        self.system = SystemTop(config, store="spram" if board.fpga.spram_words else "verilog")
 
     def elaborate(self, platform):
         m = Module()

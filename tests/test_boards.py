@@ -91,9 +91,10 @@ def test_verilog_refuses_a_network_too_big_for_the_device_before_writing(tmp_pat
 
 
 @pytest.mark.parametrize("name, config", [
-    ("icebreaker", Config(layers=(4, 6, 3), hardware=Hardware(lanes=2))),
+    ("icebreaker", Config(layers=(4, 6, 3), hardware=Hardware(lanes=2),
+                          link=Link(store_samples=10))),
     ("ulx3s-85f", Config(layers=(4, 6, 3), hardware=Hardware(device="ecp5-85f", lanes=2),
-                         link=Link(clock_mhz=60.0))),
+                         link=Link(clock_mhz=60.0, store_samples=10))),
 ])
 def test_board_top_elaborates_on_its_platform(tmp_path, name, config):
     from ghostfpga.boards.top import BoardTop
@@ -103,6 +104,11 @@ def test_board_top_elaborates_on_its_platform(tmp_path, name, config):
     rtlil = plan.files["top.il"]
     pll = "SB_PLL40_PAD" if board.fpga.family == "ice40" else "EHXPLLL"
     assert pll in rtlil and "ghost" not in name
+    # the on-board set: in SPRAM on the UP5K, in an init-free Verilog RAM elsewhere
+    if board.fpga.spram_words:
+        assert "SB_SPRAM256KA" in rtlil
+    else:
+        assert "ghost_sample_ram" in rtlil and "ghost_sample_ram.v" in plan.files
     constraints = plan.files.get("top.pcf") or plan.files["top.lpf"]
     for pin in ("uart_0__rx", "uart_0__tx", board.oscillator):
         assert pin in constraints

@@ -1,6 +1,7 @@
-"""The on-board training set's memory (boards/store.py) returns every word written, in both
-builds: the UP5K's SB_SPRAM256KA blocks (simulated with Yosys's model of the cell, its bank
-select and output mux included) and the block RAM of the other devices."""
+"""The on-board training set's memory (boards/store.py) returns every word written, in all
+three builds: the UP5K's SB_SPRAM256KA blocks (simulated with Yosys's model of the cell, its
+bank select and output mux included), the Verilog RAM of the other boards, and the
+amaranth.lib.memory of the simulated system top."""
 
 import json
 import random
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from amaranth.back import verilog
 
-from ghostfpga.boards.store import SPRAM_WORDS, SampleStore
+from ghostfpga.boards.store import RAM_VERILOG, SPRAM_WORDS, SampleStore
 from ghostfpga.config import Config
 from ghostfpga.sim.cosim import build_verilog
 
@@ -39,8 +40,8 @@ def play(store: SampleStore, ops, tmp_path, extra: str = "") -> list[int]:
     return json.loads((tmp_path / "out.json").read_text())
 
 
-@pytest.mark.parametrize("spram", [True, False])
-def test_the_store_returns_every_word_written(spram, tmp_path):
+@pytest.mark.parametrize("kind", ["spram", "verilog", "memory"])
+def test_the_store_returns_every_word_written(kind, tmp_path):
     words, width = 3 * SPRAM_WORDS + 100, 9            # four SPRAM banks, the last partly
     rng = random.Random(4)
     # the edges of every bank, and random words
@@ -53,7 +54,7 @@ def test_the_store_returns_every_word_written(spram, tmp_path):
     rng.shuffle(order)
     ops += [[a, None] for a in order]                  # back to back, across banks
     ops += [[a, None] if k % 2 else [a, want[a]] for k, a in enumerate(order[:20])]
-    reads = play(SampleStore(words, width, spram), ops, tmp_path,
-                 spram_model() if spram else "")
+    extra = {"spram": spram_model(), "verilog": RAM_VERILOG, "memory": ""}[kind]
+    reads = play(SampleStore(words, width, kind), ops, tmp_path, extra)
     expected = [want[a] for a, v in ops if v is None]
     assert reads == expected
