@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ghostfpga.config import Config, ConfigError
 
+from .cli_hardware import UsageError, _board, _board_names
 from .report import percent, table, write_json
 from .runs import prepare
-from .cli_hardware import UsageError, _board, _board_names
 
 def add_commands(sub) -> None:
     p = sub.add_parser("compare", help="float backprop, float ghost, the fixed model (= the "
@@ -34,6 +34,8 @@ def add_commands(sub) -> None:
     p.add_argument("--report", metavar="OUT.md", default="build/compare/report.md",
                    help="the Markdown report, its plots beside it (default "
                         "build/compare/report.md)")
+    p.add_argument("--sweep", metavar="SWEEP.json",
+                   help="add a sweep's result (ghostfpga sweep --json) to the report")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sweep", help="accuracy (and with --synth area and Fmax) over "
@@ -78,6 +80,8 @@ def add_commands(sub) -> None:
                    help="the bitstream's folder (default build/demo)")
     p.add_argument("--report", metavar="OUT.md", default="build/demo/report.md",
                    help="the report, its plots beside it (default build/demo/report.md)")
+    p.add_argument("--sweep", metavar="SWEEP.json",
+                   help="add a sweep's result (ghostfpga sweep --json) to the report")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_demo)
 
@@ -100,6 +104,23 @@ def _at_least(args: argparse.Namespace, lowest: int, *names: str) -> None:
         if value is not None and value < lowest:
             what = "a positive integer" if lowest == 1 else f"{lowest} or more"
             raise UsageError(f"--{name.replace('_', '-')} must be {what}, not {value}")
+
+
+def _read_sweep(path: str | None) -> dict | None:
+    """A sweep's JSON (checked before any work)."""
+    import json
+
+    if path is None:
+        return None
+    try:
+        sweep = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--sweep {path}: cannot read it as JSON ({exc})") from None
+    if not isinstance(sweep, dict) or not {"points", "narrowest",
+                                           "float_ghost_test_accuracy"} <= set(sweep):
+        raise UsageError(f"--sweep {path}: not the JSON of ghostfpga sweep (it needs points, "
+                         "narrowest and float_ghost_test_accuracy)")
+    return sweep
 
 
 def _print_comparison(result: dict, config: Config, data) -> None:
@@ -128,6 +149,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     _at_least(args, 1, "epochs", "workers")
     _at_least(args, 0, "rtl_samples")
+    sweep = _read_sweep(args.sweep)
     board = _board(args.board)
     config = Config.load(args.config) if args.config else board.config() if board \
         else Config()
@@ -137,7 +159,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                            normalize=args.normalize)
     result = compare(config, data, args.rtl_samples, args.simulator, args.workers, say=_say)
     _print_comparison(result, config, data)
-    files = write_report(result, args.report)
+    files = write_report(result, args.report, sweep)
     print(f"report: {files[0]} (plots: {', '.join(str(f) for f in files[1:])})")
     if args.json:
         write_json(args.json, result)
@@ -202,6 +224,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _at_least(args, 1, "epochs")
     _at_least(args, 0, "rtl_samples", "system_samples")
+    sweep = _read_sweep(args.sweep)
     board = BOARDS["icebreaker"]
     config = Config.load(args.config) if args.config else board.config()
     if args.epochs:
@@ -225,7 +248,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"bitstream: {bit['luts']} / {bit['luts_available']} logic cells, {bit['dsps']} "
               f"DSPs, Fmax {fmax} MHz at {bit['clock_mhz']:g} MHz: "
               + (bit["problem"] or f"ok, {bit['bitstream']}"))
-    files = write_report(result, args.report)
+    files = write_report(result, args.report, sweep)
     if args.json:
         write_json(args.json, result)
     print(f"report: {files[0]} (plots beside it); {result['seconds']['demo']:.0f} s in all")

@@ -25,10 +25,10 @@ def _pyplot():
     return plt
 
 
-def plot_files(report: Path) -> dict[str, Path]:
+def plot_files(report: Path, sweep: bool = False) -> dict[str, Path]:
     stem = report.with_suffix("")
-    return {kind: Path(f"{stem}_{kind}.png")
-            for kind in ("curves", "confusion", "histograms", "alignment")}
+    kinds = ("curves", "confusion", "histograms", "alignment") + (("formats",) if sweep else ())
+    return {kind: Path(f"{stem}_{kind}.png") for kind in kinds}
 
 
 def _curves(result: dict, path: Path) -> None:
@@ -185,10 +185,31 @@ def _system_lines(result: dict) -> list[str]:
     return lines
 
 
-def write_report(result: dict, path: str | Path) -> list[Path]:
-    """Write the Markdown report and its plots; returns every file written."""
+def _sweep_lines(sweep: dict, plot: Path) -> list[str]:
+    """A sweep's result (``ghostfpga sweep --json``) as a section of the report."""
+    best = sweep["narrowest"]
+    rows = [[p["weight_bits"], p["weight_frac"], p["error_frac"], p["lanes"],
+             percent(p["test_accuracy"])] + ([p["luts"]] if "luts" in p else [])
+            for p in sweep["points"]]
+    headers = ["weight bits", "weight frac", "error frac", "lanes", "test accuracy"]
+    headers += ["logic cells"] if sweep["points"] and "luts" in sweep["points"][0] else []
+    return ["## Accuracy against the formats (`ghostfpga sweep`)", "",
+            f"Float ghost model: {percent(sweep['float_ghost_test_accuracy'])}; the narrowest "
+            "formats within 0.5 points of it: " + (
+                f"{best['weight_bits']}-bit weights, error_frac {best['error_frac']}."
+                if best else "none."), "",
+            markdown_table(headers, rows), "", f"![formats]({plot.name})", ""]
+
+
+def write_report(result: dict, path: str | Path, sweep: dict | None = None) -> list[Path]:
+    """Write the Markdown report and its plots (with a sweep's result, ``ghostfpga sweep
+    --json``, its section and plot too); returns every file written."""
+    from .sweep import plot_sweep
+
     path = Path(path)
-    plots = plot_files(path)
+    plots = plot_files(path, sweep is not None)
+    if sweep is not None:
+        plot_sweep(sweep, plots["formats"])
     _curves(result, plots["curves"])
     _confusion(result, plots["confusion"])
     _histograms(result, plots["histograms"])
@@ -237,6 +258,8 @@ def write_report(result: dict, path: str | Path) -> list[Path]:
         "", f"![alignment]({plots['alignment'].name})", "",
         "## Confusion matrix of the fixed model", "",
         f"![confusion]({plots['confusion'].name})", ""]
+    if sweep is not None:
+        lines += _sweep_lines(sweep, plots["formats"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
     return [path, *plots.values()]

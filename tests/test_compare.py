@@ -19,8 +19,13 @@ COMPARE_KEYS = {"float_bp_test_accuracy", "float_ghost_test_accuracy", "fixed_te
 
 def test_compare_writes_the_table_the_json_and_the_report(tmp_path, capsys):
     out, report = tmp_path / "compare.json", tmp_path / "report" / "compare.md"
+    sweep = tmp_path / "sweep.json"
+    sweep.write_text(json.dumps({
+        "dataset": "yinyang", "float_ghost_test_accuracy": 0.8, "narrowest": None,
+        "points": [{"weight_bits": b, "weight_frac": b - 3, "error_frac": 14, "lanes": 8,
+                    "test_accuracy": a} for b, a in ((8, 0.7), (16, 0.79))]}))
     assert main(["compare", "--epochs", "1", "--rtl-samples", "30", "--json", str(out),
-                 "--report", str(report)]) == 0
+                 "--report", str(report), "--sweep", str(sweep)]) == 0
     result = json.loads(out.read_text())
     assert COMPARE_KEYS <= set(result)
     assert result["rtl_mismatches"] == 0 and result["rtl_samples"] == 30
@@ -30,11 +35,11 @@ def test_compare_writes_the_table_the_json_and_the_report(tmp_path, capsys):
     assert [c["epoch"] for c in result["diagnostics"]] == [0, 1]
     assert sum(map(sum, result["confusion"])) == 1000
     text = report.read_text()
-    for name in ("curves", "confusion", "histograms", "alignment"):
+    for name in ("curves", "confusion", "histograms", "alignment", "formats"):
         png = tmp_path / "report" / f"compare_{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png.name})" in text
-    assert "## Where accuracy is lost" in text
+    assert "## Where accuracy is lost" in text and "## Accuracy against the formats" in text
     assert "RTL, trained weights" in capsys.readouterr().out
 
 
@@ -42,9 +47,10 @@ def test_compare_writes_the_table_the_json_and_the_report(tmp_path, capsys):
     (["compare", "--json", "."], "--json .: is a folder, not a file"),
     (["compare", "--report", "{file}/report.md"], "is a file, not a folder"),
     (["compare", "--epochs", "0"], "--epochs must be a positive integer"),
+    (["compare", "--sweep", "{file}"], "not the JSON of ghostfpga sweep"),
 ])
 def test_compare_checks_its_arguments_before_the_work(capsys, tmp_path, argv, message):
-    (tmp_path / "file").write_text("")
+    (tmp_path / "file").write_text("[]")
     argv = [a.replace("{file}", str(tmp_path / "file")) for a in argv]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
