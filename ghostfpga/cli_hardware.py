@@ -263,8 +263,12 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
             while thread.is_alive():
                 thread.join(0.2)
         except KeyboardInterrupt:
-            stop.touch()
-            thread.join(30)
+            stop.touch()   # the simulated board sees it within one turn of its loop
+            thread.join(120)
+            if thread.is_alive():
+                print("ghostfpga sim-board: error: the simulated board did not stop within "
+                      "120 s", file=sys.stderr)
+                return 1
             print("stopped", file=sys.stderr)
             return 0
     if "error" in outcome:

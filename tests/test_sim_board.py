@@ -47,7 +47,7 @@ def test_sim_board_serves_clients_in_turn_and_stops_on_ctrl_c():
             assert device.counters()["samples"] == 40
             assert (device.predict(data.x_test[:20]) == model.predict(data.x_test[:20])).all()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=180) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
