@@ -215,6 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
+    import signal
     import socket
     import tempfile
     import threading
@@ -238,6 +239,9 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
         return 2
     config = Config.load(args.config) if args.config else Config()
     check_memory_fit(config, link=True)
+    # Ctrl-C stops the board even when this process inherited SIGINT ignored or blocked
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     with tempfile.TemporaryDirectory() as tmp:
         ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
         outcome: dict = {}
