@@ -62,3 +62,24 @@ def test_sim_board_refuses_a_busy_port(capsys):
         busy.listen(1)
         assert main(["sim-board", "--listen", str(busy.getsockname()[1])]) == 2
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_it_even_when_started_with_sigint_blocked():
+    """A parent that blocks SIGINT (as Python's multiprocessing does while it starts a
+    helper) hands the block to its children; sim-board unblocks it for its Ctrl-C."""
+    port = _free_port()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        proc = subprocess.Popen([GHOSTFPGA, "sim-board", "--listen", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    try:
+        line = proc.stdout.readline()
+        assert f"socket://127.0.0.1:{port}" in line, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
