@@ -221,24 +221,34 @@ class Device:
             raise ValueError("inputs must lie in [0, 1] (the rate format)")
         return quantize(X, self.fmt.rate_frac, self.fmt.rate_frac + 1, signed=False)
 
+    def _sample_frames(self, command: Command, x_q: np.ndarray, labels, per_frame: int,
+                       indexed: bool) -> tuple[list[tuple[int, bytes]], list[int]]:
+        """Requests carrying the samples, ``per_frame`` at most each: count u8 and the
+        samples, after the first sample's index u16 when ``indexed`` (STORE); and the
+        samples of each."""
+        lay = self.layout
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) and (labels.min() < 0 or labels.max() >= lay.n_outputs):
+            raise ValueError(f"labels must lie in [0, {lay.n_outputs - 1}]")
+        reqs, counts = [], []
+        for start in range(0, len(labels), per_frame):
+            chunk = range(start, min(start + per_frame, len(labels)))
+            payload = bytearray(struct.pack("<H", start) if indexed else b"")
+            payload.append(len(chunk))
+            for i in chunk:
+                payload += struct.pack(f"<{lay.n_inputs}H", *(int(v) for v in x_q[i]))
+                payload.append(int(labels[i]))
+            reqs.append((command, bytes(payload)))
+            counts.append(len(chunk))
+        return reqs, counts
+
     def run_samples(self, x_q: np.ndarray, labels: Sequence[int], train: bool,
                     progress: Callable[[int], None] | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Quantized samples through the core: (predicted classes, output rates)."""
         lay = self.layout
-        labels = np.asarray(labels, dtype=np.int64)
-        if len(labels) and (labels.min() < 0 or labels.max() >= lay.n_outputs):
-            raise ValueError(f"labels must lie in [0, {lay.n_outputs - 1}]")
-        step = lay.max_samples
-        reqs, counts = [], []
-        for start in range(0, len(labels), step):
-            chunk = range(start, min(start + step, len(labels)))
-            payload = bytearray([len(chunk)])
-            for i in chunk:
-                payload += struct.pack(f"<{lay.n_inputs}H", *(int(v) for v in x_q[i]))
-                payload.append(int(labels[i]))
-            reqs.append((Command.TRAIN if train else Command.INFER, bytes(payload)))
-            counts.append(len(chunk))
+        command = Command.TRAIN if train else Command.INFER
+        reqs, counts = self._sample_frames(command, x_q, labels, lay.max_samples, False)
         tick = None if progress is None else (lambda _n, it=iter(counts): progress(next(it)))
         data = self._ok(reqs[0][0] if reqs else Command.TRAIN, self.exchange(reqs, tick))
         classes, outputs = [], []
@@ -282,17 +292,7 @@ class Device:
                 f"{self.name}: the on-board training set holds {self.identity.store_samples} "
                 f"samples, not {len(labels)}: set link.store_samples in the config (and build "
                 "for it), or train over the link")
-        if len(labels) and (labels.min() < 0 or labels.max() >= lay.n_outputs):
-            raise ValueError(f"labels must lie in [0, {lay.n_outputs - 1}]")
-        reqs, counts = [], []
-        for start in range(0, len(labels), lay.max_store):
-            chunk = range(start, min(start + lay.max_store, len(labels)))
-            payload = bytearray(struct.pack("<HB", start, len(chunk)))
-            for i in chunk:
-                payload += struct.pack(f"<{lay.n_inputs}H", *(int(v) for v in x_q[i]))
-                payload.append(int(labels[i]))
-            reqs.append((Command.STORE, bytes(payload)))
-            counts.append(len(chunk))
+        reqs, counts = self._sample_frames(Command.STORE, x_q, labels, lay.max_store, True)
         tick = None if progress is None else (lambda _n, it=iter(counts): progress(next(it)))
         self._ok(Command.STORE, self.exchange(reqs, tick))
 

@@ -24,13 +24,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_sim_board_serves_clients_in_turn_and_stops_on_ctrl_c():
-    port = _free_port()
+def _serve(port: int):
+    """``ghostfpga sim-board`` on ``port``, once it listens."""
     proc = subprocess.Popen([GHOSTFPGA, "sim-board", "--listen", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()   # printed once the simulated board listens
+    if f"socket://127.0.0.1:{port}" not in line:
+        proc.kill()
+        raise AssertionError(proc.stderr.read())
+    return proc
+
+
+def _stop(proc) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_sim_board_serves_clients_in_turn_and_stops_on_ctrl_c():
+    port = _free_port()
+    proc = _serve(port)
     try:
-        line = proc.stdout.readline()   # printed once the simulated board listens
-        assert f"socket://127.0.0.1:{port}" in line, proc.stderr.read()
         config, data = Config(), yinyang()
         url = f"socket://127.0.0.1:{port}"
         with Device(url, config, timeout=5.0) as device:
@@ -49,9 +63,7 @@ def test_sim_board_serves_clients_in_turn_and_stops_on_ctrl_c():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=180) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(proc)
 
 
 def test_sim_board_refuses_a_busy_port(capsys):
@@ -70,16 +82,11 @@ def test_ctrl_c_stops_it_even_when_started_with_sigint_blocked():
     port = _free_port()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        proc = subprocess.Popen([GHOSTFPGA, "sim-board", "--listen", str(port)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = _serve(port)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
     try:
-        line = proc.stdout.readline()
-        assert f"socket://127.0.0.1:{port}" in line, proc.stderr.read()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(proc)
