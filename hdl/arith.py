@@ -6,12 +6,12 @@ check them against each other exhaustively on small widths. All are combinationa
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 
 from ghostfpga.golden.numerics import LFSR_TAPS
 
 __all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate",
-           "lfsr_next", "materialize"]
+           "lfsr_next", "materialize", "pick"]
 
 
 def round_shift(value: Value, shift: int) -> Value:
@@ -47,6 +47,15 @@ def materialize(m: Module, value: Value, name: str) -> Value:
         return value
     sig = Signal(value.shape(), name=name)
     m.d.comb += sig.eq(value)
+    return sig
+
+
+def pick(m: Module, values, index: Value, name: str) -> Signal:
+    """``values[index]`` as a signal (an expression on an Array proxy would be replicated once
+    per element)."""
+    values = list(values)
+    sig = Signal.like(values[0], name=name)
+    m.d.comb += sig.eq(Array(values)[index])
     return sig
 
 

@@ -1,6 +1,6 @@
-"""What the generator builds for a config: the matrices, their place in the lane memories, and
-the per-sample program of passes. Pure Python, shared by the generator, the testbenches and the
-cycle model.
+"""What the generator builds for a config: the matrices and their place in the lane memories
+(the program of passes is hdl/program.py, the state memory map hdl/statemap.py). Pure Python,
+shared by the generator, the testbenches and the cycle model.
 """
 
 from __future__ import annotations
@@ -106,52 +106,10 @@ class Plan:
         return (int(slot.lane_map.lane[row, col]),
                 slot.base + int(slot.lane_map.address[row, col]))
 
-    def program(self) -> list[tuple]:
-        """The passes of one training sample, in order (an inference stops after "result").
-
-        ``sweep``: forward passes, argmax and result, [learned: the ghosts' forward passes over
-        V and Q and the free feedback; replay: hold passes], the output's
-        fixed-point iterations ("settle"), feedback passes (top hidden layer down), learning.
-        ``dynamics``: the same free phase, then ``steps`` Euler steps, each: the drives of the
-        current state ("drive" passes), per hidden layer k from the bottom up the ghost update
-        and feedback source of layer k + 1 ("ghost") and the feedback pass that steps u_k
-        ("fb"), then the output's step ("output"); "loop" repeats the step. Then the final
-        drives, the errors of every layer ("error") and learning. Learned ghosts learn V_k and
-        Q_k after the weights.
-        """
-        L, variant = self.L, self.config.variant
-        ops: list[tuple] = [("fwd", k) for k in range(L)] + [("argmax",), ("result",)]
-        if variant == "learned":   # ghost drives g = V r, ghost outputs c = Q rho(g) into h,
-            ops += [("ghost_fwd", k) for k in range(L - 1)]      # then the free feedback,
-            ops += [("ghost_out", k) for k in range(L - 1)]      # whose residual after c
-            ops += [("free", k) for k in range(L - 1)]           # is Q's error
-        if variant == "replay":
-            ops += [("hold", k) for k in range(L - 1)]
-        if self.config.schedule == "sweep":
-            ops += [("settle",)]
-            ops += [("fb", k) for k in range(L - 2, -1, -1)]
-        else:
-            if variant == "learned":   # keep V's error, the ghosts and the free rates
-                ops += [("save", k) for k in range(L - 1)] + [("save_a", k) for k in range(L - 1)]
-            start = len(ops)
-            ops += [("drive", k) for k in range(L)]
-            if variant == "learned":
-                ops += [("ghost_drive", k) for k in range(L - 1)]
-            for k in range(L - 1):
-                ops += [("ghost", k)]
-                if variant == "learned":
-                    ops += [("ghost_out", k, "gs")]
-                ops += [("fb", k)]
-            ops += [("output",)]
-            if variant == "learned":
-                ops += [("ghost_step", k) for k in range(L - 1)]
-            ops += [("loop", start)]
-            ops += [("drive", k) for k in range(L)] + [("error", k) for k in range(L)]
-        ops += [("learn", k) for k in range(L)]
-        if variant == "learned":
-            for k in range(L - 1):
-                ops += [("learn_V", k), ("learn_Q", k)]
-        return ops
+    def program(self):
+        """The program of one sample (hdl/program.py): typed passes and the cycle model."""
+        from .program import Program
+        return Program(self)
 
     def ideal_cycles(self) -> dict[str, float]:
         """Multiply-accumulates per sample divided by the lane count (the cost model)."""

@@ -1,28 +1,29 @@
-"""Neuron state of one lane: the rows it owns, in block RAM.
+"""Neuron state: one bank of state memories per lane, and the owner of their shared ports.
 
-Lane p owns unit j of every layer with j mod P == p, at word j // P of that layer's region.
-Three memories, one read and one write port each (one block RAM apiece on small layers):
-
-- ``a``: the input rates x (stored in the potential format, x << (error_frac - rate_frac)) and
-  the bottom-up drive a_l of every layer;
-- ``s``: the feedback source of every layer after the nudged phase: the error
-  rho(u) - rho(a) (tied ghosts) or the nudged rate rho(u) (replay ghosts);
-- ``h``: the feedback held at the end of the free phase (replay ghosts only).
+Lane p owns unit j of every layer with j mod P == p, at word j // P of that layer's region; the
+memories and what their regions hold are in hdl/statemap.py (``a`` holds the input rates x in
+the potential format, x << (error_frac - rate_frac)). Each memory has one read and one write
+port (one block RAM apiece on small layers).
 
 Reads are synchronous: data one cycle after the address, for reads enabled by ``<name>_ren``
 (the data holds otherwise). The core enables exactly the reads it uses, so no enabled read
 ever meets a write to the same word (hdl/memory.py).
+
+``StateMemories`` owns the ports of every bank. Its requesters are statements emitted into the
+core's module, and the last one emitted in a cycle wins; the core emits them in one fixed
+order: the sequencer's fetch (hdl/sequencer.py), then the post stages in program order
+(hdl/writeback.py), then the element pipeline's writes (hdl/element.py).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .memory import block_ram
 
-__all__ = ["StateBank"]
+__all__ = ["StateBank", "StateMemories", "WriteBus"]
 
 
 class StateBank(wiring.Component):
@@ -55,3 +56,79 @@ class StateBank(wiring.Component):
                          wr.data.eq(getattr(self, f"{name}_wdata")),
                          wr.en.eq(getattr(self, f"{name}_we"))]
         return m
+
+
+class WriteBus:
+    """The write port of one state memory across all banks: one address, and either one data
+    word for results computed once (``shared``, written to one bank) or a word per lane
+    (``per_lane``); only the write enables are per bank."""
+
+    def __init__(self, name: str, banks: list[StateBank], width: int):
+        self.name, self.banks = name, banks
+        self.addr = Signal.like(getattr(banks[0], f"{name}_waddr"), name=f"{name}_waddr")
+        self.shared_data = Signal(signed(width), name=f"{name}_wshared")
+        self.lane_data = [Signal(signed(width), name=f"{name}_wlane{p}")
+                          for p in range(len(banks))]
+        self.use_lane = Signal(name=f"{name}_wuse_lane")
+        self.we = [Signal(name=f"{name}_we{p}") for p in range(len(banks))]
+        self.kinds = set()
+
+    def shared(self, m, addr, value, lane):
+        """Write ``value`` at ``addr`` of the bank of lane ``lane`` (under the caller's If)."""
+        self.kinds.add("shared")
+        m.d.comb += [self.addr.eq(addr), self.shared_data.eq(value)]
+        m.d.comb += [we.eq(lane == p) for p, we in enumerate(self.we)]
+
+    def per_lane(self, m, addr, values: dict, enables: dict):
+        """Write ``values[p]`` at ``addr`` of bank p where ``enables[p]``."""
+        self.kinds.add("lane")
+        m.d.comb += [self.addr.eq(addr), self.use_lane.eq(1)]
+        for p, value in values.items():
+            m.d.comb += [self.lane_data[p].eq(value), self.we[p].eq(enables[p])]
+
+    def connect(self, m):
+        """Drive the banks' write ports (after every requester has been emitted)."""
+        for p, bank in enumerate(self.banks):
+            if self.kinds == {"shared"}:
+                data = self.shared_data
+            elif self.kinds == {"lane"}:
+                data = self.lane_data[p]
+            else:
+                data = Mux(self.use_lane, self.lane_data[p], self.shared_data)
+            m.d.comb += [getattr(bank, f"{self.name}_waddr").eq(self.addr),
+                         getattr(bank, f"{self.name}_wdata").eq(data),
+                         getattr(bank, f"{self.name}_we").eq(self.we[p])]
+
+
+class StateMemories:
+    """The banks of every lane and their shared ports: ``read`` requests, a ``WriteBus`` per
+    memory (``writes``) and the read data of every bank (``rdata``)."""
+
+    def __init__(self, m, banks: list[StateBank], width: int):
+        self.m, self.banks, self.width = m, banks, width
+        self.depths = banks[0].depths
+        self.writes = {name: WriteBus(name, banks, width) for name in self.depths}
+
+    def read(self, name, addr, lane=None, enable=None):
+        """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
+        only in bank ``lane`` when one unit's word is wanted, or in the banks p where
+        ``enable(p)`` holds. Reading every bank is safe where the pass writes another
+        region; the element walks and write-backs, which read and write one region,
+        read one bank."""
+        for p, bank in enumerate(self.banks):
+            on = 1 if lane is None else lane == p
+            if enable is not None:
+                on = enable(p)
+            self.m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr),
+                              getattr(bank, f"{name}_ren").eq(on)]
+
+    def rdata(self, name) -> list:
+        """The word read from memory ``name`` in every bank."""
+        return [getattr(bank, f"{name}_rdata") for bank in self.banks]
+
+    def has(self, name) -> bool:
+        return name in self.depths
+
+    def connect(self):
+        for bus in self.writes.values():
+            bus.connect(self.m)

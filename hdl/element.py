@@ -1,0 +1,151 @@
+"""The element pipeline: one unit a cycle through element-wise updates (stages E0 to E3 of
+hdl/stages.py). A walk fetches unit c of a layer at E0 (its ``a`` word, with ``d`` and any
+other words it names); at E1 the words are read (``e_a``, ...) and the update computed; at E2
+the write is registered (``element_writes``), written at E3.
+
+Its users: the argmax over the output drives (the result), the output's fixed-point iterations
+(sweep: ``settle``, a pipeline of one iteration per stage), and under dynamics the Euler steps
+of the output units and the ghosts, the errors, and the learned ghosts' saved state.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Mux, Signal, signed, unsigned
+
+from ghostfpga.golden.numerics import quantize
+
+from .arith import materialize, pick, round_shift
+from .stages import bits
+
+__all__ = ["Elements"]
+
+
+class Elements:
+    """The element pipeline's registers, its updates (built once) and its writes."""
+
+    def __init__(self, b):
+        self.b = b
+        m, fmt, count = b.m, b.fmt, b.count
+        sizes = b.config.layers
+        self.valid, self.j = Signal(name="e_valid"), Signal.like(count.c, name="e_j")
+        self.lane, self.word = Signal.like(count.cl, name="e_lane"), \
+            Signal.like(count.cw, name="e_word")
+        self.op = Signal(bits(len(b.program) + 1), name="e_op")
+        m.d.sync += [self.valid.eq(0)]
+        self.settling = Signal()   # the pipeline carries the output's nudge (not argmax)
+        self.a = b.issue.picked_a
+        self.best = Signal(signed(fmt.potential_bits))
+        self.best_idx = Signal.like(count.label)
+        self.outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}")
+                        for j in range(sizes[-1])]
+        margin = b.config.target_margin
+        self.y_lo = int(quantize(margin, fmt.error_frac, fmt.error_frac + 1, signed=False))
+        self.y_hi = int(quantize(1.0 - margin, fmt.error_frac, fmt.error_frac + 1,
+                                 signed=False))
+        self.update = self._updates() if b.dynamics else {}
+        self.writes = {name: dict(valid=Signal(name=f"el_{name}_valid"),
+                                  addr=Signal.like(bus.addr, name=f"el_{name}_addr"),
+                                  lane=Signal(bits(b.P), name=f"el_{name}_lane"),
+                                  data=Signal(signed(b.width), name=f"el_{name}_data"))
+                       for name, bus in b.state.writes.items()}
+        for reg in self.writes.values():
+            m.d.sync += reg["valid"].eq(0)
+
+    def _updates(self) -> dict:
+        """Dynamics: the element updates (docs/numerics.md), each built once."""
+        b = self.b
+        m, fmt = b.m, b.fmt
+        rdata = b.state.rdata
+        e_a, e_d = self.a, pick(m, rdata("d"), self.lane, "element_d")
+        rho_a, rho_d = b.rho(e_a), b.rho(e_d)
+        y = Mux(b.count.label == self.j, self.y_hi, self.y_lo)
+        update = {"output": b.euler(e_a, b.narrow(
+            e_d + round_shift(y - rho_a, fmt.beta_shift))), "error": rho_a - rho_d}
+        if b.tied_ghosts:
+            e_h = pick(m, rdata("h"), self.lane, "element_h")
+            update["source"] = rho_a - b.rho(e_h)
+            update["ghost"] = b.euler(e_h, e_d)
+        else:
+            update["source"] = rho_a
+        if b.learned:   # V's error and the ghost state from the free phase; a ghost step
+            e_g, e_gs, e_e = (pick(m, rdata(name), self.lane, f"element_{name}")
+                              for name in ("g", "gs", "e"))
+            update["verror"] = rho_a - b.rho(e_g)
+            update["gcopy"] = e_g
+            update["gstep"] = b.euler(e_gs, e_e)
+        return {key: materialize(m, value, f"element_{key}") for key, value in update.items()}
+
+    def walk(self, n, layer, done_state, reads=None):
+        """Fetch unit c of ``layer`` (a-index) into the pipeline, one a cycle: its a word
+        (and d, and the memories ``reads`` = {name: region base}) is read one cycle later,
+        with ``valid`` and ``op`` = n; then go to ``done_state``."""
+        b, m, count = self.b, self.b.m, self.b.count
+        with m.If(count.c < b.config.layers[layer + 1]):
+            one = count.cl if b.dynamics else None   # (sweep's walks write no region they read)
+            b.state.read("a", b.smap.base("a", layer) + count.cw, one)
+            if b.dynamics:
+                b.state.read("d", b.smap.base("d", layer) + count.cw, one)
+            for name, base in (reads or {}).items():
+                b.state.read(name, base + count.cw, one)
+            m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
+                         self.word.eq(count.cw), self.op.eq(n)]
+            m.d.comb += b.issue.a_lane_next.eq(count.cl)
+            count.step_c()
+        with m.Else():
+            count.reset_c()
+            m.next = done_state
+
+    def argmax(self):
+        """At E1: keep the highest output drive (the lowest index wins a tie) and the rate."""
+        b, m = self.b, self.b.m
+        with m.If(self.valid):
+            with m.If((self.j == 0) | (self.a > self.best)):
+                m.d.sync += [self.best.eq(self.a), self.best_idx.eq(self.j)]
+            out_rate = Signal.like(self.outputs[0])
+            m.d.comb += out_rate.eq(b.rate(self.a))
+            for j in range(len(self.outputs)):
+                with m.If(self.j == j):
+                    m.d.sync += self.outputs[j].eq(out_rate)
+
+    def write(self, memory, addr, value):
+        """Write ``value`` for the pipeline's unit one cycle later (at E3)."""
+        reg = self.writes[memory]
+        self.b.m.d.sync += [reg["valid"].eq(1), reg["addr"].eq(addr),
+                            reg["lane"].eq(self.lane), reg["data"].eq(value)]
+
+    def settle_pipeline(self):
+        """Sweep: per output unit, K fixed-point iterations under the nudge, one iteration per
+        stage (stage i holds u_i); the last is registered, then s is written."""
+        b, m, fmt = self.b, self.b.m, self.b.fmt
+        K = b.config.settle_iterations
+        # ``hit``: the unit is the label's (target y_hi, else y_lo)
+        stage = dict(valid=self.valid, lane=self.lane, word=self.word, a=self.a, u=self.a,
+                     hit=Signal(name="hit0"))
+        m.d.comb += stage["hit"].eq(b.count.label == self.j)
+        for i in range(1, K + 1):
+            y = Mux(stage["hit"], self.y_hi, self.y_lo)
+            u_next = b.narrow(stage["a"] + round_shift(y - b.rho(stage["u"]), fmt.beta_shift))
+            if i == K:
+                break
+            regs = {key: Signal.like(val, name=f"settle{i}_{key}")
+                    for key, val in stage.items() if key != "u"}
+            regs["u"] = Signal(signed(fmt.potential_bits), name=f"settle{i}_u")
+            m.d.sync += [regs[key].eq(val) for key, val in stage.items() if key != "u"]
+            m.d.sync += regs["u"].eq(u_next)
+            stage = regs
+        last = {key: Signal.like(stage[key], name=f"settled_{key}")
+                for key in ("valid", "lane", "word", "a")}
+        last["u"] = Signal(signed(fmt.potential_bits), name="settled_u")
+        m.d.sync += [last[key].eq(stage[key]) for key in last if key != "u"]
+        m.d.sync += last["u"].eq(u_next)
+        source = b.rho(last["u"]) if b.held else b.rho(last["u"]) - b.rho(last["a"])
+        with m.If(last["valid"] & self.settling):
+            b.state.writes["s"].shared(m, b.smap.base("s", b.plan.L - 1) + last["word"],
+                                       source, last["lane"])
+
+    def connect(self):
+        """The registered writes, after every other requester of the write buses."""
+        for name, reg in self.writes.items():
+            with self.b.m.If(reg["valid"]):
+                self.b.state.writes[name].shared(self.b.m, reg["addr"], reg["data"],
+                                                 reg["lane"])

@@ -1,0 +1,172 @@
+"""Fetch controls and the issue path to the lanes: stages F, I and O, and the shared LFSR.
+
+``Fetch`` holds the controls the sequencer sets combinationally at F (all 0 unless a pass
+sets them). ``Issue`` pipelines them (hdl/stages.py): at I it selects each lane's operand from
+the state words read at F (the broadcast word of lane ``bsel``, or the lane's own word); at O
+the operand is registered and issued with the lane's op. Controls shared by all lanes are
+pipelined once: the weight address at O, eta at lane stage 1, ``first``, the rounding and the
+write address at stage 2 (a LEARN writes at stage 3).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ghostfpga.golden.numerics import LANE_ROTATION, OPERAND_BITS, lfsr_step
+
+from .arith import lfsr_next, pick
+from .stages import Round, Src, bits, delay
+
+__all__ = ["Fetch", "Issue", "Lfsr"]
+
+
+class Lfsr(wiring.Component):
+    """The 16-bit Galois LFSR of golden/numerics.py: ``random`` is the next state, taken when
+    ``step`` is high (one step per LEARN at lane stage 2); combinational output."""
+
+    def __init__(self, seed: int, enabled: bool):
+        self.seed, self.enabled = seed, enabled
+        super().__init__({"step": In(1), "random": Out(16)})
+
+    def sequence(self, n: int) -> list[int]:
+        """The first ``n`` values of ``random`` (the reference, golden/numerics.lfsr_step)."""
+        out, state = [], self.seed
+        for _ in range(n):
+            state = lfsr_step(state)
+            out.append(state)
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        state = Signal(16, init=self.seed)
+        m.d.comb += self.random.eq(lfsr_next(state))
+        if self.enabled:
+            with m.If(self.step):
+                m.d.sync += state.eq(self.random)
+        return m
+
+
+class Fetch:
+    """The fetch stage's controls for P lanes and L layers."""
+
+    def __init__(self, P: int, L: int, addr_shape):
+        self.op = [Signal(2, name=f"f_op{p}") for p in range(P)]
+        self.src = Signal(Src.as_shape(), name="f_src")
+        self.bcast = Signal(name="f_bcast")           # operand from lane bsel's bank, not own
+        self.bsel = Signal(bits(P), name="f_bsel")
+        self.bias = Signal(name="f_bias")             # the operand is the bias input 1.0
+        self.own_bias = Signal(name="f_own_bias")     # lane bias_lane's own operand is 1.0
+        self.bias_lane = Signal(bits(P), name="f_bias_lane")
+        self.first = Signal(name="f_first")
+        self.round = Signal(Round.as_shape(), name="f_round")
+        self.learn = Signal(name="f_learn")           # a learning pass
+        self.update = Signal(name="f_update")         # LEARN issued (the LFSR steps)
+        self.addr = Signal(addr_shape, name="f_addr")
+        self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
+
+
+class Issue:
+    """Stages I and O for the fetch controls ``b.fetch``: the pipelined controls, the operand
+    of every lane and the lane ports. ``a_lane_next`` selects (one cycle ahead) the bank whose
+    ``a`` word is ``picked_a``: shared by the broadcast operand, the element pipeline and the
+    write-back of transposed passes (never active in the same cycle)."""
+
+    def __init__(self, b):
+        self.b = b
+        m, f, core, fmt = b.m, b.fetch, b.core, b.fmt
+        self.i_src, self.i_bcast, self.i_bsel = (delay(m, f.src, 1, "src"),
+                                                 delay(m, f.bcast, 1, "bcast"),
+                                                 delay(m, f.bsel, 1, "bsel"))
+        self.i_bias, self.i_own_bias = delay(m, f.bias, 1, "bias"), \
+            delay(m, f.own_bias, 1, "own_bias")
+        self.i_bias_lane = delay(m, f.bias_lane, 1, "bias_lane")
+        self.i_host_lane = delay(m, core.host_lane, 1, "host_lane")
+        self.o_op = [delay(m, f.op[p], 2, f"op{p}") for p in range(b.P)]
+        self.o_addr, o_eta = delay(m, f.addr, 2, "addr"), delay(m, f.eta, 2, "eta")
+        s2_addr = delay(m, self.o_addr, 2, "addr_o")
+        self.s3_addr = delay(m, s2_addr, 1, "addr_s2")
+        self.s2_first, self.s2_round = delay(m, f.first, 4, "first"), \
+            delay(m, f.round, 4, "round")
+        s2_learn, s2_update = delay(m, f.learn, 4, "learn"), delay(m, f.update, 4, "update")
+        m.submodules.lfsr = lfsr = Lfsr(fmt.lfsr_seed, fmt.stochastic)
+        m.d.comb += lfsr.step.eq(s2_update)
+        self.random = lfsr.random
+        self.s1_eta = Signal(unsigned(fmt.eta_bits))
+        # the ghosts' learning rate is the config's ghost_lr, a constant (golden model)
+        etas = [core.eta[k] for k in range(b.plan.L)]
+        if b.learned:
+            etas.append(fmt.eta_mantissa(b.config.ghost_lr, "ghost_lr"))
+        m.d.sync += self.s1_eta.eq(Array(etas)[o_eta])
+        self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
+        # a MAC reads its weight at issue, a LEARN two stages later (lane.py)
+        m.d.comb += [self.lane_raddr.eq(Mux(s2_learn, s2_addr, self.o_addr)),
+                     self.lane_waddr.eq(Mux(core.busy, self.s3_addr, core.host_addr))]
+        self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
+        m.d.comb += self.a_lane_next.eq(f.bsel)
+        m.d.sync += self.a_lane.eq(self.a_lane_next)
+        self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
+
+    def sources(self, v, broadcast):
+        """The operand sources a pass of this variant can use: the broadcast value (one unit
+        for all lanes) or each lane's own word. Rates are broadcast along a row, and own along
+        a split row (columns layout); errors are own in a row group, broadcast along a split
+        row. ``v``: the words read from each memory."""
+        b = self.b
+        columns = any(s.lane_map.by_columns for s in b.plan.slots.values())
+        a_val, s_val = v["a"], v["s"]
+        sources = {Src.S: s_val, Src.ERR: s_val}
+        if b.held:   # (with dynamics, s holds the error itself when learning starts)
+            sources[Src.RHO_A] = b.rho(a_val)
+            if not b.dynamics:
+                sources[Src.ERR] = s_val - b.rho(a_val)
+        if broadcast or columns:
+            sources[Src.RATE] = b.rate(a_val)
+        if b.learned and broadcast:   # ghost rates for Q's passes
+            sources |= {Src.RHO_G: b.rho(v["g"]), Src.RATE_G: b.rate(v["g"])}
+            if b.dynamics:            # the ghost state; the free rates for V's learning
+                sources |= {Src.RHO_GS: b.rho(v["gs"]), Src.RATE_FA: b.rate(v["fa"])}
+        elif b.learned:               # the errors of V (kept in v under dynamics) and Q
+            sources |= {Src.ERR_V: v["v"] if b.dynamics else b.rho(a_val) - b.rho(v["g"]),
+                        Src.ERR_Q: v["q"]}
+        return sources
+
+    def connect(self, lanes):
+        """Select every lane's operand (stage I), register it and drive the lane (stage O)."""
+        b, m, fmt = self.b, self.b.m, self.b.fmt
+        state = b.state
+        broadcast = {"a": self.picked_a,
+                     "s": pick(m, state.rdata("s"), self.i_bsel, "bcast_s")}
+        for name in ("g", "gs", "fa"):
+            if state.has(name):
+                broadcast[name] = pick(m, state.rdata(name), self.i_bsel, f"bcast_{name}")
+        bcast = Signal(signed(OPERAND_BITS))
+        with m.Switch(self.i_src):
+            for src, value in self.sources(broadcast, True).items():
+                with m.Case(src):
+                    m.d.comb += bcast.eq(value)
+        with m.If(self.i_bias):
+            m.d.comb += bcast.eq(fmt.rate_one)
+        # the lanes that hold the bias column of a matrix in the columns layout
+        bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
+                      if s.lane_map.by_columns and s.name == "W"}
+        for p, (lane, bank) in enumerate(zip(lanes, state.banks)):
+            own = Signal(signed(OPERAND_BITS), name=f"own{p}")
+            with m.Switch(self.i_src):
+                words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}
+                for src, value in self.sources(words_read, False).items():
+                    with m.Case(src):
+                        m.d.comb += own.eq(value)
+            with m.If(self.i_src == Src.HOST):   # host reads: 1 in the addressed lane, else 0
+                m.d.comb += own.eq(self.i_host_lane == p)
+            if p in bias_lanes:
+                with m.If(self.i_own_bias & (self.i_bias_lane == p)):
+                    m.d.comb += own.eq(fmt.rate_one)
+            operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
+            m.d.sync += operand.eq(Mux(self.i_bcast, bcast, own))
+            m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.lane_raddr),
+                         lane.operand.eq(operand), lane.eta.eq(self.s1_eta),
+                         lane.first.eq(self.s2_first), lane.waddr.eq(self.lane_waddr),
+                         lane.round_sel.eq(self.s2_round),
+                         lane.random.eq(self.random.rotate_left((p * LANE_ROTATION) % 16))]

@@ -1,0 +1,55 @@
+"""Forward passes: a layer's drives from the rates below (``FWD``, ``DRIVE``), the learned
+ghosts' drives (``GHOST_FWD``, ``GHOST_DRIVE``) and outputs (``GHOST_OUT``).
+
+``FWD`` writes the drives a_k = W_k r_{k-1} (the free state) to a, and with tied ghosts under
+dynamics the ghosts' initial state g_{k-1} = a_k to h; ``DRIVE`` writes the drives of the
+current state to d; ``GHOST_FWD`` writes g_k = V_k r_k to g (``GHOST_DRIVE``: of the current
+state, to e). ``GHOST_OUT`` computes c_k = Q_k rho(g_k) (of the ghost state gs under dynamics)
+into h. Rows layout: written at P0; columns layout: the tree's row sum, written at P1."""
+
+from __future__ import annotations
+
+from ..program import PassKind
+from ..stages import Src
+from .walks import row_walk, split_row_walk
+
+
+def _targets(b, op):
+    """The matrix, the base of its presynaptic rates in a, and the (memory, base) written."""
+    K, smap, k = PassKind, b.smap, op.layer
+    if op.kind in (K.GHOST_FWD, K.GHOST_DRIVE):
+        memory = "g" if op.kind == K.GHOST_FWD else "e"
+        return b.plan.slots[("V", k)], smap.base("a", k), [(memory, smap.base("g", k))]
+    src_base = smap.base("a", "x" if k == 0 else k - 1)
+    targets = [("d", smap.base("d", k))] if op.kind == K.DRIVE else [("a", smap.base("a", k))]
+    if op.kind == K.FWD and b.tied_ghosts and k >= 1:
+        targets.append(("h", smap.base("h", k - 1)))
+    return b.plan.slots[("W", k)], src_base, targets
+
+
+def emit_forward(b, n, op):
+    m, count, wb = b.m, b.count, b.writeback
+    slot, src_base, targets = _targets(b, op)
+    done = b.sequencer.after(n)
+    if slot.lane_map.by_columns:
+        with m.State(f"op{n}"):
+            split_row_walk(b, n, slot, src_base, done)
+        wb.post.append(lambda: wb.write_tree_drive(n, targets))
+    else:
+        with m.State(f"op{n}"):
+            row_walk(b, n, slot, Src.RATE, done)
+            m.d.comb += b.fetch.bias.eq(count.c == slot.cols - 1)
+            with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
+                b.state.read("a", src_base + count.cw)
+        wb.post.append(lambda: wb.write_drives(n, slot.rows, targets))
+
+
+def emit_ghost_out(b, n, op):
+    """A forward-style pass over Q_k with the ghosts' rates broadcast; each lane writes its
+    unit's c to h."""
+    k, memory, wb = op.layer, op.memory, b.writeback
+    slot = b.plan.slots[("Q", k)]
+    with b.m.State(f"op{n}"):
+        row_walk(b, n, slot, Src.RHO_GS if memory == "gs" else Src.RHO_G, b.sequencer.after(n))
+        b.state.read(memory, b.smap.base("g", k) + b.count.cw)
+    wb.post.append(lambda: wb.write_lanes(n, k, b.config.layers[k + 1], "hold"))

@@ -1,0 +1,152 @@
+"""Learning passes: the local rule, every weight w += eta x error x presynaptic rate (the lane
+arithmetic is in hdl/lane.py: an ETA makes the scaled error e = eta x error, each LEARN adds
+e x rate to one weight, rounded and saturated).
+
+``LEARN`` k updates W_k from layer k's error and the rates of layer k - 1 (or x); learned
+ghosts: ``LEARN_V`` k updates V_k from V's error rho(a_{k+1}) - rho(g_k) and the rates of layer
+k (under dynamics the values saved in the free phase), ``LEARN_Q`` k updates Q_k from Q's error
+q_k and the ghosts' rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Mux
+
+from ..lane import LaneOp
+from ..program import PassKind
+from ..stages import Src
+from .walks import real_columns, row_lanes
+
+
+@dataclass(frozen=True)
+class LearnWalk:
+    """A learning pass: the matrix, the learning-rate index (layer k, or L for the ghosts),
+    the error source and the memories it is read from ({name: region base}, at the row's
+    word), the presynaptic source and its (memory, region base) (at the column's word), and
+    whether the last column's presynaptic rate is the bias 1.0."""
+
+    slot: object
+    eta: int
+    err: Src
+    err_reads: dict
+    pre: Src
+    pre_reads: tuple
+    bias: bool = True
+
+
+def learn_walk_of(b, op) -> LearnWalk:
+    K, k, smap, L = PassKind, op.layer, b.smap, b.plan.L
+    slot = b.program.slot(op)
+    if op.kind == K.LEARN:   # W_k: error of layer k, rates of layer k - 1
+        errors = {"s": smap.base("s", k)}   # replay, learned (sweep): and a
+        if b.held and not b.dynamics:
+            errors["a"] = smap.base("a", k)
+        return LearnWalk(slot, k, Src.ERR, errors, Src.RATE,
+                         ("a", smap.base("a", "x" if k == 0 else k - 1)))
+    if op.kind == K.LEARN_V and b.dynamics:   # from the saved free values
+        return LearnWalk(slot, L, Src.ERR_V, {"v": smap.base("v", k)}, Src.RATE_FA,
+                         ("fa", smap.base("fa", k)))
+    if op.kind == K.LEARN_V:   # V_k: rho(a_{k+1}) - rho(g_k), rates of layer k
+        return LearnWalk(slot, L, Src.ERR_V, {"a": smap.base("a", k + 1),
+                                              "g": smap.base("g", k)},
+                         Src.RATE, ("a", smap.base("a", k)))
+    return LearnWalk(slot, L, Src.ERR_Q, {"q": smap.base("q", k)}, Src.RATE_G,   # Q_k
+                     ("g", smap.base("g", k)), bias=False)
+
+
+def emit_learn(b, n, op):
+    with b.m.State(f"op{n}"):
+        _learn(b, n, learn_walk_of(b, op), b.sequencer.after(n))
+
+
+def _learn(b, n, walk: LearnWalk, done_state):
+    """Per row group (rows layout) or row (columns layout) one ETA and one LEARN per word.
+    An ETA must issue two cycles before the first LEARN that uses it, so the next row's ETA
+    goes just before the last LEARN of the current row: one extra cycle per row (two with
+    replay and learned ghosts, whose ETA and LEARN operands share a memory port)."""
+    m, count = b.m, b.count
+    lm = walk.slot.lane_map
+    length = lm.chunks if lm.by_columns else walk.slot.cols
+    overlap = not b.held
+    m.d.comb += [b.fetch.eta.eq(walk.eta), b.fetch.learn.eq(1)]
+    next_gl = Mux(count.gl == b.P - 1, 0, count.gl + 1)
+    next_gw = Mux(count.gl == b.P - 1, count.gw + 1, count.gw)
+    with m.If(count.phase == 0):
+        _issue_eta(b, walk, count.g, count.gl, count.gw)
+        m.d.sync += count.phase.eq(1)
+    with m.Elif(count.phase == 1):
+        m.d.sync += count.phase.eq(2)
+    with m.Else():
+        rows = walk.slot.rows if lm.by_columns else walk.slot.groups
+        if overlap:
+            with m.If((count.c == length - 1) & (count.g != rows - 1) & ~count.eta_next):
+                _issue_eta(b, walk, count.g + 1, next_gl, next_gw)
+                m.d.sync += count.eta_next.eq(1)
+            with m.Else():
+                _issue_learn(b, walk, length)
+                _advance(b, n, length, rows, overlap, done_state)
+        else:
+            _issue_learn(b, walk, length)
+            _advance(b, n, length, rows, overlap, done_state)
+
+
+def _issue_eta(b, walk, index, lane, word):
+    """An ETA for row group ``index`` (rows layout) or row (lane, word) (columns layout)."""
+    m, f = b.m, b.fetch
+    m.d.comb += f.src.eq(walk.err)
+    if walk.slot.lane_map.by_columns:   # the row's error, broadcast to every lane
+        m.d.comb += [f.bcast.eq(1), f.bsel.eq(lane)]
+        for name, base in walk.err_reads.items():
+            b.state.read(name, base + word, lane)
+        m.d.comb += [f.op[p].eq(LaneOp.ETA) for p in range(b.P)]
+    else:                               # each lane's own row of the group
+        for name, base in walk.err_reads.items():
+            b.state.read(name, base + index)
+        for p in range(b.P):
+            with m.If(index < len(range(p, walk.slot.rows, b.P))):
+                m.d.comb += f.op[p].eq(LaneOp.ETA)
+
+
+def _issue_learn(b, walk, length):
+    """A LEARN of the current word: lane p updates its weight with its presynaptic rate."""
+    m, f, count, slot = b.m, b.fetch, b.count, walk.slot
+    memory, base = walk.pre_reads
+    m.d.comb += [f.addr.eq(count.waddr), f.update.eq(1), f.src.eq(walk.pre)]
+    m.d.sync += count.waddr.eq(count.waddr + 1)
+    if slot.lane_map.by_columns:   # lane p updates column c * P + p with its own rate
+        m.d.comb += [f.bias_lane.eq((slot.cols - 1) % b.P),
+                     f.own_bias.eq(count.c == (slot.cols - 1) // b.P)]
+        b.state.read(memory, base + count.c,
+                     enable=real_columns(b, slot) if walk.bias else None)
+        tail = slot.cols - (length - 1) * b.P   # lanes with a column in the last chunk
+        for p in range(b.P):
+            with m.If((count.c != length - 1) | (p < tail)):
+                m.d.comb += f.op[p].eq(LaneOp.LEARN)
+    else:                          # every lane its own row, the rate of column c broadcast
+        m.d.comb += [f.bcast.eq(1), f.bsel.eq(count.cl)]
+        if walk.bias:
+            m.d.comb += f.bias.eq(count.c == slot.cols - 1)
+        b.state.read(memory, base + count.cw)
+        for p, ok in row_lanes(b, slot):
+            with m.If(ok):
+                m.d.comb += f.op[p].eq(LaneOp.LEARN)
+
+
+def _advance(b, n, length, rows, overlap, done_state):
+    """The next word; after a row's last, the next row; after the last row, the next pass."""
+    m, count = b.m, b.count
+    with m.If(count.c == length - 1):
+        count.reset_c()
+        m.d.sync += count.eta_next.eq(0)
+        with m.If(count.g == rows - 1):
+            count.reset_g()
+            m.d.sync += count.phase.eq(0)
+            b.sequencer.start_next(n)
+            m.next = done_state
+        with m.Else():
+            count.step_g()
+            if not overlap:
+                m.d.sync += count.phase.eq(0)
+    with m.Else():
+        count.step_c()

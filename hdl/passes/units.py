@@ -1,0 +1,88 @@
+"""Passes that walk units, one a cycle, through the element pipeline (hdl/element.py): the
+argmax and the result, the output's settling (sweep), the element updates of dynamics, and the
+dynamics step's loop."""
+
+from __future__ import annotations
+
+from ..program import ELEMENT_KINDS, PassKind
+
+
+def emit_argmax(b, n, op):
+    el = b.element
+    with b.m.State(f"op{n}"):
+        b.m.d.sync += el.settling.eq(0)
+        el.walk(n, b.plan.L - 1, b.sequencer.after(n))
+        el.argmax()
+
+
+def emit_result(b, n, op):
+    """Offer the result; an inference ends here, a training sample goes on."""
+    m, result, el = b.m, b.core.result, b.element
+    with m.State(f"op{n}"):
+        m.d.comb += [result.valid.eq(1), result.payload.label.eq(el.best_idx)]
+        m.d.comb += [result.payload.outputs[j].eq(out) for j, out in enumerate(el.outputs)]
+        with m.If(result.ready):
+            with m.If(b.count.train):
+                m.next = b.sequencer.state(n + 1)
+            with m.Else():
+                m.next = "finish"
+
+
+def emit_settle(b, n, op):
+    el = b.element
+    with b.m.State(f"op{n}"):
+        b.m.d.sync += el.settling.eq(1)
+        el.walk(n, b.plan.L - 1, b.sequencer.after(n))
+    b.writeback.post.append(el.settle_pipeline)
+
+
+def emit_loop(b, n, op):
+    """Repeat the dynamics step ``steps`` times from pass ``op.repeat_from``."""
+    m, count = b.m, b.count
+    with m.State(f"op{n}"):
+        with m.If(count.step == b.config.steps - 1):
+            m.d.sync += count.step.eq(0)
+            m.next = b.sequencer.state(n + 1)
+        with m.Else():
+            m.d.sync += count.step.eq(count.step + 1)
+            m.next = f"op{op.repeat_from}"
+
+
+def emit_element(b, n, op):
+    """GHOST k updates the ghosts of layer k + 1 and writes its feedback source; OUTPUT steps
+    the output units under the nudge; ERROR k writes rho(u_k) - rho(d_k); learned ghosts:
+    SAVE k keeps V's error and the ghost state of the free phase, SAVE_A k the free drives of
+    layer k, GHOST_STEP k steps the ghost state toward its drive."""
+    K, k, smap = PassKind, op.layer, b.smap
+    layer = k + ELEMENT_KINDS[op.kind]
+    reads = {}
+    if op.kind == K.GHOST and b.tied_ghosts:
+        reads = {"h": smap.base("h", k)}
+    elif op.kind == K.SAVE:
+        reads = {"g": smap.base("g", k)}
+    elif op.kind == K.GHOST_STEP:
+        reads = {"gs": smap.base("g", k), "e": smap.base("g", k)}
+    with b.m.State(f"op{n}"):
+        b.element.walk(n, layer, b.sequencer.after(n), reads)
+    b.writeback.post.append(lambda: _element_update(b, n, op))
+
+
+def _element_update(b, n, op):
+    K, k, smap, el = PassKind, op.layer, b.smap, b.element
+    word, update = el.word, el.update
+    with b.m.If(el.valid & (el.op == n)):
+        if op.kind == K.OUTPUT:
+            el.write("a", smap.base("a", b.plan.L - 1) + word, update["output"])
+        elif op.kind == K.ERROR:
+            el.write("s", smap.base("s", k) + word, update["error"])
+        elif op.kind == K.SAVE:
+            el.write("v", smap.base("v", k) + word, update["verror"])
+            el.write("gs", smap.base("gs", k) + word, update["gcopy"])
+        elif op.kind == K.SAVE_A:
+            el.write("fa", smap.base("fa", k) + word, el.a)
+        elif op.kind == K.GHOST_STEP:
+            el.write("gs", smap.base("gs", k) + word, update["gstep"])
+        else:
+            el.write("s", smap.base("s", k + 1) + word, update["source"])
+            if b.tied_ghosts:
+                el.write("h", smap.base("h", k) + word, update["ghost"])

@@ -1,0 +1,214 @@
+"""The program of one sample: typed pass records, and the exact cycle model of the core.
+
+``build_program(plan)`` lists the passes of one training sample in order (an inference stops
+after ``RESULT``); the sequencer (hdl/sequencer.py) gives each pass one FSM state, and a drain
+state after it when the next pass reads its results. ``Program.cycles(train)`` predicts the
+busy cycles of one sample from the same records: ``tests/test_cycle_model.py`` checks it on
+every co-simulated config against the RTL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from amaranth.lib import enum
+
+from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES
+
+__all__ = ["PassKind", "Pass", "Program", "build_program"]
+
+
+class PassKind(enum.Enum):
+    """What a pass computes (docs/hardware.md, "The program")."""
+    FWD = "fwd"                  # a_k = W_k r_{k-1} (free phase; tied dynamics: also g_{k-1})
+    ARGMAX = "argmax"            # the label of the output drive, the output rates
+    RESULT = "result"            # the result stream's word
+    GHOST_FWD = "ghost_fwd"      # learned: ghost drives g_k = V_k r_k
+    GHOST_OUT = "ghost_out"      # learned: ghost outputs c_k = Q_k rho(g_k), into h
+    FREE = "free"                # learned: the free feedback minus c: Q's error q_k
+    HOLD = "hold"                # replay: the feedback of the free phase, held in h
+    SETTLE = "settle"            # sweep: the output's fixed-point iterations under the nudge
+    FB = "fb"                    # feedback of layer k + 1 into layer k (error or Euler step)
+    SAVE = "save"                # learned dynamics: V's error and the free ghost state
+    SAVE_A = "save_a"            # learned dynamics: the free drives of layer k
+    DRIVE = "drive"              # dynamics: the drives d_k of the current state
+    GHOST_DRIVE = "ghost_drive"  # learned dynamics: the ghost drives e_k of the current state
+    GHOST = "ghost"              # dynamics: ghost update and feedback source of layer k + 1
+    OUTPUT = "output"            # dynamics: the output units' Euler step under the nudge
+    GHOST_STEP = "ghost_step"    # learned dynamics: the ghost state's Euler step
+    LOOP = "loop"                # dynamics: back to the first pass of the step
+    ERROR = "error"              # dynamics: the errors rho(u_k) - rho(d_k)
+    LEARN = "learn"              # W_k += eta_k e_k r_{k-1}
+    LEARN_V = "learn_V"          # learned: V_k
+    LEARN_Q = "learn_Q"          # learned: Q_k
+
+
+# the element passes (one unit a cycle through the element pipeline) and the layer they walk:
+# the pass's own layer k, or the layer above it
+ELEMENT_KINDS = {PassKind.GHOST: 1, PassKind.OUTPUT: 0, PassKind.ERROR: 0, PassKind.SAVE: 1,
+                 PassKind.SAVE_A: 0, PassKind.GHOST_STEP: 1}
+LEARN_KINDS = (PassKind.LEARN, PassKind.LEARN_V, PassKind.LEARN_Q)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass: its kind, its layer k, the ghost memory it reads (``GHOST_OUT``: "g" or
+    "gs") and, for ``LOOP``, the index of the step's first pass."""
+
+    kind: PassKind
+    layer: int | None = None
+    memory: str = "g"
+    repeat_from: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.kind.value if self.layer is None else f"{self.kind.value}{self.layer}"
+
+
+def build_program(plan) -> list[Pass]:
+    """The passes of one training sample, in order.
+
+    ``sweep``: forward passes, argmax and result, [learned: the ghosts' forward passes over
+    V and Q and the free feedback; replay: hold passes], the output's fixed-point iterations
+    (settle), feedback passes (top hidden layer down), learning. ``dynamics``: the same free
+    phase, then ``steps`` Euler steps, each: the drives of the current state, per hidden layer
+    k from the bottom up the ghost update and feedback source of layer k + 1 and the feedback
+    pass that steps u_k, then the output's step; LOOP repeats the step. Then the final drives,
+    the errors of every layer and learning. Learned ghosts learn V_k and Q_k after W."""
+    K, L, variant = PassKind, plan.L, plan.config.variant
+    each = lambda kind, layers: [Pass(kind, k) for k in layers]   # noqa: E731
+    hidden = range(L - 1)
+    ops = each(K.FWD, range(L)) + [Pass(K.ARGMAX), Pass(K.RESULT)]
+    if variant == "learned":
+        ops += each(K.GHOST_FWD, hidden) + each(K.GHOST_OUT, hidden) + each(K.FREE, hidden)
+    if variant == "replay":
+        ops += each(K.HOLD, hidden)
+    if plan.config.schedule == "sweep":
+        ops += [Pass(K.SETTLE)] + each(K.FB, range(L - 2, -1, -1))
+    else:
+        if variant == "learned":
+            ops += each(K.SAVE, hidden) + each(K.SAVE_A, hidden)
+        start = len(ops)
+        ops += each(K.DRIVE, range(L))
+        if variant == "learned":
+            ops += each(K.GHOST_DRIVE, hidden)
+        for k in hidden:
+            ops += [Pass(K.GHOST, k)]
+            if variant == "learned":
+                ops += [Pass(K.GHOST_OUT, k, memory="gs")]
+            ops += [Pass(K.FB, k)]
+        ops += [Pass(K.OUTPUT, L - 1)]
+        if variant == "learned":
+            ops += each(K.GHOST_STEP, hidden)
+        ops += [Pass(K.LOOP, repeat_from=start)]
+        ops += each(K.DRIVE, range(L)) + each(K.ERROR, range(L))
+    ops += each(K.LEARN, range(L))
+    if variant == "learned":
+        for k in hidden:
+            ops += [Pass(K.LEARN_V, k), Pass(K.LEARN_Q, k)]
+    return ops
+
+
+class Program:
+    """The program of ``plan`` with what each pass uses and costs."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.passes = build_program(plan)
+
+    def __len__(self):
+        return len(self.passes)
+
+    def __iter__(self):
+        return iter(self.passes)
+
+    def slot(self, op: Pass):
+        """The matrix a pass walks (None for the passes that walk units)."""
+        K, slots = PassKind, self.plan.slots
+        if op.kind in (K.FWD, K.DRIVE, K.LEARN):
+            return slots[("W", op.layer)]
+        if op.kind in (K.GHOST_FWD, K.GHOST_DRIVE, K.LEARN_V):
+            return slots[("V", op.layer)]
+        if op.kind in (K.GHOST_OUT, K.LEARN_Q):
+            return slots[("Q", op.layer)]
+        if op.kind in (K.FB, K.HOLD, K.FREE):
+            if self.plan.config.feedback == "transpose":
+                return slots[("W", op.layer + 1)]
+            return slots[("B", op.layer)]
+        return None
+
+    def next_slot(self, n: int):
+        """The first matrix walked after pass ``n`` (-1: from the start), wrapping around."""
+        for op in self.passes[n + 1:] + self.passes:
+            slot = self.slot(op)
+            if slot is not None:
+                return slot
+        return None
+
+    def drain(self, n: int) -> int:
+        """Cycles from pass ``n``'s last fetch to its last state write, waited before the
+        next pass (0: the next pass starts at once)."""
+        op, K = self.passes[n], PassKind
+        if op.kind in (K.ARGMAX, K.RESULT, K.LOOP):
+            return 0
+        if op.kind in LEARN_KINDS:   # learning passes follow each other without a drain
+            following = self.passes[n + 1] if n + 1 < len(self.passes) else None
+            return 0 if following is not None and following.kind in LEARN_KINDS else DRAIN
+        if op.kind in ELEMENT_KINDS:
+            return DRAIN_ELEMENT
+        if op.kind == K.SETTLE:   # one fixed-point iteration per stage, then the write
+            return max(DRAIN, self.plan.config.settle_iterations + 2)
+        slot = self.slot(op)
+        if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W" \
+                and not slot.lane_map.by_columns:
+            return DRAIN_FEEDBACK
+        if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE) \
+                and not slot.lane_map.by_columns:
+            return DRAIN
+        return DRAIN_LANES
+
+    def fetch_cycles(self, n: int) -> int:
+        """Cycles pass ``n`` spends in its own state (without the drain)."""
+        op, K, plan = self.passes[n], PassKind, self.plan
+        sizes, P = plan.config.layers, plan.lanes
+        if op.kind in (K.ARGMAX, K.SETTLE):   # one unit a cycle, then one to leave
+            return sizes[-1] + 1
+        if op.kind in ELEMENT_KINDS:
+            return sizes[op.layer + ELEMENT_KINDS[op.kind] + 1] + 1
+        if op.kind in (K.RESULT, K.LOOP):
+            return 1
+        slot = self.slot(op)
+        lm = slot.lane_map
+        if op.kind in LEARN_KINDS:
+            walk, rows = (lm.chunks, slot.rows) if lm.by_columns else (slot.cols, slot.groups)
+            if plan.config.variant in ("replay", "learned"):   # an ETA and a wait per row
+                return rows * (walk + 2)
+            return 2 + rows * walk + (rows - 1)   # the next row's ETA overlaps
+        if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W":   # transposed
+            units = sizes[op.layer + 1]
+            if lm.by_columns:
+                return slot.rows * math.ceil(units / P)
+            return slot.groups * units
+        if lm.by_columns:
+            return slot.rows * lm.chunks
+        return slot.groups * slot.cols
+
+    def cycles(self, train: bool) -> int:
+        """Busy cycles of one sample streamed back to back: the input's load, the passes
+        (an inference stops after RESULT; the dynamics step repeats ``steps`` times) and the
+        finishing cycle."""
+        total = math.ceil(self.plan.config.layers[0] / self.plan.lanes) + 1
+        n = 0
+        repeats = 0
+        while n < len(self.passes):
+            op = self.passes[n]
+            total += self.fetch_cycles(n) + self.drain(n)
+            if op.kind == PassKind.RESULT and not train:
+                break
+            if op.kind == PassKind.LOOP and repeats < self.plan.config.steps - 1:
+                repeats += 1
+                n = op.repeat_from
+                continue
+            n += 1
+        return total

@@ -1,0 +1,175 @@
+"""The sequencer: one FSM over the program of a sample (hdl/program.py), and its counters.
+
+States: ``idle`` (host reads and writes of weights), ``load`` (the sample's input x into the
+``a`` memories, P inputs a cycle, before the sample is taken), one state per pass (``op<n>``,
+its fetch walk; hdl/passes/), a drain state after a pass whose results the next pass reads
+(``drain<n>``, ``Program.drain(n)`` cycles), and ``finish``. Each pass's write-back is emitted
+after the FSM, in program order (hdl/writeback.py), then the element pipeline's writes.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Signal, unsigned
+
+from .arith import pick
+from .lane import LaneOp
+from .passes import EMITTERS
+from .stages import DRAIN_FEEDBACK, Round, Src, bits
+
+__all__ = ["Counters", "Sequencer", "index_bits"]
+
+
+def index_bits(plan) -> int:
+    """Width of a unit or row-group index."""
+    sizes = plan.config.layers
+    return bits(max(max(sizes), max(s.groups for s in plan.slots.values())) + 1)
+
+
+class Counters:
+    """The walks' counters: row group g, column / unit / step c, each also as (lane, word)
+    (g = gw P + gl, c = cw P + cl); the running weight address ``waddr`` and the column base
+    of transposed walks; the drain and Euler-step counters; the sample's label and train
+    flag; the learning walk's phase; and the core's busy-cycle counter."""
+
+    def __init__(self, b):
+        self.m = m = b.m
+        P, sizes, cfg = b.P, b.config.layers, b.config
+        idx = index_bits(b.plan)
+        max_cols = max(s.cols for s in b.plan.slots.values())
+        self.P = P
+        self.g = Signal(idx, name="g")
+        self.c = Signal(bits(max(max_cols, max(sizes)) + 3), name="c")
+        self.cl, self.cw = Signal(bits(P), name="cl"), Signal(idx, name="cw")
+        self.waddr = Signal.like(b.fetch.addr, name="waddr")
+        self.col_base = Signal.like(b.fetch.addr, name="col_base")
+        self.drain = Signal(range(max(DRAIN_FEEDBACK, cfg.settle_iterations + 2) + 1),
+                            name="drain")
+        self.step = Signal(range(max(cfg.steps, 2)), name="step")
+        self.label = Signal(unsigned(bits(sizes[-1])), name="label")
+        self.train = Signal(name="train")
+        m.d.comb += b.core.busy.eq(1)   # low only in the idle state
+        with m.If(b.core.busy):
+            m.d.sync += b.core.cycles.eq(b.core.cycles + 1)
+        self.gl, self.gw = Signal(bits(P), name="gl"), Signal(idx, name="gw")
+        self.phase = Signal(2, name="phase")  # learning: 0 ETA of the first row, 1 wait, 2 walk
+        self.eta_next = Signal(name="eta_next")   # learning: the next row's ETA is issued
+
+    def _count(self, index, lane, word):
+        """index += 1, keeping index = word * P + lane."""
+        m = self.m
+        m.d.sync += index.eq(index + 1)
+        with m.If(lane == self.P - 1):
+            m.d.sync += [lane.eq(0), word.eq(word + 1)]
+        with m.Else():
+            m.d.sync += lane.eq(lane + 1)
+
+    def step_c(self):
+        self._count(self.c, self.cl, self.cw)
+
+    def step_g(self):
+        self._count(self.g, self.gl, self.gw)
+
+    def reset_c(self):
+        self.m.d.sync += [self.c.eq(0), self.cl.eq(0), self.cw.eq(0)]
+
+    def reset_g(self):
+        self.m.d.sync += [self.g.eq(0), self.gl.eq(0), self.gw.eq(0)]
+
+    def next_word(self, last_c, last_g, done_state):
+        """Step c; at the end of c's run step g; after g's last run go to ``done_state``."""
+        m = self.m
+        with m.If(last_c):
+            self.reset_c()
+            with m.If(last_g):
+                self.reset_g()
+                m.next = done_state
+            with m.Else():
+                self.step_g()
+        with m.Else():
+            self.step_c()
+
+
+class Sequencer:
+    """Emits the FSM of ``b.program``, then the write-backs in their order."""
+
+    def __init__(self, b):
+        self.b = b
+
+    def state(self, n: int) -> str:
+        return f"op{n}" if n < len(self.b.program) else "finish"
+
+    def after(self, n: int) -> str:
+        """The state that follows pass ``n``'s walk: its drain, or the next pass."""
+        return f"drain{n}" if self.b.program.drain(n) else self.state(n + 1)
+
+    def start_next(self, n: int):
+        """Point the running weight address at the matrix of the first pass after ``n``."""
+        slot = self.b.program.next_slot(n)
+        if slot is not None:
+            count = self.b.count
+            self.b.m.d.sync += [count.waddr.eq(slot.base), count.col_base.eq(slot.base)]
+
+    def emit(self):
+        b, m = self.b, self.b.m
+        with m.FSM(init="idle"):
+            with m.State("idle"):
+                self._idle()
+            with m.State("load"):
+                self._load()
+            for n, op in enumerate(b.program):
+                EMITTERS[op.kind](b, n, op)
+                if b.program.drain(n):
+                    self._drain(n)
+            with m.State("finish"):
+                m.d.sync += b.core.samples.eq(b.core.samples + 1)
+                b.count.reset_c()
+                b.count.reset_g()
+                self.start_next(-1)
+                m.next = "idle"
+        for emit in b.writeback.post:
+            emit()
+        b.element.connect()
+        b.state.connect()
+
+    def _idle(self):
+        """Host reads: every lane multiplies its word at host_addr by 1 (the addressed lane)
+        or 0; the adder tree's sum is the word, HOST_READ_LATENCY cycles later."""
+        b, m, f, core = self.b, self.b.m, self.b.fetch, self.b.core
+        m.d.comb += [core.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
+                     f.first.eq(1), f.round.eq(Round.NONE)]
+        m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
+        with m.If(core.sample.valid):
+            b.count.reset_c()
+            m.next = "load"
+
+    def _load(self):
+        """x into the a memories, P inputs a cycle, before taking the sample."""
+        b, m, fmt, count, sample = self.b, self.b.m, self.b.fmt, self.b.count, self.b.core.sample
+        n0 = b.config.layers[0]
+        x_words, x_enables = {}, {}
+        for p in range(b.P):
+            xs = list(range(p, n0, b.P))
+            if xs:
+                value = pick(m, (sample.payload.x[i] for i in xs), count.cw, f"x_in{p}")
+                x_words[p] = value << (fmt.error_frac - fmt.rate_frac)
+                x_enables[p] = count.cw < len(xs)
+        b.state.writes["a"].per_lane(m, b.smap.base("a", "x") + count.cw, x_words, x_enables)
+        m.d.sync += count.cw.eq(count.cw + 1)
+        with m.If(count.cw == b.smap.words[0] - 1):
+            m.d.comb += sample.ready.eq(1)
+            m.d.sync += [count.label.eq(sample.payload.label),
+                         count.train.eq(sample.payload.train)]
+            count.reset_c()
+            count.reset_g()
+            m.next = "op0"
+
+    def _drain(self, n: int):
+        """Wait ``Program.drain(n)`` cycles for pass n's last write, then start the next."""
+        b, m, count = self.b, self.b.m, self.b.count
+        with m.State(f"drain{n}"):
+            with m.If(count.drain == b.program.drain(n) - 1):
+                m.d.sync += count.drain.eq(0)
+                self.start_next(n)
+                m.next = self.state(n + 1)
+            with m.Else():
+                m.d.sync += count.drain.eq(count.drain + 1)

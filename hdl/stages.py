@@ -1,0 +1,83 @@
+"""The stage table of the core's pipeline, and the typed control words that travel down it.
+
+Every pass issues one operation a cycle at the fetch stage F; its results are written back at a
+later stage. The cycles a pass must wait after its last fetch before the next pass may read its
+results (its drain) is the index of the stage that writes them, so every latency of the core is
+read off one table:
+
+    F   the sequencer addresses the state memories and sets the fetch controls
+    I   the state words are read; the issue stage selects each lane's operand
+    O   operands registered and issued to the lanes (a MAC reads its weight)
+    L1  the lane's product
+    L2  the lane's sum (accumulator)
+    P0  post stage 0: a lane's accumulator is a result (rows layout: drives written here)
+    P1  the adder tree's sum registered (host reads; a split row's drive, per-lane feedback)
+    P2  the running sum over row groups of a transposed pass
+    P3  the transposed pass's feedback narrowed and written
+
+The element pipeline (one unit a cycle: argmax, settle, Euler steps) is shorter: E0 fetch,
+E1 the words are read and the update computed, E2 the write is registered, written at E3.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Signal
+from amaranth.lib import enum
+
+__all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_FEEDBACK", "DRAIN_LANES",
+           "DRAIN_ELEMENT", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay"]
+
+PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
+ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
+
+
+def stage(name: str) -> int:
+    """Clock edges from the fetch (F) to stage ``name``."""
+    if name in ELEMENT_PIPELINE:
+        return ELEMENT_PIPELINE.index(name)
+    return PIPELINE.index(name)
+
+
+POST = stage("P0")                  # fetch to the first post stage: F, I, O, L1, L2
+DRAIN = stage("P0")                 # a pass written at P0 (rows layout)
+DRAIN_LANES = stage("P1")           # written at P1: a split row's drive, per-lane feedback
+DRAIN_FEEDBACK = stage("P3")        # transposed feedback through the adder tree
+DRAIN_ELEMENT = stage("E3")         # the element pipeline
+HOST_READ_LATENCY = stage("P1")     # clock edges from host_addr/host_lane to host_rdata
+
+
+class Src(enum.IntEnum, shape=4):
+    """The operand source the issue stage selects (broadcast or each lane's own word)."""
+    NONE = 0
+    RATE = 1        # rate(a): a layer's (or the input's) rate
+    RHO_A = 2       # rho(a): the free rate (replay's and learned ghosts' feedback sources)
+    S = 3           # s: the feedback source after the nudged phase
+    ERR = 4         # the error of a unit (learning)
+    HOST = 5        # 1 in the host-addressed lane, else 0 (host reads)
+    RHO_G = 6       # rho(g): learned ghosts' rates (Q's passes)
+    RATE_G = 7      # rate(g): the ghosts' rates for Q's learning
+    ERR_V = 8       # V's error
+    ERR_Q = 9       # Q's error
+    RHO_GS = 10     # rho(gs): the ghost state's rate (dynamics)
+    RATE_FA = 11    # rate(fa): the free rates kept for V's learning (dynamics)
+
+
+class Round(enum.IntEnum, shape=2):
+    """The rounding constant a MAC pass starts its accumulators with (the lane's mac_shifts)."""
+    FWD = 0         # a drive: weight_frac + rate_frac - error_frac bits
+    FEEDBACK = 1    # a feedback: weight_frac bits
+    NONE = 2        # the adder tree rounds (split rows, transposed passes, host reads)
+
+
+def bits(n: int) -> int:
+    """Width of an index in range(n): at least 1 bit."""
+    return max(1, (max(n, 1) - 1).bit_length())
+
+
+def delay(m, value, stages: int, name: str):
+    """``value`` after ``stages`` clock cycles (a chain of registers named ``name_d<i>``)."""
+    for i in range(stages):
+        reg = Signal.like(value, name=f"{name}_d{i + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value

@@ -1,0 +1,228 @@
+"""The post stages: the tags that travel with every fetch, the adder tree, and the write-back of
+every MAC pass's results into the state memories (stages P0 to P3 of hdl/stages.py).
+
+Each fetch of a pass that produces results carries a tag (the pass, whether it is the first or
+last fetch of its unit, the unit's index and (lane, word)) down a register chain; the tag at
+P0 sees the lanes' accumulators, at P1 the adder tree's sum, at P2 the running sum of a
+transposed pass, at P3 its narrowed feedback. Every write-back runs under its pass's tag; the
+write-backs are emitted after the sequencer, in program order (hdl/state.py).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import floor_shift, pick, round_shift
+from .stages import POST, bits, stage
+
+__all__ = ["AdderTree", "WriteBack"]
+
+TAG_STAGES = stage("P3") + 1   # tags from F (tag 0) to P3
+
+
+class AdderTree(wiring.Component):
+    """The sum of ``n`` signed terms as a balanced tree of two-input adders, each level in
+    signals of its own (one carry chain per adder; Yosys would otherwise fold the sum into one
+    multi-operand adder built from LUTs). Combinational."""
+
+    def __init__(self, n: int, term_bits: int):
+        self.n = n
+        width = term_bits + (n - 1).bit_length()
+        super().__init__({**{f"term{i}": In(signed(term_bits)) for i in range(n)},
+                          "sum": Out(signed(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        values, level = [getattr(self, f"term{i}") for i in range(self.n)], 0
+        while len(values) > 1:
+            pairs = [values[i:i + 2] for i in range(0, len(values), 2)]
+            values = []
+            for i, pair in enumerate(pairs):
+                if len(pair) == 1:
+                    values.append(pair[0])
+                    continue
+                total = Signal(signed(max(len(v) for v in pair) + 1), name=f"tree{level}_{i}",
+                               attrs={"keep": 1})
+                m.d.comb += total.eq(pair[0] + pair[1])
+                values.append(total)
+            level += 1
+        m.d.comb += self.sum.eq(values[0])
+        return m
+
+
+class WriteBack:
+    """Tags, the adder tree and the write-backs of the MAC passes (``post`` collects them)."""
+
+    def __init__(self, b, lanes):
+        self.b, self.lanes = b, lanes
+        m, fmt, P = b.m, b.fmt, b.P
+        sizes = b.config.layers
+        tag_bits = bits(len(b.program) + 1)
+        self.idx_bits = bits(max(max(sizes), max(s.groups for s in b.plan.slots.values())) + 1)
+        self.tag = [dict(op=Signal(tag_bits, name=f"tag{d}_op"),
+                         valid=Signal(name=f"tag{d}_valid"), last=Signal(name=f"tag{d}_last"),
+                         first=Signal(name=f"tag{d}_first"),
+                         index=Signal(self.idx_bits, name=f"tag{d}_index"),
+                         lane=Signal(bits(P), name=f"tag{d}_lane"),
+                         word=Signal(self.idx_bits, name=f"tag{d}_word"))
+                    for d in range(TAG_STAGES)]
+        for d in range(1, TAG_STAGES):
+            m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
+        self.p0, self.p1, self.p2, self.p3 = (self.tag[POST + i] for i in range(4))
+        self.fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
+        self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
+        for p, lane in enumerate(lanes):
+            drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
+            m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
+            self.drives.append(drive)
+        self.post = []           # write-backs, emitted after the sequencer
+        self.lane_results = {}   # per-lane feedback write-back values, built once per kind
+
+    def connect_tree(self):
+        """The adder tree over the lanes' accumulators, registered at P1 (``tree``): a row's
+        partial sums (columns layout), one product per lane (transposed passes, then the
+        running sum ``fb_acc`` over row groups at P2), or a host read. A lane without a row
+        in the group reads a state word that is never written (zero): its product is zero."""
+        b, m, fmt = self.b, self.b.m, self.b.fmt
+        m.submodules.adder_tree = adder = AdderTree(b.P, self.lanes[0].acc_bits)
+        m.d.comb += [getattr(adder, f"term{p}").eq(lane.acc)
+                     for p, lane in enumerate(self.lanes)]
+        self.tree = Signal(signed(fmt.accumulator_bits))
+        m.d.sync += self.tree.eq(adder.sum)
+        m.d.comb += b.core.host_rdata.eq(self.tree)
+        self.tree_drive = Signal(signed(fmt.potential_bits))   # a split row's drive
+        m.d.comb += self.tree_drive.eq(b.narrow(round_shift(self.tree, self.fwd_shift)))
+        self.fb_acc = Signal(signed(fmt.accumulator_bits))
+        with m.If(self.p1["valid"]):
+            m.d.sync += self.fb_acc.eq(Mux(self.p1["first"], self.tree,
+                                           self.fb_acc + self.tree))
+
+    def at(self, tag, n, last=True):
+        """The tag ``tag`` carries a fetch of pass ``n`` (its unit's last, when ``last``)."""
+        cond = tag["valid"] & (tag["op"] == n)
+        return cond & tag["last"] if last else cond
+
+    def rows_enabled(self, index, rows):
+        """Lanes that hold a row of a ``rows``-row matrix in row group ``index``."""
+        return {p: index < len(range(p, rows, self.b.P)) for p in range(self.b.P)}
+
+    def write_drives(self, n, rows, targets):
+        """Rows layout: at P0 every lane's accumulator is its row's drive; write it to the
+        ``targets`` ((memory, region base)) of row group ``index``."""
+        p0 = self.p0
+        with self.b.m.If(self.at(p0, n)):
+            for memory, base in targets:
+                self.b.state.writes[memory].per_lane(
+                    self.b.m, base + p0["index"], dict(enumerate(self.drives)),
+                    self.rows_enabled(p0["index"], rows))
+
+    def write_tree_drive(self, n, targets):
+        """Columns layout: at P1 the tree holds the row's sum; round, narrow, write it."""
+        p1 = self.p1
+        with self.b.m.If(self.at(p1, n)):
+            for memory, base in targets:
+                self.b.state.writes[memory].shared(self.b.m, base + p1["word"],
+                                                   self.tree_drive, p1["lane"])
+
+    def region(self, memory, k):
+        return self.b.smap.base(memory, k)
+
+    def feedback_result(self, feedback, a_val, h_val, role, d_val=None):
+        """What the feedback of a hidden unit leaves, and in which memory.
+
+        ``role`` "hold": the feedback itself, in ``h`` (replay: the held feedback of the free
+        phase; learned: the ghost output c = Q rho(g)). "free" (learned): Q's error, the free
+        feedback minus c, in ``q``. "nudged", ``sweep``: the error rho(u) - rho(a) with
+        u = a + feedback (tied, in ``s``) or the nudged rate rho(u) with u = a + (feedback - h)
+        (replay, learned, in ``s``); ``dynamics``: one Euler step of the state u (``a_val``,
+        in ``a``) toward d + feedback (tied) or d + (feedback - h) (replay), d the drive."""
+        b = self.b
+        if role == "hold":
+            return "h", feedback
+        if role == "free":
+            return "q", b.narrow(feedback - h_val)
+        if b.held:
+            feedback = b.narrow(feedback - h_val)
+        if b.dynamics:
+            return "a", b.euler(a_val, b.narrow(d_val + feedback))
+        u = b.narrow(a_val + feedback)
+        if b.config.variant == "tied":
+            return "s", b.rho(u) - b.rho(a_val)
+        return "s", b.rho(u)
+
+    def _lane_values(self, role):
+        """Each lane's feedback of a per-lane pass, and the result it leaves (built once per
+        role): the narrowed feedback registered at P0, the result at P1."""
+        if role not in self.lane_results:
+            b, m, fmt = self.b, self.b.m, self.b.fmt
+            feedback = [Signal(signed(fmt.potential_bits), name=f"lane_feedback{p}")
+                        for p in range(b.P)]
+            m.d.sync += [f.eq(b.narrow(floor_shift(lane.acc, fmt.weight_frac)))
+                         for f, lane in zip(feedback, self.lanes)]
+            values = {}
+            for p, bank in enumerate(b.state.banks):
+                h_val = bank.h_rdata if b.held else 0
+                d_val = bank.d_rdata if b.dynamics else None
+                memory, value = self.feedback_result(feedback[p], bank.a_rdata, h_val, role,
+                                                     d_val)
+                values[p] = Signal(value.shape(), name=f"lane_result{p}_{role}")
+                m.d.comb += values[p].eq(value)
+            self.lane_results[role] = memory, values
+        return self.lane_results[role]
+
+    def write_lanes(self, n, k, units, role):
+        """Write-back of a pass whose lanes each end with one unit's feedback (random
+        feedback, transposed passes over split rows, ghost outputs): at P0 every lane's
+        narrowed feedback is registered and its unit's a (and h, d) fetched; at P1 the result
+        is written to unit ``index * P + lane`` of layer k."""
+        b, m, p0, p1 = self.b, self.b.m, self.p0, self.p1
+        memory, values = self._lane_values(role)
+        # (the free feedback reads only h: its fetches still read a for their operands)
+        with m.If(self.at(p0, n) & (role != "hold")):
+            if role == "nudged":
+                b.state.read("a", self.region("a", k) + p0["index"])
+                if b.dynamics:
+                    b.state.read("d", self.region("d", k) + p0["index"])
+            if b.held:
+                b.state.read("h", self.region("h", k) + p0["index"])
+        with m.If(self.at(p1, n)):
+            b.state.writes[memory].per_lane(m, self.region(memory, k) + p1["index"], values,
+                                            self.rows_enabled(p1["index"], units))
+
+    def write_tree(self, n, k, role):
+        """Write-back of a transposed pass through the adder tree: P1 tree; P2 running sum
+        (fb_acc), fetch a (and h, d) of the unit; P3 narrowed feedback, a and h registered,
+        write s (or h, q, a)."""
+        b, m, fmt = self.b, self.b.m, self.b.fmt
+        p1, p2, p3 = self.p1, self.p2, self.p3
+        feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
+        m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.weight_frac)))
+        with m.If(self.at(p1, n) & (role != "hold")):
+            one = p1["lane"] if b.dynamics else None   # (only dynamics writes what it reads)
+            if role == "nudged":
+                b.state.read("a", self.region("a", k) + p1["word"], one)
+                if b.dynamics:
+                    b.state.read("d", self.region("d", k) + p1["word"], one)
+            if b.held:
+                b.state.read("h", self.region("h", k) + p1["word"], one)
+        with m.If(self.at(p1, n, last=False)):
+            m.d.comb += b.issue.a_lane_next.eq(p1["lane"])
+        a_val = Signal.like(b.issue.picked_a, name=f"post_a{n}")
+        m.d.sync += a_val.eq(b.issue.picked_a)
+        h_val = self._registered("h", p2["lane"], n) if b.held else 0
+        d_val = self._registered("d", p2["lane"], n) if b.dynamics else None
+        memory, value = self.feedback_result(feedback, a_val, h_val, role, d_val)
+        result = Signal(value.shape(), name=f"post_value{n}")   # built once
+        m.d.comb += result.eq(value)
+        with m.If(self.at(p3, n)):
+            b.state.writes[memory].shared(m, self.region(memory, k) + p3["word"], result,
+                                          p3["lane"])
+
+    def _registered(self, memory, lane, n):
+        """The word of ``memory`` read in bank ``lane``, registered."""
+        b = self.b
+        value = Signal(signed(b.width), name=f"post_{memory}{n}")
+        b.m.d.sync += value.eq(pick(b.m, b.state.rdata(memory), lane, f"picked_{memory}{n}"))
+        return value
