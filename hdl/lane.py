@@ -65,7 +65,11 @@ class MacLane(wiring.Component):
         self.init = list(init) + [0] * (self.depth - len(init))
         self.mac_shifts = tuple(mac_shifts)
         addr_bits = max(1, (self.depth - 1).bit_length())
-        self.product_bits = fmt.weight_bits + OPERAND_BITS
+        # exact for the three products: weight x operand (MAC), eta x error (ETA, eta
+        # unsigned) and scaled error x rate (LEARN, 0 <= rate <= 1.0); narrow weights with a
+        # wide eta need more than weight_bits + 16 (tests/test_formal.py found the wrap)
+        self.product_bits = OPERAND_BITS + max(fmt.weight_bits, fmt.eta_bits + 1,
+                                               fmt.rate_frac + 2)
         super().__init__({
             "op": In(2),
             "addr": In(addr_bits),

@@ -194,11 +194,15 @@ class Program:
             return slot.rows * lm.chunks
         return slot.groups * slot.cols
 
+    def load_cycles(self) -> int:
+        """Cycles of the input's load: P inputs a cycle."""
+        return math.ceil(self.plan.config.layers[0] / self.plan.lanes)
+
     def cycles(self, train: bool) -> int:
         """Busy cycles of one sample streamed back to back: the input's load, the passes
         (an inference stops after RESULT; the dynamics step repeats ``steps`` times) and the
         finishing cycle."""
-        total = math.ceil(self.plan.config.layers[0] / self.plan.lanes) + 1
+        total = self.load_cycles() + 1
         n = 0
         repeats = 0
         while n < len(self.passes):

@@ -12,7 +12,7 @@ from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl.core import result_layout, sample_layout
 
-__all__ = ["Protocol", "Sample", "RtlRun", "golden_step"]
+__all__ = ["Protocol", "Sample", "RtlRun", "golden_step", "predicted_sample_cycles"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class RtlRun:
     results: list[int]
     cycles: int
     samples: int
-    sample_cycles: list[int]   # busy cycles of each sample
+    sample_cycles: list[int]   # busy cycles of each sample (predicted_sample_cycles)
     weights: list[list[int]]
     seconds: float
 
@@ -73,3 +73,17 @@ class Protocol:
 def golden_step(model: FixedModel, sample: Sample, etas: list[int]) -> tuple[int, list[int]]:
     """What the core answers for ``sample`` (and, for training, how the golden model learns)."""
     return model.step(sample.x, sample.label, sample.train, etas)
+
+
+def predicted_sample_cycles(config: Config, samples: list[Sample]) -> list[int]:
+    """The ``sample_cycles`` every runner reports for ``samples``, from the cycle model
+    (hdl/program.py). A sample's stamp is the busy-cycle count when the core takes it (the last
+    cycle of its load); the last stamp is taken once the core is idle again, so the last
+    sample's span lacks the next sample's load but for its final cycle."""
+    from ghostfpga.hdl import Plan
+
+    program = Plan(config).program()
+    cycles = [program.cycles(s.train) for s in samples]
+    if cycles:
+        cycles[-1] -= program.load_cycles() - 1
+    return cycles

@@ -12,7 +12,7 @@ from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.sim.cosim import cosimulate, simulator_available
 from ghostfpga.sim.configs import COSIMULATED, cosim_samples
-from ghostfpga.sim.protocol import Sample
+from ghostfpga.sim.protocol import Sample, predicted_sample_cycles
 
 CONFIGS = COSIMULATED
 _REFERENCE = Path(__file__).parent / "data" / "characterization.json"
@@ -36,9 +36,12 @@ needs_icarus = pytest.mark.skipif(not simulator_available("icarus"),
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_verilator_matches_golden(name):
-    report = _check(CONFIGS[name], "verilator", 120)
-    # and takes the recorded busy cycles, sample for sample (sim/characterize.py)
+    config = CONFIGS[name]
+    report = _check(config, "verilator", 120)
+    # and takes the recorded busy cycles, sample for sample (sim/characterize.py), which the
+    # cycle model predicts (hdl/program.py)
     assert report.sample_cycles == json.loads(_REFERENCE.read_text())["cosim_cycles"][name]
+    assert report.sample_cycles == predicted_sample_cycles(config, cosim_samples(config, 120)[0])
 
 
 @needs_icarus

@@ -91,14 +91,16 @@ def test_clamp_and_rho_stay_in_their_bounds():
     assert prove(_Property(check, signed(20)))
 
 
-class _ResultStream(Elaboratable):
+class _Streams(Elaboratable):
     """A small core with every input free on every cycle (samples, readiness, host port,
-    rates), reset on the first cycle only; asserts the result stream's rules: once valid
-    without ready, the next cycle is valid with the same payload. ``never_valid`` adds the
-    vacuity check: a result does arrive within the bound."""
+    rates), reset on the first cycle only. ``check`` "result": the result stream's rules,
+    once valid without ready, the next cycle is valid with the same payload. "sample": with a
+    producer that keeps those rules (assumed), the core takes a sample (ready) only while one
+    is offered. ``vacuity``: asserts the event never happens (the result never valid, no
+    sample ever taken), which must fail within the bound."""
 
-    def __init__(self, never_valid=False):
-        self.never_valid = never_valid
+    def __init__(self, check, vacuity=False):
+        self.check, self.vacuity = check, vacuity
 
     def elaborate(self, platform):
         from amaranth.asserts import AnySeq
@@ -124,19 +126,118 @@ class _ResultStream(Elaboratable):
         first = Signal(init=1, reset_less=True)
         m.d.sync += first.eq(0)
         m.d.comb += Assume(ResetSignal() == first)
-        result = core.result
-        payload = Value.cast(result.payload)
+        stream = core.result if self.check == "result" else core.sample
+        payload = Value.cast(stream.payload)
         waiting, held = Signal(), Signal.like(payload)
-        m.d.sync += [waiting.eq(result.valid & ~result.ready), held.eq(payload)]
-        with m.If(~first & waiting):
-            m.d.comb += Assert(result.valid & (payload == held))
-        if self.never_valid:
-            m.d.comb += Assert(~result.valid)
+        m.d.sync += [waiting.eq(stream.valid & ~stream.ready), held.eq(payload)]
+        rules = stream.valid & (payload == held)
+        if self.check == "result":
+            with m.If(~first & waiting):
+                m.d.comb += Assert(rules)
+            if self.vacuity:
+                m.d.comb += Assert(~stream.valid)
+        else:
+            with m.If(~first & waiting):
+                m.d.comb += Assume(rules)
+            m.d.comb += Assert(~stream.ready | stream.valid)
+            if self.vacuity:
+                m.d.comb += Assert(~stream.ready)
         return m
 
 
 def test_the_result_stream_holds_valid_and_payload_until_ready():
     # bounded: 42 cycles from reset take in a sample and present its result (34 cycles for an
     # inference of this core), as the vacuity check shows
-    assert prove(_ResultStream(), depth=42)
-    assert not prove(_ResultStream(never_valid=True), depth=42)
+    assert prove(_Streams("result"), depth=42)
+    assert not prove(_Streams("result", vacuity=True), depth=42)
+
+
+def test_the_core_takes_a_sample_only_while_one_is_offered():
+    # a sample takes 2 cycles to load here; within 12 cycles one is taken (the vacuity check)
+    assert prove(_Streams("sample"), depth=12)
+    assert not prove(_Streams("sample", vacuity=True), depth=12)
+
+
+class _LaneUpdate(Elaboratable):
+    """One lane learns one weight, every operand free: the host writes w, an ETA makes the
+    scaled error from (err, eta), a LEARN adds it times ``pre`` (rounded with the free random
+    word); three cycles later the weight read back must equal the golden update
+    (docs/numerics.md, golden FixedModel.learn), written here from the spec: round half up,
+    clamp by comparison. ``wrap``: a reference that wraps the weight (the mutant)."""
+
+    def __init__(self, numerics, wrap=False):
+        self.numerics, self.wrap = numerics, wrap
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Assume, ResetSignal
+
+        from ghostfpga.config import Config
+        from ghostfpga.golden.numerics import SCALED_ERROR_FRAC, Formats
+        from ghostfpga.hdl.lane import LaneOp, MacLane
+
+        fmt = Formats.from_config(Config(numerics=self.numerics))
+        m = Module()
+        m.submodules.lane = lane = MacLane(fmt, 2, [0, 0])
+        w, err = AnyConst(signed(fmt.weight_bits)), AnyConst(signed(16))
+        eta, pre = AnyConst(unsigned(fmt.eta_bits)), AnyConst(signed(16))
+        random = AnyConst(16)
+        m.d.comb += Assume((pre >= 0) & (pre <= fmt.rate_one))   # a rate, 0 .. 1.0
+        m.d.comb += Assume(~ResetSignal())
+        cycle = Signal(4)
+        m.d.sync += cycle.eq(Mux(cycle == 15, 15, cycle + 1))
+        m.d.comb += [lane.eta.eq(eta), lane.random.eq(random), lane.host_wdata.eq(w),
+                     lane.host_write.eq(cycle == 0)]
+        with m.Switch(cycle):
+            with m.Case(1):
+                m.d.comb += [lane.op.eq(LaneOp.ETA), lane.operand.eq(err)]
+            with m.Case(3):
+                m.d.comb += [lane.op.eq(LaneOp.LEARN), lane.operand.eq(pre)]
+
+        def clamp(v, bits):
+            hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+            return Mux(v > hi, hi, Mux(v < lo, lo, v))
+
+        eta_shift = fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC
+        e = Signal(signed(16))
+        m.d.comb += e.eq(clamp((eta * err + (1 << (eta_shift - 1))) >> eta_shift, 16))
+        shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
+        if fmt.stochastic:   # the random word aligned to the top of the dropped bits
+            u = random << (shift - 16) if shift >= 16 else random >> (16 - shift)
+        else:
+            u = 1 << (shift - 1)
+        delta = Signal(signed(40))
+        m.d.comb += delta.eq((e * pre + u) >> shift)
+        want = Signal(signed(fmt.weight_bits))
+        total = w + delta
+        m.d.comb += want.eq(total[:fmt.weight_bits] if self.wrap else
+                            clamp(total, fmt.weight_bits))
+        with m.If(cycle == 8):   # written at cycle 6 (LEARN's stage 3), read at 7
+            m.d.comb += Assert(lane.rdata == want)
+        return m
+
+
+# narrow formats keep the solver quick (the multipliers are bit-blasted); the operands stay
+# 16 bits. The first is the one that caught the lane's product wrapping when eta is wider
+# than the weights (product_bits in hdl/lane.py)
+_LANE_FORMATS = {
+    "6-bit weights, 8-bit eta, stochastic": dict(weight_bits=6, weight_frac=4, eta_bits=8,
+                                                 eta_frac=5, rate_frac=5, error_frac=12,
+                                                 potential_bits=14),
+    "8-bit weights, nearest": dict(weight_bits=8, weight_frac=5, eta_bits=6, eta_frac=4,
+                                   rate_frac=6, error_frac=12, potential_bits=14,
+                                   rounding="nearest"),
+}
+
+
+@pytest.mark.parametrize("name", list(_LANE_FORMATS))
+def test_the_lane_learning_update_equals_the_golden_update(name):
+    from ghostfpga.config import Numerics
+
+    assert prove(_LaneUpdate(Numerics(**_LANE_FORMATS[name])), depth=10)
+
+
+def test_a_lane_update_that_wraps_is_caught():
+    from ghostfpga.config import Numerics
+
+    formats = _LANE_FORMATS["6-bit weights, 8-bit eta, stochastic"]
+    assert not prove(_LaneUpdate(Numerics(**formats), wrap=True), depth=10)
