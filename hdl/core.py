@@ -122,11 +122,10 @@ class GhostCore(wiring.Component):
                          lane.host_wdata.eq(self.host_wdata)]
         self.lanes, self.banks = lanes, banks   # for simulation checks
         b.parts["state"] = StateMemories(m, banks, b.width)
-        b.parts["writeback"] = WriteBack(b, lanes)
         b.parts["fetch"] = Fetch(plan.lanes, plan.L, lanes[0].addr.shape())
         b.parts["issue"] = issue = Issue(b)
         issue.connect(lanes)
-        b.writeback.connect_tags()
+        b.parts["writeback"] = WriteBack(b, lanes)
         b.writeback.connect_tree()
         b.parts["count"] = Counters(b)
         b.parts["element"] = Elements(b)

@@ -57,20 +57,7 @@ class WriteBack:
 
     def __init__(self, b, lanes):
         self.b, self.lanes = b, lanes
-        m, fmt = b.m, b.fmt
-        self.fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
-        self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
-        for p, lane in enumerate(lanes):
-            drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
-            m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
-            self.drives.append(drive)
-        self.post = []           # write-backs, emitted after the sequencer
-        self.lane_results = {}   # per-lane feedback write-back values, built once per kind
-
-    def connect_tags(self):
-        """The tag chain from F to P3: pass, first / last fetch of its unit, unit index and
-        (lane, word)."""
-        b, m, P = self.b, self.b.m, self.b.P
+        m, fmt, P = b.m, b.fmt, b.P
         sizes = b.config.layers
         tag_bits = bits(len(b.program) + 1)
         self.idx_bits = bits(max(max(sizes), max(s.groups for s in b.plan.slots.values())) + 1)
@@ -84,6 +71,14 @@ class WriteBack:
         for d in range(1, TAG_STAGES):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
         self.p0, self.p1, self.p2, self.p3 = (self.tag[POST + i] for i in range(4))
+        self.fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
+        self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
+        for p, lane in enumerate(lanes):
+            drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
+            m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
+            self.drives.append(drive)
+        self.post = []           # write-backs, emitted after the sequencer
+        self.lane_results = {}   # per-lane feedback write-back values, built once per kind
 
     def connect_tree(self):
         """The adder tree over the lanes' accumulators, registered at P1 (``tree``): a row's
