@@ -16,9 +16,8 @@ from ghostfpga.config import Config
 
 from .lanes import LaneMap
 from .network import Params, init_params, one_hot
-from .numerics import (LFSR_PERIOD, SCALED_ERROR_BITS, SCALED_ERROR_FRAC, Formats,
-                       lane_random, lfsr_position, lfsr_table, quantize, rho_fixed, round_shift,
-                       saturate, stochastic_shift)
+from .numerics import (LFSR_PERIOD, Formats, lane_random, lfsr_position, lfsr_table,
+                       quantize, rho_fixed, round_shift, saturate, scaled_error, weight_update)
 
 __all__ = ["FixedModel", "FixedParams"]
 
@@ -64,8 +63,8 @@ class FixedModel:
                      for name, ms in self.params.matrices().items()}
         self.lfsr_position = lfsr_position(fmt.lfsr_seed)   # of the core's one shared LFSR
         self._lfsr = lfsr_table()
-        self._fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
-        self._err_shift = fmt.weight_frac  # operand with error_frac fraction bits
+        self._fwd_shift = fmt.forward_shift
+        self._err_shift = fmt.feedback_shift  # operand with error_frac fraction bits
         self.probe = None   # golden/diagnostics.py: sees drives and updates before narrowing
 
     # -- primitive operations (docs/numerics.md) ------------------------------------------
@@ -121,20 +120,18 @@ class FixedModel:
         fmt = self.fmt
         M = self.params.matrices()[name][k]
         lane_map = self.maps[name][k]
-        wide_e = round_shift(eta * err, fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC)
-        e = saturate(wide_e, SCALED_ERROR_BITS)
+        e, wide_e = scaled_error(fmt, eta, err)
         pre_aug = np.append(pre, fmt.rate_one) if bias else pre
-        product = e[:, None] * pre_aug[None, :]
-        shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
         if self.probe is not None:
-            self.probe.learning(name, k, err=err, wide_e=wide_e, exact=product / 2.0 ** shift)
+            exact = e[:, None] * pre_aug[None, :] / 2.0 ** fmt.learn_shift
+            self.probe.learning(name, k, err=err, wide_e=wide_e, exact=exact)
+        random = None
         if fmt.stochastic:
             # the LFSR steps once per cycle of the pass (= word address); each lane rotates it
             index = (self.lfsr_position + lane_map.address + 1) % LFSR_PERIOD
-            delta = stochastic_shift(product, shift, lane_random(self._lfsr[index], lane_map.lane))
+            random = lane_random(self._lfsr[index], lane_map.lane)
             self.lfsr_position = (self.lfsr_position + lane_map.words) % LFSR_PERIOD
-        else:
-            delta = round_shift(product, shift)
+        delta = weight_update(fmt, e[:, None], pre_aug[None, :], random)
         if self.probe is not None:
             self.probe.learned(name, k, delta=delta, wide_weights=M + delta)
         M[...] = saturate(M + delta, fmt.weight_bits)
@@ -144,7 +141,7 @@ class FixedModel:
         return quantize(x, self.fmt.rate_frac, self.fmt.rate_frac + 1, signed=False)
 
     def quantize_target(self, y: np.ndarray) -> np.ndarray:
-        return quantize(y, self.fmt.error_frac, self.fmt.error_frac + 1, signed=False)
+        return self.fmt.target(y)
 
     def etas(self, lrs) -> list[int]:
         """Per-layer multipliers lr_l / beta for the hardware."""

@@ -17,7 +17,8 @@ from ghostfpga.config import Config, ConfigError
 
 __all__ = ["Formats", "round_shift", "saturate", "stochastic_shift", "rho_fixed", "quantize",
            "LFSR_TAPS", "LFSR_PERIOD", "lfsr_step", "lfsr_table", "lfsr_position", "LANE_ROTATION",
-           "lane_random", "power_of_two_exponent"]
+           "lane_random", "power_of_two_exponent", "LFSR_BITS", "scaled_error", "weight_update",
+           "learn_update"]
 
 SCALED_ERROR_BITS = 16
 """Width of the scaled error e = eta x d that multiplies the presynaptic rate (signed)."""
@@ -82,6 +83,8 @@ def power_of_two_exponent(value: float, field: str) -> int:
 
 
 # -- LFSR -----------------------------------------------------------------------------------------
+LFSR_BITS = 16
+"""Width of the LFSR state and of every random word (stochastic rounding)."""
 LFSR_TAPS = 0xB400
 """Galois LFSR, 16 bits, polynomial x^16 + x^14 + x^13 + x^11 + 1 (maximal, period 65535)."""
 LFSR_PERIOD = 65535
@@ -177,6 +180,37 @@ class Formats:
     def rate_one(self) -> int:
         return 1 << self.rate_frac
 
+    # -- the shifts of the datapath, each derived once ----------------------------------------
+    @property
+    def forward_shift(self) -> int:
+        """A drive: weight x rate (weight_frac + rate_frac bits) to the error format."""
+        return self.weight_frac + self.rate_frac - self.error_frac
+
+    @property
+    def feedback_shift(self) -> int:
+        """A feedback: weight x error (weight_frac + error_frac bits) to the error format."""
+        return self.weight_frac
+
+    @property
+    def input_shift(self) -> int:
+        """An input rate into the potential format (a left shift)."""
+        return self.error_frac - self.rate_frac
+
+    @property
+    def eta_shift(self) -> int:
+        """The scaled error: eta x error (eta_frac + error_frac bits) to SCALED_ERROR_FRAC."""
+        return self.eta_frac + self.error_frac - SCALED_ERROR_FRAC
+
+    @property
+    def learn_shift(self) -> int:
+        """A weight update: scaled error x rate to the weight format."""
+        return SCALED_ERROR_FRAC + self.rate_frac - self.weight_frac
+
+    def target(self, value):
+        """Target rates (0 .. 1; a float or an array) in the error format, as the core holds
+        them."""
+        return quantize(value, self.error_frac, self.error_frac + 1, signed=False)
+
     @property
     def error_one(self) -> int:
         return 1 << self.error_frac
@@ -193,3 +227,25 @@ class Formats:
     def etas(self, lrs, beta: float) -> list[int]:
         """Per-layer multipliers lr_l / beta, as the hardware holds them."""
         return [self.eta_mantissa(lr / beta, "lr") for lr in lrs]
+
+
+# -- the learning update (docs/numerics.md), the one definition the model and the tests use ----
+def scaled_error(fmt: Formats, eta, err):
+    """(e, wide): the scaled error e = sat16(round(eta x err / 2^eta_shift)) and its value
+    before saturation."""
+    wide = round_shift(eta * err, fmt.eta_shift)
+    return saturate(wide, SCALED_ERROR_BITS), wide
+
+
+def weight_update(fmt: Formats, e, pre, random16=None):
+    """The weight change round(e x pre / 2^learn_shift), not yet saturated: stochastic with
+    the 16-bit random words ``random16`` when the formats round stochastically, else nearest."""
+    if fmt.stochastic:
+        return stochastic_shift(e * pre, fmt.learn_shift, random16)
+    return round_shift(e * pre, fmt.learn_shift)
+
+
+def learn_update(fmt: Formats, w, eta, err, pre, random16=None):
+    """The new weight: sat(w + round(sat16(round(eta x err)) x pre)) (see the parts above)."""
+    e, _ = scaled_error(fmt, eta, err)
+    return saturate(w + weight_update(fmt, e, pre, random16), fmt.weight_bits)

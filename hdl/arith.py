@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 
-from ghostfpga.golden.numerics import LFSR_TAPS
+from ghostfpga.golden.numerics import LFSR_BITS, LFSR_TAPS
 
 __all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate",
-           "lfsr_next", "materialize", "pick"]
+           "lfsr_next", "materialize", "pick", "aligned_random"]
 
 
 def round_shift(value: Value, shift: int) -> Value:
@@ -29,14 +29,22 @@ def floor_shift(value: Value, shift: int) -> Value:
     return value >> shift if shift >= 0 else value << -shift
 
 
+def aligned_random(random16: Value, shift: int) -> Value:
+    """The random addend u of a stochastic shift by ``shift``: the LFSR_BITS random bits
+    aligned to the top of the dropped bits (golden numerics.stochastic_shift)."""
+    random16 = Value.cast(random16).as_unsigned()
+    if shift >= LFSR_BITS:
+        return random16 << (shift - LFSR_BITS)
+    return random16 >> (LFSR_BITS - shift)
+
+
 def stochastic_shift(value: Value, shift: int, random16: Value) -> Value:
-    """floor((value + u) / 2^shift) with 16 random bits aligned to the top of the dropped bits."""
+    """floor((value + u) / 2^shift) with the random bits aligned to the top of the dropped
+    bits (``aligned_random``)."""
     value = Value.cast(value)
     if shift <= 0:
         return round_shift(value, shift)
-    random16 = Value.cast(random16).as_unsigned()
-    u = random16 << (shift - 16) if shift >= 16 else random16 >> (16 - shift)
-    return (value + u) >> shift
+    return (value + aligned_random(random16, shift)) >> shift
 
 
 def materialize(m: Module, value: Value, name: str) -> Value:
@@ -113,7 +121,7 @@ def rate(m: Module, value: Value, error_frac: int, rate_frac: int) -> Value:
 
 
 def lfsr_next(state: Value) -> Value:
-    """One Galois step of the 16-bit LFSR (golden/numerics.lfsr_step)."""
+    """One Galois step of the LFSR (golden/numerics.lfsr_step)."""
     state = Value.cast(state)
     shifted = state >> 1
-    return Mux(state[0], shifted ^ LFSR_TAPS, shifted)[:16]
+    return Mux(state[0], shifted ^ LFSR_TAPS, shifted)[:LFSR_BITS]

@@ -107,12 +107,12 @@ class GhostCore(wiring.Component):
         plan, fmt = self.plan, self.fmt
         smap = StateMap(self.config, plan.lanes)
         b = Build(m, self, plan, Program(plan), smap, max(fmt.potential_bits, OPERAND_BITS))
-        fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
+        fwd_shift = fmt.forward_shift
         images = plan.lane_images(self.params)
         lanes, banks = [], []
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
-                           mac_shifts=(fwd_shift, fmt.weight_frac, 0))
+                           mac_shifts=(fwd_shift, fmt.feedback_shift, 0))
             bank = StateBank(smap.depths, b.width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank

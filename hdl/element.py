@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-from ghostfpga.golden.numerics import quantize
-
 from .arith import materialize, pick, round_shift
 from .stages import bits
 
@@ -39,9 +37,7 @@ class Elements:
         self.outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}")
                         for j in range(sizes[-1])]
         margin = b.config.target_margin
-        self.y_lo = int(quantize(margin, fmt.error_frac, fmt.error_frac + 1, signed=False))
-        self.y_hi = int(quantize(1.0 - margin, fmt.error_frac, fmt.error_frac + 1,
-                                 signed=False))
+        self.y_lo, self.y_hi = int(fmt.target(margin)), int(fmt.target(1.0 - margin))
         self.update = self._updates() if b.dynamics else {}
         self.writes = {name: dict(valid=Signal(name=f"el_{name}_valid"),
                                   addr=Signal.like(bus.addr, name=f"el_{name}_addr"),

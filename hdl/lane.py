@@ -30,10 +30,9 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ghostfpga.golden.numerics import (OPERAND_BITS, SCALED_ERROR_BITS, SCALED_ERROR_FRAC,
-                                       Formats)
+from ghostfpga.golden.numerics import LFSR_BITS, OPERAND_BITS, SCALED_ERROR_BITS, Formats
 
-from .arith import saturate
+from .arith import aligned_random, saturate
 from .memory import block_ram
 
 __all__ = ["LaneOp", "MacLane"]
@@ -77,7 +76,7 @@ class MacLane(wiring.Component):
             "eta": In(unsigned(fmt.eta_bits)),
             "first": In(1),
             "round_sel": In(max(1, (len(self.mac_shifts) - 1).bit_length())),
-            "random": In(16),   # stage 2: this lane's word of the core's LFSR
+            "random": In(LFSR_BITS),   # stage 2: this lane's word of the core's LFSR
             "waddr": In(addr_bits),
             # host writes (at ``waddr``) while the lane is idle; reads see ``rdata``
             "host_write": In(1),
@@ -118,8 +117,7 @@ class MacLane(wiring.Component):
         m.d.comb += [self.product.eq(product), self.acc.eq(acc)]
 
         # stage 2: the shared adder
-        eta_shift = fmt.eta_frac + fmt.error_frac - SCALED_ERROR_FRAC
-        learn_shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
+        eta_shift, learn_shift = fmt.eta_shift, fmt.learn_shift
         assert eta_shift > 0 and learn_shift > 0, "formats leave no bits to round"
         random = self.random
         width = max(self.acc_bits, self.product_bits) + 1
@@ -137,9 +135,7 @@ class MacLane(wiring.Component):
                 m.d.comb += addend.eq(_half(eta_shift))
             with m.Case(LaneOp.LEARN):
                 if fmt.stochastic:  # golden stochastic_shift: u aligned to the dropped bits
-                    u = random << (learn_shift - 16) if learn_shift >= 16 else \
-                        random >> (16 - learn_shift)
-                    m.d.comb += addend.eq(u)
+                    m.d.comb += addend.eq(aligned_random(random, learn_shift))
                 else:
                     m.d.comb += addend.eq(_half(learn_shift))
         total = Signal(signed(width))

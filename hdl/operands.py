@@ -14,7 +14,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ghostfpga.golden.numerics import LANE_ROTATION, OPERAND_BITS, lfsr_step
+from ghostfpga.golden.numerics import LANE_ROTATION, LFSR_BITS, OPERAND_BITS, lfsr_step
 
 from .arith import lfsr_next, pick
 from .stages import Round, Src, bits, delay
@@ -23,12 +23,12 @@ __all__ = ["Fetch", "Issue", "Lfsr"]
 
 
 class Lfsr(wiring.Component):
-    """The 16-bit Galois LFSR of golden/numerics.py: ``random`` is the next state, taken when
+    """The Galois LFSR of golden/numerics.py (LFSR_BITS wide): ``random`` is the next state, taken when
     ``step`` is high (one step per LEARN at lane stage 2); combinational output."""
 
     def __init__(self, seed: int, enabled: bool):
         self.seed, self.enabled = seed, enabled
-        super().__init__({"step": In(1), "random": Out(16)})
+        super().__init__({"step": In(1), "random": Out(LFSR_BITS)})
 
     def sequence(self, n: int) -> list[int]:
         """The first ``n`` values of ``random`` (the reference, golden/numerics.lfsr_step)."""
@@ -40,7 +40,7 @@ class Lfsr(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        state = Signal(16, init=self.seed)
+        state = Signal(LFSR_BITS, init=self.seed)
         m.d.comb += self.random.eq(lfsr_next(state))
         if self.enabled:
             with m.If(self.step):
@@ -169,4 +169,4 @@ class Issue:
                          lane.operand.eq(operand), lane.eta.eq(self.s1_eta),
                          lane.first.eq(self.s2_first), lane.waddr.eq(self.lane_waddr),
                          lane.round_sel.eq(self.s2_round),
-                         lane.random.eq(self.random.rotate_left((p * LANE_ROTATION) % 16))]
+                         lane.random.eq(self.random.rotate_left((p * LANE_ROTATION) % LFSR_BITS))]

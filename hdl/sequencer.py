@@ -151,7 +151,7 @@ class Sequencer:
             xs = list(range(p, n0, b.P))
             if xs:
                 value = pick(m, (sample.payload.x[i] for i in xs), count.cw, f"x_in{p}")
-                x_words[p] = value << (fmt.error_frac - fmt.rate_frac)
+                x_words[p] = value << fmt.input_shift
                 x_enables[p] = count.cw < len(xs)
         b.state.writes["a"].per_lane(m, b.smap.base("a", "x") + count.cw, x_words, x_enables)
         m.d.sync += count.cw.eq(count.cw + 1)

@@ -71,7 +71,7 @@ class WriteBack:
         for d in range(1, TAG_STAGES):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
         self.p0, self.p1, self.p2, self.p3 = (self.tag[POST + i] for i in range(4))
-        self.fwd_shift = fmt.weight_frac + fmt.rate_frac - fmt.error_frac
+        self.fwd_shift = fmt.forward_shift
         self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
             drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
@@ -159,7 +159,7 @@ class WriteBack:
             b, m, fmt = self.b, self.b.m, self.b.fmt
             feedback = [Signal(signed(fmt.potential_bits), name=f"lane_feedback{p}")
                         for p in range(b.P)]
-            m.d.sync += [f.eq(b.narrow(floor_shift(lane.acc, fmt.weight_frac)))
+            m.d.sync += [f.eq(b.narrow(floor_shift(lane.acc, fmt.feedback_shift)))
                          for f, lane in zip(feedback, self.lanes)]
             values = {}
             for p, bank in enumerate(b.state.banks):
@@ -198,7 +198,7 @@ class WriteBack:
         b, m, fmt = self.b, self.b.m, self.b.fmt
         p1, p2, p3 = self.p1, self.p2, self.p3
         feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
-        m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.weight_frac)))
+        m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.feedback_shift)))
         with m.If(self.at(p1, n) & (role != "hold")):
             one = p1["lane"] if b.dynamics else None   # (only dynamics writes what it reads)
             if role == "nudged":

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from ghostfpga.config import Config, Numerics
 from ghostfpga.golden import numerics as golden
-from ghostfpga.golden.numerics import Formats, SCALED_ERROR_BITS, SCALED_ERROR_FRAC
+from ghostfpga.golden.numerics import Formats
 from ghostfpga.hdl import arith
 from ghostfpga.hdl.lane import LaneOp, MacLane
 
@@ -156,15 +156,8 @@ def test_learning_update_matches_golden_with_saturation(rounding):
 
     def ref_update(w, e_raw, p):
         nonlocal step
-        e = golden.saturate(golden.round_shift(eta * e_raw, fmt.eta_frac + fmt.error_frac
-                                               - SCALED_ERROR_FRAC), SCALED_ERROR_BITS)
-        shift = SCALED_ERROR_FRAC + fmt.rate_frac - fmt.weight_frac
-        if fmt.stochastic:
-            step += 1
-            delta = golden.stochastic_shift(e * p, shift, int(table[step]))
-        else:
-            delta = golden.round_shift(e * p, shift)
-        return golden.saturate(w + delta, fmt.weight_bits)
+        step += 1   # (the LFSR steps once per LEARN)
+        return golden.learn_update(fmt, w, eta, e_raw, p, int(table[step]))
 
     for a in range(len(init) - 2):
         expected[a] = ref_update(init[a], err, pre[a])
