@@ -1,5 +1,6 @@
-"""Run the core in Amaranth's own simulator: the same job as the cocotb testbench (samples in,
-results, per-sample cycles and all weights out), for quick checks and speed comparisons."""
+"""Run the core in Amaranth's own simulator: the same job through the same driver as the cocotb
+testbench (sim/driver.py: samples in, results, per-sample cycles and all weights out), for
+quick checks, the characterization and speed comparisons."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from ghostfpga.config import Config
-from ghostfpga.hdl import GhostCore, Plan
-from ghostfpga.hdl.core import HOST_READ_LATENCY
+from ghostfpga.hdl import GhostCore
 
-from .protocol import Protocol, RtlRun, Sample
+from .driver import AmaranthPorts, CoreDriver, make_job
+from .protocol import RtlRun, Sample
 
 __all__ = ["run_amaranth"]
 
@@ -24,51 +25,11 @@ def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
     (sim/characterize.py) may watch every cycle of the elaborated design."""
     core = GhostCore(config)
     fragment = Fragment.get(core, None)
-    plan, proto = Plan(config), Protocol(config)
-    out = {"results": [], "stamps": [], "weights": []}
-
-    async def wait(ctx, signal, what):
-        for _ in range(cycle_limit):
-            if ctx.get(signal):
-                return
-            await ctx.tick()
-        raise AssertionError(f"timed out after {cycle_limit} cycles waiting for {what}")
+    job = make_job(config, samples, etas, load)
+    out = {}
 
     async def bench(ctx):
-        ctx.set(core.result.ready, 1)
-        for lane, words in enumerate(load or []):
-            for addr, w in enumerate(words):
-                ctx.set(core.host_lane, lane)
-                ctx.set(core.host_addr, addr)
-                ctx.set(core.host_wdata, int(w))
-                ctx.set(core.host_write, 1)
-                await ctx.tick()
-        ctx.set(core.host_write, 0)
-        for n, (s, eta) in enumerate(zip(samples, etas)):
-            ctx.set(core.eta.as_value(), proto.pack_eta(eta))
-            ctx.set(core.sample.payload.as_value(), proto.pack_sample(s))
-            ctx.set(core.sample.valid, 1)
-            await wait(ctx, core.sample.ready, f"sample {n} to be taken")
-            out["stamps"].append(ctx.get(core.cycles))
-            await ctx.tick()
-            ctx.set(core.sample.valid, 0)
-            await wait(ctx, core.result.valid, f"the result of sample {n}")
-            out["results"].append(ctx.get(core.result.payload.as_value()))
-            await ctx.tick()
-        for _ in range(cycle_limit):
-            if not ctx.get(core.busy):
-                break
-            await ctx.tick()
-        out["cycles"], out["samples"] = ctx.get(core.cycles), ctx.get(core.samples)
-        out["stamps"].append(out["cycles"])
-        for lane in range(plan.lanes):
-            words = []
-            for addr in range(plan.depth):
-                ctx.set(core.host_lane, lane)
-                ctx.set(core.host_addr, addr)
-                await ctx.tick().repeat(HOST_READ_LATENCY)
-                words.append(ctx.get(core.host_rdata))
-            out["weights"].append(words)
+        out.update(await CoreDriver(AmaranthPorts(ctx, core), cycle_limit).run(job))
 
     sim = Simulator(fragment)
     sim.add_clock(1e-8)
@@ -78,6 +39,5 @@ def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
     start = time.perf_counter()
     sim.run()
     seconds = time.perf_counter() - start
-    stamps = out["stamps"]
-    return RtlRun(out["results"], out["cycles"], out["samples"],
-                  [b - a for a, b in zip(stamps, stamps[1:])], out["weights"], seconds)
+    return RtlRun(out["results"], out["cycles"], out["samples"], out["sample_cycles"],
+                  out["weights"], seconds)

@@ -19,10 +19,10 @@ import numpy as np
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import Plan, to_verilog
-from ghostfpga.hdl.core import HOST_READ_LATENCY
 from ghostfpga.hdl.verilog import TOP_NAME
 
-from .protocol import Protocol, RtlRun, Sample, golden_step
+from .driver import make_job
+from .protocol import Protocol, RtlRun, Sample
 
 __all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl",
            "build_verilog"]
@@ -116,15 +116,9 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
     from cocotb_tools.runner import get_runner
 
     build_dir = build(config, simulator, build_root)
-    proto = Protocol(config)
-    plan = Plan(config)
     run_dir = build_dir / f"run-{os.getpid()}-{time.monotonic_ns()}"
     run_dir.mkdir()
-    job = {"samples": [proto.pack_sample(s) for s in samples],
-           "etas": [proto.pack_eta(e) for e in etas],
-           "lane_words": [plan.depth] * plan.lanes,
-           "cycle_limit": cycle_limit, "host_read_latency": HOST_READ_LATENCY,
-           "load": load}
+    job = make_job(config, samples, etas, load, cycle_limit)
     (run_dir / "job.json").write_text(json.dumps(job))
     out = run_dir / "out.json"
     start = time.perf_counter()
@@ -183,7 +177,7 @@ def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list
     mismatches, first = 0, None
     labels = []
     for n, (s, e, word) in enumerate(zip(samples, etas, rtl.results)):
-        expected = golden_step(model, s, e)
+        expected = model.step(s.x, s.label, s.train, e)   # the golden step
         got = proto.unpack_result(word)
         labels.append(got[0])
         if got != expected:

@@ -1,6 +1,6 @@
-"""Packing of the core's stream payloads, shared by every testbench (and later the host driver),
-and what the golden model answers for a sample. The layouts are the core's own
-amaranth.lib.data layouts: fields and array elements in order from the least significant bit."""
+"""Packing of the core's stream payloads, shared by every testbench and the host driver, and
+what a run of the RTL returns (the golden model's answer is ``FixedModel.step``). The layouts
+are the core's own amaranth.lib.data layouts: fields and array elements in order from the least significant bit."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ghostfpga.config import Config
-from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl.core import result_layout, sample_layout
 
-__all__ = ["Protocol", "Sample", "RtlRun", "golden_step", "predicted_sample_cycles"]
+__all__ = ["Protocol", "Sample", "RtlRun", "predicted_sample_cycles"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,6 @@ class Protocol:
         for k, e in enumerate(etas):
             word |= int(e) << (k * bits)
         return word
-
-
-def golden_step(model: FixedModel, sample: Sample, etas: list[int]) -> tuple[int, list[int]]:
-    """What the core answers for ``sample`` (and, for training, how the golden model learns)."""
-    return model.step(sample.x, sample.label, sample.train, etas)
 
 
 def predicted_sample_cycles(config: Config, samples: list[Sample]) -> list[int]:

@@ -176,6 +176,7 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     from ghostfpga.golden.datasets import yinyang
     from ghostfpga.golden.fixed import FixedModel
     from ghostfpga.hdl import GhostCore, Plan
+    from ghostfpga.sim.driver import AmaranthPorts, CoreDriver
     from ghostfpga.sim.protocol import Protocol, Sample
 
     config = Config(layers=(4, 10, 3), hardware=Hardware(lanes=lanes, split_rows=split))
@@ -186,16 +187,12 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     state = {}
 
     async def bench(ctx):
-        ctx.set(core.result.ready, 1)
-        ctx.set(core.eta.as_value(), proto.pack_eta(model.etas(config.lr_at(0))))
-        ctx.set(core.sample.payload.as_value(), proto.pack_sample(Sample(x, label, True)))
-        ctx.set(core.sample.valid, 1)
-        for t in range(5000):
-            await ctx.tick()
-            if ctx.get(core.sample.ready):
-                ctx.set(core.sample.valid, 0)
-            if t > 2 and not ctx.get(core.busy):
-                break
+        driver = CoreDriver(AmaranthPorts(ctx, core), limit=5000)
+        driver.idle_inputs()
+        await driver.put(proto.pack_sample(Sample(x, label, True)),
+                         proto.pack_eta(model.etas(config.lr_at(0))), 0)
+        await driver.result(0)
+        await driver.finish()
         for p, bank in enumerate(core.banks):
             mem = bank.ports["s"][0]
             state[p] = [ctx.get(mem.data[i]) for i in range(mem.depth)]

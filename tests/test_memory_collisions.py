@@ -14,6 +14,7 @@ from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import GhostCore
+from ghostfpga.sim.driver import AmaranthPorts, CoreDriver
 from ghostfpga.sim.protocol import Protocol, Sample
 
 CONFIGS = {
@@ -36,30 +37,27 @@ def test_no_word_is_read_while_written(name):
     config = CONFIGS[name]
     core, proto, model, data = GhostCore(config), Protocol(config), FixedModel(config), yinyang()
     collisions, cycles = [], [0]
+    eta = proto.pack_eta(model.etas(config.lr_at(0)))
 
     async def bench(ctx):
         ports = [(f"lane{p}.weights", port) for p, lane in enumerate(core.lanes)
                  for port in lane.ports.values()]
         ports += [(f"state{p}.{name}", port) for p, bank in enumerate(core.banks)
                   for name, port in bank.ports.items()]
-        ctx.set(core.result.ready, 1)
-        ctx.set(core.eta.as_value(), proto.pack_eta(model.etas(config.lr_at(0))))
+
+        def check():
+            cycles[0] += 1
+            for label, (_, rd, wr) in ports:
+                if ctx.get(wr.en) and ctx.get(rd.en) and ctx.get(rd.addr) == ctx.get(wr.addr):
+                    collisions.append((label, cycles[0], ctx.get(wr.addr)))
+
+        driver = CoreDriver(AmaranthPorts(ctx, core), limit=20_000, on_tick=check)
+        driver.idle_inputs()
         for i in range(3):   # two training samples and an inference
             sample = Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), i < 2)
-            ctx.set(core.sample.payload.as_value(), proto.pack_sample(sample))
-            ctx.set(core.sample.valid, 1)
-            for t in range(20_000):
-                await ctx.tick()
-                cycles[0] += 1
-                if ctx.get(core.sample.ready):
-                    ctx.set(core.sample.valid, 0)
-                for label, (_, rd, wr) in ports:
-                    if ctx.get(wr.en) and ctx.get(rd.en) and ctx.get(rd.addr) == ctx.get(wr.addr):
-                        collisions.append((label, cycles[0], ctx.get(wr.addr)))
-                if t > 2 and not ctx.get(core.busy):
-                    break
-            else:
-                raise AssertionError(f"sample {i} did not finish in 20000 cycles")
+            await driver.put(proto.pack_sample(sample), eta, i)
+            await driver.result(i)
+            await driver.finish()
 
     sim = Simulator(core)
     sim.add_clock(1e-8)

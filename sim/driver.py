@@ -1,0 +1,156 @@
+"""The host side of the core's ports, written once for every simulator.
+
+``CoreDriver`` runs a job (weights loaded through the host port, a stream of samples with the
+learning rates applied before each, the weights read back) through a ``ports`` adapter with
+three operations: ``set(name, value)``, ``get(name)`` (``signed`` for signed ports) and
+``await tick()`` (one clock edge, after which ``get`` sees the settled values). Port names are
+the core's flattened Verilog names (``sample__valid``, ``host_addr``, ...).
+
+The adapters: ``AmaranthPorts`` (Amaranth's simulator, sim/amaranth_sim.py) and
+``CocotbPorts`` (Verilator and Icarus, sim/tb_core.py). Every wait is bounded by ``limit``
+cycles and raises ``Timeout`` naming what it waited for.
+
+Timing (the same on every simulator, which the characterization's trace hashes pin): a
+sample's stamp is the busy-cycle count in the cycle the core takes it (its ``ready``); a
+weight read sets the address and reads ``host_rdata`` ``HOST_READ_LATENCY`` edges later.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+
+from ghostfpga.hdl.stages import HOST_READ_LATENCY
+
+__all__ = ["CoreDriver", "AmaranthPorts", "Timeout", "make_job"]
+
+
+def make_job(config, samples, etas, load=None, cycle_limit: int = 1_000_000) -> dict:
+    """The job of ``CoreDriver.run``: ``samples`` (sim.protocol.Sample) with ``etas[n]``
+    applied before sample n, after writing the lane images ``load``."""
+    from ghostfpga.hdl import Plan
+
+    from .protocol import Protocol
+
+    proto, plan = Protocol(config), Plan(config)
+    return {"samples": [proto.pack_sample(s) for s in samples],
+            "etas": [proto.pack_eta(e) for e in etas],
+            "lane_words": [plan.depth] * plan.lanes, "load": load,
+            "cycle_limit": cycle_limit}
+
+
+class Timeout(AssertionError):
+    """A wait of the driver ran out of cycles."""
+
+
+class CoreDriver:
+    """Drives the core's ports through ``ports``; ``on_tick`` (if given) runs after every
+    edge (a per-cycle check of the test that drives)."""
+
+    def __init__(self, ports, limit: int = 1_000_000, on_tick=None):
+        self.ports, self.limit, self.on_tick = ports, limit, on_tick
+
+    async def tick(self):
+        await self.ports.tick()
+        if self.on_tick is not None:
+            self.on_tick()
+
+    async def wait(self, name: str, what: str, value: int = 1):
+        """Until port ``name`` reads ``value``, at most ``limit`` cycles."""
+        for _ in range(self.limit):
+            if self.ports.get(name) == value:
+                return
+            await self.tick()
+        raise Timeout(f"timed out after {self.limit} cycles waiting for {what}")
+
+    def idle_inputs(self):
+        """Results accepted at once; no sample offered; the host port at rest."""
+        set_ = self.ports.set
+        for name, value in (("result__ready", 1), ("sample__valid", 0), ("host_write", 0),
+                            ("host_lane", 0), ("host_addr", 0)):
+            set_(name, value)
+
+    async def load(self, images):
+        """Write the lane images through the host port, one word a cycle."""
+        set_ = self.ports.set
+        for lane, words in enumerate(images or []):
+            for addr, w in enumerate(words):
+                set_("host_lane", lane)
+                set_("host_addr", addr)
+                set_("host_wdata", int(w))
+                set_("host_write", 1)
+                await self.tick()
+        set_("host_write", 0)
+
+    async def put(self, word: int, eta: int, n: int) -> int:
+        """Offer sample ``n`` (packed) with the learning rates ``eta`` (packed); returns the
+        busy-cycle count when the core takes it."""
+        set_ = self.ports.set
+        set_("eta", eta)
+        set_("sample__payload", word)
+        set_("sample__valid", 1)
+        await self.wait("sample__ready", f"sample {n} to be taken")
+        stamp = self.ports.get("cycles")
+        await self.tick()
+        set_("sample__valid", 0)
+        return stamp
+
+    async def result(self, n: int) -> int:
+        """The packed result of sample ``n``."""
+        await self.wait("result__valid", f"the result of sample {n}")
+        word = self.ports.get("result__payload")
+        await self.tick()
+        return word
+
+    async def finish(self):
+        await self.wait("busy", "the core to finish", value=0)
+
+    async def read_weights(self, lane_words: list[int]) -> list[list[int]]:
+        """Every word of every lane, through the host port."""
+        weights = []
+        for lane, depth in enumerate(lane_words):
+            words = []
+            for addr in range(depth):
+                self.ports.set("host_lane", lane)
+                self.ports.set("host_addr", addr)
+                for _ in range(HOST_READ_LATENCY):
+                    await self.tick()
+                words.append(self.ports.get("host_rdata", signed=True))
+            weights.append(words)
+        return weights
+
+    async def run(self, job: dict) -> dict:
+        """A job (sim/cosim.py's format): ``load``, ``samples`` and ``etas`` (packed), and
+        ``lane_words``; returns results, counters, per-sample cycles and the weights."""
+        self.idle_inputs()
+        await self.load(job.get("load"))
+        results, stamps = [], []
+        for n, (word, eta) in enumerate(zip(job["samples"], job["etas"])):
+            stamps.append(await self.put(word, eta, n))
+            results.append(await self.result(n))
+        await self.finish()
+        cycles, samples = self.ports.get("cycles"), self.ports.get("samples")
+        stamps.append(cycles)
+        weights = await self.read_weights(job["lane_words"])
+        return {"results": results, "cycles": cycles, "samples": samples,
+                "sample_cycles": [b - a for a, b in zip(stamps, stamps[1:])],
+                "weights": weights}
+
+
+class AmaranthPorts:
+    """The core's ports in an Amaranth testbench ``ctx``."""
+
+    def __init__(self, ctx, core):
+        self.ctx = ctx
+        self.values = {"__".join(map(str, path)): Value.cast(value)
+                       for path, member, value in core.signature.flatten(core)
+                       if isinstance(member, wiring.Member)}
+
+    def set(self, name, value):
+        self.ctx.set(self.values[name], value)
+
+    def get(self, name, signed=False):
+        return self.ctx.get(self.values[name])
+
+    async def tick(self):
+        await self.ctx.tick()
