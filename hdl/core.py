@@ -28,7 +28,7 @@ X"):
 - ``StateBank`` x P and ``StateMemories`` (hdl/state.py): the state memories and the owner of
   their shared read and write ports, memory map in hdl/statemap.py;
 - ``Fetch`` and ``Issue`` (hdl/operands.py): the fetch controls, stages I and O, the ``Lfsr``;
-- ``WriteBack`` (hdl/writeback.py): the tags, the adder tree, the post stages;
+- ``WriteBack`` (hdl/writeback.py): the tags, the ``AdderTree``, the post stages;
 - ``Counters`` and ``Sequencer`` (hdl/sequencer.py): the FSM over the program, whose pass
   states (fetch walk and write-back side by side) are built by hdl/passes/;
 - ``Elements`` (hdl/element.py): the element pipeline (argmax, settle, Euler steps).
