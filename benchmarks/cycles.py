@@ -4,8 +4,9 @@ Usage:  python benchmarks/cycles.py [--samples 40] [--json OUT]
 
 For each configuration it streams training samples, then inference samples, through the RTL on
 Verilator (checked bit for bit against the golden model), and reports cycles per training and
-per inference sample, the ideal cycle counts (multiply-accumulates per sample / P,
-docs/hardware.md) and their ratio. "rows" configurations keep one lane per row
+per inference sample, what the exact cycle model predicts for the same stream (hdl/program.py;
+the JSON's ``model_exact`` says whether it matched every sample), the ideal cycle counts
+(multiply-accumulates per sample / P, docs/hardware.md) and their ratio. "rows" configurations keep one lane per row
 (hardware.split_rows = false). Then it runs the default core on Verilator, Icarus (if installed) and
 the Amaranth simulator and reports simulated cycles per second.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 from pathlib import Path
 
 from ghostfpga.config import Config, Hardware
@@ -22,7 +25,7 @@ from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, table, write_json
 from ghostfpga.sim.cosim import cosimulate, simulator_available
-from ghostfpga.sim.protocol import Sample
+from ghostfpga.sim.protocol import Sample, predicted_sample_cycles
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,11 +63,17 @@ def measure(name: str, config: Config, simulator: str, n_train: int, n_infer: in
         raise SystemExit(f"{name} on {simulator}: {report.first_mismatch}")
     ideal = Plan(config).ideal_cycles()
     train, infer = report.mean_cycles(samples, True), report.mean_cycles(samples, False)
+    predicted = predicted_sample_cycles(config, samples)   # the exact cycle model
+    model_train, model_infer = (np.mean([c for s, c in zip(samples, predicted) if s.train == t])
+                                for t in (True, False))
     return {"config": name, "layers": list(config.layers), "lanes": config.hardware.lanes,
             "variant": config.variant, "feedback": config.feedback,
             "schedule": config.schedule, "split_rows": config.hardware.split_rows,
             "simulator": simulator,
-            "train_cycles": train, "ideal_train_cycles": ideal["train"],
+            "train_cycles": train, "model_train_cycles": float(model_train),
+            "model_infer_cycles": float(model_infer),
+            "model_exact": report.sample_cycles == predicted,
+            "ideal_train_cycles": ideal["train"],
             "train_ratio": train / ideal["train"], "infer_cycles": infer,
             "ideal_infer_cycles": ideal["infer"], "infer_ratio": infer / ideal["infer"],
             "cycles": report.cycles, "seconds": report.seconds,
@@ -82,11 +91,12 @@ def main(argv=None) -> int:
     for name, config in CONFIGS:
         print(f"  {name} ...", file=sys.stderr)
         rows.append(measure(name, config, "verilator", args.samples, args.samples // 2))
-    headers = ["config", "P", "train cycles", "ideal", "ratio", "infer cycles", "ideal",
-               "ratio"]
+    headers = ["config", "P", "train cycles", "model", "ideal", "ratio", "infer cycles",
+               "model", "ideal", "ratio"]
     body = [[r["config"], r["lanes"], f"{r['train_cycles']:.1f}",
-             f"{r['ideal_train_cycles']:.1f}", f"{r['train_ratio']:.2f}",
-             f"{r['infer_cycles']:.1f}", f"{r['ideal_infer_cycles']:.1f}",
+             f"{r['model_train_cycles']:.1f}", f"{r['ideal_train_cycles']:.1f}",
+             f"{r['train_ratio']:.2f}", f"{r['infer_cycles']:.1f}",
+             f"{r['model_infer_cycles']:.1f}", f"{r['ideal_infer_cycles']:.1f}",
              f"{r['infer_ratio']:.2f}"] for r in rows]
     print(table(headers, body, title="cycles per sample, RTL on Verilator"))
 
