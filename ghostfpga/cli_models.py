@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config
+from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config, ConfigError
 
 from .report import percent, plot_history, table, write_json
 from .runs import MODELS, prepare, run_training
@@ -23,7 +23,14 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("gradcheck",
                        help="compare the ghost update with the backprop gradient (the claim)")
+    p.add_argument("--fixed-point", action="store_true",
+                   help="instead: the distance between the feedforward state and the free "
+                        "dynamics' fixed point, per variant and layer, over training "
+                        "(feedforward initialization, Yin-Yang 4-30-3)")
+    p.add_argument("--epochs", type=int, default=5,
+                   help="with --fixed-point: epochs of training (default 5)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="with --fixed-point: plot the distances")
     p.set_defaults(func=cmd_gradcheck)
 
 
@@ -88,6 +95,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from ghostfpga.golden.gradcheck import beta_slopes, gradcheck
 
+    if args.fixed_point:
+        return _fixed_point(args)
+
     rows = gradcheck()
     slopes = beta_slopes(rows)
     print(table(["layers", "schedule", "beta", "layer", "cosine", "rel. error", "slope"],
@@ -101,4 +111,27 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
                                "slopes": [{"layers": list(k[0]), "schedule": k[1],
                                            "layer": k[2], "slope": v}
                                           for k, v in slopes.items()]})
+    return 0
+
+
+def _fixed_point(args: argparse.Namespace) -> int:
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.golden.ffinit import fixed_point_over_training
+
+    from .report import plot_fixed_point
+
+    if args.epochs < 1:
+        raise ConfigError("epochs", args.epochs, "must be at least 1")
+    data, rows = yinyang(), []
+    for variant in VARIANTS:
+        rows += fixed_point_over_training(Config(variant=variant), data, args.epochs)
+    print(table(["variant", "epoch", "layer", "distance", "test acc"],
+                [[r.variant, r.epoch, f"{r.layer}", f"{r.distance:.3g}",
+                  percent(r.test_accuracy)] for r in rows],
+                title="feedforward state vs the free dynamics' fixed point (Yin-Yang 4-30-3, "
+                      "sweep; ||u - a|| / ||a|| after 100 Euler steps at beta = 0)"))
+    if args.json:
+        write_json(args.json, {"rows": [r.to_dict() for r in rows]})
+    if args.plot:
+        plot_fixed_point(rows, args.plot)
     return 0

@@ -122,3 +122,28 @@ def plot_history(runs: dict[str, list[dict]], path: str | Path, title: str) -> N
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_fixed_point(rows, path: str | Path) -> None:
+    """The feedforward state's distance to the free fixed point per epoch, one line per
+    variant and layer (golden/ffinit.py), saved as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for variant, layer in sorted({(r.variant, r.layer) for r in rows}):
+        line = [r for r in rows if (r.variant, r.layer) == (variant, layer)]
+        ax.plot([r.epoch for r in line], [r.distance for r in line], marker="o",
+                label=f"{variant}, layer {layer}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("||u - a|| / ||a||")
+    ax.set_yscale("symlog", linthresh=1e-6)
+    ax.set_title("feedforward state vs the free fixed point")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

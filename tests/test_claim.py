@@ -52,3 +52,32 @@ def test_update_vanishes_without_nudging():
         nudged = model.nudged_phase(free, np.array([0.1, 0.9, 0.1]), beta=0.0)
         for e in nudged.errors():
             assert np.all(e == 0.0)
+
+
+@pytest.mark.parametrize("variant", ["tied", "replay"])
+@pytest.mark.parametrize("layers", [(4, 30, 3), (4, 8, 7, 6, 3)])
+def test_the_feedforward_state_is_a_fixed_point_of_the_free_dynamics(variant, layers):
+    """Feedforward initialization (golden/ffinit.py): with tied or replay ghosts the free
+    dynamics do not move the feedforward state, before and after training."""
+    from ghostfpga.config import Config
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.golden.ffinit import fixed_point_over_training
+
+    rows = fixed_point_over_training(Config(layers=layers, variant=variant), yinyang(), 1,
+                                     samples=10, steps=30)
+    assert {r.epoch for r in rows} == {0, 1} and len(rows) == 2 * (len(layers) - 1)
+    assert max(r.distance for r in rows) <= 1e-12
+    assert rows[-1].test_accuracy > 0.6   # (a trained network, not a collapsed one)
+
+
+def test_untrained_learned_ghosts_move_the_free_state():
+    """The measurement can fail: learned ghosts whose V and Q are not yet W's copies leave a
+    residual that moves the state away from the feedforward pass (reported, not a target)."""
+    from ghostfpga.config import Config
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.golden.ffinit import fixed_point_distance
+    from ghostfpga.golden.ghost import GhostModel
+
+    model = GhostModel(Config(variant="learned"))
+    distances = fixed_point_distance(model, yinyang().x_test[:10], steps=30)
+    assert min(distances) > 0.1

@@ -49,6 +49,19 @@ def test_bad_input_is_reported_with_exit_code_2(capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+def test_gradcheck_fixed_point_table_json_and_plot(tmp_path, capsys):
+    out, plot = tmp_path / "fp.json", tmp_path / "fp.png"
+    assert main(["gradcheck", "--fixed-point", "--epochs", "1", "--json", str(out),
+                 "--plot", str(plot)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 3 * 2 * 2   # variants x (before, after epoch 1) x layers
+    assert all(r["distance"] == 0 for r in rows if r["variant"] in ("tied", "replay"))
+    assert plot.stat().st_size > 0
+    assert "free dynamics' fixed point" in capsys.readouterr().out
+    assert main(["gradcheck", "--fixed-point", "--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err
+
+
 def test_gradcheck_table_and_json(tmp_path, capsys):
     assert main(["gradcheck", "--json", str(tmp_path / "g.json")]) == 0
     data = json.loads((tmp_path / "g.json").read_text())
