@@ -102,19 +102,17 @@ def progress_bar(total: int, desc: str, unit: str = "sample"):
         bar.close()
 
 
-def plot_history(runs: dict[str, list[dict]], path: str | Path, title: str) -> None:
-    """Test accuracy per epoch for each named run, saved as an image."""
+def _epoch_plot(path: str | Path, title: str, ylabel: str, draw) -> None:
+    """A figure of values per epoch: ``draw(ax)`` draws the lines; saved as an image."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for name, history in runs.items():
-        ax.plot([h["epoch"] for h in history], [100 * h["test_accuracy"] for h in history],
-                label=name)
+    draw(ax)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -124,26 +122,24 @@ def plot_history(runs: dict[str, list[dict]], path: str | Path, title: str) -> N
     plt.close(fig)
 
 
+def plot_history(runs: dict[str, list[dict]], path: str | Path, title: str) -> None:
+    """Test accuracy per epoch for each named run, saved as an image."""
+    def draw(ax):
+        for name, history in runs.items():
+            ax.plot([h["epoch"] for h in history],
+                    [100 * h["test_accuracy"] for h in history], label=name)
+
+    _epoch_plot(path, title, "test accuracy (%)", draw)
+
+
 def plot_fixed_point(rows, path: str | Path) -> None:
     """The feedforward state's distance to the free fixed point per epoch, one line per
     variant and layer (golden/ffinit.py), saved as an image."""
-    import matplotlib
+    def draw(ax):
+        for variant, layer in sorted({(r.variant, r.layer) for r in rows}):
+            line = [r for r in rows if (r.variant, r.layer) == (variant, layer)]
+            ax.plot([r.epoch for r in line], [r.distance for r in line], marker="o",
+                    label=f"{variant}, layer {layer}")
+        ax.set_yscale("symlog", linthresh=1e-6)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for variant, layer in sorted({(r.variant, r.layer) for r in rows}):
-        line = [r for r in rows if (r.variant, r.layer) == (variant, layer)]
-        ax.plot([r.epoch for r in line], [r.distance for r in line], marker="o",
-                label=f"{variant}, layer {layer}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("||u - a|| / ||a||")
-    ax.set_yscale("symlog", linthresh=1e-6)
-    ax.set_title("feedforward state vs the free fixed point")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _epoch_plot(path, "feedforward state vs the free fixed point", "||u - a|| / ||a||", draw)
