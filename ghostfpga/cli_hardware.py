@@ -245,6 +245,9 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
         outcome: dict = {}
+        # the serving thread says it is done by an Event: after a KeyboardInterrupt inside
+        # Thread.join, CPython 3.11 may report the thread stopped while it still runs
+        done = threading.Event()
 
         def serve():
             try:
@@ -253,26 +256,30 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
                     {"listen": args.listen, "ready": str(ready), "stop": str(stop)})
             except Exception as exc:   # reported by the main thread
                 outcome["error"] = exc
+            finally:
+                done.set()
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
         print(f"building the simulated board ({'-'.join(map(str, config.layers))}, "
               f"{config.hardware.lanes} lanes) ...", file=sys.stderr)
         try:
-            while not ready.exists() and thread.is_alive():
+            while not ready.exists() and not done.is_set():
                 time.sleep(0.05)
             if ready.exists():
                 print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
                       "(one client at a time; Ctrl-C stops)", flush=True)
-            while thread.is_alive():
-                thread.join(0.2)
+            while not done.wait(0.2):
+                pass
         except KeyboardInterrupt:
             stop.touch()   # the simulated board sees it within one turn of its loop
-            thread.join(120)
-            if thread.is_alive():
+            if not done.wait(120):
                 print("ghostfpga sim-board: error: the simulated board did not stop within "
                       "120 s", file=sys.stderr)
                 return 1
+            if "error" in outcome:
+                print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)
+                return 2
             print("stopped", file=sys.stderr)
             return 0
     if "error" in outcome:

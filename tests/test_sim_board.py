@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,26 @@ def _serve(port: int):
     return proc
 
 
+def _children(pid: int) -> set[int]:
+    """The processes ``pid`` started (Linux /proc), such as its simulator."""
+    kids = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        kids |= {int(k) for k in (task / "children").read_text().split()}
+    return kids
+
+
+def _gone(pids: set[int], timeout: float = 20.0) -> bool:
+    """Whether every process in ``pids`` has exited (within ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = {p for p in pids if Path(f"/proc/{p}").exists()
+                 and "(Z)" not in Path(f"/proc/{p}/stat").read_text()[:64]}
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def _stop(proc) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -60,8 +81,11 @@ def test_sim_board_serves_clients_in_turn_and_stops_on_ctrl_c():
         with Device(url, config, timeout=5.0) as device:   # the next client: same board
             assert device.counters()["samples"] == 40
             assert (device.predict(data.x_test[:20]) == model.predict(data.x_test[:20])).all()
+        simulator = _children(proc.pid)
+        assert simulator, "the simulated board runs in a child process"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=180) == 0
+        assert _gone(simulator), "the simulator outlived sim-board"
     finally:
         _stop(proc)
 
@@ -86,7 +110,9 @@ def test_ctrl_c_stops_it_even_when_started_with_sigint_blocked():
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
     try:
+        simulator = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0
+        assert _gone(simulator), "the simulator outlived sim-board"
     finally:
         _stop(proc)
