@@ -28,7 +28,7 @@ class Elements:
         self.valid, self.j = Signal(name="e_valid"), Signal.like(count.c, name="e_j")
         self.lane, self.word = Signal.like(count.cl, name="e_lane"), \
             Signal.like(count.cw, name="e_word")
-        self.op = Signal(bits(len(b.program) + 1), name="e_op")
+        self.op = Signal(b.program.pass_bits, name="e_op")
         m.d.sync += [self.valid.eq(0)]
         self.settling = Signal()   # the pipeline carries the output's nudge (not argmax)
         self.a = b.issue.picked_a

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from amaranth.lib import enum
 
-from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES
+from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, bits
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
@@ -119,6 +119,17 @@ class Program:
 
     def __len__(self):
         return len(self.passes)
+
+    @property
+    def pass_bits(self) -> int:
+        """Width of a pass index (the tags' and the element pipeline's ``op``)."""
+        return bits(len(self.passes) + 1)
+
+    @property
+    def index_bits(self) -> int:
+        """Width of a unit or row-group index (the walks' counters and the tags)."""
+        sizes = self.plan.config.layers
+        return bits(max(max(sizes), max(s.groups for s in self.plan.slots.values())) + 1)
 
     def __iter__(self):
         return iter(self.passes)

@@ -16,13 +16,7 @@ from .lane import LaneOp
 from .passes import EMITTERS
 from .stages import DRAIN_FEEDBACK, Round, Src, bits
 
-__all__ = ["Counters", "Sequencer", "index_bits"]
-
-
-def index_bits(plan) -> int:
-    """Width of a unit or row-group index."""
-    sizes = plan.config.layers
-    return bits(max(max(sizes), max(s.groups for s in plan.slots.values())) + 1)
+__all__ = ["Counters", "Sequencer"]
 
 
 class Counters:
@@ -34,7 +28,7 @@ class Counters:
     def __init__(self, b):
         self.m = m = b.m
         P, sizes, cfg = b.P, b.config.layers, b.config
-        idx = index_bits(b.plan)
+        idx = b.program.index_bits
         max_cols = max(s.cols for s in b.plan.slots.values())
         self.P = P
         self.g = Signal(idx, name="g")

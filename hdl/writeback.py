@@ -58,9 +58,7 @@ class WriteBack:
     def __init__(self, b, lanes):
         self.b, self.lanes = b, lanes
         m, fmt, P = b.m, b.fmt, b.P
-        sizes = b.config.layers
-        tag_bits = bits(len(b.program) + 1)
-        self.idx_bits = bits(max(max(sizes), max(s.groups for s in b.plan.slots.values())) + 1)
+        tag_bits, self.idx_bits = b.program.pass_bits, b.program.index_bits
         self.tag = [dict(op=Signal(tag_bits, name=f"tag{d}_op"),
                          valid=Signal(name=f"tag{d}_valid"), last=Signal(name=f"tag{d}_last"),
                          first=Signal(name=f"tag{d}_first"),
