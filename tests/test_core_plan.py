@@ -1,0 +1,60 @@
+"""The core's plan as named, tested parts: the stage table's latencies (their values are part of
+the core's contract) and the state memory map (hdl/statemap.py)."""
+
+import math
+
+import pytest
+
+from ghostfpga.hdl import stages
+from ghostfpga.hdl.statemap import MEMORIES, StateMap
+from ghostfpga.sim.characterize import CHARACTERIZED
+from ghostfpga.sim.configs import COSIMULATED
+
+CONFIGS = {**COSIMULATED, **CHARACTERIZED}
+
+
+def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
+    assert (stages.POST, stages.DRAIN, stages.DRAIN_FEEDBACK, stages.HOST_READ_LATENCY) == \
+        (5, 5, 8, 6)
+    assert stages.POST == stages.PIPELINE.index("P0")
+    assert stages.HOST_READ_LATENCY == stages.stage("P1")
+    assert stages.DRAIN_ELEMENT == 3
+
+
+# which memories share a map (the same word for the same unit), as the module says
+ALIASES = {"d": "s", "q": "h", "fa": "h", "gs": "g", "e": "g", "v": "g"}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_every_region_fits_its_memory_without_overlap(name):
+    config = CONFIGS[name]
+    smap = StateMap(config, config.hardware.lanes)
+    words = [math.ceil(n / config.hardware.lanes) for n in config.layers]
+    # the layer each region of a memory holds (k: the layer of W_k's outputs; x: the input)
+    layer_of = {"a": lambda k: 0 if k == "x" else k + 1, "s": lambda k: k + 1}
+    h_layer = (lambda k: k + 2) if smap.tied_ghosts else (lambda k: k + 1)
+    layer_of |= {"h": h_layer, "g": lambda k: k + 2}
+    for memory in ("a", "s", "h", "g"):
+        depth = smap.depths[memory]
+        if depth == 0:
+            continue
+        spans = sorted((base, base + words[layer_of[memory](k)])
+                       for k, base in getattr(smap, memory).items())
+        assert spans[0][0] == 0 and spans[-1][1] == depth, (memory, spans, depth)
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])), (memory, spans)
+    for alias, owner in ALIASES.items():
+        assert getattr(smap, alias) is getattr(smap, owner)
+        assert smap.depths[alias] in (0, smap.depths[owner])
+    assert set(smap.depths) == set(MEMORIES)
+
+
+def test_each_variant_builds_the_memories_it_uses():
+    from ghostfpga.config import Config
+
+    built = {(v, s): set(StateMap(Config(variant=v, schedule=s), 8).built())
+             for v in ("tied", "replay", "learned") for s in ("sweep", "dynamics")}
+    assert built[("tied", "sweep")] == {"a", "s"}
+    assert built[("tied", "dynamics")] == {"a", "s", "h", "d"}
+    assert built[("replay", "sweep")] == {"a", "s", "h"}
+    assert built[("learned", "sweep")] == {"a", "s", "h", "g", "q"}
+    assert built[("learned", "dynamics")] == set(MEMORIES)
