@@ -40,7 +40,7 @@ CONFIGS = [
     ("yinyang 4-30-3, P=1", Config(layers=(4, 30, 3), hardware=Hardware(lanes=1))),
     ("yinyang 4-30-3 replay", Config(layers=(4, 30, 3), variant="replay")),
     ("yinyang 4-30-3 random", Config(layers=(4, 30, 3), feedback="random")),
-    ("yinyang 4-30-3 learned", Config(layers=(4, 30, 3), variant="learned")),
+    ("yinyang 4-30-3 learned", Config(layers=(4, 30, 3), variant="learned", ghost_rule="constant")),
     ("yinyang 4-30-3 dynamics", Config(layers=(4, 30, 3), schedule="dynamics")),
     ("digits 64-32-10 dynamics", Config(layers=(64, 32, 10), schedule="dynamics")),
 ]

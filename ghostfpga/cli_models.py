@@ -27,10 +27,15 @@ def add_commands(sub) -> None:
                    help="instead: the distance between the feedforward state and the free "
                         "dynamics' fixed point, per variant and layer, over training "
                         "(feedforward initialization, Yin-Yang 4-30-3)")
+    p.add_argument("--cancellation", action="store_true",
+                   help="instead: how well learned ghosts cancel the feedback, per rule and "
+                        "hidden layer, over training (residual / beta-sized error signal, "
+                        "Yin-Yang 4-30-3)")
     p.add_argument("--epochs", type=int, default=5,
-                   help="with --fixed-point: epochs of training (default 5)")
+                   help="with --fixed-point or --cancellation: epochs of training (default 5)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    p.add_argument("--plot", metavar="OUT.png", help="with --fixed-point: plot the distances")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="with --fixed-point or --cancellation: plot the measurement")
     p.set_defaults(func=cmd_gradcheck)
 
 
@@ -95,8 +100,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from ghostfpga.golden.gradcheck import beta_slopes, gradcheck
 
+    if args.fixed_point and args.cancellation:
+        raise ConfigError("gradcheck", "--fixed-point --cancellation",
+                          "takes one of --fixed-point and --cancellation")
     if args.fixed_point:
         return _fixed_point(args)
+    if args.cancellation:
+        return _cancellation(args)
 
     rows = gradcheck()
     slopes = beta_slopes(rows)
@@ -125,8 +135,9 @@ def _fixed_point(args: argparse.Namespace) -> int:
     data, rows = yinyang(), []
     for variant in VARIANTS:
         rows += fixed_point_over_training(Config(variant=variant), data, args.epochs)
-    print(table(["variant", "epoch", "layer", "distance", "test acc"],
+    print(table(["variant", "epoch", "layer", "distance", "before the fit", "test acc"],
                 [[r.variant, r.epoch, f"{r.layer}", f"{r.distance:.3g}",
+                  "-" if r.before_fit is None else f"{r.before_fit:.3g}",
                   percent(r.test_accuracy)] for r in rows],
                 title="feedforward state vs the free dynamics' fixed point (Yin-Yang 4-30-3, "
                       "sweep; ||u - a|| / ||a|| after 100 Euler steps at beta = 0)"))
@@ -134,4 +145,34 @@ def _fixed_point(args: argparse.Namespace) -> int:
         write_json(args.json, {"rows": [r.to_dict() for r in rows]})
     if args.plot:
         plot_fixed_point(rows, args.plot)
+    return 0
+
+
+def _cancellation(args: argparse.Namespace) -> int:
+    from ghostfpga.config import GHOST_RULES
+    from ghostfpga.golden.cancellation import cancellation_over_training
+    from ghostfpga.golden.datasets import yinyang
+
+    from .report import plot_cancellation
+
+    if args.epochs < 1:
+        raise ConfigError("epochs", args.epochs, "must be at least 1")
+    data, rows = yinyang(), []
+    for rule in GHOST_RULES:
+        rows += cancellation_over_training(Config(ghost_rule=rule), data, args.epochs)
+
+    def ratio(v):
+        return "no signal" if v != v else f"{v:.3g}"
+
+    print(table(["rule", "epoch", "layer", "before the fit", "after the fit", "signal",
+                 "test acc"],
+                [[r.rule, r.epoch, f"{r.layer}", ratio(r.before), ratio(r.after),
+                  f"{r.signal:.3g}", percent(r.test_accuracy)] for r in rows],
+                title="learned ghosts: ||feedback - ghost output|| / ||beta-sized error "
+                      "signal|| at the free state (Yin-Yang 4-30-3, sweep, 100 training "
+                      "samples; learning needs it well below 1)"))
+    if args.json:
+        write_json(args.json, {"rows": [r.to_dict() for r in rows]})
+    if args.plot:
+        plot_cancellation(rows, args.plot)
     return 0

@@ -20,11 +20,12 @@ import tomli_w
 from .devices import DEVICES   # the supported FPGAs; lanes may not exceed their multipliers
 
 __all__ = ["Config", "ConfigError", "Numerics", "Hardware", "Link", "VARIANTS", "FEEDBACKS", "SCHEDULES",
-           "ROUNDINGS", "DEVICES"]
+           "ROUNDINGS", "DEVICES", "GHOST_RULES"]
 
 VARIANTS = ("tied", "learned", "replay")
 FEEDBACKS = ("transpose", "random")
 SCHEDULES = ("dynamics", "sweep")
+GHOST_RULES = ("normalized", "constant")
 
 
 class ConfigError(ValueError):
@@ -207,8 +208,17 @@ class Config:
     ``lr / beta * error * presynaptic rate``."""
     lr_decay: tuple[float, ...] = 0.95  # type: ignore[assignment]  # broadcast
     """Per-epoch multiplicative decay of each layer's learning rate, in (0, 1]."""
+    ghost_rule: str = "normalized"
+    """How ``learned`` ghosts learn (docs/model.md): ``normalized`` fits V and Q to each sample
+    in its free phase, before the nudge, with a step normalized by the presynaptic activity
+    (the cancellation is exact for that sample); ``constant`` learns after the sample at the
+    rate ``ghost_lr`` (lags W by more than the beta-sized error: measured at chance)."""
+    ghost_warmup: int = 500
+    """Samples of a self-predicting phase before the first epoch (``learned`` ghosts,
+    ``normalized`` rule): the ghosts fit them with every learning rate 0, no target learning,
+    so training starts with ghosts that already cancel (fixed point needs it: docs/model.md)."""
     ghost_lr: float = 0.05
-    """Learning rate of the ghost weights V and Q (``learned`` variant only)."""
+    """Learning rate of the ghost weights V and Q (``learned`` ghosts, ``constant`` rule)."""
     target_margin: float = 0.1
     """Targets are ``margin`` (wrong classes) and ``1 - margin`` (right class): they keep
     hard-sigmoid outputs off the flat parts where no error flows (docs/model.md)."""
@@ -276,6 +286,10 @@ class Config:
                     raise ConfigError(name, value, "must hold positive numbers")
             if name == "lr_decay" and any(v > 1 for v in value):
                 raise ConfigError(name, value, "must hold numbers in (0, 1]")
+        _choice("ghost_rule", self.ghost_rule, GHOST_RULES)
+        self._validate_replay_dynamics()
+        if not _is_int(self.ghost_warmup) or self.ghost_warmup < 0:
+            raise ConfigError("ghost_warmup", self.ghost_warmup, "must be a non-negative integer")
         if not _is_real(self.ghost_lr) or self.ghost_lr < 0:
             raise ConfigError("ghost_lr", self.ghost_lr, "must be a non-negative number")
         if not _is_real(self.target_margin) or not 0 <= self.target_margin < 0.5:
@@ -292,6 +306,31 @@ class Config:
                 raise ConfigError(name, section, f"must be a {cls.__name__}")
             section._validate()
 
+    def _validate_replay_dynamics(self) -> None:
+        """Ghosts that cancel only the free feedback (``replay``, and ``learned`` ghosts by the
+        ``normalized`` rule, fitted to the free state) learn under ``dynamics`` only when the
+        nudged phase stops before a hidden layer's own change returns through W_{l+1}: they
+        cannot cancel that loop, whose gain exceeds one from initialization on
+        (docs/model.md, "Ghosts under dynamics"). With one hidden layer and alpha = 1 that is
+        after exactly 3 steps."""
+        fits = self.variant == "learned" and self.ghost_rule == "normalized"
+        if self.schedule != "dynamics" or not (self.variant == "replay" or fits):
+            return
+        what = "replay" if self.variant == "replay" else "normalized learned"
+        if len(self.layers) != 3:
+            raise ConfigError("variant", self.variant,
+                              f"({what} ghosts) under the dynamics schedule needs one hidden "
+                              "layer: with more, each layer's own change returns through the "
+                              "layer above before the error has reached the bottom "
+                              "(docs/model.md); use the sweep schedule")
+        if self.alpha != 1 or self.steps != 3:
+            raise ConfigError("steps" if self.alpha == 1 else "alpha",
+                              self.steps if self.alpha == 1 else self.alpha,
+                              f"must be 3 (steps) and 1 (alpha) for {what} ghosts under "
+                              "dynamics: later steps bring the hidden layer's own change back "
+                              "through W_2, a loop of gain above one that ghosts fitted to the "
+                              "free state cannot cancel (docs/model.md)")
+
     # -- derived --------------------------------------------------------------------------
     @property
     def n_layers(self) -> int:
@@ -301,6 +340,13 @@ class Config:
     @property
     def n_classes(self) -> int:
         return self.layers[-1]
+
+    @property
+    def warmup_samples(self) -> int:
+        """Samples of the ghosts' self-predicting phase: ``ghost_warmup`` for normalized
+        learned ghosts, else 0."""
+        fits = self.variant == "learned" and self.ghost_rule == "normalized"
+        return self.ghost_warmup if fits else 0
 
     def lr_at(self, epoch: int) -> tuple[float, ...]:
         """Learning rates of each layer during ``epoch`` (0-based), after decay."""

@@ -143,3 +143,23 @@ def plot_fixed_point(rows, path: str | Path) -> None:
         ax.set_yscale("symlog", linthresh=1e-6)
 
     _epoch_plot(path, "feedforward state vs the free fixed point", "||u - a|| / ||a||", draw)
+
+
+def plot_cancellation(rows, path: str | Path) -> None:
+    """The learned ghosts' cancellation residual relative to the error signal per epoch, one
+    line per rule, layer and moment (before / after the free-phase fit), saved as an image;
+    epochs without a signal are left out."""
+    def draw(ax):
+        for rule, layer in sorted({(r.rule, r.layer) for r in rows}):
+            line = [r for r in rows if (r.rule, r.layer) == (rule, layer)]
+            moments = ("before", "after") if rule == "normalized" else ("before",)
+            for moment in moments:
+                points = [(r.epoch, getattr(r, moment)) for r in line
+                          if getattr(r, moment) == getattr(r, moment)]
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                        label=f"{rule}, layer {layer}, {moment} the fit"
+                        if rule == "normalized" else f"{rule}, layer {layer}")
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_yscale("log")
+
+    _epoch_plot(path, "learned ghosts: cancellation residual", "residual / error signal", draw)

@@ -2,7 +2,9 @@
 
 Same phases and schedules as the float model (golden/ghost.py), computed with the operations of
 docs/numerics.md on int64 arrays. Matrices hold their bias as a last column (its presynaptic
-rate is 1.0). The learning passes run in a fixed order (W_1 .. W_L, then V_1, Q_1, V_2, ...);
+rate is 1.0). The learning passes run in a fixed order: learned ghosts by the ``normalized``
+rule fit V_1, Q_1, V_2, ... in the free phase, then W_1 .. W_L learn (by the ``constant`` rule
+V_1, Q_1, V_2, ... follow W);
 the core's one LFSR steps once per cycle of a learning pass and lane p uses its state rotated by
 p * LANE_ROTATION bits (golden/numerics.py), so the weight at word a of a pass gets the state
 a + 1 steps after the pass starts (golden/lanes.py).
@@ -16,8 +18,9 @@ from ghostfpga.config import Config
 
 from .lanes import LaneMap
 from .network import Params, init_params, one_hot
-from .numerics import (LFSR_PERIOD, Formats, lane_random, lfsr_position, lfsr_table,
-                       quantize, rho_fixed, round_shift, saturate, scaled_error, weight_update)
+from .numerics import (LFSR_PERIOD, Q_STEP_FRAC, V_STEP_FRAC, Formats, lane_random,
+                       lfsr_position, lfsr_table, normalized_step, quantize, rho_fixed,
+                       round_shift, saturate, scaled_error, weight_update)
 
 __all__ = ["FixedModel", "FixedParams"]
 
@@ -111,16 +114,17 @@ class FixedModel:
         return round_shift(y - self.rho(u), self.fmt.beta_shift)
 
     def learn(self, name: str, k: int, err: np.ndarray, pre: np.ndarray, eta: int,
-              bias: bool) -> None:
+              bias: bool, eta_frac: int | None = None) -> None:
         """M += round(eta * err * pre): the one learning datapath, for W, V and Q.
 
         e = sat16(round(eta * err >> (eta_frac + error_frac - 15))) once per row, then per weight
         round(e * pre >> (15 + rate_frac - weight_frac)), stochastic or nearest, saturated.
+        ``eta_frac`` is the formats' (a host-set learning rate) or a ghost step's.
         """
         fmt = self.fmt
         M = self.params.matrices()[name][k]
         lane_map = self.maps[name][k]
-        e, wide_e = scaled_error(fmt, eta, err)
+        e, wide_e = scaled_error(fmt, eta, err, eta_frac)
         pre_aug = np.append(pre, fmt.rate_one) if bias else pre
         if self.probe is not None:
             exact = e[:, None] * pre_aug[None, :] / 2.0 ** fmt.learn_shift
@@ -179,9 +183,29 @@ class FixedModel:
         """One training sample from float input and target (quantized here, as the host does)."""
         self.train_sample_fixed(self.quantize_input(x), self.quantize_target(y), self.etas(lrs))
 
+    def fit_ghosts(self, a, r) -> None:
+        """The ``normalized`` rule in the free phase (a, r: the feedforward pass): per hidden
+        layer, V learns the drive of the layer above, err = a_{k+2} - V [r; 1], at the step
+        1 / (|r|^2 + 1); then, from the new ghost drive g, Q learns the feedback,
+        err = B rho(a_{k+2}) - Q rho(g), at the step 1 / |rate(g)|^2 (golden/numerics.py)."""
+        fmt = self.fmt
+        for k in range(self.L - 1):
+            pre = r[k + 1]
+            err_v = self._narrow(a[k + 1] - self.forward(self.params.V[k], pre))
+            self.learn("V", k, err_v, pre, normalized_step(fmt, pre, V_STEP_FRAC, bias=True),
+                       bias=True, eta_frac=V_STEP_FRAC)
+            g = self.forward(self.params.V[k], pre)
+            rg = self.rate(g)
+            err_q = self._narrow(self.feedback(k, self.rho(a[k + 1])) - self.ghost_output(k, g))
+            self.learn("Q", k, err_q, rg, normalized_step(fmt, rg, Q_STEP_FRAC, bias=False),
+                       bias=False, eta_frac=Q_STEP_FRAC)
+
     def train_sample_fixed(self, x_q, y_q, etas) -> None:
         L, variant = self.L, self.config.variant
+        rule = self.config.ghost_rule if variant == "learned" else None
         a, r = self.feedforward(x_q)
+        if rule == "normalized":
+            self.fit_ghosts(a, r)
         u = [ai.copy() for ai in a]
         g = [self._ghost_drive(k, a, r).copy() for k in range(L - 1)]
         for _ in range(self.config.free_steps):
@@ -192,7 +216,7 @@ class FixedModel:
         h = [self.feedback(k, self.rho(u[k + 1])) for k in range(L - 1)] \
             if variant == "replay" else [None] * (L - 1)
         free_fb = [self.feedback(k, self.rho(u[k + 1])) for k in range(L - 1)] \
-            if variant == "learned" else None
+            if rule == "constant" else None
         if self.config.schedule == "dynamics":
             for _ in range(self.config.steps):
                 u, g, _, _ = self._euler_step(u, g, h, x_q, y_q)
@@ -210,7 +234,7 @@ class FixedModel:
         for k in range(L):
             err = self.rho(u[k]) - self.rho(a[k])
             self.learn("W", k, err, pre[k], etas[k], bias=True)
-        if variant == "learned":
+        if rule == "constant":
             eta_g = self.fmt.eta_mantissa(self.config.ghost_lr, "ghost_lr")
             for k in range(L - 1):
                 rg = self.rho(free_g[k])

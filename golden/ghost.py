@@ -4,8 +4,10 @@ One training sample:
 
 1. free phase: the feedforward pass u_l = a_l (plus ``free_steps`` Euler steps at beta = 0);
 2. nudged phase from the free state, by the ``dynamics`` or ``sweep`` schedule;
-3. learning: W_l += (lr_l / beta) (r_l - rho(a_l)) r_{l-1}^T, b_l likewise; learned ghosts
-   update V, v, Q from the free state with the same rule form.
+3. learning: W_l += (lr_l / beta) (r_l - rho(a_l)) r_{l-1}^T, b_l likewise.
+
+Learned ghosts learn with the same rule form: by the ``normalized`` rule they fit V, v and Q
+to the sample in its free phase, before the nudge; by the ``constant`` rule after the sample.
 
 Prediction is the argmax of a_L after the feedforward pass.
 """
@@ -152,15 +154,39 @@ class GhostModel:
     def train_sample(self, x: np.ndarray, y: np.ndarray, lrs) -> None:
         """One per-sample update with per-layer learning rates ``lrs``."""
         p, beta = self.params, self.config.beta
+        rule = self.config.ghost_rule if self.config.variant == "learned" else None
+        if rule == "normalized":
+            self.fit_ghosts(x)
         updates, free = self.weight_updates(x, y, beta)
-        if self.config.variant == "learned":
+        if rule == "constant":
             self._learn_ghosts(free)
         for k, (dW, db) in enumerate(updates):
             p.W[k] += lrs[k] * dW
             p.b[k] += lrs[k] * db
 
+    def fit_ghosts(self, x: np.ndarray) -> None:
+        """The ``normalized`` rule, in the free phase of ``x``: each hidden layer's ghosts
+        predict the drive of the layer above, V += (a_{l+1} - g) [r_l; 1]^T / (|r_l|^2 + 1),
+        then their outputs predict the feedback, Q += (B_l r_{l+1} - Q rho(g)) rho(g)^T /
+        |rho(g)|^2, with g the new ghost drive. Both are one normalized least-mean-squares
+        step of size 1: after it the ghosts cancel this sample's feedback exactly."""
+        p = self.params
+        a, r = self.feedforward(x)
+        for k in range(self.L - 1):
+            pre = r[k + 1]
+            err_v = a[k + 1] - (p.V[k] @ pre + p.v[k])
+            step = 1.0 / (pre @ pre + 1.0)
+            p.V[k] += step * np.outer(err_v, pre)
+            p.v[k] += step * err_v
+            rg = rho(p.V[k] @ pre + p.v[k])
+            norm = rg @ rg
+            if norm > 0:
+                err_q = p.feedback(k) @ r[k + 2] - p.Q[k] @ rg
+                p.Q[k] += np.outer(err_q, rg) / norm
+
     def _learn_ghosts(self, free: FreeState) -> None:
-        """V predicts the unit above, Q predicts the feedback: both from the free state."""
+        """The ``constant`` rule, after the sample: V predicts the unit above, Q predicts the
+        feedback, both from the free state at the rate ``ghost_lr``."""
         p, eta = self.params, self.config.ghost_lr
         for k in range(self.L - 1):
             rg = rho(free.g[k])

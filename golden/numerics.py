@@ -18,7 +18,7 @@ from ghostfpga.config import Config, ConfigError
 __all__ = ["Formats", "round_shift", "saturate", "stochastic_shift", "rho_fixed", "quantize",
            "LFSR_TAPS", "LFSR_PERIOD", "lfsr_step", "lfsr_table", "lfsr_position", "LANE_ROTATION",
            "lane_random", "power_of_two_exponent", "LFSR_BITS", "scaled_error", "weight_update",
-           "learn_update"]
+           "learn_update", "normalized_step", "STEP_BITS", "V_STEP_FRAC", "Q_STEP_FRAC"]
 
 SCALED_ERROR_BITS = 16
 """Width of the scaled error e = eta x d that multiplies the presynaptic rate (signed)."""
@@ -199,7 +199,11 @@ class Formats:
     @property
     def eta_shift(self) -> int:
         """The scaled error: eta x error (eta_frac + error_frac bits) to SCALED_ERROR_FRAC."""
-        return self.eta_frac + self.error_frac - SCALED_ERROR_FRAC
+        return self.step_shift(self.eta_frac)
+
+    def step_shift(self, eta_frac: int) -> int:
+        """The scaled error of a multiplier with ``eta_frac`` fraction bits."""
+        return eta_frac + self.error_frac - SCALED_ERROR_FRAC
 
     @property
     def learn_shift(self) -> int:
@@ -229,11 +233,34 @@ class Formats:
         return [self.eta_mantissa(lr / beta, "lr") for lr in lrs]
 
 
+# -- the normalized steps of learned ghosts (docs/numerics.md) -----------------------------------
+STEP_BITS = 15
+"""Width of a normalized step, the unsigned learning-rate multiplier of a ghost fit (it fits
+a signed 16-bit multiplier operand)."""
+V_STEP_FRAC = 15
+"""Fraction bits of V's step 1 / (|r|^2 + 1), in (0, 1)."""
+Q_STEP_FRAC = 8
+"""Fraction bits of Q's step 1 / |rate(g)|^2: it exceeds 1 when the ghost rates are small
+(up to 128, for |rate(g)|^2 down to 1/128)."""
+
+
+def normalized_step(fmt: Formats, pre, frac: int, bias: bool) -> int:
+    """The step of one normalized least-mean-squares fit over the presynaptic rates ``pre``
+    (rate format; ``bias``: and a bias input of 1.0): floor(2^frac / |pre|^2), exact integer
+    division, saturated to STEP_BITS bits; 0 when |pre|^2 is 0 (nothing to fit)."""
+    norm = int(np.sum(np.asarray(pre, dtype=np.int64) ** 2)) + (fmt.rate_one ** 2 if bias else 0)
+    if norm == 0:
+        return 0
+    return min((1 << (frac + 2 * fmt.rate_frac)) // norm, (1 << STEP_BITS) - 1)
+
+
 # -- the learning update (docs/numerics.md), the one definition the model and the tests use ----
-def scaled_error(fmt: Formats, eta, err):
-    """(e, wide): the scaled error e = sat16(round(eta x err / 2^eta_shift)) and its value
-    before saturation."""
-    wide = round_shift(eta * err, fmt.eta_shift)
+def scaled_error(fmt: Formats, eta, err, eta_frac: int | None = None):
+    """(e, wide): the scaled error e = sat16(round(eta x err / 2^shift)) and its value before
+    saturation; shift = eta_frac + error_frac - 15 (eta_frac: the formats' by default, a ghost
+    step's for normalized fits)."""
+    shift = fmt.eta_shift if eta_frac is None else fmt.step_shift(eta_frac)
+    wide = round_shift(eta * err, shift)
     return saturate(wide, SCALED_ERROR_BITS), wide
 
 

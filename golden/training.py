@@ -15,7 +15,7 @@ from .datasets import Dataset
 from .network import one_hot
 
 __all__ = ["Trainable", "TrainResult", "train", "accuracy", "sample_order", "strided_order",
-           "stored_epochs"]
+           "stored_epochs", "warmup_order", "warm_up"]
 
 
 class Trainable(Protocol):
@@ -64,14 +64,33 @@ def stored_epochs(config: Config, n: int, epochs: int) -> list[tuple[int, int]]:
     return out
 
 
+def warmup_order(config: Config, n: int) -> np.ndarray:
+    """The samples of the ghosts' self-predicting phase: the first ``warmup_samples`` of the
+    first epoch's order (repeated when they outnumber the training set)."""
+    order = sample_order(config, n, 0)
+    return np.resize(order, config.warmup_samples) if config.warmup_samples else order[:0]
+
+
+def warm_up(model: Trainable, data: Dataset) -> None:
+    """The self-predicting phase of normalized learned ghosts: training samples with every
+    learning rate 0, so only the ghosts learn (nothing for other models)."""
+    config = model.config
+    targets = one_hot(data.y_train, config.n_classes, config.target_margin)
+    zero = (0.0,) * config.n_layers
+    for idx in warmup_order(config, len(data.y_train)):
+        model.train_sample(data.x_train[idx], targets[idx], zero)
+
+
 def train(model: Trainable, data: Dataset, epochs: int | None = None,
           progress: Callable[[int], None] | None = None,
           on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train ``model`` for ``epochs`` (default: its config's) and record per-epoch accuracies.
+    """Train ``model`` for ``epochs`` (default: its config's) and record per-epoch accuracies,
+    after the ghosts' self-predicting phase (``warm_up``).
 
     ``progress(n)`` is called after every ``n`` samples; ``on_epoch(record)`` after each epoch.
     """
     config = model.config
+    warm_up(model, data)
     epochs = config.epochs if epochs is None else epochs
     targets = one_hot(data.y_train, config.n_classes, config.target_margin)
     history = []

@@ -53,8 +53,7 @@ CHARACTERIZED = {
                                                 rounding="nearest")),
     **{name: COSIMULATED[name] for name in (
         "learned-random-rows-P4", "learned-dynamics-3hidden-P3")},
-    "dynamics-replay-P3": Config(layers=(4, 10, 3), schedule="dynamics", steps=3,
-                                 variant="replay", hardware=Hardware(lanes=3)),
+    "dynamics-replay-P3": COSIMULATED["dynamics-replay-alpha1-P3"],
 }
 
 # the configs of benchmarks/synth.py and the README's synthesis table

@@ -47,7 +47,7 @@ def test_the_simulated_board_trains_from_its_on_board_set():
 
 
 def test_driver_trains_a_learned_ghost_board_in_verilator():
-    config = Config(layers=(4, 10, 3), variant="learned", hardware=Hardware(lanes=3))
+    config = Config(layers=(4, 10, 3), variant="learned", ghost_rule="constant", hardware=Hardware(lanes=3))
     run = run_on_device(config, yinyang(), "sim", samples=80, epochs=1, test_samples=30,
                         timeout=0.01, divisor=4)
     assert run["mismatches"] == 0, run["first_mismatch"]

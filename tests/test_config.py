@@ -12,7 +12,7 @@ BAD_VALUES = [
     ("steps", 0), ("steps", 2.5), ("free_steps", -1), ("settle_iterations", 0),
     ("lr", 0), ("lr", -0.05), ("lr", [0.05]), ("lr", [0.05, "x"]),
     ("lr_decay", 0), ("lr_decay", 1.2), ("lr_decay", [0.9, 0.9, 0.9]),
-    ("ghost_lr", -1), ("target_margin", 0.5), ("target_margin", -0.1), ("bias_init", 3), ("epochs", 0), ("epochs", True), ("seed", -1),
+    ("ghost_lr", -1), ("ghost_rule", "fast"), ("ghost_warmup", -1), ("target_margin", 0.5), ("target_margin", -0.1), ("bias_init", 3), ("epochs", 0), ("epochs", True), ("seed", -1),
 ]
 
 
@@ -31,6 +31,27 @@ def test_every_field_has_a_bad_value_test():
         {n for n, _ in BAD_VALUES}
 
 
+@pytest.mark.parametrize("changes,field", [
+    (dict(layers=(4, 10, 8, 3)), "variant"),     # one hidden layer only
+    (dict(alpha=0.5), "alpha"),
+    (dict(steps=4), "steps"),
+    (dict(steps=20, alpha=0.5), "alpha"),
+])
+@pytest.mark.parametrize("variant", ["replay", "learned"])
+def test_ghosts_fitted_to_the_free_state_refuse_dynamics_that_cannot_learn(variant, changes,
+                                                                           field):
+    """Replay and normalized learned ghosts learn under dynamics with one hidden layer,
+    alpha = 1 and 3 steps only (docs/model.md); every other setting is refused with the
+    reason. The constant rule is not restricted (it is the baseline that does not learn)."""
+    base = dict(variant=variant, schedule="dynamics", alpha=1.0, steps=3)
+    assert Config(**base).steps == 3
+    with pytest.raises(ConfigError, match="loop|hidden layer") as info:
+        Config(**(base | changes))
+    assert info.value.field == field
+    if variant == "learned":
+        assert Config(**(base | changes), ghost_rule="constant").variant == "learned"
+
+
 def test_scalars_broadcast_per_layer():
     c = Config(layers=(4, 20, 10, 3), lr=0.1, lr_decay=0.9)
     assert c.lr == (0.1, 0.1, 0.1) and c.lr_decay == (0.9, 0.9, 0.9)
@@ -44,6 +65,7 @@ def test_replace_with_deeper_layers_rebroadcasts_uniform_rates():
 
 def test_toml_round_trip(tmp_path):
     c = Config(layers=(4, 120, 3), variant="learned", feedback="random", schedule="dynamics",
+               alpha=1.0, steps=3,
                lr=[0.05, 0.02], epochs=7, seed=3)
     path = tmp_path / "c.toml"
     c.save(path)

@@ -34,7 +34,7 @@ def test_the_model_predicts_every_characterized_sample(name):
 def test_a_config_outside_the_recorded_ones_runs_as_predicted():
     """A config no reference holds (odd sizes, P = 7, learned ghosts with random feedback,
     dynamics), run in Amaranth's simulator now."""
-    config = Config(layers=(5, 11, 9, 4), variant="learned", feedback="random",
+    config = Config(layers=(5, 11, 9, 4), variant="learned", ghost_rule="constant", feedback="random",
                     schedule="dynamics", steps=2, hardware=Hardware(lanes=7))
     samples, etas = _samples(config)
     run = run_amaranth(config, samples, etas)

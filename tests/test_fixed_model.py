@@ -17,7 +17,7 @@ def _x(n, seed=0):
 
 @pytest.mark.parametrize("variant", ["tied", "replay"])
 def test_free_steps_keep_the_feedforward_state_exactly(variant):
-    cfg = Config(layers=(4, 12, 10, 3), variant=variant, schedule="dynamics", free_steps=8)
+    cfg = Config(layers=(4, 12, 10, 3), variant=variant, free_steps=8)
     m = FixedModel(cfg)
     x = m.quantize_input(_x(4))
     a, r = m.feedforward(x)
@@ -71,7 +71,9 @@ def small_yinyang():
 
 @pytest.mark.parametrize("kw", [
     dict(), dict(schedule="dynamics", steps=8), dict(variant="replay"),
-    dict(variant="learned", steps=4, schedule="dynamics"), dict(feedback="random"),
+    dict(variant="learned", steps=3, alpha=1.0, schedule="dynamics"), dict(variant="learned"),
+    dict(variant="learned", ghost_rule="constant", steps=4, schedule="dynamics"),
+    dict(feedback="random"),
     dict(numerics=Numerics(weight_bits=8, weight_frac=5)),
     dict(numerics=Numerics(rounding="nearest")),
 ])

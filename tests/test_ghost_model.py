@@ -37,8 +37,26 @@ def test_learned_ghosts_do_not_cancel_before_learning():
     assert np.abs(model.free_phase(x).u[0] - a[0]).max() > 1e-3
 
 
+@pytest.mark.parametrize("layers", [(4, 20, 3), (4, 12, 9, 3)])
+@pytest.mark.parametrize("feedback", ["transpose", "random"])
+def test_the_normalized_fit_cancels_the_sample_exactly(layers, feedback):
+    """After the free-phase fit the ghosts predict the drive above and the feedback of the
+    sample exactly: the nudged phase then starts from a tied-like cancellation."""
+    cfg = Config(layers=layers, variant="learned", feedback=feedback, seed=2)
+    model = GhostModel(cfg)
+    p = model.params
+    for x in _inputs(4):
+        model.fit_ghosts(x)
+        a, r = model.feedforward(x)
+        for k in range(cfg.n_layers - 1):
+            g = p.V[k] @ r[k + 1] + p.v[k]
+            np.testing.assert_allclose(g, a[k + 1], atol=1e-12)
+            np.testing.assert_allclose(p.Q[k] @ rho(g), p.feedback(k) @ r[k + 2], atol=1e-12)
+
+
 def test_learned_ghosts_learn_to_cancel_the_feedback():
-    cfg = Config(layers=(4, 20, 3), variant="learned", ghost_lr=0.2, seed=3)
+    cfg = Config(layers=(4, 20, 3), variant="learned", ghost_rule="constant", ghost_lr=0.2,
+                 seed=3)
     model = GhostModel(cfg)
     xs = np.random.default_rng(4).uniform(0, 1, size=(3000, 4))
 
@@ -109,6 +127,9 @@ def small_yinyang():
     (GhostModel, dict(schedule="sweep"), 0.75),
     (GhostModel, dict(schedule="dynamics", steps=10), 0.75),
     (GhostModel, dict(feedback="random"), 0.70),
+    (GhostModel, dict(variant="learned"), 0.75),
+    (GhostModel, dict(variant="learned", schedule="dynamics", steps=3, alpha=1.0), 0.75),
+    (GhostModel, dict(variant="replay", schedule="dynamics", steps=3, alpha=1.0), 0.75),
     (BackpropModel, dict(), 0.75),
 ])
 def test_short_training_learns_yinyang(small_yinyang, model_cls, kw, floor):

@@ -22,11 +22,11 @@ CONFIGS = {
     "rows": Config(hardware=Hardware(split_rows=False)),
     "replay-random-3hidden-P2": Config(layers=(4, 6, 5, 4, 3), variant="replay",
                                        feedback="random", hardware=Hardware(lanes=2)),
-    "learned-dynamics-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
+    "learned-dynamics-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned", ghost_rule="constant",
                                           schedule="dynamics", steps=2,
                                           hardware=Hardware(lanes=3)),
     "replay-dynamics-P2": Config(layers=(4, 10, 3), variant="replay", schedule="dynamics",
-                                 steps=2, hardware=Hardware(lanes=2)),
+                                 steps=3, alpha=1.0, hardware=Hardware(lanes=2)),
     "tied-dynamics-P1": Config(layers=(4, 5, 3), schedule="dynamics", steps=2,
                                hardware=Hardware(lanes=1)),
 }
