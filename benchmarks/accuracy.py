@@ -15,14 +15,11 @@ import argparse
 import os
 import statistics
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-
-from tqdm import tqdm
 
 from ghostfpga.config import Config
 from ghostfpga.report import markdown_table, table, write_json
-from ghostfpga.runs import prepare, run_training
+from ghostfpga.runs import prepare, run_parallel, run_training
 
 HERE = Path(__file__).resolve().parent
 
@@ -116,12 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = [v for v in variants if v in chosen or v[0] in refs]
     jobs = [(d, l, label, model, changes, seed, args.epochs)
             for d, l in tasks for label, model, changes in variants for seed in range(args.seeds)]
-    runs = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(_job, *j) for j in jobs]
-        for f in tqdm(as_completed(futures), total=len(futures), desc="training runs",
-                      unit="run", file=sys.stderr):
-            runs.append(f.result())
+    runs = run_parallel(_job, jobs, args.jobs)
     rows = summarize(runs)
     print(table(HEADERS, rows, title=f"test accuracy over {args.seeds} seeds, "
                                      f"{args.epochs} epochs, float64"))

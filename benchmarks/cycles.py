@@ -40,8 +40,16 @@ CONFIGS = [
     ("yinyang 4-30-3, P=1", Config(layers=(4, 30, 3), hardware=Hardware(lanes=1))),
     ("yinyang 4-30-3 replay", Config(layers=(4, 30, 3), variant="replay")),
     ("yinyang 4-30-3 random", Config(layers=(4, 30, 3), feedback="random")),
-    ("yinyang 4-30-3 learned", Config(layers=(4, 30, 3), variant="learned", ghost_rule="constant")),
+    ("yinyang 4-30-3 learned", Config(layers=(4, 30, 3), variant="learned")),
+    ("yinyang 4-30-3 learned, constant rule", Config(layers=(4, 30, 3), variant="learned",
+                                                     ghost_rule="constant")),
     ("yinyang 4-30-3 dynamics", Config(layers=(4, 30, 3), schedule="dynamics")),
+    ("yinyang 4-30-3 dynamics 3x1", Config(layers=(4, 30, 3), schedule="dynamics", alpha=1.0,
+                                           steps=3)),
+    ("yinyang 4-30-3 replay, dynamics 3x1", Config(layers=(4, 30, 3), variant="replay",
+                                                   schedule="dynamics", alpha=1.0, steps=3)),
+    ("yinyang 4-30-3 learned, dynamics 3x1", Config(layers=(4, 30, 3), variant="learned",
+                                                    schedule="dynamics", alpha=1.0, steps=3)),
     ("digits 64-32-10 dynamics", Config(layers=(64, 32, 10), schedule="dynamics")),
 ]
 

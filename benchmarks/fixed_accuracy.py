@@ -21,17 +21,14 @@ import argparse
 import os
 import statistics
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-
-from tqdm import tqdm
 
 from ghostfpga.config import Config, Numerics
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.ghost import GhostModel
 from ghostfpga.golden.training import train
 from ghostfpga.report import markdown_table, table, write_json
-from ghostfpga.runs import prepare
+from ghostfpga.runs import prepare, run_parallel
 
 HERE = Path(__file__).resolve().parent
 
@@ -135,12 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--md", default=str(HERE / "results" / "fixed_accuracy.md"))
     args = parser.parse_args(argv)
     jobs = _jobs(args.seeds, args.epochs, args.only)
-    runs = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(_run, *j) for j in jobs]
-        for f in tqdm(as_completed(futures), total=len(futures), desc="training runs",
-                      unit="run", file=sys.stderr):
-            runs.append(f.result())
+    runs = run_parallel(_run, jobs, args.jobs)
     numerics, variants = _numerics_rows(runs), _variant_rows(runs)
     print(table(NUMERICS_HEADERS, numerics,
                 title=f"fixed point vs float, {args.epochs} epochs, {args.seeds} seeds"))

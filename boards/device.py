@@ -17,7 +17,7 @@ import numpy as np
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedParams
 from ghostfpga.golden.numerics import Formats, quantize
-from ghostfpga.golden.training import sample_order, stored_epochs
+from ghostfpga.golden.training import sample_order, stored_epochs, warmup_order
 from ghostfpga.hdl.plan import Plan
 
 from .fake import image_crc, params_from_images
@@ -259,6 +259,22 @@ class Device:
                 outputs.append(struct.unpack_from(f"<{lay.n_outputs}H", d, off + 1))
         return (np.array(classes, dtype=np.int64),
                 np.array(outputs, dtype=np.int64).reshape(-1, lay.n_outputs))
+
+    def warm_up(self, X: np.ndarray, y: Sequence[int], progress: bool = True) -> int:
+        """The self-predicting phase of normalized learned ghosts (config ``ghost_warmup``):
+        the first samples of the first epoch's order, trained with every learning rate 0,
+        so only the ghosts learn; call it once before training (``drive`` does). Returns the
+        samples sent (0 for other configs)."""
+        from tqdm import tqdm
+
+        order = warmup_order(self.config, len(y))
+        if len(order):
+            x_q, y = self.quantize(X), np.asarray(y, dtype=np.int64)
+            self.set_rates((0.0,) * self.config.n_layers)
+            with tqdm(total=len(order), desc=f"ghost warm-up on {self.name}", unit="sample",
+                      disable=None if progress else True, leave=False) as bar:
+                self.run_samples(x_q[order], y[order], True, bar.update)
+        return len(order)
 
     def train(self, X: np.ndarray, y: Sequence[int], epochs: int = 1, progress: bool = True,
               on_epoch: Callable[[int, np.ndarray], None] | None = None) -> list[np.ndarray]:

@@ -17,12 +17,12 @@ __all__ = ["drive", "drive_job"]
 def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool = True,
           clock=time.perf_counter, on_board: bool = False) -> dict:
     """Train ``epochs`` over (x_train, y_train), streamed over the link or (``on_board``)
-    uploaded once and trained from the on-board set; predict x_test, read back every weight
-    and the counters. ``clock()`` gives seconds of the device's time (simulated time on the
-    simulated board)."""
+    uploaded once and trained from the on-board set, after the ghosts' warm-up (streamed);
+    predict x_test, read back every weight and the counters. ``clock()`` gives seconds of the
+    device's time (simulated time on the simulated board)."""
     start = clock()
     x, y = np.asarray(x_train), np.asarray(y_train)
-    run = {"on_board": on_board}
+    run = {"on_board": on_board, "warmup_samples": device.warm_up(x, y, progress)}
     if on_board:   # timed from the upload's end, and by the core's busy-cycle counter
         n = device.upload(x, y, progress)
         run["upload_seconds"] = clock() - start

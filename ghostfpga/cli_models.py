@@ -31,11 +31,16 @@ def add_commands(sub) -> None:
                    help="instead: how well learned ghosts cancel the feedback, per rule and "
                         "hidden layer, over training (residual / beta-sized error signal, "
                         "Yin-Yang 4-30-3)")
+    p.add_argument("--loop", action="store_true",
+                   help="instead: the loop gain of ghosts fitted to the free state under "
+                        "dynamics, and their update's cosine with backprop per alpha and "
+                        "number of steps (why the config allows 3 steps of alpha = 1 only)")
     p.add_argument("--epochs", type=int, default=5,
-                   help="with --fixed-point or --cancellation: epochs of training (default 5)")
+                   help="with --fixed-point, --cancellation or --loop: epochs of training "
+                        "(default 5)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png",
-                   help="with --fixed-point or --cancellation: plot the measurement")
+                   help="with --fixed-point, --cancellation or --loop: plot the measurement")
     p.set_defaults(func=cmd_gradcheck)
 
 
@@ -100,13 +105,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from ghostfpga.golden.gradcheck import beta_slopes, gradcheck
 
-    if args.fixed_point and args.cancellation:
-        raise ConfigError("gradcheck", "--fixed-point --cancellation",
-                          "takes one of --fixed-point and --cancellation")
+    sections = [name for name in ("fixed_point", "cancellation", "loop") if getattr(args, name)]
+    if len(sections) > 1:
+        raise ConfigError("gradcheck", " ".join("--" + n.replace("_", "-") for n in sections),
+                          "takes at most one of --fixed-point, --cancellation and --loop")
+    if sections and args.epochs < 1:
+        raise ConfigError("epochs", args.epochs, "must be at least 1")
     if args.fixed_point:
         return _fixed_point(args)
     if args.cancellation:
         return _cancellation(args)
+    if args.loop:
+        return _loop(args)
 
     rows = gradcheck()
     slopes = beta_slopes(rows)
@@ -124,28 +134,32 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_section(args: argparse.Namespace, rows, headers, cells, title: str, plot) -> int:
+    """Print a gradcheck section's table; write its rows as JSON and its plot if asked."""
+    print(table(headers, [cells(r) for r in rows], title=title))
+    if args.json:
+        write_json(args.json, {"rows": [r.to_dict() for r in rows]})
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
 def _fixed_point(args: argparse.Namespace) -> int:
     from ghostfpga.golden.datasets import yinyang
     from ghostfpga.golden.ffinit import fixed_point_over_training
 
     from .report import plot_fixed_point
 
-    if args.epochs < 1:
-        raise ConfigError("epochs", args.epochs, "must be at least 1")
     data, rows = yinyang(), []
     for variant in VARIANTS:
         rows += fixed_point_over_training(Config(variant=variant), data, args.epochs)
-    print(table(["variant", "epoch", "layer", "distance", "before the fit", "test acc"],
-                [[r.variant, r.epoch, f"{r.layer}", f"{r.distance:.3g}",
-                  "-" if r.before_fit is None else f"{r.before_fit:.3g}",
-                  percent(r.test_accuracy)] for r in rows],
-                title="feedforward state vs the free dynamics' fixed point (Yin-Yang 4-30-3, "
-                      "sweep; ||u - a|| / ||a|| after 100 Euler steps at beta = 0)"))
-    if args.json:
-        write_json(args.json, {"rows": [r.to_dict() for r in rows]})
-    if args.plot:
-        plot_fixed_point(rows, args.plot)
-    return 0
+    return _report_section(
+        args, rows, ["variant", "epoch", "layer", "distance", "before the fit", "test acc"],
+        lambda r: [r.variant, r.epoch, f"{r.layer}", f"{r.distance:.3g}",
+                   "-" if r.before_fit is None else f"{r.before_fit:.3g}",
+                   percent(r.test_accuracy)],
+        "feedforward state vs the free dynamics' fixed point (Yin-Yang 4-30-3, sweep; "
+        "||u - a|| / ||a|| after 100 Euler steps at beta = 0)", plot_fixed_point)
 
 
 def _cancellation(args: argparse.Namespace) -> int:
@@ -155,8 +169,6 @@ def _cancellation(args: argparse.Namespace) -> int:
 
     from .report import plot_cancellation
 
-    if args.epochs < 1:
-        raise ConfigError("epochs", args.epochs, "must be at least 1")
     data, rows = yinyang(), []
     for rule in GHOST_RULES:
         rows += cancellation_over_training(Config(ghost_rule=rule), data, args.epochs)
@@ -164,15 +176,28 @@ def _cancellation(args: argparse.Namespace) -> int:
     def ratio(v):
         return "no signal" if v != v else f"{v:.3g}"
 
-    print(table(["rule", "epoch", "layer", "before the fit", "after the fit", "signal",
-                 "test acc"],
-                [[r.rule, r.epoch, f"{r.layer}", ratio(r.before), ratio(r.after),
-                  f"{r.signal:.3g}", percent(r.test_accuracy)] for r in rows],
-                title="learned ghosts: ||feedback - ghost output|| / ||beta-sized error "
-                      "signal|| at the free state (Yin-Yang 4-30-3, sweep, 100 training "
-                      "samples; learning needs it well below 1)"))
-    if args.json:
-        write_json(args.json, {"rows": [r.to_dict() for r in rows]})
-    if args.plot:
-        plot_cancellation(rows, args.plot)
-    return 0
+    return _report_section(
+        args, rows, ["rule", "epoch", "layer", "before the fit", "after the fit", "signal",
+                     "test acc"],
+        lambda r: [r.rule, f"{r.epoch:g}", f"{r.layer}", ratio(r.before), ratio(r.after),
+                   f"{r.signal:.3g}", percent(r.test_accuracy)],
+        "learned ghosts: ||feedback - ghost output|| / ||beta-sized error signal|| at the "
+        "free state (Yin-Yang 4-30-3, sweep, 100 training samples; learning needs it well "
+        "below 1)", plot_cancellation)
+
+
+def _loop(args: argparse.Namespace) -> int:
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.golden.loopgain import loop_analysis
+
+    from .report import plot_loop
+
+    return _report_section(
+        args, loop_analysis(yinyang(), args.epochs),
+        ["epoch", "loop gain (median)", "max", "variant", "alpha", "steps", "cosine"],
+        lambda r: [r.epoch, f"{r.gain_median:.2f}", f"{r.gain_max:.2f}", r.variant,
+                   f"{r.alpha:g}", r.steps, f"{r.cosine:.3f}"],
+        "ghosts fitted to the free state under dynamics (Yin-Yang 4-30-3, learned ghosts "
+        "trained by the normalized rule; epoch 0: after their warm-up): the loop gain sigma = "
+        "||D W_2 D|| (above 1: the loop runs away for every alpha) and the smaller layer "
+        "cosine of the update with backprop (beta = 1e-3, 40 test inputs)", plot_loop)

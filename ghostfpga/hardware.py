@@ -12,7 +12,7 @@ from ghostfpga.config import Config, ConfigError
 from ghostfpga.fit import check_memory_fit
 from ghostfpga.golden.datasets import Dataset
 from ghostfpga.golden.fixed import FixedModel
-from ghostfpga.golden.training import sample_order, stored_epochs, strided_order
+from ghostfpga.golden.training import sample_order, stored_epochs, strided_order, warmup_order
 
 __all__ = ["write_verilog", "simulate", "run_on_device"]
 
@@ -33,8 +33,9 @@ def write_verilog(config: Config, out: str | Path) -> tuple[Path, Path]:
 
 def simulate(config: Config, data: Dataset, simulator: str, samples: int,
              test_samples: int | None = None) -> dict:
-    """Train the RTL on ``samples`` training samples (the first epoch's order), then infer the
-    test set, all checked against the fixed-point golden model bit for bit."""
+    """Train the RTL on ``samples`` training samples (the first epoch's order; normalized
+    learned ghosts: after their warm-up), then infer the test set, all checked against the
+    fixed-point golden model bit for bit."""
     from ghostfpga.hdl import Plan
     from ghostfpga.sim.cosim import cosimulate
     from ghostfpga.sim.protocol import Sample
@@ -44,28 +45,32 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
     order = sample_order(config, len(data.y_train), 0)[:samples]
     train = [Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), True)
              for i in order]
+    warm = [Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), True)
+            for i in warmup_order(config, len(data.y_train))]
     n_test = len(data.y_test) if test_samples is None else min(test_samples, len(data.y_test))
     test = [Sample(model.quantize_input(data.x_test[i]), int(data.y_test[i]), False)
             for i in range(n_test)]
     eta = model.etas(config.lr_at(0))
+    zero = model.etas((0.0,) * config.n_layers)
     start = time.perf_counter()
-    report = cosimulate(config, simulator, train + test, [eta] * (len(train) + len(test)),
-                        model=model)
+    report = cosimulate(config, simulator, warm + train + test,
+                        [zero] * len(warm) + [eta] * (len(train) + len(test)), model=model)
     seconds = time.perf_counter() - start
-    labels = np.array(report.labels)
+    labels = np.array(report.labels[len(warm):])
     train_labels = np.array([s.label for s in train])
     test_labels = np.array([s.label for s in test])
     golden_test = model.predict(data.x_test[:n_test])
     plan = Plan(config)
     ideal = plan.ideal_cycles()
-    train_cycles = report.mean_cycles(train + test, True)
-    infer_cycles = report.mean_cycles(train + test, False)
+    train_cycles = report.mean_cycles(warm + train + test, True)
+    infer_cycles = report.mean_cycles(warm + train + test, False)
     return {
         "simulator": simulator,
         "dataset": data.name,
         "layers": list(config.layers),
         "lanes": config.hardware.lanes,
         "samples": len(train),
+        "warmup_samples": len(warm),
         "test_samples": n_test,
         "mismatches": report.mismatches,
         "first_mismatch": report.first_mismatch,
@@ -125,10 +130,14 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
 
 
 def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_board: bool):
-    """Train the golden model as the device did: per epoch, the orders of the streamed
-    (``sample_order``) or the on-board (``stored_epochs``) training, each epoch's rates; yields
-    each epoch's order and its predictions (made before each update), in that order."""
+    """Train the golden model as the device did: the ghosts' warm-up, then per epoch, the
+    orders of the streamed (``sample_order``) or the on-board (``stored_epochs``) training,
+    each epoch's rates; yields each epoch's order and its predictions (made before each
+    update), in that order."""
     n = len(y)
+    zero = model.etas((0.0,) * config.n_layers)
+    for i in warmup_order(config, n):
+        model.step(x_q[i], int(y[i]), True, zero)
     stored = stored_epochs(config, n, epochs) if on_board else None
     for epoch in range(epochs):
         etas = model.etas(config.lr_at(epoch))
@@ -182,6 +191,7 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) ->
     sample_bytes = 2 * config.layers[0] + 1
     return {
         "samples": n, "epochs": epochs, "on_board": on_board,
+        "warmup_samples": run["warmup_samples"],
         "mismatches": mismatches, "first_mismatch": first,
         "train_accuracy": (run["epoch_correct"][-1] if on_board else
                            int(np.sum(np.array(run["train_predictions"][-1]) == y))) / n,

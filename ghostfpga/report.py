@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 __all__ = ["table", "write_json", "progress_bar", "plot_history", "percent", "output_problem"]
 
 
@@ -163,3 +165,35 @@ def plot_cancellation(rows, path: str | Path) -> None:
         ax.set_yscale("log")
 
     _epoch_plot(path, "learned ghosts: cancellation residual", "residual / error signal", draw)
+
+
+def plot_loop(rows, path: str | Path) -> None:
+    """The update's cosine with backprop against the number of dynamics steps, one line per
+    alpha, one panel per variant and epoch (golden/loopgain.py), saved as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(r.variant, r.epoch) for r in rows})
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), sharey=True)
+    for ax, (variant, epoch) in zip(np.atleast_1d(axes), panels):
+        mine = [r for r in rows if (r.variant, r.epoch) == (variant, epoch)]
+        for alpha in sorted({r.alpha for r in mine}):
+            line = sorted((r.steps, r.cosine) for r in mine if r.alpha == alpha)
+            ax.plot([p[0] for p in line], [p[1] for p in line], marker="o",
+                    label=f"alpha = {alpha:g}")
+        ax.set_title(f"{variant}, epoch {epoch} (gain {mine[0].gain_median:.2f})")
+        ax.set_xscale("log")
+        ticks = sorted({r.steps for r in mine})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("steps")
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("cosine with backprop")
+    np.atleast_1d(axes)[0].legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

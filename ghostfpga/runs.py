@@ -72,3 +72,17 @@ def run_training(config: Config, data: Dataset, model: str = "ghost",
         "history": result.history,
         "config": config.to_dict(),
     }
+
+
+def run_parallel(fn, jobs: list[tuple], workers: int) -> list:
+    """``fn(*job)`` for every job on ``workers`` processes, with a progress bar of finished
+    runs (on stderr); results in the order they finish."""
+    import sys
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(fn, *job) for job in jobs]
+        return [f.result() for f in tqdm(as_completed(futures), total=len(futures),
+                                         desc="training runs", unit="run", file=sys.stderr)]

@@ -83,14 +83,16 @@ def warm_up(model: Trainable, data: Dataset) -> None:
 
 def train(model: Trainable, data: Dataset, epochs: int | None = None,
           progress: Callable[[int], None] | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[dict], None] | None = None, warmup: bool = True) -> TrainResult:
     """Train ``model`` for ``epochs`` (default: its config's) and record per-epoch accuracies,
-    after the ghosts' self-predicting phase (``warm_up``).
+    after the ghosts' self-predicting phase (``warm_up``; ``warmup=False``: none, the model
+    goes on training).
 
     ``progress(n)`` is called after every ``n`` samples; ``on_epoch(record)`` after each epoch.
     """
     config = model.config
-    warm_up(model, data)
+    if warmup:
+        warm_up(model, data)
     epochs = config.epochs if epochs is None else epochs
     targets = one_hot(data.y_train, config.n_classes, config.target_margin)
     history = []

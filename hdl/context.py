@@ -54,6 +54,11 @@ class Build:
         return self.config.variant == "learned"
 
     @property
+    def normalized(self) -> bool:
+        """Learned ghosts fit each sample in the free phase (the normalized rule)."""
+        return self.learned and self.config.ghost_rule == "normalized"
+
+    @property
     def dynamics(self) -> bool:
         return self.config.schedule == "dynamics"
 

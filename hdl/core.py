@@ -42,12 +42,12 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedModel, FixedParams
-from ghostfpga.golden.numerics import OPERAND_BITS
+from ghostfpga.golden.numerics import OPERAND_BITS, STEP_BITS
 
 from .context import Build
 from .element import Elements
 from .lane import MacLane
-from .operands import Fetch, Issue
+from .operands import Fetch, Issue, eta_formats
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
@@ -110,9 +110,11 @@ class GhostCore(wiring.Component):
         fwd_shift = fmt.forward_shift
         images = plan.lane_images(self.params)
         lanes, banks = [], []
+        etas = {"eta_bits": max(fmt.eta_bits, STEP_BITS),
+                "eta_shifts": tuple(eta_formats(b))} if b.normalized else {}
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
-                           mac_shifts=(fwd_shift, fmt.feedback_shift, 0))
+                           mac_shifts=(fwd_shift, fmt.feedback_shift, 0), **etas)
             bank = StateBank(smap.depths, b.width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank

@@ -5,7 +5,8 @@ Pipeline (one operation issued per cycle, throughput 1/cycle):
 
 - stage 0 (issue): ``op`` and ``operand`` arrive; a ``MAC`` reads its weight at ``addr``.
 - stage 1: product = A x operand, A = the weight (``MAC``), the scaled error register
-  (``LEARN``) or the learning-rate multiplier ``eta`` (``ETA``); registered.
+  (``LEARN``) or the learning-rate multiplier ``eta`` (``ETA``; with several multiplier
+  formats, ``eta_sel`` beside it picks the shift of its scaled error); registered.
 - stage 2: sum = product + addend, the one adder of the lane, registered as ``acc``. ``MAC``
   accumulates: the addend is the accumulator, or on ``first`` the rounding constant of the
   pass (``round_sel`` picks one of ``mac_shifts``), so ``acc >> shift`` is the rounded dot
@@ -55,8 +56,14 @@ class MacLane(wiring.Component):
     shifts the core applies to ``acc`` (one per kind of pass)."""
 
     def __init__(self, fmt: Formats, depth: int, init: list[int],
-                 acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,)):
+                 acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,),
+                 eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None):
+        """``eta_bits`` and ``eta_shifts``: the learning-rate multiplier's width and the right
+        shifts of its ETA (one per multiplier format, ``eta_sel`` picks one); the formats'
+        by default."""
         self.fmt = fmt
+        self.eta_bits = eta_bits or fmt.eta_bits
+        self.eta_shifts = tuple(eta_shifts or (fmt.eta_shift,))
         # the accumulator also carries the learning sum e x pre + rounding bits to stage 3
         self.acc_bits = max(acc_bits or fmt.accumulator_bits,
                             SCALED_ERROR_BITS + fmt.rate_frac + 3)
@@ -67,13 +74,16 @@ class MacLane(wiring.Component):
         # exact for the three products: weight x operand (MAC), eta x error (ETA, eta
         # unsigned) and scaled error x rate (LEARN, 0 <= rate <= 1.0); narrow weights with a
         # wide eta need more than weight_bits + 16 (tests/test_formal.py found the wrap)
-        self.product_bits = OPERAND_BITS + max(fmt.weight_bits, fmt.eta_bits + 1,
+        self.product_bits = OPERAND_BITS + max(fmt.weight_bits, self.eta_bits + 1,
                                                fmt.rate_frac + 2)
+        eta_sel = {"eta_sel": In(max(1, (len(self.eta_shifts) - 1).bit_length()))} \
+            if len(self.eta_shifts) > 1 else {}
         super().__init__({
             "op": In(2),
             "addr": In(addr_bits),
             "operand": In(signed(OPERAND_BITS)),
-            "eta": In(unsigned(fmt.eta_bits)),
+            "eta": In(unsigned(self.eta_bits)),
+            **eta_sel,   # stage 1, with eta
             "first": In(1),
             "round_sel": In(max(1, (len(self.mac_shifts) - 1).bit_length())),
             "random": In(LFSR_BITS),   # stage 2: this lane's word of the core's LFSR
@@ -85,6 +95,17 @@ class MacLane(wiring.Component):
             "product": Out(signed(self.product_bits)),
             "acc": Out(signed(self.acc_bits)),
         })
+
+    def _each_eta_shift(self, m, sel, emit):
+        """``emit(shift)`` for the lane's one ETA shift, or for each under a switch on
+        ``sel`` (stage 2)."""
+        if sel is None:
+            emit(self.eta_shifts[0])
+            return
+        with m.Switch(sel):
+            for i, shift in enumerate(self.eta_shifts):
+                with m.Case(i):
+                    emit(shift)
 
     def elaborate(self, platform):
         m = Module()
@@ -117,8 +138,12 @@ class MacLane(wiring.Component):
         m.d.comb += [self.product.eq(product), self.acc.eq(acc)]
 
         # stage 2: the shared adder
-        eta_shift, learn_shift = fmt.eta_shift, fmt.learn_shift
-        assert eta_shift > 0 and learn_shift > 0, "formats leave no bits to round"
+        learn_shift = fmt.learn_shift
+        assert min(self.eta_shifts) > 0 and learn_shift > 0, "formats leave no bits to round"
+        s2_eta_sel = None
+        if len(self.eta_shifts) > 1:
+            s2_eta_sel = Signal.like(self.eta_sel)
+            m.d.sync += s2_eta_sel.eq(self.eta_sel)
         random = self.random
         width = max(self.acc_bits, self.product_bits) + 1
         addend = Signal(signed(width))
@@ -132,7 +157,9 @@ class MacLane(wiring.Component):
                             with m.Case(i):
                                 m.d.comb += addend.eq(_half(shift))
             with m.Case(LaneOp.ETA):
-                m.d.comb += addend.eq(_half(eta_shift))
+                def eta_rounding(shift):
+                    m.d.comb += addend.eq(_half(shift))
+                self._each_eta_shift(m, s2_eta_sel, eta_rounding)
             with m.Case(LaneOp.LEARN):
                 if fmt.stochastic:  # golden stochastic_shift: u aligned to the dropped bits
                     m.d.comb += addend.eq(aligned_random(random, learn_shift))
@@ -144,8 +171,10 @@ class MacLane(wiring.Component):
         # it into the scaled error
         with m.If(s2_op != LaneOp.NONE):
             m.d.sync += acc.eq(total)
+        def load_scaled_error(shift):
+            m.d.sync += scaled_error.eq(saturate(m, total >> shift, SCALED_ERROR_BITS))
         with m.If(s2_op == LaneOp.ETA):
-            m.d.sync += scaled_error.eq(saturate(m, total >> eta_shift, SCALED_ERROR_BITS))
+            self._each_eta_shift(m, s2_eta_sel, load_scaled_error)
         learning = Signal()
         m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
 

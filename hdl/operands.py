@@ -14,12 +14,27 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ghostfpga.golden.numerics import LANE_ROTATION, LFSR_BITS, OPERAND_BITS, lfsr_step
+from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q_STEP_FRAC,
+                                       STEP_BITS, V_STEP_FRAC, lfsr_step)
 
 from .arith import lfsr_next, pick
+from .normalizer import Normalizer
 from .stages import Round, Src, bits, delay
 
-__all__ = ["Fetch", "Issue", "Lfsr"]
+__all__ = ["Fetch", "Issue", "Lfsr", "eta_formats"]
+
+
+def eta_formats(b) -> list[int]:
+    """The right shifts of the lanes' ETA, one per learning-rate format the core uses: the
+    host's learning rates first, then the normalized fits' steps (V's, Q's) when they differ
+    (``Fetch.eta_sel`` indexes this list)."""
+    fmt = b.fmt
+    shifts = [fmt.eta_shift]
+    if b.normalized:
+        for frac in (V_STEP_FRAC, Q_STEP_FRAC):
+            if fmt.step_shift(frac) not in shifts:
+                shifts.append(fmt.step_shift(frac))
+    return shifts
 
 
 class Lfsr(wiring.Component):
@@ -65,6 +80,8 @@ class Fetch:
         self.update = Signal(name="f_update")         # LEARN issued (the LFSR steps)
         self.addr = Signal(addr_shape, name="f_addr")
         self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
+        self.eta_sel = Signal(2, name="f_eta_sel")    # its format (normalized fits)
+        self.norm = Signal(name="f_norm")             # the broadcast rate feeds the normalizer
 
 
 class Issue:
@@ -93,10 +110,19 @@ class Issue:
         m.submodules.lfsr = lfsr = Lfsr(fmt.lfsr_seed, fmt.stochastic)
         m.d.comb += lfsr.step.eq(s2_update)
         self.random = lfsr.random
-        self.s1_eta = Signal(unsigned(fmt.eta_bits))
-        # the ghosts' learning rate is the config's ghost_lr, a constant (golden model)
+        self.s1_eta = Signal(unsigned(max(fmt.eta_bits, STEP_BITS) if b.normalized
+                                      else fmt.eta_bits))
+        # the ghosts' learning rate: the config's ghost_lr, a constant (constant rule), or
+        # the normalizer's step (normalized rule)
         etas = [core.eta[k] for k in range(b.plan.L)]
-        if b.learned:
+        self.normalizer = None
+        if b.normalized:
+            terms = max(b.config.layers[1:]) + 1
+            m.submodules.normalizer = self.normalizer = Normalizer(fmt, terms)
+            etas.append(self.normalizer.step)
+            self.s1_eta_sel = Signal(2)
+            m.d.sync += self.s1_eta_sel.eq(delay(m, f.eta_sel, 2, "eta_sel"))
+        elif b.learned:
             etas.append(fmt.eta_mantissa(b.config.ghost_lr, "ghost_lr"))
         m.d.sync += self.s1_eta.eq(Array(etas)[o_eta])
         self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
@@ -126,7 +152,11 @@ class Issue:
         if b.learned and broadcast:   # ghost rates for Q's passes
             sources |= {Src.RHO_G: b.rho(v["g"]), Src.RATE_G: b.rate(v["g"])}
             if b.dynamics:            # the ghost state; the free rates for V's learning
-                sources |= {Src.RHO_GS: b.rho(v["gs"]), Src.RATE_FA: b.rate(v["fa"])}
+                sources[Src.RHO_GS] = b.rho(v["gs"])
+                if not b.normalized:
+                    sources[Src.RATE_FA] = b.rate(v["fa"])
+        elif b.normalized:            # the errors of V (the drive above minus g) and Q
+            sources |= {Src.ERR_V: b.narrow(a_val - v["g"]), Src.ERR_Q: v["q"]}
         elif b.learned:               # the errors of V (kept in v under dynamics) and Q
             sources |= {Src.ERR_V: v["v"] if b.dynamics else b.rho(a_val) - b.rho(v["g"]),
                         Src.ERR_Q: v["q"]}
@@ -148,6 +178,11 @@ class Issue:
                     m.d.comb += bcast.eq(value)
         with m.If(self.i_bias):
             m.d.comb += bcast.eq(fmt.rate_one)
+        if self.normalizer is not None:   # the fit's rates: V's broadcast operand, Q's rate(g)
+            norm = self.normalizer
+            m.d.comb += [norm.add.eq(delay(m, b.fetch.norm, 1, "norm")),
+                         norm.value.eq(Mux(self.i_src == Src.RHO_G,
+                                           b.rate(broadcast["g"]), bcast))]
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
                       if s.lane_map.by_columns and s.name == "W"}
@@ -165,6 +200,8 @@ class Issue:
                     m.d.comb += own.eq(fmt.rate_one)
             operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
             m.d.sync += operand.eq(Mux(self.i_bcast, bcast, own))
+            if self.normalizer is not None:
+                m.d.comb += lane.eta_sel.eq(self.s1_eta_sel)
             m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.lane_raddr),
                          lane.operand.eq(operand), lane.eta.eq(self.s1_eta),
                          lane.first.eq(self.s2_first), lane.waddr.eq(self.lane_waddr),

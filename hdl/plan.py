@@ -47,11 +47,6 @@ class Plan:
         if config.free_steps:
             raise ConfigError("free_steps", config.free_steps,
                               "must be 0 for the hardware generator (free phase = feedforward)")
-        if config.variant == "learned" and config.ghost_rule != "constant":
-            raise ConfigError("ghost_rule", config.ghost_rule,
-                              "must be 'constant' for the hardware generator: the core's "
-                              "learned ghosts learn after the sample at the rate ghost_lr "
-                              "(docs/hardware.md)")
         self.lanes = P = config.hardware.lanes
         sizes = config.layers
         self.L = config.n_layers

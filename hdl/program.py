@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from amaranth.lib import enum
 
+from .normalizer import NORMALIZER_CYCLES
 from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, bits
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
@@ -42,6 +43,7 @@ class PassKind(enum.Enum):
     LEARN = "learn"              # W_k += eta_k e_k r_{k-1}
     LEARN_V = "learn_V"          # learned: V_k
     LEARN_Q = "learn_Q"          # learned: Q_k
+    NORM = "norm"                # normalized learned: the step of V_k's or Q_k's fit
 
 
 # the element passes (one unit a cycle through the element pipeline) and the layer they walk:
@@ -54,12 +56,15 @@ LEARN_KINDS = (PassKind.LEARN, PassKind.LEARN_V, PassKind.LEARN_Q)
 @dataclass(frozen=True)
 class Pass:
     """One pass: its kind, its layer k, the ghost memory it reads (``GHOST_OUT``: "g" or
-    "gs") and, for ``LOOP``, the index of the step's first pass."""
+    "gs"; ``NORM``: the fit, "V" or "Q"), for ``LOOP`` the index of the step's first pass,
+    and whether its broadcast rates feed the normalizer (``tap``: the fit's presynaptic
+    rates, for the ``NORM`` after it)."""
 
     kind: PassKind
     layer: int | None = None
     memory: str = "g"
     repeat_from: int | None = None
+    tap: bool = False
 
     @property
     def name(self) -> str:
@@ -75,12 +80,16 @@ def build_program(plan) -> list[Pass]:
     phase, then ``steps`` Euler steps, each: the drives of the current state, per hidden layer
     k from the bottom up the ghost update and feedback source of layer k + 1 and the feedback
     pass that steps u_k, then the output's step; LOOP repeats the step. Then the final drives,
-    the errors of every layer and learning. Learned ghosts learn V_k and Q_k after W."""
+    the errors of every layer and learning. Learned ghosts learn V_k and Q_k after W (the
+    constant rule), or fit them in the free phase (the normalized rule, ``_fits``)."""
     K, L, variant = PassKind, plan.L, plan.config.variant
     each = lambda kind, layers: [Pass(kind, k) for k in layers]   # noqa: E731
     hidden = range(L - 1)
+    normalized = variant == "learned" and plan.config.ghost_rule == "normalized"
     ops = each(K.FWD, range(L)) + [Pass(K.ARGMAX), Pass(K.RESULT)]
-    if variant == "learned":
+    if normalized:
+        ops += _fits(plan)
+    elif variant == "learned":
         ops += each(K.GHOST_FWD, hidden) + each(K.GHOST_OUT, hidden) + each(K.FREE, hidden)
     if variant == "replay":
         ops += each(K.HOLD, hidden)
@@ -88,7 +97,7 @@ def build_program(plan) -> list[Pass]:
         ops += [Pass(K.SETTLE)] + each(K.FB, range(L - 2, -1, -1))
     else:
         if variant == "learned":
-            ops += each(K.SAVE, hidden) + each(K.SAVE_A, hidden)
+            ops += each(K.SAVE, hidden) + ([] if normalized else each(K.SAVE_A, hidden))
         start = len(ops)
         ops += each(K.DRIVE, range(L))
         if variant == "learned":
@@ -104,9 +113,25 @@ def build_program(plan) -> list[Pass]:
         ops += [Pass(K.LOOP, repeat_from=start)]
         ops += each(K.DRIVE, range(L)) + each(K.ERROR, range(L))
     ops += each(K.LEARN, range(L))
-    if variant == "learned":
+    if variant == "learned" and not normalized:
         for k in hidden:
             ops += [Pass(K.LEARN_V, k), Pass(K.LEARN_Q, k)]
+    return ops
+
+
+def _fits(plan) -> list[Pass]:
+    """The normalized rule's free phase (golden FixedModel.fit_ghosts), per hidden layer k:
+    the ghost drives (their rates feed the normalizer), V's step, V learns a_{k+1} - g_k; the
+    new ghost drives, their outputs c_k (the ghost rates feed the normalizer), Q's step, the
+    free feedback minus c_k, Q learns it; under sweep the outputs of the new Q."""
+    K, sweep = PassKind, plan.config.schedule == "sweep"
+    ops = []
+    for k in range(plan.L - 1):
+        ops += [Pass(K.GHOST_FWD, k, tap=True), Pass(K.NORM, k, memory="V"),
+                Pass(K.LEARN_V, k), Pass(K.GHOST_FWD, k), Pass(K.GHOST_OUT, k, tap=True),
+                Pass(K.NORM, k, memory="Q"), Pass(K.FREE, k), Pass(K.LEARN_Q, k)]
+        if sweep:
+            ops += [Pass(K.GHOST_OUT, k)]
     return ops
 
 
@@ -161,7 +186,7 @@ class Program:
         """Cycles from pass ``n``'s last fetch to its last state write, waited before the
         next pass (0: the next pass starts at once)."""
         op, K = self.passes[n], PassKind
-        if op.kind in (K.ARGMAX, K.RESULT, K.LOOP):
+        if op.kind in (K.ARGMAX, K.RESULT, K.LOOP, K.NORM):
             return 0
         if op.kind in LEARN_KINDS:   # learning passes follow each other without a drain
             following = self.passes[n + 1] if n + 1 < len(self.passes) else None
@@ -189,6 +214,8 @@ class Program:
             return sizes[op.layer + ELEMENT_KINDS[op.kind] + 1] + 1
         if op.kind in (K.RESULT, K.LOOP):
             return 1
+        if op.kind == K.NORM:
+            return NORMALIZER_CYCLES
         slot = self.slot(op)
         lm = slot.lane_map
         if op.kind in LEARN_KINDS:

@@ -13,6 +13,7 @@ from amaranth.hdl import Signal, unsigned
 
 from .arith import pick
 from .lane import LaneOp
+from .normalizer import NORMALIZER_CYCLES
 from .passes import EMITTERS
 from .stages import DRAIN_FEEDBACK, Round, Src, bits
 
@@ -32,7 +33,10 @@ class Counters:
         max_cols = max(s.cols for s in b.plan.slots.values())
         self.P = P
         self.g = Signal(idx, name="g")
-        self.c = Signal(bits(max(max_cols, max(sizes)) + 3), name="c")
+        longest = max(max_cols, max(sizes)) + 3
+        if b.normalized:   # (the NORM pass counts its cycles in c)
+            longest = max(longest, NORMALIZER_CYCLES)
+        self.c = Signal(bits(longest), name="c")
         self.cl, self.cw = Signal(bits(P), name="cl"), Signal(idx, name="cw")
         self.waddr = Signal.like(b.fetch.addr, name="waddr")
         self.col_base = Signal.like(b.fetch.addr, name="col_base")

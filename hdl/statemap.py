@@ -19,7 +19,8 @@ of W_k's outputs, 0-based); ``x`` is the input.
     e       learned dynamics: the ghost drive of the        V_k r_k of the current state
             current state
     v       learned dynamics: V's error of the free phase   rho(a_{k+1}) - rho(g_k)
-    fa      learned dynamics: the free drive of layer k     a[k] (for V's learning)
+    fa      learned dynamics, constant rule: the free       a[k] (for V's learning)
+            drive of layer k
 
 Aliases are explicit: ``d`` shares ``s``'s map, ``q`` and ``fa`` share ``h``'s, ``gs``, ``e``
 and ``v`` share ``g``'s (different memories, the same word for the same unit).
@@ -44,6 +45,7 @@ class StateMap:
         held = config.variant in ("replay", "learned")
         learned = config.variant == "learned"
         dynamics = config.schedule == "dynamics"
+        saves_free = learned and dynamics and config.ghost_rule == "constant"
         self.tied_ghosts = dynamics and config.variant == "tied"
 
         def layers_from(first, count):
@@ -71,7 +73,7 @@ class StateMap:
             "gs": g_depth if learned and dynamics else 0,
             "e": g_depth if learned and dynamics else 0,
             "v": g_depth if learned and dynamics else 0,
-            "fa": q_depth if learned and dynamics else 0,
+            "fa": q_depth if saves_free else 0,
         }
 
     def base(self, memory: str, k) -> int:

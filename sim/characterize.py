@@ -52,7 +52,8 @@ CHARACTERIZED = {
                               numerics=Numerics(weight_bits=8, weight_frac=5,
                                                 rounding="nearest")),
     **{name: COSIMULATED[name] for name in (
-        "learned-random-rows-P4", "learned-dynamics-3hidden-P3")},
+        "constant-learned-random-rows-P4", "constant-learned-dynamics-3hidden-P3",
+        "learned-3hidden-P3")},
     "dynamics-replay-P3": COSIMULATED["dynamics-replay-alpha1-P3"],
 }
 

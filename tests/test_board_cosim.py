@@ -47,10 +47,14 @@ def test_the_simulated_board_trains_from_its_on_board_set():
 
 
 def test_driver_trains_a_learned_ghost_board_in_verilator():
-    config = Config(layers=(4, 10, 3), variant="learned", ghost_rule="constant", hardware=Hardware(lanes=3))
+    """Normalized learned ghosts: the driver streams their warm-up (every rate 0) before
+    training; the golden model does the same, and every prediction and weight agrees."""
+    config = Config(layers=(4, 10, 3), variant="learned", ghost_warmup=20,
+                    hardware=Hardware(lanes=3))
     run = run_on_device(config, yinyang(), "sim", samples=80, epochs=1, test_samples=30,
                         timeout=0.01, divisor=4)
     assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run["warmup_samples"] == 20
 
 
 @pytest.mark.skipif(not simulator_available("icarus"),

@@ -56,10 +56,30 @@ def test_gradcheck_fixed_point_table_json_and_plot(tmp_path, capsys):
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 3 * 2 * 2   # variants x (before, after epoch 1) x layers
     assert all(r["distance"] == 0 for r in rows if r["variant"] in ("tied", "replay"))
+    learned = [r for r in rows if r["variant"] == "learned"]
+    assert all(r["distance"] < 1e-6 < r["before_fit"] for r in learned)   # the fit cancels
     assert plot.stat().st_size > 0
     assert "free dynamics' fixed point" in capsys.readouterr().out
     assert main(["gradcheck", "--fixed-point", "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
+
+
+def test_gradcheck_cancellation_and_loop_sections(tmp_path, capsys):
+    out, plot = tmp_path / "c.json", tmp_path / "c.png"
+    assert main(["gradcheck", "--cancellation", "--epochs", "1", "--json", str(out),
+                 "--plot", str(plot)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["rule"] for r in rows} == {"normalized", "constant"}
+    assert all(r["after"] < 1e-9 for r in rows if r["rule"] == "normalized")
+    assert plot.stat().st_size > 0 and "cancellation" not in capsys.readouterr().err
+    out = tmp_path / "l.json"
+    assert main(["gradcheck", "--loop", "--epochs", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    three = [r for r in rows if (r["alpha"], r["steps"]) == (1.0, 3)]
+    assert len(three) == 4 and all(r["cosine"] > 0.999 for r in three)
+    assert all(r["gain_median"] > 1 for r in rows)   # the loop runs away unless cut short
+    assert main(["gradcheck", "--loop", "--cancellation"]) == 2
+    assert "at most one of" in capsys.readouterr().err
 
 
 def test_gradcheck_table_and_json(tmp_path, capsys):

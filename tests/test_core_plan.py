@@ -62,3 +62,5 @@ def test_each_variant_builds_the_memories_it_uses():
     assert built[("replay", "sweep")] == {"a", "s", "h"}
     assert built[("learned", "sweep")] == {"a", "s", "h", "g", "q"}
     assert built[("learned", "dynamics")] == set(MEMORIES)
+    normalized = StateMap(Config(variant="learned", schedule="dynamics", alpha=1.0, steps=3), 8)
+    assert set(normalized.built()) == set(MEMORIES) - {"fa"}   # V learns in the free phase

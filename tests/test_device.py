@@ -169,3 +169,15 @@ def test_bad_frames_never_change_a_weight():
     assert device.read_images() == before
     c = device.counters()
     assert c["truncated"] + c["crc"] + c["cobs"] + c["length"] == 3
+
+
+def test_learned_ghosts_warm_up_through_the_driver_as_the_golden_model_does():
+    """Normalized learned ghosts: the driver first streams the warm-up samples at rate 0;
+    the check (the golden model doing the same) finds every prediction and weight equal."""
+    from ghostfpga.hardware import run_on_device
+
+    config = Config(layers=(4, 10, 3), variant="learned", ghost_warmup=30,
+                    hardware=Hardware(lanes=3))
+    run = run_on_device(config, yinyang(), "fake", samples=60, epochs=2, test_samples=40)
+    assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run["warmup_samples"] == 30

@@ -87,3 +87,21 @@ def test_every_variant_trains_deterministically(small_yinyang, kw):
 def test_fixed_training_learns_yinyang(small_yinyang):
     result = train(FixedModel(Config(epochs=5, seed=1)), small_yinyang)
     assert result.test_accuracy >= 0.75
+
+
+def test_the_warm_up_moves_only_the_ghosts():
+    """The self-predicting phase (golden/training.warm_up): every rate 0, so W stays bit for
+    bit while V and Q learn; other variants have none."""
+    from ghostfpga.golden.training import warm_up, warmup_order
+
+    data = yinyang().subset(n_train=200, n_test=10)
+    config = Config(layers=(4, 10, 3), variant="learned", ghost_warmup=50)
+    model = FixedModel(config)
+    before = model.params.copy()
+    warm_up(model, data)
+    assert all((a == b).all() for a, b in zip(model.params.W, before.W))
+    assert any((a != b).any() for a, b in zip(model.params.V + model.params.Q,
+                                               before.V + before.Q))
+    assert len(warmup_order(config, 200)) == 50
+    assert len(warmup_order(config.replace(variant="tied"), 200)) == 0
+    assert len(warmup_order(config.replace(ghost_warmup=450), 200)) == 450   # repeats

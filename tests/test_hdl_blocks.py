@@ -219,3 +219,40 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     assert rtl_out == d_out.tolist()
     assert rtl_hidden == d_hidden.tolist()
     assert any(d_hidden)   # the feedback carried an error
+
+
+def test_normalizer_gives_the_golden_step_of_both_fits():
+    """hdl/normalizer.py against golden.normalized_step: sums of squares of random rates (and
+    the edges: all zero, a single LSB, saturated steps, full rates), V's step with the bias
+    input, Q's without; the result is read NORMALIZER_CYCLES cycles after the start."""
+    from ghostfpga.hdl.normalizer import NORMALIZER_CYCLES, Normalizer
+
+    fmt = Formats.from_config(Config())
+    dut = Normalizer(fmt, 41)
+    rng = np.random.default_rng(5)
+    cases = [[0] * 5, [256] * 3, [1], [256] * 40, [0, 0, 3], [16], [15]]
+    cases += [[int(v) for v in rng.integers(0, 257, rng.integers(1, 41))] for _ in range(25)]
+    got, want = [], []
+
+    async def bench(ctx):
+        for rates in cases:
+            for sel, frac, bias in ((0, golden.V_STEP_FRAC, True), (1, golden.Q_STEP_FRAC, False)):
+                for v in rates + ([fmt.rate_one] if bias else []):
+                    ctx.set(dut.add, 1)
+                    ctx.set(dut.value, v)
+                    await ctx.tick()
+                ctx.set(dut.add, 0)
+                ctx.set(dut.sel, sel)
+                ctx.set(dut.start, 1)
+                await ctx.tick()
+                ctx.set(dut.start, 0)
+                await ctx.tick().repeat(NORMALIZER_CYCLES - 1)
+                got.append(ctx.get(dut.step))
+                want.append(golden.normalized_step(fmt, rates, frac, bias))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == want
+    assert 0 in want and (1 << golden.STEP_BITS) - 1 in want   # the edges were reached

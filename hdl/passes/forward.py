@@ -5,7 +5,7 @@ ghosts' drives (``GHOST_FWD``, ``GHOST_DRIVE``) and outputs (``GHOST_OUT``).
 dynamics the ghosts' initial state g_{k-1} = a_k to h; ``DRIVE`` writes the drives of the
 current state to d; ``GHOST_FWD`` writes g_k = V_k r_k to g (``GHOST_DRIVE``: of the current
 state, to e). ``GHOST_OUT`` computes c_k = Q_k rho(g_k) (of the ghost state gs under dynamics)
-into h. Rows layout: written at P0; columns layout: the tree's row sum, written at P1."""
+into h. A pass with ``tap`` feeds its broadcast rates to the normalizer. Rows layout: written at P0; columns layout: the tree's row sum, written at P1."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def emit_forward(b, n, op):
         with m.State(f"op{n}"):
             row_walk(b, n, slot, Src.RATE, done)
             m.d.comb += b.fetch.bias.eq(count.c == slot.cols - 1)
+            if op.tap:   # V's rates (and the bias) feed the normalizer, once
+                m.d.comb += b.fetch.norm.eq(count.g == 0)
             with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
                 b.state.read("a", src_base + count.cw)
         wb.post.append(lambda: wb.write_drives(n, slot.rows, targets))
@@ -52,4 +54,6 @@ def emit_ghost_out(b, n, op):
     with b.m.State(f"op{n}"):
         row_walk(b, n, slot, Src.RHO_GS if memory == "gs" else Src.RHO_G, b.sequencer.after(n))
         b.state.read(memory, b.smap.base("g", k) + b.count.cw)
+        if op.tap:   # the ghosts' rates feed the normalizer, once
+            b.m.d.comb += b.fetch.norm.eq(b.count.g == 0)
     wb.post.append(lambda: wb.write_lanes(n, k, b.config.layers[k + 1], "hold"))

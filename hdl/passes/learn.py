@@ -5,7 +5,8 @@ e x rate to one weight, rounded and saturated).
 ``LEARN`` k updates W_k from layer k's error and the rates of layer k - 1 (or x); learned
 ghosts: ``LEARN_V`` k updates V_k from V's error rho(a_{k+1}) - rho(g_k) and the rates of layer
 k (under dynamics the values saved in the free phase), ``LEARN_Q`` k updates Q_k from Q's error
-q_k and the ghosts' rates."""
+q_k and the ghosts' rates. By the normalized rule both run in the free phase, V's error is
+a_{k+1} - g_k, and their rate is the normalizer's step (hdl/normalizer.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Mux
 
+from ghostfpga.golden.numerics import Q_STEP_FRAC, V_STEP_FRAC
+
 from ..lane import LaneOp
+from ..operands import eta_formats
 from ..program import PassKind
 from ..stages import Src
 from .walks import real_columns, row_lanes
@@ -33,6 +37,7 @@ class LearnWalk:
     pre: Src
     pre_reads: tuple
     bias: bool = True
+    eta_sel: int = 0   # the learning rate's format (operands.eta_formats)
 
 
 def learn_walk_of(b, op) -> LearnWalk:
@@ -44,15 +49,18 @@ def learn_walk_of(b, op) -> LearnWalk:
             errors["a"] = smap.base("a", k)
         return LearnWalk(slot, k, Src.ERR, errors, Src.RATE,
                          ("a", smap.base("a", "x" if k == 0 else k - 1)))
-    if op.kind == K.LEARN_V and b.dynamics:   # from the saved free values
+    formats = eta_formats(b)
+    sel_v, sel_q = ((formats.index(b.fmt.step_shift(V_STEP_FRAC)),
+                     formats.index(b.fmt.step_shift(Q_STEP_FRAC))) if b.normalized else (0, 0))
+    if op.kind == K.LEARN_V and b.dynamics and not b.normalized:   # the saved free values
         return LearnWalk(slot, L, Src.ERR_V, {"v": smap.base("v", k)}, Src.RATE_FA,
                          ("fa", smap.base("fa", k)))
-    if op.kind == K.LEARN_V:   # V_k: rho(a_{k+1}) - rho(g_k), rates of layer k
-        return LearnWalk(slot, L, Src.ERR_V, {"a": smap.base("a", k + 1),
+    if op.kind == K.LEARN_V:   # V_k: rho(a_{k+1}) - rho(g_k) (normalized: a_{k+1} - g_k),
+        return LearnWalk(slot, L, Src.ERR_V, {"a": smap.base("a", k + 1),   # rates of k
                                               "g": smap.base("g", k)},
-                         Src.RATE, ("a", smap.base("a", k)))
+                         Src.RATE, ("a", smap.base("a", k)), eta_sel=sel_v)
     return LearnWalk(slot, L, Src.ERR_Q, {"q": smap.base("q", k)}, Src.RATE_G,   # Q_k
-                     ("g", smap.base("g", k)), bias=False)
+                     ("g", smap.base("g", k)), bias=False, eta_sel=sel_q)
 
 
 def emit_learn(b, n, op):
@@ -70,6 +78,8 @@ def _learn(b, n, walk: LearnWalk, done_state):
     length = lm.chunks if lm.by_columns else walk.slot.cols
     overlap = not b.held
     m.d.comb += [b.fetch.eta.eq(walk.eta), b.fetch.learn.eq(1)]
+    if b.normalized:
+        m.d.comb += b.fetch.eta_sel.eq(walk.eta_sel)
     next_gl = Mux(count.gl == b.P - 1, 0, count.gl + 1)
     next_gw = Mux(count.gl == b.P - 1, count.gw + 1, count.gw)
     with m.If(count.phase == 0):

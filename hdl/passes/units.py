@@ -1,9 +1,10 @@
 """Passes that walk units, one a cycle, through the element pipeline (hdl/element.py): the
 argmax and the result, the output's settling (sweep), the element updates of dynamics, and the
-dynamics step's loop."""
+dynamics step's loop; and the normalizer's division (``NORM``)."""
 
 from __future__ import annotations
 
+from ..normalizer import NORMALIZER_CYCLES
 from ..program import ELEMENT_KINDS, PassKind
 
 
@@ -86,3 +87,16 @@ def _element_update(b, n, op):
             el.write("s", smap.base("s", k + 1) + word, update["source"])
             if b.tied_ghosts:
                 el.write("h", smap.base("h", k) + word, update["ghost"])
+
+
+def emit_norm(b, n, op):
+    """The step of V_k's or Q_k's fit: start the normalizer on the rates the pass before fed
+    it, wait for the quotient (NORMALIZER_CYCLES)."""
+    m, count, norm = b.m, b.count, b.issue.normalizer
+    with m.State(f"op{n}"):
+        m.d.comb += [norm.start.eq(count.c == 0), norm.sel.eq(int(op.memory == "Q"))]
+        with m.If(count.c == NORMALIZER_CYCLES - 1):
+            count.reset_c()
+            m.next = b.sequencer.after(n)
+        with m.Else():
+            m.d.sync += count.c.eq(count.c + 1)
