@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/ghostfpga demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 bench: $(STAMP)
 	$(PY) benchmarks/accuracy.py

@@ -1,6 +1,7 @@
 """Synthesis and place-and-route of the bare core with the YoWASP tools.
 
 Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layers 4,30,3]
+                                   [--variant tied|replay|learned] [--ghost-rule RULE]
                                    [--no-split-rows] [--system] [--json OUT]
 
 Builds the core of the given config inside a minimal serial shell (boards/synth.py) with Yosys
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ghostfpga.boards.synth import synthesize
-from ghostfpga.config import Config, Hardware
+from ghostfpga.config import GHOST_RULES, VARIANTS, Config, Hardware
 from ghostfpga.report import table, write_json
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +30,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lanes", type=int, default=8)
     parser.add_argument("--layers", default="4,30,3")
     parser.add_argument("--freq", type=float, default=24.0, help="target clock in MHz")
+    parser.add_argument("--variant", default="tied", choices=VARIANTS)
+    parser.add_argument("--ghost-rule", default="normalized", choices=GHOST_RULES,
+                        help="with --variant learned: how the ghosts learn")
     parser.add_argument("--no-split-rows", action="store_true",
                         help="one lane per row (hardware.split_rows = false): the smaller core")
     parser.add_argument("--system", action="store_true",
@@ -39,16 +43,20 @@ def main(argv=None) -> int:
                              "--system")
     args = parser.parse_args(argv)
     layers = tuple(int(v) for v in args.layers.split(","))
-    config = Config(layers=layers, hardware=Hardware(device=args.device, lanes=args.lanes,
-                                                     split_rows=not args.no_split_rows))
+    config = Config(layers=layers, variant=args.variant, ghost_rule=args.ghost_rule,
+                    hardware=Hardware(device=args.device, lanes=args.lanes,
+                                      split_rows=not args.no_split_rows))
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"  synthesizing {args.layers} with {args.lanes} lanes for {args.device} ...",
-              file=sys.stderr)
+        print(f"  synthesizing {args.layers} ({args.variant}) with {args.lanes} lanes for "
+              f"{args.device} ...", file=sys.stderr)
         core = synthesize(config, Path(tmp) / "core", args.freq, system=args.system)
-    r = core.to_dict() | {"split_rows": not args.no_split_rows, "system": args.system}
-    print(table(["device", "layers", "P", "split rows", "logic cells", "DSPs", "block RAMs",
-                 "Fmax MHz", "fits", "seconds"],
-                [[r["device"], args.layers, r["lanes"], "yes" if r["split_rows"] else "no",
+    r = core.to_dict() | {"split_rows": not args.no_split_rows, "system": args.system,
+                          "variant": args.variant,
+                          "ghost_rule": args.ghost_rule if args.variant == "learned" else None}
+    print(table(["device", "layers", "variant", "P", "split rows", "logic cells", "DSPs",
+                 "block RAMs", "Fmax MHz", "fits", "seconds"],
+                [[r["device"], args.layers, args.variant, r["lanes"],
+                  "yes" if r["split_rows"] else "no",
                   f"{r['logic_cells']} / {r['logic_cells_available']} "
                   f"({100 * r['logic_fraction']:.1f} %)",
                   f"{r['dsps']} / {r['dsps_available']}",

@@ -38,6 +38,9 @@ def add_commands(sub) -> None:
     p.add_argument("--epochs", type=int, default=5,
                    help="with --fixed-point, --cancellation or --loop: epochs of training "
                         "(default 5)")
+    p.add_argument("--layers", type=_layers, metavar="4,N,...,3", default=(4, 30, 3),
+                   help="with --fixed-point or --cancellation: the Yin-Yang network "
+                        "(default 4,30,3)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png",
                    help="with --fixed-point, --cancellation or --loop: plot the measurement")
@@ -111,6 +114,8 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
                           "takes at most one of --fixed-point, --cancellation and --loop")
     if sections and args.epochs < 1:
         raise ConfigError("epochs", args.epochs, "must be at least 1")
+    if sections and (args.layers[0], args.layers[-1]) != (4, 3):
+        raise ConfigError("layers", args.layers, "must have 4 inputs and 3 outputs (Yin-Yang)")
     if args.fixed_point:
         return _fixed_point(args)
     if args.cancellation:
@@ -134,6 +139,10 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _name(layers) -> str:
+    return "-".join(map(str, layers))
+
+
 def _report_section(args: argparse.Namespace, rows, headers, cells, title: str, plot) -> int:
     """Print a gradcheck section's table; write its rows as JSON and its plot if asked."""
     print(table(headers, [cells(r) for r in rows], title=title))
@@ -152,14 +161,15 @@ def _fixed_point(args: argparse.Namespace) -> int:
 
     data, rows = yinyang(), []
     for variant in VARIANTS:
-        rows += fixed_point_over_training(Config(variant=variant), data, args.epochs)
+        rows += fixed_point_over_training(Config(layers=args.layers, variant=variant), data,
+                                          args.epochs)
     return _report_section(
         args, rows, ["variant", "epoch", "layer", "distance", "before the fit", "test acc"],
         lambda r: [r.variant, r.epoch, f"{r.layer}", f"{r.distance:.3g}",
                    "-" if r.before_fit is None else f"{r.before_fit:.3g}",
                    percent(r.test_accuracy)],
-        "feedforward state vs the free dynamics' fixed point (Yin-Yang 4-30-3, sweep; "
-        "||u - a|| / ||a|| after 100 Euler steps at beta = 0)", plot_fixed_point)
+        f"feedforward state vs the free dynamics' fixed point (Yin-Yang {_name(args.layers)}, "
+        "sweep; ||u - a|| / ||a|| after 100 Euler steps at beta = 0)", plot_fixed_point)
 
 
 def _cancellation(args: argparse.Namespace) -> int:
@@ -171,7 +181,8 @@ def _cancellation(args: argparse.Namespace) -> int:
 
     data, rows = yinyang(), []
     for rule in GHOST_RULES:
-        rows += cancellation_over_training(Config(ghost_rule=rule), data, args.epochs)
+        rows += cancellation_over_training(Config(layers=args.layers, ghost_rule=rule), data,
+                                           args.epochs)
 
     def ratio(v):
         return "no signal" if v != v else f"{v:.3g}"
@@ -182,8 +193,8 @@ def _cancellation(args: argparse.Namespace) -> int:
         lambda r: [r.rule, f"{r.epoch:g}", f"{r.layer}", ratio(r.before), ratio(r.after),
                    f"{r.signal:.3g}", percent(r.test_accuracy)],
         "learned ghosts: ||feedback - ghost output|| / ||beta-sized error signal|| at the "
-        "free state (Yin-Yang 4-30-3, sweep, 100 training samples; learning needs it well "
-        "below 1)", plot_cancellation)
+        f"free state (Yin-Yang {_name(args.layers)}, sweep, 100 training samples; learning "
+        "needs it well below 1)", plot_cancellation)
 
 
 def _loop(args: argparse.Namespace) -> int:

@@ -123,7 +123,7 @@ class MacLane(wiring.Component):
 
         # stage 1 -> 2: one 16 x 16 signed multiply
         scaled_error = Signal(signed(SCALED_ERROR_BITS), reset_less=True)
-        a = Signal(signed(OPERAND_BITS))
+        a = Signal(signed(max(OPERAND_BITS, self.eta_bits + 1)))   # (eta is unsigned)
         with m.Switch(s1_op):
             with m.Case(LaneOp.ETA):
                 m.d.comb += a.eq(self.eta)

@@ -118,9 +118,12 @@ class Plan:
         F = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
         hold = F if self.config.variant == "replay" else 0
         if self.config.variant == "learned":   # V and Q forward, free feedback, V and Q learning
-            ghosts = sum((sizes[k + 1] + 1) * sizes[k + 2] + sizes[k + 1] * sizes[k + 2]
-                         for k in range(self.L - 1))
+            V = sum((sizes[k + 1] + 1) * sizes[k + 2] for k in range(self.L - 1))
+            Q = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
+            ghosts = V + Q
             hold = F + 2 * ghosts
+            if self.config.ghost_rule == "normalized":   # the fit: V and Q again after learning
+                hold += V + (Q if self.config.schedule == "sweep" else 0)
             if self.config.schedule == "dynamics":   # and both ghost passes in every step
                 hold += self.config.steps * ghosts
         if self.config.schedule == "dynamics":   # forward + steps x (S + F) + learning

@@ -52,8 +52,10 @@ CHARACTERIZED = {
                               numerics=Numerics(weight_bits=8, weight_frac=5,
                                                 rounding="nearest")),
     **{name: COSIMULATED[name] for name in (
-        "constant-learned-random-rows-P4", "constant-learned-dynamics-3hidden-P3",
-        "learned-3hidden-P3")},
+        "constant-learned-dynamics-3hidden-P3", "learned-3hidden-P3")},
+    "constant-learned-random-rows-P4": Config(layers=(4, 10, 3), variant="learned",
+                                              ghost_rule="constant", feedback="random",
+                                              hardware=Hardware(lanes=4, split_rows=False)),
     "dynamics-replay-P3": COSIMULATED["dynamics-replay-alpha1-P3"],
 }
 

@@ -66,10 +66,11 @@ def test_gradcheck_fixed_point_table_json_and_plot(tmp_path, capsys):
 
 def test_gradcheck_cancellation_and_loop_sections(tmp_path, capsys):
     out, plot = tmp_path / "c.json", tmp_path / "c.png"
-    assert main(["gradcheck", "--cancellation", "--epochs", "1", "--json", str(out),
-                 "--plot", str(plot)]) == 0
+    assert main(["gradcheck", "--cancellation", "--epochs", "1", "--layers", "4,12,8,3",
+                 "--json", str(out), "--plot", str(plot)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert {r["rule"] for r in rows} == {"normalized", "constant"}
+    assert {r["layer"] for r in rows} == {1, 2}   # per hidden layer
     assert all(r["after"] < 1e-9 for r in rows if r["rule"] == "normalized")
     assert plot.stat().st_size > 0 and "cancellation" not in capsys.readouterr().err
     out = tmp_path / "l.json"
@@ -80,6 +81,8 @@ def test_gradcheck_cancellation_and_loop_sections(tmp_path, capsys):
     assert all(r["gain_median"] > 1 for r in rows)   # the loop runs away unless cut short
     assert main(["gradcheck", "--loop", "--cancellation"]) == 2
     assert "at most one of" in capsys.readouterr().err
+    assert main(["gradcheck", "--cancellation", "--layers", "5,8,3"]) == 2
+    assert "Yin-Yang" in capsys.readouterr().err
 
 
 def test_gradcheck_table_and_json(tmp_path, capsys):

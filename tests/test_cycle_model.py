@@ -32,18 +32,10 @@ def test_the_model_predicts_every_characterized_sample(name):
 
 
 def test_a_config_outside_the_recorded_ones_runs_as_predicted():
-    """Configs no reference holds (odd sizes, P = 7, learned ghosts with random feedback, both
-    rules, dynamics), run in Amaranth's simulator now."""
-    for config in (Config(layers=(5, 11, 9, 4), variant="learned", ghost_rule="constant",
-                          feedback="random", schedule="dynamics", steps=2,
-                          hardware=Hardware(lanes=7)),
-                   Config(layers=(5, 11, 4), variant="learned", feedback="random",
-                          schedule="dynamics", steps=3, alpha=1.0,
-                          hardware=Hardware(lanes=7))):
-        _check_outside(config)
-
-
-def _check_outside(config):
+    """A config no reference holds (odd sizes, P = 7, learned ghosts fitted in the free phase,
+    random feedback, dynamics), run in Amaranth's simulator now."""
+    config = Config(layers=(5, 11, 4), variant="learned", feedback="random",
+                    schedule="dynamics", steps=3, alpha=1.0, hardware=Hardware(lanes=7))
     samples, etas = _samples(config)
     run = run_amaranth(config, samples, etas)
     assert run.sample_cycles == predicted_sample_cycles(config, samples)

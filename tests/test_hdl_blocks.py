@@ -133,14 +133,18 @@ def test_mac_lane_accumulates_exactly_at_the_extremes():
         assert accs[len(ops) + 1] >> shift == golden.round_shift(dot, shift)
 
 
-@pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
-def test_learning_update_matches_golden_with_saturation(rounding):
-    cfg = Config(numerics=Numerics(rounding=rounding))
+@pytest.mark.parametrize("rounding,eta_bits,eta", [("stochastic", 12, 4000),
+                                                   ("nearest", 12, 4000),
+                                                   ("stochastic", 16, 50000)])
+def test_learning_update_matches_golden_with_saturation(rounding, eta_bits, eta):
+    """(A 16-bit eta above 2^15 is a positive multiplier, not a negative one.)"""
+    cfg = Config(numerics=Numerics(rounding=rounding, eta_bits=eta_bits,
+                                   eta_frac=8 if eta_bits == 12 else 12))
     fmt = Formats.from_config(cfg)
     rng = np.random.default_rng(3)
     init = [int(v) for v in rng.integers(-(1 << 15), 1 << 15, 12)] + [(1 << 15) - 2, -(1 << 15) + 1]
     pre = [int(v) for v in rng.integers(0, 257, len(init))]
-    err, eta = -9000, 4000    # a large error drives the edge words into saturation
+    err = -9000   # a large error drives the edge words into saturation
     init[-2], pre[-2] = (1 << 15) - 2, 256
     err_up = 9000
     ops = [(LaneOp.ETA, 0, err, 0, eta), (LaneOp.NONE, 0, 0, 0, 0)]
