@@ -313,8 +313,7 @@ class Config:
         cannot cancel that loop, whose gain exceeds one from initialization on
         (docs/model.md, "Ghosts under dynamics"). With one hidden layer and alpha = 1 that is
         after exactly 3 steps."""
-        fits = self.variant == "learned" and self.ghost_rule == "normalized"
-        if self.schedule != "dynamics" or not (self.variant == "replay" or fits):
+        if self.schedule != "dynamics" or not (self.variant == "replay" or self.fits_ghosts):
             return
         what = "replay" if self.variant == "replay" else "normalized learned"
         if len(self.layers) != 3:
@@ -329,7 +328,8 @@ class Config:
                               f"must be 3 (steps) and 1 (alpha) for {what} ghosts under "
                               "dynamics: later steps bring the hidden layer's own change back "
                               "through W_2, a loop of gain above one that ghosts fitted to the "
-                              "free state cannot cancel (docs/model.md)")
+                              "free state cannot cancel (docs/model.md; set alpha = 1.0 and "
+                              "steps = 3 in the config file)")
 
     # -- derived --------------------------------------------------------------------------
     @property
@@ -342,11 +342,15 @@ class Config:
         return self.layers[-1]
 
     @property
+    def fits_ghosts(self) -> bool:
+        """Learned ghosts by the normalized rule: fitted to each sample in its free phase."""
+        return self.variant == "learned" and self.ghost_rule == "normalized"
+
+    @property
     def warmup_samples(self) -> int:
         """Samples of the ghosts' self-predicting phase: ``ghost_warmup`` for normalized
         learned ghosts, else 0."""
-        fits = self.variant == "learned" and self.ghost_rule == "normalized"
-        return self.ghost_warmup if fits else 0
+        return self.ghost_warmup if self.fits_ghosts else 0
 
     def lr_at(self, epoch: int) -> tuple[float, ...]:
         """Learning rates of each layer during ``epoch`` (0-based), after decay."""

@@ -72,7 +72,7 @@ def cancellation_ratios(model: GhostModel, xs: np.ndarray, ys: np.ndarray) -> li
     weights are left as they were."""
     hidden = model.L - 1
     res_before, res_after, sig = np.zeros(hidden), np.zeros(hidden), np.zeros(hidden)
-    fits = model.config.ghost_rule == "normalized"
+    fits = model.config.fits_ghosts
     for x, y in zip(xs, ys):
         sig += [s @ s for s in _signals(model, x, y)]
         before = _residuals(model, x)

@@ -43,7 +43,7 @@ class FixedPointRow:
 
 
 def _fits(model: GhostModel) -> bool:
-    return model.config.variant == "learned" and model.config.ghost_rule == "normalized"
+    return model.config.fits_ghosts
 
 
 def fixed_point_distance(model: GhostModel, xs: np.ndarray, steps: int = 100,

@@ -56,7 +56,7 @@ class Build:
     @property
     def normalized(self) -> bool:
         """Learned ghosts fit each sample in the free phase (the normalized rule)."""
-        return self.learned and self.config.ghost_rule == "normalized"
+        return self.config.fits_ghosts
 
     @property
     def dynamics(self) -> bool:

@@ -122,7 +122,7 @@ class Plan:
             Q = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
             ghosts = V + Q
             hold = F + 2 * ghosts
-            if self.config.ghost_rule == "normalized":   # the fit: V and Q again after learning
+            if self.config.fits_ghosts:   # the fit: V and Q again after learning
                 hold += V + (Q if self.config.schedule == "sweep" else 0)
             if self.config.schedule == "dynamics":   # and both ghost passes in every step
                 hold += self.config.steps * ghosts

@@ -85,7 +85,7 @@ def build_program(plan) -> list[Pass]:
     K, L, variant = PassKind, plan.L, plan.config.variant
     each = lambda kind, layers: [Pass(kind, k) for k in layers]   # noqa: E731
     hidden = range(L - 1)
-    normalized = variant == "learned" and plan.config.ghost_rule == "normalized"
+    normalized = plan.config.fits_ghosts
     ops = each(K.FWD, range(L)) + [Pass(K.ARGMAX), Pass(K.RESULT)]
     if normalized:
         ops += _fits(plan)
