@@ -11,8 +11,10 @@ Ports (amaranth.lib.wiring):
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
   ``host_wdata``; ``host_rdata`` holds the addressed word ``HOST_READ_LATENCY`` cycles later
   (reads go through the lanes and the adder tree; one address a cycle).
-- ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, so the
-  host may change them between samples (a decay schedule).
+- ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, which
+  goes on after the sample's result has left: the host changes them only while ``busy`` is low
+  (the system top's executor and sim/driver.py wait for it), and they apply from the next sample
+  on (a decay schedule, the ghosts' warm-up at zero rates).
 - ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
 
 Pipeline (hdl/stages.py): F (the sequencer addresses the state memories) -> I (operands

@@ -49,6 +49,7 @@ class CoreDriver:
 
     def __init__(self, ports, limit: int = 1_000_000, on_tick=None):
         self.ports, self.limit, self.on_tick = ports, limit, on_tick
+        self.eta = None     # the rates on the core's port (None: not set yet)
 
     async def tick(self):
         await self.ports.tick()
@@ -82,11 +83,20 @@ class CoreDriver:
                 await self.tick()
         set_("host_write", 0)
 
+    async def set_rates(self, eta: int):
+        """Apply the learning rates ``eta`` (packed). The core reads its ``eta`` port while it
+        learns, after the sample's result has left, so new rates wait until it is idle (the
+        system top's executor keeps the same rule); unchanged rates are not waited for."""
+        if eta != self.eta:
+            await self.finish()
+            self.ports.set("eta", eta)
+            self.eta = eta
+
     async def put(self, word: int, eta: int, n: int) -> int:
         """Offer sample ``n`` (packed) with the learning rates ``eta`` (packed); returns the
         busy-cycle count when the core takes it."""
         set_ = self.ports.set
-        set_("eta", eta)
+        await self.set_rates(eta)
         set_("sample__payload", word)
         set_("sample__valid", 1)
         await self.wait("sample__ready", f"sample {n} to be taken")

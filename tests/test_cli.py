@@ -137,11 +137,15 @@ SIM_KEYS = {"simulator", "samples", "mismatches", "cycles", "cycles_per_sample",
 
 
 def test_sim_trains_in_rtl_and_matches_golden(tmp_path, capsys):
-    out = tmp_path / "sim.json"
+    """The default config with learned ghosts: its 500-sample warm-up runs at zero rates, then
+    training starts at the config's rates (the change of rates once broke bit-exactness)."""
+    out, config = tmp_path / "sim.json", tmp_path / "learned.toml"
+    config.write_text('variant = "learned"\n')
     assert main(["sim", "--simulator", "verilator", "--dataset", "yinyang", "--samples", "60",
-                 "--test-samples", "40", "--json", str(out)]) == 0
+                 "--test-samples", "40", "--config", str(config), "--json", str(out)]) == 0
     run = json.loads(out.read_text())
     assert SIM_KEYS <= set(run)
+    assert run["config"]["variant"] == "learned" and run["config"]["ghost_warmup"] == 500
     assert run["mismatches"] == 0 and run["samples"] == 60
     assert run["test_accuracy"] == run["golden_test_accuracy"]
     assert 0 < run["mac_utilization"] <= 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostfpga.config import Config
+from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.sim.cosim import cosimulate, simulator_available
@@ -50,6 +50,24 @@ def test_verilator_matches_golden(name):
                                   "learned-3hidden-P3"])
 def test_icarus_matches_golden(name):
     _check(CONFIGS[name], "icarus", 30)
+
+
+@pytest.mark.parametrize("simulator", ["amaranth", "verilator",
+                                       pytest.param("icarus", marks=needs_icarus)])
+def test_rates_changed_between_training_samples_apply_from_the_next_sample(simulator):
+    """The host changes the rates right after a training sample's result, while the core still
+    learns from that sample: zero rates (a warm-up), then the config's, then decayed ones. The
+    new rates must apply from the next sample on, as in the golden model."""
+    config = Config(layers=(4, 6, 3), hardware=Hardware(lanes=2))
+    samples, _ = cosim_samples(config, 36)
+    samples = [Sample(s.x, s.label, True) for s in samples]
+    model = FixedModel(config)
+    rates = [model.etas([0.0] * config.n_layers)] * 12 + [model.etas(config.lr_at(0))] * 12 \
+        + [model.etas(config.lr_at(5))] * 12
+    assert len({tuple(r) for r in rates}) == 3
+    report = cosimulate(config, simulator, samples, rates, model=model)
+    assert report.mismatches == 0, report.first_mismatch
+    assert report.sample_cycles == predicted_sample_cycles(config, samples)
 
 
 def test_full_yinyang_epoch_in_verilator():
