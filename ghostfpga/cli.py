@@ -5,6 +5,7 @@ program) and cli_study.py (compare, sweep, demo)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from ghostfpga.config import ConfigError
@@ -12,6 +13,7 @@ from ghostfpga.golden.datasets import DatasetError
 
 from . import cli_hardware, cli_models, cli_study
 from .report import output_problem
+from .stopping import Stopped, stop_on_signals
 
 __all__ = ["main", "build_parser"]
 
@@ -38,10 +40,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ghostfpga {args.command}: error: {problem}", file=sys.stderr)
             return 2
     try:
-        return args.func(args) or 0
+        with stop_on_signals():
+            return args.func(args) or 0
     except (ConfigError, DatasetError, cli_hardware.UsageError) as exc:
         print(f"ghostfpga {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM, SIGHUP (ghostfpga/stopping.py)
+        stop = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+        print(f"\nghostfpga {args.command}: stopped ({stop.name})", file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -215,7 +215,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
-    import signal
     import socket
     import tempfile
     import threading
@@ -239,9 +238,6 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
         return 2
     config = Config.load(args.config) if args.config else Config()
     check_memory_fit(config, link=True)
-    # Ctrl-C stops the board even when this process inherited SIGINT ignored or blocked
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     with tempfile.TemporaryDirectory() as tmp:
         ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
         outcome: dict = {}
@@ -271,7 +267,7 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
                       "(one client at a time; Ctrl-C stops)", flush=True)
             while not done.wait(0.2):
                 pass
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM or SIGHUP: the server's end
             stop.touch()   # the simulated board sees it within one turn of its loop
             if not done.wait(120):
                 print("ghostfpga sim-board: error: the simulated board did not stop within "
@@ -280,7 +276,7 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
             if "error" in outcome:
                 print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)
                 return 2
-            print("stopped", file=sys.stderr)
+            print(f"stopped ({getattr(exc, 'name', 'Ctrl-C')})", file=sys.stderr)
             return 0
     if "error" in outcome:
         print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)

@@ -19,6 +19,7 @@ from ghostfpga.boards.system import SystemTop
 from ghostfpga.config import Config
 
 from .cosim import DEFAULT_BUILD_ROOT, build_verilog
+from .lifetime import owner_env
 
 __all__ = ["run_on_board", "SYSTEM_TOP"]
 
@@ -51,7 +52,7 @@ def run_on_board(config: Config, function: str, args: dict, simulator: str = "ve
                                hdl_toplevel_lang="verilog", build_dir=build_dir,
                                test_dir=run_dir,
                                extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),
-                                          "GHOSTFPGA_OUT": str(out)},
+                                          "GHOSTFPGA_OUT": str(out)} | owner_env(),
                                log_file=run_dir / "sim.log")
     seconds = time.perf_counter() - start
     if not out.exists():

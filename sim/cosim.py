@@ -22,6 +22,7 @@ from ghostfpga.hdl import Plan, to_verilog
 from ghostfpga.hdl.verilog import TOP_NAME
 
 from .driver import make_job
+from .lifetime import owner_env
 from .protocol import Protocol, RtlRun, Sample
 
 __all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl",
@@ -127,7 +128,7 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
                       hdl_toplevel_lang="verilog",
                       build_dir=build_dir, test_dir=run_dir, waves=waves,
                       extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),
-                                 "GHOSTFPGA_OUT": str(out)},
+                                 "GHOSTFPGA_OUT": str(out)} | owner_env(),
                       log_file=run_dir / "sim.log")
     seconds = time.perf_counter() - start
     if not out.exists():

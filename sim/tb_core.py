@@ -19,6 +19,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, Timer
 
 from ghostfpga.sim.driver import CoreDriver
+from ghostfpga.sim.lifetime import die_with_owner
 
 
 class CocotbPorts:
@@ -44,6 +45,7 @@ class CocotbPorts:
 
 @cocotb.test()
 async def run_job(dut):
+    die_with_owner()
     job = json.loads(open(os.environ["GHOSTFPGA_JOB"]).read())
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     ports = CocotbPorts(dut)

@@ -19,6 +19,8 @@ from cocotb.task import bridge, resume
 from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from ghostfpga.sim.lifetime import die_with_owner
+
 
 class SimPort:
     """The host side of the simulated UART: ``write`` queues bytes for the ``rx`` pin,
@@ -113,6 +115,7 @@ class SimPort:
 
 @cocotb.test()
 async def run_host_job(dut):
+    die_with_owner()
     with open(os.environ["GHOSTFPGA_JOB"]) as f:
         job = json.load(f)
     clock_ps = int(job["clock_ps"])

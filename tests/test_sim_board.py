@@ -1,6 +1,7 @@
 """``ghostfpga sim-board`` serves the simulated board over TCP: any pyserial client drives it
-as socket://127.0.0.1:PORT, one client after another on the same board state, and Ctrl-C stops
-it cleanly."""
+as socket://127.0.0.1:PORT, one client after another on the same board state; Ctrl-C, SIGTERM
+and SIGHUP stop it cleanly, and no way of stopping it (SIGKILL included) leaves its simulator
+running."""
 
 import signal
 import socket
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ghostfpga.boards.device import Device
 from ghostfpga.config import Config
@@ -114,5 +116,33 @@ def test_ctrl_c_stops_it_even_when_started_with_sigint_blocked():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0
         assert _gone(simulator), "the simulator outlived sim-board"
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("signum, client", [(signal.SIGTERM, "connected"),
+                                            (signal.SIGHUP, "gone"),
+                                            (signal.SIGKILL, "connected")])
+def test_no_way_of_stopping_it_leaves_the_simulator_running(signum, client):
+    """SIGTERM and SIGHUP stop it as Ctrl-C does (exit 0, the simulator ends with it), with a
+    client still connected or after the client has hung up; even SIGKILL, which it cannot
+    catch, takes the simulator down (the kernel's parent-death signal, sim/lifetime.py)."""
+    port = _free_port()
+    proc = _serve(port)
+    try:
+        device = Device(f"socket://127.0.0.1:{port}", Config(), timeout=5.0)
+        assert device.counters()["samples"] == 0
+        if client == "gone":
+            device.close()
+        simulator = _children(proc.pid)
+        assert simulator, "the simulated board runs in a child process"
+        proc.send_signal(signum)
+        code = proc.wait(timeout=180)
+        assert code == (-signal.SIGKILL if signum == signal.SIGKILL else 0), proc.stderr.read()
+        assert _gone(simulator), "the simulator outlived sim-board"
+        if signum != signal.SIGKILL:
+            assert f"stopped ({signal.Signals(signum).name})" in proc.stderr.read()
+        if client == "connected":
+            device.close()
     finally:
         _stop(proc)

@@ -1,0 +1,91 @@
+"""Every command stops on Ctrl-C, SIGTERM and SIGHUP with one line and exit code 128 + the
+signal's number, and leaves no simulator behind (ghostfpga/stopping.py, sim/lifetime.py)."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ghostfpga.sim.cosim import simulator_available
+
+GHOSTFPGA = str(Path(sys.executable).parent / "ghostfpga")
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = {int(k) for k in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += kids - found
+            found |= kids
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            if ") Z" not in Path(f"/proc/{p}/stat").read_text()[:80]:
+                alive.add(p)
+        except OSError:
+            pass
+    return alive
+
+
+def _stop_halfway(argv, signum, ready, timeout=120.0):
+    """Start ``ghostfpga argv``, wait until ``ready(proc)``, send ``signum``; returns the exit
+    code, stderr, and the processes it had started that are still alive 20 s later."""
+    proc = subprocess.Popen([GHOSTFPGA, *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready(proc):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the command never got going"
+            time.sleep(0.2)
+        children = _descendants(proc.pid)
+        proc.send_signal(signum)
+        code = proc.wait(timeout=60)
+        err = proc.stderr.read()
+        deadline = time.monotonic() + 20
+        while _alive(children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return code, err, _alive(children)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_train_stops_with_one_line_and_the_signals_exit_code(signum):
+    start = time.monotonic()
+    code, err, left = _stop_halfway(["train", "--dataset", "yinyang", "--epochs", "40"], signum,
+                                    lambda proc: time.monotonic() - start > 4)
+    assert code == 128 + signum
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    assert err.rstrip().splitlines()[-1] == f"ghostfpga train: stopped ({name})"
+    assert "Traceback" not in err
+    assert not left
+
+
+@pytest.mark.skipif(not simulator_available("verilator"), reason="Verilator is not installed")
+def test_run_on_the_simulated_board_takes_its_simulator_down_on_sigterm():
+    """The simulated board runs in a child process; SIGTERM halfway through training ends it
+    with the command, not 40 s later."""
+    def simulating(proc):
+        return any("ghost_system" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+                   for p in _alive(_descendants(proc.pid)))
+
+    code, err, left = _stop_halfway(["run", "--port", "sim", "--samples", "5000"],
+                                    signal.SIGTERM, simulating, timeout=300)
+    assert code == 128 + signal.SIGTERM, err
+    assert err.rstrip().splitlines()[-1] == "ghostfpga run: stopped (SIGTERM)"
+    assert not left, "a process of the command outlived it"
