@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from ghostfpga.config import Config
@@ -26,11 +27,34 @@ def add_commands(sub) -> None:
                    help="training samples streamed through the core (default: one epoch)")
     p.add_argument("--test-samples", type=int, default=None,
                    help="test samples inferred after training (default: the whole test set)")
+    p.add_argument("--epochs", type=int, default=1,
+                   help="epochs of --samples samples each, at each epoch's decayed rates "
+                        "(default 1)")
     p.add_argument("--config", metavar="FILE", help="TOML config")
     p.add_argument("--normalize", action="store_true",
                    help="scale each input feature of a user file to [0, 1]")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("fuzz", help="co-simulate configs drawn at random against the "
+                                    "fixed-point golden model")
+    p.add_argument("--configs", type=int, default=20, help="configs to draw (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the campaign (default 0)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--samples", type=int, default=60,
+                   help="training samples per epoch, at most 60 (default 60)")
+    p.add_argument("--max-lanes", type=int, default=32,
+                   help="most lanes drawn (default 32; the ECP5 takes up to 156)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="configs simulated at once on a local Dask cluster (default 1: "
+                        "in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://HOST:PORT) instead of local workers")
+    p.add_argument("--keep", metavar="DIR", default=str(Path("build") / "fuzz"),
+                   help="where each failing config is written, with its data and the command "
+                        "that reproduces it (default build/fuzz)")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=cmd_fuzz)
 
     p = sub.add_parser("run", help="train a board (or the simulated one) through the host "
                                    "link and check it against the fixed-point golden model")
@@ -152,6 +176,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
         print(f"ghostfpga sim: error: --samples must be a positive integer, not {args.samples}",
               file=sys.stderr)
         return 2
+    if args.epochs < 1:
+        print(f"ghostfpga sim: error: --epochs must be a positive integer, not {args.epochs}",
+              file=sys.stderr)
+        return 2
     config = Config.load(args.config) if args.config else Config()
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
@@ -159,7 +187,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     print(f"simulating {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, "
           f"on {args.simulator}: {samples} training samples, then the test set ...",
           file=sys.stderr)
-    run = simulate(config, data, args.simulator, samples, args.test_samples)
+    run = simulate(config, data, args.simulator, samples, args.test_samples, args.epochs)
     print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
                  "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
                 [[run["simulator"], run["samples"], run["mismatches"],
@@ -169,6 +197,60 @@ def cmd_sim(args: argparse.Namespace) -> int:
                   percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
                 title=f"RTL vs golden on {data.name}"))
     return _checked(run, args.json)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from ghostfpga.sim.cosim import simulator_available
+
+    from .fuzz import TRAIN, describe, keep_failure, run_fuzz
+
+    for name, low, high in (("configs", 1, None), ("samples", 1, TRAIN),
+                            ("max_lanes", 1, None), ("workers", 1, None), ("seed", 0, None)):
+        value = getattr(args, name)
+        if value < low or (high is not None and value > high):
+            bound = f"an integer in [{low}, {high}]" if high else \
+                f"an integer of at least {low}"
+            print(f"ghostfpga fuzz: error: --{name.replace('_', '-')} must be {bound}, not "
+                  f"{value}", file=sys.stderr)
+            return 2
+    if not simulator_available(args.simulator):
+        print(f"ghostfpga fuzz: error: simulator {args.simulator} is not installed",
+              file=sys.stderr)
+        return 2
+    keep = Path(args.keep)
+    if keep.exists() and not keep.is_dir():
+        print(f"ghostfpga fuzz: error: --keep {keep} is a file, not a folder", file=sys.stderr)
+        return 2
+    where = args.scheduler or (f"{args.workers} local workers" if args.workers > 1
+                               else "this process")
+    print(f"fuzz: {args.configs} configs of seed {args.seed} on {args.simulator}, {where}",
+          file=sys.stderr)
+    commands = {}
+
+    def report(result):
+        if result["mismatches"]:
+            commands[result["index"]] = keep_failure(result, args.seed, args.simulator,
+                                                     args.samples, keep)
+            print(f"\nconfig {result['index']} MISMATCH: {result['first_mismatch']}\n"
+                  f"  reproduce: {commands[result['index']]}", file=sys.stderr)
+
+    start = time.perf_counter()
+    results = run_fuzz(args.seed, args.configs, args.simulator, args.samples, args.workers,
+                       args.scheduler, args.max_lanes, on_result=report)
+    for r in results:
+        r["reproduce"] = commands.get(r["index"])
+    failed = [r for r in results if r["mismatches"]]
+    rows = [[r["index"], describe(Config.from_dict(r["config"])), r["samples"], r["mismatches"],
+             f"{r['seconds']:.1f}"] for r in (failed or results)[:20]]
+    print(table(["config", "drawn", "samples", "mismatches", "seconds"], rows,
+                title=("failing configs" if failed else "configs (the first 20)")))
+    print(f"{len(results)} configs, {len(failed)} with mismatches, "
+          f"{sum(r['samples'] for r in results)} samples, {time.perf_counter() - start:.0f} s")
+    if args.json:
+        write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
+                               "configs": results, "failed": len(failed),
+                               "seconds": time.perf_counter() - start})
+    return 1 if failed else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

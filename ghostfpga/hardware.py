@@ -32,29 +32,33 @@ def write_verilog(config: Config, out: str | Path) -> tuple[Path, Path]:
 
 
 def simulate(config: Config, data: Dataset, simulator: str, samples: int,
-             test_samples: int | None = None) -> dict:
-    """Train the RTL on ``samples`` training samples (the first epoch's order; normalized
-    learned ghosts: after their warm-up), then infer the test set, all checked against the
-    fixed-point golden model bit for bit."""
+             test_samples: int | None = None, epochs: int = 1) -> dict:
+    """Train the RTL for ``epochs`` epochs on the first ``samples`` training samples of each
+    epoch's order, at that epoch's decayed rates (normalized learned ghosts: after their
+    warm-up at zero rates), then infer the test set, all checked against the fixed-point golden
+    model bit for bit."""
     from ghostfpga.hdl import Plan
     from ghostfpga.sim.cosim import cosimulate
     from ghostfpga.sim.protocol import Sample
 
     check_memory_fit(config)
     model = FixedModel(config)
-    order = sample_order(config, len(data.y_train), 0)[:samples]
-    train = [Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), True)
-             for i in order]
-    warm = [Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), True)
-            for i in warmup_order(config, len(data.y_train))]
+
+    def stream(x, y, train):
+        return [Sample(model.quantize_input(x[i]), int(y[i]), train) for i in range(len(y))]
+
+    warm_idx = warmup_order(config, len(data.y_train))
+    warm = stream(data.x_train[warm_idx], data.y_train[warm_idx], True)
+    train, etas = [], [model.etas((0.0,) * config.n_layers)] * len(warm)
+    for epoch in range(epochs):
+        order = sample_order(config, len(data.y_train), epoch)[:samples]
+        train += stream(data.x_train[order], data.y_train[order], True)
+        etas += [model.etas(config.lr_at(epoch))] * len(order)
     n_test = len(data.y_test) if test_samples is None else min(test_samples, len(data.y_test))
-    test = [Sample(model.quantize_input(data.x_test[i]), int(data.y_test[i]), False)
-            for i in range(n_test)]
-    eta = model.etas(config.lr_at(0))
-    zero = model.etas((0.0,) * config.n_layers)
+    test = stream(data.x_test, data.y_test, False)[:n_test]
+    etas += [etas[-1]] * n_test    # inference reads no rate: keep the last ones
     start = time.perf_counter()
-    report = cosimulate(config, simulator, warm + train + test,
-                        [zero] * len(warm) + [eta] * (len(train) + len(test)), model=model)
+    report = cosimulate(config, simulator, warm + train + test, etas, model=model)
     seconds = time.perf_counter() - start
     labels = np.array(report.labels[len(warm):])
     train_labels = np.array([s.label for s in train])
@@ -70,6 +74,7 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
         "layers": list(config.layers),
         "lanes": config.hardware.lanes,
         "samples": len(train),
+        "epochs": epochs,
         "warmup_samples": len(warm),
         "test_samples": n_test,
         "mismatches": report.mismatches,

@@ -166,9 +166,35 @@ class Formats:
             raise ConfigError("numerics.accumulator_bits", n.accumulator_bits,
                               f"is too narrow: dot products of {max_row} terms of "
                               f"{n.weight_bits}-bit x {OPERAND_BITS}-bit need {need} bits")
-        return cls(n.rate_frac, n.error_frac, n.potential_bits, n.weight_bits, n.weight_frac,
-                   n.eta_bits, n.eta_frac, acc, beta_shift, alpha_shift,
-                   n.rounding == "stochastic", n.lfsr_seed, max_row)
+        fmt = cls(n.rate_frac, n.error_frac, n.potential_bits, n.weight_bits, n.weight_frac,
+                  n.eta_bits, n.eta_frac, acc, beta_shift, alpha_shift,
+                  n.rounding == "stochastic", n.lfsr_seed, max_row)
+        fmt._check_rates(config)
+        return fmt
+
+    def _check_rates(self, config: Config) -> None:
+        """Refuse formats whose scaled error has no bits left to round (the weight update
+        always has: weight_frac < 16 <= 15 + rate_frac), and rates the
+        learning-rate multiplier cannot hold (so they fail here, not in the middle of a run)."""
+        n = config.numerics
+        if self.eta_shift <= 0:
+            raise ConfigError("numerics.eta_frac", n.eta_frac,
+                              f"plus numerics.error_frac ({n.error_frac}) must exceed "
+                              f"{SCALED_ERROR_FRAC}, the scaled error's fraction bits")
+        if config.fits_ghosts and self.step_shift(Q_STEP_FRAC) <= 0:
+            raise ConfigError("numerics.error_frac", n.error_frac,
+                              f"must be above {SCALED_ERROR_FRAC - Q_STEP_FRAC} for learned "
+                              f"ghosts with the normalized rule (Q's step has {Q_STEP_FRAC} "
+                              "fraction bits)")
+        for k, lr in enumerate(config.lr_at(0)):
+            if math.floor(lr / config.beta * (1 << self.eta_frac) + 0.5) >= 1 << self.eta_bits:
+                raise ConfigError("lr", config.lr,
+                                  f"of layer {k + 1} over beta ({lr / config.beta:g}) does not "
+                                  f"fit the {self.eta_bits}-bit learning-rate multiplier with "
+                                  f"{self.eta_frac} fraction bits (raise numerics.eta_bits, "
+                                  "lower lr or raise beta)")
+        if config.variant == "learned" and not config.fits_ghosts:
+            self.eta_mantissa(config.ghost_lr, "ghost_lr")
 
     @staticmethod
     def required_accumulator_bits(weight_bits: int, terms: int) -> int:
@@ -256,11 +282,13 @@ def normalized_step(fmt: Formats, pre, frac: int, bias: bool) -> int:
 
 # -- the learning update (docs/numerics.md), the one definition the model and the tests use ----
 def scaled_error(fmt: Formats, eta, err, eta_frac: int | None = None):
-    """(e, wide): the scaled error e = sat16(round(eta x err / 2^shift)) and its value before
-    saturation; shift = eta_frac + error_frac - 15 (eta_frac: the formats' by default, a ghost
-    step's for normalized fits)."""
+    """(e, wide): the scaled error e = sat16(round(eta x sat16(err) / 2^shift)) and its value
+    before the last saturation; shift = eta_frac + error_frac - 15 (eta_frac: the formats' by
+    default, a ghost step's for normalized fits). The error is the lane's 16-bit operand: with
+    potentials wider than 16 bits a ghost fit's error (a difference of potentials) saturates
+    there; every other error fits it."""
     shift = fmt.eta_shift if eta_frac is None else fmt.step_shift(eta_frac)
-    wide = round_shift(eta * err, shift)
+    wide = round_shift(eta * saturate(err, OPERAND_BITS), shift)
     return saturate(wide, SCALED_ERROR_BITS), wide
 
 

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q_STEP_FRAC,
                                        STEP_BITS, V_STEP_FRAC, lfsr_step)
 
-from .arith import lfsr_next, pick
+from .arith import lfsr_next, pick, saturate
 from .normalizer import Normalizer
 from .stages import Round, Src, bits, delay
 
@@ -188,9 +188,12 @@ class Issue:
                       if s.lane_map.by_columns and s.name == "W"}
         for p, (lane, bank) in enumerate(zip(lanes, state.banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
+            words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}
+            sources = self.sources(words_read, False) if b.width > OPERAND_BITS else None
+            if sources is not None:   # potentials wider than the operand: saturate, not wrap
+                sources = {src: saturate(m, value, OPERAND_BITS) for src, value in sources.items()}
             with m.Switch(self.i_src):
-                words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}
-                for src, value in self.sources(words_read, False).items():
+                for src, value in (sources or self.sources(words_read, False)).items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
             with m.If(self.i_src == Src.HOST):   # host reads: 1 in the addressed lane, else 0

@@ -98,6 +98,12 @@ def test_formats_from_default_config():
 @pytest.mark.parametrize("changes,field", [
     (dict(beta=0.01), "beta"), (dict(alpha=0.3), "alpha"), (dict(beta=2.0**-15), "beta"),
     (dict(numerics=Numerics(accumulator_bits=20)), "numerics.accumulator_bits"),
+    # found by ghostfpga fuzz: each failed only inside the generator or mid-run
+    (dict(numerics=Numerics(eta_frac=1)), "numerics.eta_frac"),
+    (dict(variant="learned", numerics=Numerics(error_frac=7, potential_bits=12, eta_frac=10)),
+     "numerics.error_frac"),
+    (dict(lr=0.5), "lr"),
+    (dict(variant="learned", ghost_rule="constant", ghost_lr=20.0), "ghost_lr"),
 ])
 def test_fixed_point_config_errors_name_the_field(changes, field):
     with pytest.raises(ConfigError) as info:
