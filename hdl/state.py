@@ -17,7 +17,7 @@ order: the sequencer's fetch (hdl/sequencer.py), then the post stages in program
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,8 +49,10 @@ class StateBank(wiring.Component):
             m.submodules[f"mem_{name}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
             self.ports[name] = (mem, rd, wr)
+            # every read port also reads during reset, so no read register is left undefined
+            # (X in 4-state simulation) in a bank whose memory a pass never reads
             m.d.comb += [rd.addr.eq(getattr(self, f"{name}_raddr")),
-                         rd.en.eq(getattr(self, f"{name}_ren")),
+                         rd.en.eq(getattr(self, f"{name}_ren") | ResetSignal()),
                          getattr(self, f"{name}_rdata").eq(rd.data),
                          wr.addr.eq(getattr(self, f"{name}_waddr")),
                          wr.data.eq(getattr(self, f"{name}_wdata")),
