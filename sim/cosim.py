@@ -111,12 +111,16 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
 
 def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
             build_root: Path = DEFAULT_BUILD_ROOT, cycle_limit: int = 1_000_000,
-            waves: bool = False, load: list[list[int]] | None = None) -> RtlRun:
+            waves: bool = False, load: list[list[int]] | None = None,
+            verilog: str | None = None) -> RtlRun:
     """Stream ``samples`` through the RTL (``etas[n]`` applied with sample n), after writing
-    the lane images ``load`` through the host port; read back all weights."""
+    the lane images ``load`` through the host port; read back all weights. ``verilog``: the
+    design to simulate instead of the config's generated core (a netlist with the core's
+    ports, or an instrumented copy)."""
     from cocotb_tools.runner import get_runner
 
-    build_dir = build(config, simulator, build_root)
+    build_dir = (build(config, simulator, build_root) if verilog is None
+                 else build_verilog(verilog, TOP_NAME, config, simulator, build_root))
     run_dir = build_dir / f"run-{os.getpid()}-{time.monotonic_ns()}"
     run_dir.mkdir()
     job = make_job(config, samples, etas, load, cycle_limit)
