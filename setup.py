@@ -1,0 +1,15 @@
+"""Package discovery for the one import namespace: the top-level folders hdl/, golden/, sim/
+and boards/ (the product's layout) install as ghostfpga.hdl, ghostfpga.golden, ghostfpga.sim
+and ghostfpga.boards beside the face package ghostfpga/, every subpackage included (a new
+folder with an __init__.py needs no entry anywhere). The metadata is in pyproject.toml."""
+
+from setuptools import find_packages, setup
+
+ROOTS = {"ghostfpga": "ghostfpga", "ghostfpga.golden": "golden", "ghostfpga.hdl": "hdl",
+         "ghostfpga.sim": "sim", "ghostfpga.boards": "boards"}
+
+packages = []
+for name, folder in ROOTS.items():
+    packages += [name] + [f"{name}.{sub}" for sub in find_packages(folder)]
+
+setup(packages=packages, package_dir=ROOTS)
