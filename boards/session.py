@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from ghostfpga.config import Config
+from ghostfpga.golden.fixed import FixedModel
 
 from .device import Device
 
@@ -15,14 +16,25 @@ __all__ = ["drive", "drive_job"]
 
 
 def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool = True,
-          clock=time.perf_counter, on_board: bool = False) -> dict:
+          clock=time.perf_counter, on_board: bool = False, resume: bool = False) -> dict:
     """Train ``epochs`` over (x_train, y_train), streamed over the link or (``on_board``)
-    uploaded once and trained from the on-board set, after the ghosts' warm-up (streamed);
-    predict x_test, read back every weight and the counters. ``clock()`` gives seconds of the
-    device's time (simulated time on the simulated board)."""
+    uploaded once and trained from the on-board set; predict x_test, read back every weight
+    and the counters. ``clock()`` gives seconds of the device's time (simulated time on the
+    simulated board).
+
+    The session starts from a known state: the device is reset (its LFSR restarts from the
+    seed) and loaded with the config's initial weights, then the ghosts warm up (streamed).
+    With ``resume`` it keeps the weights it holds, which are read back first
+    (``start_images``, where the golden model starts), and skips the warm-up."""
     start = clock()
     x, y = np.asarray(x_train), np.asarray(y_train)
-    run = {"on_board": on_board, "warmup_samples": device.warm_up(x, y, progress)}
+    device.reset()
+    run = {"on_board": on_board, "resumed": resume}
+    if resume:
+        run |= {"start_images": device.read_images(), "warmup_samples": 0}
+    else:
+        device.load(FixedModel(device.config).params)
+        run["warmup_samples"] = device.warm_up(x, y, progress)
     if on_board:   # timed from the upload's end, and by the core's busy-cycle counter
         n = device.upload(x, y, progress)
         run["upload_seconds"] = clock() - start
@@ -42,7 +54,7 @@ def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool 
 
 
 def drive_job(port, config: str, x_train, y_train, x_test, epochs: int,
-              timeout: float, on_board: bool = False) -> dict:
+              timeout: float, on_board: bool = False, resume: bool = False) -> dict:
     """``drive`` on a simulated board's port (sim/tb_system.py): config as TOML text, times
     in simulated seconds."""
     import tomllib
@@ -51,4 +63,4 @@ def drive_job(port, config: str, x_train, y_train, x_test, epochs: int,
     clock_hz = cfg.link.clock_mhz * 1e6
     device = Device(port, cfg, timeout=timeout)
     return drive(device, x_train, y_train, x_test, epochs, progress=False,
-                 clock=lambda: port.cycles / clock_hz, on_board=on_board)
+                 clock=lambda: port.cycles / clock_hz, on_board=on_board, resume=resume)

@@ -76,6 +76,9 @@ def add_commands(sub) -> None:
     p.add_argument("--on-board", action="store_true",
                    help="upload the training samples into the on-board training set once and "
                         "train there at core speed (needs link.store_samples in the config)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the weights the board holds (read back first; no "
+                        "warm-up) instead of loading the config's initial weights")
     p.add_argument("--config", metavar="FILE", help="TOML config (the one the board was built "
                                                      "for)")
     p.add_argument("--normalize", action="store_true",
@@ -275,7 +278,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             board.check(config)
         port = _port(args.port, board)
         run = run_on_device(config, data, port, args.samples, args.epochs, args.timeout,
-                            test_samples=args.test_samples, on_board=args.on_board)
+                            test_samples=args.test_samples, on_board=args.on_board,
+                            resume=args.resume)
     except DeviceError as exc:
         print(f"ghostfpga run: error: {exc}", file=sys.stderr)
         return 2
@@ -293,6 +297,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "-" if link is None else f"{100 * link:.0f} %", run["rejected_frames"],
                   f"{run['seconds']:.1f}"]],
                 title=f"device vs golden on {data.name}"))
+    if run["mismatches"]:
+        start = ("the weights read from the device" if run["resumed"]
+                 else "the config's initial weights, which it loaded first")
+        print(f"compared with the fixed-point golden model started from {start}: every "
+              "training prediction, every test prediction and every weight read back. Likely "
+              "causes: the board runs another bitstream than this config's build (ghostfpga "
+              "program), --config differs from the one it was built with, or the link "
+              "corrupted data the CRC let through.", file=sys.stderr)
     return _checked(run, args.json)
 
 

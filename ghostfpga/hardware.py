@@ -96,7 +96,7 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
 def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                   epochs: int, timeout: float = 1.0, simulator: str = "verilator",
                   test_samples: int | None = None, divisor: int | None = None,
-                  on_board: bool = False) -> dict:
+                  on_board: bool = False, resume: bool = False) -> dict:
     """Train through the host driver on ``port`` (a serial URL, ``fake``, or ``sim`` for the
     system top in co-simulation), streamed over the link or (``on_board``) from the on-board
     training set, then check every prediction and every read-back weight against the
@@ -121,7 +121,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                            {"config": config.to_toml(), "x_train": x_train.tolist(),
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),
                             "epochs": epochs, "timeout": min(timeout, 0.05),
-                            "on_board": on_board},
+                            "on_board": on_board, "resume": resume},
                            simulator=simulator, divisor=divisor)
     else:
         from ghostfpga.boards.device import Device
@@ -129,19 +129,22 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
 
         target = FakeDevice(config, timeout) if port == "fake" else port
         with Device(target, config, timeout=timeout) as device:
-            run = drive(device, x_train, y_train, x_test, epochs, on_board=on_board)
+            run = drive(device, x_train, y_train, x_test, epochs, on_board=on_board,
+                        resume=resume)
     seconds = time.perf_counter() - start
     return _check_run(config, data, n, epochs, run) | {"port": port, "seconds": seconds}
 
 
-def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_board: bool):
-    """Train the golden model as the device did: the ghosts' warm-up, then per epoch, the
+def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_board: bool,
+                     warmup: int):
+    """Train the golden model as the device did: ``warmup`` samples of the ghosts' warm-up
+    (none when the session resumed), then per epoch, the
     orders of the streamed (``sample_order``) or the on-board (``stored_epochs``) training,
     each epoch's rates; yields each epoch's order and its predictions (made before each
     update), in that order."""
     n = len(y)
     zero = model.etas((0.0,) * config.n_layers)
-    for i in warmup_order(config, n):
+    for i in warmup_order(config, n)[:warmup]:
         model.step(x_q[i], int(y[i]), True, zero)
     stored = stored_epochs(config, n, epochs) if on_board else None
     for epoch in range(epochs):
@@ -151,16 +154,20 @@ def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_
 
 
 def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) -> dict:
+    from ghostfpga.boards.fake import params_from_images
     from ghostfpga.hdl import Plan
 
-    model = FixedModel(config)
+    plan = Plan(config)
+    # where the device started: the config's initial weights, or (resumed) what it held
+    model = FixedModel(config, params_from_images(plan, run["start_images"])
+                       if run["resumed"] else None)
     on_board = run["on_board"]
     mismatches, first = 0, None
     y = data.y_train[:n]
     x_q = model.quantize_input(data.x_train[:n])
     epoch_correct = []
     for epoch, (order, want) in enumerate(_golden_training(config, model, x_q, y, epochs,
-                                                           on_board)):
+                                                           on_board, run["warmup_samples"])):
         epoch_correct.append(int(np.sum(want == y[order])))
         if on_board:   # the device reports each epoch's count of correct predictions
             got = run["epoch_correct"][epoch]
@@ -180,7 +187,7 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) ->
     if wrong:
         mismatches += wrong
         first = first or f"{wrong} test predictions differ from the golden model's"
-    images = Plan(config).lane_images(model.params)
+    images = plan.lane_images(model.params)
     for lane, (got, want) in enumerate(zip(run["images"], images)):
         for word, (g, w) in enumerate(zip(got, want)):
             if g != w:
@@ -195,7 +202,7 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) ->
         rate = host_rate
     sample_bytes = 2 * config.layers[0] + 1
     return {
-        "samples": n, "epochs": epochs, "on_board": on_board,
+        "samples": n, "epochs": epochs, "on_board": on_board, "resumed": run["resumed"],
         "warmup_samples": run["warmup_samples"],
         "mismatches": mismatches, "first_mismatch": first,
         "train_accuracy": (run["epoch_correct"][-1] if on_board else
