@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-fast install bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/ghostfpga demo
 
+# the whole suite on every core (pytest-xdist; builds are cached per design and locked), the
+# 15 slowest tests listed at the end
 test: $(STAMP)
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -n auto --durations=15
+
+# pure Python and block tests: no co-simulation, proof, system top or netlist (under 2 minutes)
+test-fast: $(STAMP)
+	$(PY) -m pytest -n auto -m "not (verilator or icarus or formal or system or gatelevel or slow)"
 
 bench: $(STAMP)
 	$(PY) benchmarks/accuracy.py

@@ -17,6 +17,7 @@ Every config is a task: on this process (``workers = 1``), on a Dask ``LocalClus
 from __future__ import annotations
 
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -172,7 +173,12 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
         def finished(result):
             results.append(result)
             bar.update(1)
-            bar.set_postfix(mismatching=sum(r["mismatches"] > 0 for r in results))
+            failing = sum(r["mismatches"] > 0 for r in results)
+            bar.set_postfix(mismatching=failing)
+            if progress and bar.disable:   # no terminal (a log, CI): a line a config
+                print(f"fuzz: {len(results)}/{configs} configs, {failing} mismatching "
+                      f"(config {result['index']}: {result['seconds']:.0f} s)",
+                      file=sys.stderr, flush=True)
             if on_result is not None:
                 on_result(result)
 

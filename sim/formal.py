@@ -54,8 +54,14 @@ def _env() -> dict:
     return env
 
 
-def prove(design, depth: int = 1, mode: str = "bmc", timeout: float = 300) -> FormalResult:
-    """Run SymbiYosys on ``design``; passed when every assertion holds."""
+HANG_GUARD = 3600
+"""Seconds after which a proof is taken to hang (a guard, not a verdict: the slowest proof
+takes about 200 s on an idle 2-core machine, and a loaded one may take several times that)."""
+
+
+def prove(design, depth: int = 1, mode: str = "bmc", timeout: float = HANG_GUARD) -> FormalResult:
+    """Run SymbiYosys on ``design``; passed when every assertion holds. ``timeout`` only ends
+    a hung solver (subprocess.TimeoutExpired)."""
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "top.il").write_text(rtlil.convert(design, ports=[], platform="formal"))
