@@ -93,6 +93,10 @@ class Numerics:
 
         positive("rate_frac", 1, 14)
         positive("error_frac", 1, 14)
+        if self.rate_frac > self.error_frac:
+            raise ConfigError("numerics.rate_frac", self.rate_frac,
+                              f"must be at most numerics.error_frac ({self.error_frac}): "
+                              "rates are rounded from potentials")
         positive("potential_bits", self.error_frac + 2, 32)
         positive("weight_bits", 2, 16)
         positive("weight_frac", 0, self.weight_bits - 1)

@@ -100,9 +100,12 @@ def test_formats_from_default_config():
     (dict(numerics=Numerics(accumulator_bits=20)), "numerics.accumulator_bits"),
     # found by ghostfpga fuzz: each failed only inside the generator or mid-run
     (dict(numerics=Numerics(eta_frac=1)), "numerics.eta_frac"),
-    (dict(variant="learned", numerics=Numerics(error_frac=7, potential_bits=12, eta_frac=10)),
+    (dict(variant="learned",
+          numerics=Numerics(error_frac=7, rate_frac=6, potential_bits=12, eta_frac=10)),
      "numerics.error_frac"),
     (dict(lr=0.5), "lr"),
+    (dict(numerics=Numerics(rate_frac=10, error_frac=9, potential_bits=12)),
+     "numerics.rate_frac"),
     (dict(variant="learned", ghost_rule="constant", ghost_lr=20.0), "ghost_lr"),
 ])
 def test_fixed_point_config_errors_name_the_field(changes, field):
