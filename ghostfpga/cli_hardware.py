@@ -30,6 +30,9 @@ def add_commands(sub) -> None:
     p.add_argument("--epochs", type=int, default=1,
                    help="epochs of --samples samples each, at each epoch's decayed rates "
                         "(default 1)")
+    p.add_argument("--netlist", action="store_true",
+                   help="simulate the core as Yosys synthesizes it for the config's device "
+                        "(gate level, with the device's cell models; iCE40 for now)")
     p.add_argument("--config", metavar="FILE", help="TOML config")
     p.add_argument("--normalize", action="store_true",
                    help="scale each input feature of a user file to [0, 1]")
@@ -187,10 +190,17 @@ def cmd_sim(args: argparse.Namespace) -> int:
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
     samples = len(data.y_train) if args.samples is None else args.samples
-    print(f"simulating {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, "
-          f"on {args.simulator}: {samples} training samples, then the test set ...",
-          file=sys.stderr)
-    run = simulate(config, data, args.simulator, samples, args.test_samples, args.epochs)
+    print(f"simulating {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes"
+          f"{' (the synthesized netlist)' if args.netlist else ''}, on {args.simulator}: "
+          f"{samples} training samples, then the test set ...", file=sys.stderr)
+    from ghostfpga.sim.netlist import NetlistError
+
+    try:
+        run = simulate(config, data, args.simulator, samples, args.test_samples, args.epochs,
+                       netlist=args.netlist)
+    except NetlistError as exc:
+        print(f"ghostfpga sim: error: {exc}", file=sys.stderr)
+        return 2
     print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
                  "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
                 [[run["simulator"], run["samples"], run["mismatches"],
@@ -198,7 +208,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
                   f"{100 * run['mac_utilization']:.0f} %", f"{run['cycles_per_inference']:.1f}",
                   percent(run["train_accuracy"]), percent(run["test_accuracy"]),
                   percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
-                title=f"RTL vs golden on {data.name}"))
+                title=f"{'netlist' if args.netlist else 'RTL'} vs golden on {data.name}"))
     return _checked(run, args.json)
 
 

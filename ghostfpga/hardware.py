@@ -32,16 +32,19 @@ def write_verilog(config: Config, out: str | Path) -> tuple[Path, Path]:
 
 
 def simulate(config: Config, data: Dataset, simulator: str, samples: int,
-             test_samples: int | None = None, epochs: int = 1) -> dict:
+             test_samples: int | None = None, epochs: int = 1, netlist: bool = False) -> dict:
     """Train the RTL for ``epochs`` epochs on the first ``samples`` training samples of each
     epoch's order, at that epoch's decayed rates (normalized learned ghosts: after their
     warm-up at zero rates), then infer the test set, all checked against the fixed-point golden
-    model bit for bit."""
+    model bit for bit. With ``netlist`` the core is the one Yosys synthesizes for the config's
+    device, with its cell models (sim/netlist.py)."""
     from ghostfpga.hdl import Plan
     from ghostfpga.sim.cosim import cosimulate
+    from ghostfpga.sim.netlist import core_netlist
     from ghostfpga.sim.protocol import Sample
 
     check_memory_fit(config)
+    design = core_netlist(config, simulator) if netlist else None
     model = FixedModel(config)
 
     def stream(x, y, train):
@@ -58,7 +61,8 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
     test = stream(data.x_test, data.y_test, False)[:n_test]
     etas += [etas[-1]] * n_test    # inference reads no rate: keep the last ones
     start = time.perf_counter()
-    report = cosimulate(config, simulator, warm + train + test, etas, model=model)
+    report = cosimulate(config, simulator, warm + train + test, etas, model=model,
+                        verilog=design)
     seconds = time.perf_counter() - start
     labels = np.array(report.labels[len(warm):])
     train_labels = np.array([s.label for s in train])
@@ -70,6 +74,7 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
     infer_cycles = report.mean_cycles(warm + train + test, False)
     return {
         "simulator": simulator,
+        "netlist": netlist,
         "dataset": data.name,
         "layers": list(config.layers),
         "lanes": config.hardware.lanes,
