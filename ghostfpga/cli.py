@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 from ghostfpga.config import ConfigError
 from ghostfpga.golden.datasets import DatasetError
 
-from . import cli_hardware, cli_models, cli_study
+from . import __version__, cli_hardware, cli_models, cli_study
 from .report import output_problem
 from .stopping import Stopped, stop_on_signals
 
@@ -22,20 +23,36 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ghostfpga",
         description="On-chip learning hardware with ghost units: golden models, generator, "
                     "verification.")
+    parser.add_argument("--version", action="version", version=f"ghostfpga {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (cli_models, cli_hardware, cli_study):
         module.add_commands(sub)
     return parser
 
 
-_OUTPUTS = {"json": "--json", "plot": "--plot", "report": "--report", "output": "-o"}
+# every output option: its flag and the suffixes it takes (none: any)
+_OUTPUTS = {"json": ("--json", ()), "plot": ("--plot", (".png", ".pdf", ".svg")),
+            "report": ("--report", (".md",)), "output": ("-o", (".v",))}
+_INPUTS = ("config", "dataset", "sweep", "bitstream")
+
+
+def _outputs(args) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(path, option, suffixes) of everything the command will write that the user named,
+    with what it writes beside them (verilog: the config beside the Verilog)."""
+    out = [(getattr(args, dest), option, suffixes) for dest, (option, suffixes)
+           in _OUTPUTS.items() if getattr(args, dest, None)]
+    if args.command == "verilog":
+        out.append((str(Path(args.output).with_suffix(".toml")), "-o (its config beside it)",
+                    ()))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for dest, option in _OUTPUTS.items():   # before any work, so that no result is lost
-        problem = output_problem(getattr(args, dest, None), option)
+    inputs = [getattr(args, name, None) for name in _INPUTS]
+    for path, option, suffixes in _outputs(args):   # before any work: no result is lost
+        problem = output_problem(path, option, inputs, suffixes)
         if problem:
             print(f"ghostfpga {args.command}: error: {problem}", file=sys.stderr)
             return 2

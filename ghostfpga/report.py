@@ -50,14 +50,23 @@ def _numeric(s: str) -> bool:
         return False
 
 
-def output_problem(path: str | Path | None, option: str) -> str | None:
+def output_problem(path: str | Path | None, option: str, inputs=(),
+                   suffixes: tuple[str, ...] = ()) -> str | None:
     """Why ``path`` cannot be written by ``option`` (checked before the work starts), or
-    None: a folder, a parent that is a file, or a folder that is not writable."""
+    None: a folder, a parent that is a file, a place it cannot be created in (tried by
+    opening it: ``os.access`` says yes to root on a read-only file system), one of the
+    command's ``inputs`` (never overwritten), or a suffix not in ``suffixes``."""
     import os
 
     if path is None:
         return None
     path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        return f"{option} {path}: must end in {' or '.join(suffixes)}"
+    for given in inputs:
+        if given is not None and Path(given).exists() and path.exists() \
+                and path.resolve() == Path(given).resolve():
+            return f"{option} {path}: is an input of this command; it is not overwritten"
     if path.is_dir():
         return f"{option} {path}: is a folder, not a file"
     parent = path.parent
@@ -65,8 +74,20 @@ def output_problem(path: str | Path | None, option: str) -> str | None:
         parent = parent.parent
     if not parent.is_dir():
         return f"{option} {path}: {parent} is a file, not a folder"
-    if not os.access(parent, os.W_OK):
-        return f"{option} {path}: cannot write in {parent}"
+    existed = path.exists()
+    try:
+        if path.parent.exists():
+            with open(path, "a"):   # appends nothing; an existing file stays as it was
+                pass
+        else:
+            probe = parent / f".ghostfpga-probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+    except OSError as exc:
+        return f"{option} {path}: cannot be written ({exc.strerror})"
+    finally:
+        if not existed and path.exists():
+            path.unlink()
     return None
 
 

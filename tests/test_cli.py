@@ -208,3 +208,29 @@ def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
 def test_run_errors_name_the_problem(capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verilog", "--config", "{tmp}/X.toml", "-o", "{tmp}/X.v"], "X.toml: is an input"),
+    (["train", "--dataset", "{tmp}/d.csv", "--json", "{tmp}/d.csv"], "d.csv: is an input"),
+    (["train", "--dataset", "yinyang", "--plot", "{tmp}/p.txt"], "must end in .png"),
+    (["verilog", "-o", "{tmp}/core.txt"], "must end in .v"),
+    (["train", "--dataset", "yinyang", "--json", "/proc/ghostfpga.json"], "cannot be written"),
+])
+def test_inputs_are_never_overwritten_and_outputs_are_proven_writable(tmp_path, capsys, argv,
+                                                                      message):
+    (tmp_path / "X.toml").write_text("layers = [4, 6, 3]  # the user's comment\n")
+    (tmp_path / "d.csv").write_text("0.1,0.2,0.3,0.4,0\n0.5,0.2,0.3,0.4,1\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert message in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_version(capsys):
+    from ghostfpga import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ghostfpga {__version__}"
