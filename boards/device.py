@@ -10,9 +10,11 @@ execute once.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from serial import SerialException
 
 from ghostfpga.config import Config
 from ghostfpga.golden.fixed import FixedParams
@@ -62,6 +64,7 @@ class Device:
         self._seq = 0
         self._buffer = bytearray()
         self.resent = 0   # frames sent again after a timeout
+        self.junk_bytes, self.junk_sample = 0, b""   # received bytes that were no reply
         try:
             self.identity = self.identify()
         except DeviceError:
@@ -88,7 +91,14 @@ class Device:
 
     # -- frames --------------------------------------------------------------------------------
     def _read_frame(self):
-        """The next good reply frame, or None when the port's timeout passes without one."""
+        """The next good reply frame, or None once the port's timeout has passed (in the
+        port's own clock: ``port.clock()`` where it has one, simulated time on the simulated
+        board) or a few frames' worth of bytes have arrived without one: a peer that keeps
+        sending garbage (a wrong baud rate, another design on the UART) cannot hold the host
+        in this loop."""
+        clock = getattr(self.port, "clock", time.monotonic)
+        deadline = clock() + self.port.timeout
+        budget = 4 * (2 * self.layout.max_body + 8)   # bytes, however fast they come
         while True:
             end = self._buffer.find(0)
             if end >= 0:
@@ -97,13 +107,38 @@ class Device:
                 if not raw:
                     continue
                 try:
-                    return parse_body(cobs_decode(raw))
+                    return parse_body(cobs_decode(raw), self.layout.max_body)
                 except (CobsError, FrameError):
+                    self._junk(raw + b"\0")
+                    budget -= len(raw) + 1
                     continue   # a damaged reply: its request is resent after the timeout
-            chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
+            if len(self._buffer) > 2 * self.layout.max_body + 8:   # no frame is this long
+                self._junk(bytes(self._buffer))
+                budget -= len(self._buffer)
+                self._buffer.clear()
+            if budget <= 0 or clock() >= deadline:
+                return None
+            try:
+                chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
+            except (OSError, SerialException) as exc:
+                raise DeviceError(f"{self.name}: the connection failed while reading: "
+                                  f"{exc}") from None
             if not chunk:
                 return None
             self._buffer += chunk
+
+    def _junk(self, data: bytes) -> None:
+        """Count bytes that were no valid reply, keeping the first few for the error."""
+        self.junk_bytes += len(data)
+        if len(self.junk_sample) < 16:
+            self.junk_sample += data[:16 - len(self.junk_sample)]
+
+    def _write(self, frame: bytes) -> None:
+        try:
+            self.port.write(frame)
+        except (OSError, SerialException) as exc:
+            raise DeviceError(f"{self.name}: the connection failed while writing: "
+                              f"{exc}") from None
 
     def exchange(self, requests: Sequence[tuple[int, bytes]],
                  progress: Callable[[int], None] | None = None) -> list[tuple[int, bytes]]:
@@ -114,28 +149,40 @@ class Device:
         self._seq = (self._seq + n) & 0xFF
         frames = [encode_frame(c, s, p) for (c, p), s in zip(requests, seqs)]
         replies: list = [None] * n
-        base = sent = misses = 0
+        base = sent = misses = stray = 0
         while base < n:
             while sent < n and sent - base < self.window:
-                self.port.write(frames[sent])
+                self._write(frames[sent])
                 sent += 1
             frame = self._read_frame()
             if frame is None:
                 misses += 1
                 if misses > self.retries:
                     cmd = Command(requests[base][0]).name
+                    if self.junk_bytes:
+                        raise DeviceTimeout(
+                            f"{self.name}: no valid reply to {cmd} (sequence {seqs[base]}) "
+                            f"after {self.retries} retries; received {self.junk_bytes} bytes "
+                            f"that were not one (first: {self.junk_sample.hex(' ')}): a "
+                            "wrong baud rate, or another design on the port?")
                     raise DeviceTimeout(f"{self.name}: no reply to {cmd} (sequence "
                                         f"{seqs[base]}) after {self.retries} retries of "
                                         f"{self.port.timeout:g} s: is the device connected "
                                         "and programmed?")
                 for i in range(base, sent):   # go back: the device answers executed ones
-                    self.port.write(frames[i])   # from its reply cache
+                    self._write(frames[i])   # from its reply cache
                     self.resent += 1
                 continue
             i = next((i for i in range(base, sent) if seqs[i] == frame.seq), None)
             if i is None or replies[i] is not None or \
                     frame.command != (requests[i][0] | REPLY_BIT) or not frame.payload:
-                continue   # stale or repeated
+                stray += 1   # stale or repeated; a stream of them is a miss
+                if stray > 4 * self.window + 8:
+                    stray, misses = 0, misses + 1
+                    if misses > self.retries:
+                        raise DeviceError(f"{self.name}: only replies to other requests "
+                                          "arrive (another host on this port?)")
+                continue
             status = frame.payload[0]
             if status == Status.SEQUENCE:
                 if i == base:
@@ -146,7 +193,7 @@ class Device:
                 raise DeviceError(f"{self.name}: sequence {frame.seq} was used by another "
                                   "request (another host on this port?)")
             replies[i] = (status, frame.payload[1:])
-            misses = 0
+            misses = stray = 0
             while base < n and replies[base] is not None:
                 base += 1
                 if progress is not None:

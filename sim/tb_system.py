@@ -82,6 +82,10 @@ class SimPort:
     def close(self) -> None:
         self.is_open = False
 
+    def clock(self) -> float:
+        """Seconds of simulated time (the host driver's deadlines run on it)."""
+        return get_sim_time("ps") / 1e12
+
     @property
     def cycles(self) -> int:
         """Clock cycles simulated so far."""
