@@ -49,7 +49,10 @@ def _outputs(args) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # a refused argument (2) or --help / --version (0)
+        return int(exc.code or 0)
     inputs = [getattr(args, name, None) for name in _INPUTS]
     for path, option, suffixes in _outputs(args):   # before any work: no result is lost
         problem = output_problem(path, option, inputs, suffixes)

@@ -9,8 +9,15 @@ from pathlib import Path
 
 from ghostfpga.config import Config
 
+from .cli_args import positive_int, positive_seconds
 from .report import percent, table, write_json
-from .runs import prepare
+from .runs import prepare, samples_used
+
+
+def say(text: str) -> None:
+    """A line for the user on stderr (stdout is for the results)."""
+    print(text, file=sys.stderr)
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser("verilog", help="write the learning core's Verilog (and its config)")
@@ -23,11 +30,11 @@ def add_commands(sub) -> None:
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--dataset", default="yinyang",
                    help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--samples", type=positive_int, default=None,
                    help="training samples streamed through the core (default: one epoch)")
-    p.add_argument("--test-samples", type=int, default=None,
+    p.add_argument("--test-samples", type=positive_int, default=None,
                    help="test samples inferred after training (default: the whole test set)")
-    p.add_argument("--epochs", type=int, default=1,
+    p.add_argument("--epochs", type=positive_int, default=1,
                    help="epochs of --samples samples each, at each epoch's decayed rates "
                         "(default 1)")
     p.add_argument("--netlist", action="store_true",
@@ -44,7 +51,7 @@ def add_commands(sub) -> None:
     p.add_argument("--configs", type=int, default=20, help="configs to draw (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the campaign (default 0)")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    p.add_argument("--samples", type=int, default=60,
+    p.add_argument("--samples", type=positive_int, default=60,
                    help="training samples per epoch, at most 60 (default 60)")
     p.add_argument("--max-lanes", type=int, default=32,
                    help="most lanes drawn (default 32; the ECP5 takes up to 156)")
@@ -69,12 +76,12 @@ def add_commands(sub) -> None:
                    help="the board: its default config unless --config, and --port auto")
     p.add_argument("--dataset", default="yinyang",
                    help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--samples", type=positive_int, default=None,
                    help="training samples (default: the whole training set)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
-    p.add_argument("--test-samples", type=int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=1, help="epochs (default 1)")
+    p.add_argument("--test-samples", type=positive_int, default=None,
                    help="test samples inferred after training (default: the whole test set)")
-    p.add_argument("--timeout", type=float, default=1.0,
+    p.add_argument("--timeout", type=positive_seconds, default=1.0,
                    help="seconds to wait for a reply before resending (default 1)")
     p.add_argument("--on-board", action="store_true",
                    help="upload the training samples into the on-board training set once and "
@@ -116,7 +123,7 @@ def add_commands(sub) -> None:
                    "the one ghostfpga build saved beside the bitstream)")
     p.add_argument("--port", default="auto", help="serial port, or 'auto' (found by USB "
                                                    "VID:PID and interface; default)")
-    p.add_argument("--timeout", type=float, default=1.0,
+    p.add_argument("--timeout", type=positive_seconds, default=1.0,
                    help="seconds to wait for the identify reply (default 1)")
     p.set_defaults(func=cmd_program)
 
@@ -189,7 +196,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     config = Config.load(args.config) if args.config else Config()
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
-    samples = len(data.y_train) if args.samples is None else args.samples
+    samples = samples_used(args.samples, data, say)
     print(f"simulating {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes"
           f"{' (the synthesized netlist)' if args.netlist else ''}, on {args.simulator}: "
           f"{samples} training samples, then the test set ...", file=sys.stderr)
@@ -283,6 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else Config()
     config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
                            normalize=args.normalize)
+    samples_used(args.samples, data, say)
     try:
         if board:
             board.check(config)

@@ -6,6 +6,8 @@ import argparse
 
 from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config, ConfigError
 
+from .cli_args import positive_int
+from .cli_hardware import UsageError
 from .report import percent, plot_history, table, write_json
 from .runs import MODELS, prepare, run_training
 
@@ -35,10 +37,10 @@ def add_commands(sub) -> None:
                    help="instead: the loop gain of ghosts fitted to the free state under "
                         "dynamics, and their update's cosine with backprop per alpha and "
                         "number of steps (why the config allows 3 steps of alpha = 1 only)")
-    p.add_argument("--epochs", type=int, default=5,
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="with --fixed-point, --cancellation or --loop: epochs of training "
                         "(default 5)")
-    p.add_argument("--layers", type=_layers, metavar="4,N,...,3", default=(4, 30, 3),
+    p.add_argument("--layers", type=_layers, metavar="4,N,...,3", default=None,
                    help="with --fixed-point or --cancellation: the Yin-Yang network "
                         "(default 4,30,3)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
@@ -63,7 +65,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", choices=SCHEDULES, help="nudged phase (default sweep)")
     p.add_argument("--beta", type=float, help="nudging strength (default 2^-6)")
     p.add_argument("--lr", type=float, help="learning rate of every layer (default 0.05)")
-    p.add_argument("--epochs", type=int, help="passes over the training set (default 40)")
+    p.add_argument("--epochs", type=positive_int, help="passes over the training set (default 40)")
     p.add_argument("--seed", type=int, help="seed of initialization and sample order")
 
 
@@ -112,8 +114,16 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     if len(sections) > 1:
         raise ConfigError("gradcheck", " ".join("--" + n.replace("_", "-") for n in sections),
                           "takes at most one of --fixed-point, --cancellation and --loop")
-    if sections and args.epochs < 1:
-        raise ConfigError("epochs", args.epochs, "must be at least 1")
+    idle = [f"--{name}" for name in ("epochs", "layers", "plot")
+            if getattr(args, name) is not None]
+    if not sections and idle:
+        raise UsageError(f"{', '.join(idle)} {'takes' if len(idle) == 1 else 'take'} "
+                         "effect only with --fixed-point, "
+                         "--cancellation or --loop")
+    if args.layers is not None and args.loop:
+        raise UsageError("--layers takes effect only with --fixed-point or --cancellation")
+    args.epochs = 5 if args.epochs is None else args.epochs
+    args.layers = (4, 30, 3) if args.layers is None else args.layers
     if sections and (args.layers[0], args.layers[-1]) != (4, 3):
         raise ConfigError("layers", args.layers, "must have 4 inputs and 3 outputs (Yin-Yang)")
     if args.fixed_point:

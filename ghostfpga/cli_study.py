@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ghostfpga.config import Config, ConfigError
 
+from .cli_args import non_negative_int, positive_int
 from .cli_hardware import UsageError, _board, _board_names
 from .report import percent, table, write_json
 from .runs import prepare
@@ -22,11 +23,11 @@ def add_commands(sub) -> None:
     p.add_argument("--board", choices=_board_names(),
                    help="use the board's default config (unless --config)")
     p.add_argument("--config", metavar="FILE", help="TOML config")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
-    p.add_argument("--rtl-samples", type=int, default=200,
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--rtl-samples", type=non_negative_int, default=200,
                    help="training samples the RTL trains on, checked bit for bit (default 200)")
     p.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="processes for the three trainings (default: up to 3)")
     p.add_argument("--normalize", action="store_true",
                    help="scale each input feature of a user file to [0, 1]")
@@ -43,10 +44,10 @@ def add_commands(sub) -> None:
     p.add_argument("--dataset", default="yinyang",
                    help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
     p.add_argument("--config", metavar="FILE", help="TOML config (the base of every point)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the config's)")
     p.add_argument("--weight-bits", default="6,8,10,12,16", metavar="N,N,...",
                    help="weight widths (default 6,8,10,12,16)")
-    p.add_argument("--weight-int-bits", type=int, default=3,
+    p.add_argument("--weight-int-bits", type=positive_int, default=3,
                    help="integer bits of the weights, sign included (default 3: [-4, 4))")
     p.add_argument("--error-frac", default=None, metavar="N,N,...",
                    help="fraction bits of errors and potentials (default: the config's)")
@@ -56,7 +57,7 @@ def add_commands(sub) -> None:
                    help="also synthesize each point's core (logic cells, Fmax)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler (tcp://HOST:8786); default: a local cluster")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="local cluster processes (default: the CPU count)")
     p.add_argument("--cache", metavar="DIR", default=str(Path("build") / "sweep" / "cache"),
                    help="finished points, by hash (default build/sweep/cache)")
@@ -70,10 +71,10 @@ def add_commands(sub) -> None:
                                     "model, the RTL, the full system, the bitstream, a report")
     p.add_argument("--config", metavar="FILE",
                    help="TOML config (default examples/icebreaker_yinyang.toml)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the config's)")
-    p.add_argument("--rtl-samples", type=int, default=200,
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the config's)")
+    p.add_argument("--rtl-samples", type=non_negative_int, default=200,
                    help="training samples the RTL trains on, bit for bit (default 200)")
-    p.add_argument("--system-samples", type=int, default=200,
+    p.add_argument("--system-samples", type=non_negative_int, default=200,
                    help="samples through the simulated board's UART (default 200; 0 skips)")
     p.add_argument("--no-bitstream", action="store_true", help="skip the bitstream build")
     p.add_argument("--build-dir", metavar="DIR", default="build/demo",
@@ -95,7 +96,29 @@ def _int_list(text: str | None, option: str) -> list[int] | None:
         raise ConfigError(option, text, "must be comma-separated integers") from None
     if not values:
         raise ConfigError(option, text, "must list at least one integer")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ConfigError(option, text, f"lists {', '.join(map(str, repeated))} more than once")
     return values
+
+
+def _check_scheduler(address: str | None) -> None:
+    """Reach the Dask scheduler ``address`` (tcp://HOST:PORT) before any work, or refuse."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address is None:
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp" or not parts.hostname or not parts.port:
+        raise UsageError(f"--scheduler must be tcp://HOST:PORT, not {address!r}")
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=5):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--scheduler {address}: nothing answers there "
+                         f"({exc.strerror or exc}); start it with dask-scheduler, or leave "
+                         "--scheduler out for local workers") from None
 
 
 def _at_least(args: argparse.Namespace, lowest: int, *names: str) -> None:
@@ -169,6 +192,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import plot_sweep, run_sweep, sweep_points
 
+    _check_scheduler(args.scheduler)
     config = Config.load(args.config) if args.config else Config()
     if args.epochs is not None:
         if args.epochs < 1:
@@ -184,6 +208,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                           _int_list(args.lanes, "--lanes") or [config.hardware.lanes])
     from .sweep import point_config
 
+    narrowest = min(p.weight_bits for p in points)
+    if args.weight_int_bits >= narrowest:
+        raise UsageError(f"--weight-int-bits {args.weight_int_bits} leaves no fraction bits "
+                         f"for {narrowest}-bit weights (--weight-bits)")
     for point in points:   # every point's config is checked before the cluster starts
         point_config(config, point, args.weight_int_bits)
     workers = args.workers or os.cpu_count() or 1
@@ -229,9 +257,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = Config.load(args.config) if args.config else board.config()
     if args.epochs:
         config = config.replace(epochs=args.epochs)
+    if not args.no_bitstream:   # the bitstream comes last: refuse a config for another
+        board.check(config)      # device now, not minutes later
     config, data = prepare("yinyang", config, layers_given=True)
-    _say(f"ghostfpga demo: Yin-Yang {'-'.join(map(str, config.layers))} on the {board.title} "
-         f"config, {config.epochs} epochs")
+    source = f"{args.config}" if args.config else f"the {board.title} config"
+    _say(f"ghostfpga demo: Yin-Yang {'-'.join(map(str, config.layers))} from {source}, "
+         f"{config.epochs} epochs")
     result = run_demo(config, data, board.name, args.rtl_samples, args.system_samples,
                       not args.no_bitstream, Path(args.build_dir), say=_say)
     _print_comparison(result, config, data)

@@ -5,9 +5,11 @@ Shared by ``ghostfpga train``, ``ghostfpga demo`` and ``benchmarks/accuracy.py``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ghostfpga.config import Config, ConfigError
 from ghostfpga.golden.backprop import BackpropModel
-from ghostfpga.golden.datasets import Dataset, load_dataset
+from ghostfpga.golden.datasets import Dataset, DatasetError, load_dataset
 from ghostfpga.golden.ghost import GhostModel
 from ghostfpga.golden.training import train
 
@@ -38,9 +40,21 @@ def fit_config(config: Config, data: Dataset, layers_given: bool) -> Config:
 def prepare(spec: str, config: Config, layers_given: bool,
             normalize: bool = False) -> tuple[Config, Dataset]:
     """Load the data set ``spec`` and fit the config to it."""
+    if normalize and not Path(spec).suffix.lower() in (".npz", ".csv"):
+        raise DatasetError(f"--normalize scales the features of a user file (.npz, .csv); "
+                           f"{spec} needs none")
     n_classes = config.layers[-1] if layers_given else None
     data = load_dataset(spec, normalize=normalize, n_classes=n_classes)
     return fit_config(config, data, layers_given), data
+
+
+def samples_used(asked: int | None, data: Dataset, say=None) -> int:
+    """The training samples a run takes: ``asked`` (None: all); more than the set holds are
+    cut to the set, and ``say`` is told so."""
+    n = len(data.y_train)
+    if asked is not None and asked > n and say is not None:
+        say(f"--samples {asked}: the training set of {data.name} has {n}; using {n}")
+    return n if asked is None else min(asked, n)
 
 
 def run_training(config: Config, data: Dataset, model: str = "ghost",

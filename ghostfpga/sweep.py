@@ -186,7 +186,7 @@ def run_sweep(base: Config, dataset: str, points: list[Point], synth: bool = Fal
             row |= {"luts": s["luts"], "fmax_mhz": s["fmax_mhz"], "fits": s["fits"]}
         rows.append(row)
     float_acc = results[reference]["test_accuracy"]
-    return {"scheduler": scheduler or address, "dataset": dataset,
+    return {"scheduler": (scheduler or address) if todo else address, "dataset": dataset,
             "float_ghost_test_accuracy": float_acc, "points": rows,
             "narrowest": narrowest(rows, float_acc), "pareto": pareto(rows, synth),
             "config": base.to_dict()}

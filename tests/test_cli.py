@@ -198,7 +198,7 @@ def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["run", "--port", "fake", "--samples", "0"], "--samples must be a positive integer"),
+    (["run", "--port", "fake", "--samples", "0"], "--samples: must be a positive integer"),
     (["run", "--port", "fake", "--on-board", "--samples", "10"],
      "'link.store_samples' must hold the 10 training samples of --on-board"),
     (["run", "--port", "/dev/ttyGHOSTFPGA9"], "cannot open /dev/ttyGHOSTFPGA9"),
@@ -230,7 +230,49 @@ def test_inputs_are_never_overwritten_and_outputs_are_proven_writable(tmp_path, 
 def test_version(capsys):
     from ghostfpga import __version__
 
-    with pytest.raises(SystemExit) as exit_:
-        main(["--version"])
-    assert exit_.value.code == 0
+    assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"ghostfpga {__version__}"
+
+
+ECP5_CONFIG = 'layers = [4, 6, 3]\n[hardware]\ndevice = "ecp5-85f"\n'
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "--workers", "0"], "argument --workers: must be a positive integer, not 0"),
+    (["sweep", "--workers", "-2"], "must be a positive integer, not -2"),
+    (["sweep", "--weight-int-bits", "9", "--weight-bits", "8,10"], "leaves no fraction bits"),
+    (["sweep", "--weight-bits", "8,8,10"], "lists 8 more than once"),
+    (["sweep", "--lanes", "2,2"], "lists 2 more than once"),
+    (["sweep", "--scheduler", "tcp://127.0.0.1:1"], "nothing answers there"),
+    (["sweep", "--scheduler", "nowhere"], "--scheduler must be tcp://HOST:PORT"),
+    (["run", "--port", "fake", "--timeout", "0"], "must be a number of seconds above 0"),
+    (["run", "--port", "fake", "--timeout", "-1"], "must be a number of seconds above 0"),
+    (["run", "--port", "fake", "--timeout", "nan"], "must be a number of seconds above 0"),
+    (["run", "--port", "fake", "--epochs", "0"], "argument --epochs"),
+    (["sim", "--samples", "x"], "must be a positive integer, not 'x'"),
+    (["sim", "--epochs", "0"], "argument --epochs"),
+    (["gradcheck", "--epochs", "3"], "--epochs takes effect only with"),
+    (["gradcheck", "--plot", "x.png"], "--plot takes effect only with"),
+    (["gradcheck", "--loop", "--layers", "4,10,3"], "--layers takes effect only with"),
+    (["train", "--dataset", "yinyang", "--normalize"], "--normalize scales the features"),
+    (["demo", "--config", "{tmp}/ecp5.toml"], "must be 'up5k' for the icebreaker board"),
+    (["compare", "--rtl-samples", "-1"], "argument --rtl-samples"),
+])
+def test_arguments_that_cannot_work_fail_at_the_door(tmp_path, capsys, argv, message):
+    import time
+
+    (tmp_path / "ecp5.toml").write_text(ECP5_CONFIG)
+    start = time.monotonic()
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert message in capsys.readouterr().err
+    assert time.monotonic() - start < 10   # before any work
+
+
+def test_more_samples_than_the_set_holds_are_said(capsys):
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.runs import samples_used
+
+    said = []
+    assert samples_used(9000, yinyang(), said.append) == 5000
+    assert said == ["--samples 9000: the training set of yinyang has 5000; using 5000"]
+    assert samples_used(None, yinyang(), said.append) == 5000 and len(said) == 1
