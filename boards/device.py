@@ -17,7 +17,7 @@ import numpy as np
 from serial import SerialException
 
 from ghostfpga.config import Config
-from ghostfpga.golden.fixed import FixedParams
+from ghostfpga.golden.fixed import FixedModel, FixedParams
 from ghostfpga.golden.numerics import Formats, quantize
 from ghostfpga.golden.training import sample_order, stored_epochs, warmup_order
 from ghostfpga.hdl.plan import Plan
@@ -45,6 +45,11 @@ def open_port(url: str, baud: int, timeout: float):
         return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
     except (serial.SerialException, ValueError, OSError) as exc:
         raise DeviceError(f"cannot open {url}: {exc}") from None
+
+
+def _check_epochs(epochs) -> None:
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, not {epochs!r}")
 
 
 class Device:
@@ -243,7 +248,26 @@ class Device:
         return images
 
     def load(self, params: FixedParams) -> None:
-        """Load integer weights (W, and B, V, Q where the config has them)."""
+        """Load integer weights (W, and B, V, Q where the config has them): every matrix of
+        the config's shape, every value within the weight format, or ValueError naming it
+        (nothing is written)."""
+        want = FixedModel(self.config).params
+        bits = self.fmt.weight_bits
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        for name in ("W", "B", "V", "Q"):
+            given, expected = getattr(params, name, None), getattr(want, name)
+            if given is None or len(given) != len(expected):
+                raise ValueError(f"params.{name} must hold {len(expected)} matrices for "
+                                 f"{'-'.join(map(str, self.config.layers))} ({self.config.variant}, "
+                                 f"{self.config.feedback}), not {0 if given is None else len(given)}")
+            for k, (g, e) in enumerate(zip(given, expected)):
+                g = np.asarray(g)
+                if g.shape != e.shape:
+                    raise ValueError(f"params.{name}[{k}] must have shape {e.shape}, not "
+                                     f"{g.shape}: parameters of another config?")
+                if g.dtype.kind not in "iu" or (g.size and (g.min() < lo or g.max() > hi)):
+                    raise ValueError(f"params.{name}[{k}] must hold integers in [{lo}, {hi}] "
+                                     f"(the {bits}-bit weight format)")
         self.write_images(self.plan.lane_images(params))
 
     def read_params(self) -> FixedParams:
@@ -251,6 +275,11 @@ class Device:
 
     def set_rates(self, lrs: Sequence[float]) -> list[int]:
         """Per-layer learning rates; returns the multipliers lr / beta the device uses."""
+        lrs = list(lrs)
+        if len(lrs) != self.config.n_layers or not all(
+                isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in lrs):
+            raise ValueError(f"lrs must be {self.config.n_layers} non-negative numbers (one "
+                             f"per weight layer), not {lrs!r}")
         etas = self.fmt.etas(lrs, self.config.beta)
         self.set_etas(etas)
         return etas
@@ -267,6 +296,22 @@ class Device:
         if not np.isfinite(X).all() or X.min(initial=0) < 0 or X.max(initial=0) > 1:
             raise ValueError("inputs must lie in [0, 1] (the rate format)")
         return quantize(X, self.fmt.rate_frac, self.fmt.rate_frac + 1, signed=False)
+
+    def samples(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) checked and quantized: inputs of shape (n, n_0) in [0, 1], one integer
+        label in [0, classes) per sample (float labels only when they are whole numbers)."""
+        x_q = self.quantize(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(x_q):
+            raise ValueError(f"y must hold one label per sample of X ({len(x_q)}), not "
+                             f"shape {y.shape}")
+        if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+            y = y.astype(np.int64)
+        if y.dtype.kind not in "iu":
+            raise ValueError(f"y must hold integer class labels, not {y.dtype}")
+        if len(y) and (y.min() < 0 or y.max() >= self.layout.n_outputs):
+            raise ValueError(f"y must hold labels in [0, {self.layout.n_outputs - 1}]")
+        return x_q, y.astype(np.int64)
 
     def _sample_frames(self, command: Command, x_q: np.ndarray, labels, per_frame: int,
                        indexed: bool) -> tuple[list[tuple[int, bytes]], list[int]]:
@@ -314,9 +359,9 @@ class Device:
         samples sent (0 for other configs)."""
         from tqdm import tqdm
 
+        x_q, y = self.samples(X, y)
         order = warmup_order(self.config, len(y))
         if len(order):
-            x_q, y = self.quantize(X), np.asarray(y, dtype=np.int64)
             self.set_rates((0.0,) * self.config.n_layers)
             with tqdm(total=len(order), desc=f"ghost warm-up on {self.name}", unit="sample",
                       disable=None if progress else True, leave=False) as bar:
@@ -330,7 +375,9 @@ class Device:
         of X."""
         from tqdm import tqdm
 
-        x_q, y = self.quantize(X), np.asarray(y, dtype=np.int64)
+        _check_epochs(epochs)
+
+        x_q, y = self.samples(X, y)
         history = []
         with tqdm(total=epochs * len(y), desc=f"training on {self.name}", unit="sample",
                   disable=None if progress else True, leave=False) as bar:
@@ -381,7 +428,7 @@ class Device:
         """Quantize (X, y) and store it as the on-board training set; returns its size."""
         from tqdm import tqdm
 
-        x_q, y = self.quantize(X), np.asarray(y, dtype=np.int64)
+        x_q, y = self.samples(X, y)
         with tqdm(total=len(y), desc=f"uploading to {self.name}", unit="sample",
                   disable=None if progress else True, leave=False) as bar:
             self.store(x_q, y, bar.update)
@@ -393,6 +440,7 @@ class Device:
         epoch's count of correct predictions."""
         from tqdm import tqdm
 
+        _check_epochs(epochs)
         records = [(start, step, self.fmt.etas(self.config.lr_at(epoch), self.config.beta))
                    for epoch, (start, step) in enumerate(stored_epochs(self.config, n, epochs))]
         with tqdm(total=epochs * n, desc=f"training on {self.name}", unit="sample",

@@ -181,3 +181,43 @@ def test_learned_ghosts_warm_up_through_the_driver_as_the_golden_model_does():
     run = run_on_device(config, yinyang(), "fake", samples=60, epochs=2, test_samples=40)
     assert run["mismatches"] == 0, run["first_mismatch"]
     assert run["warmup_samples"] == 30
+
+
+def _api_cases():
+    other = FixedModel(Config(layers=(4, 8, 3))).params
+    big = FixedModel(Config()).params
+    big.W[0] = big.W[0].copy()
+    big.W[0][0, 0] = 1 << 20
+    x = np.full((6, 4), 0.5)
+    return [
+        ("train", (x, [0, 1, 2]), "one label per sample"),
+        ("train", (x, [0.5] * 6), "integer class labels"),
+        ("train", (x, [0, 1, 2, 3, 0, 1]), "labels in [0, 2]"),
+        ("train", (x, None), "one label per sample"),
+        ("train", (np.full((6, 5), 0.5), [0] * 6), "shape (n, 4)"),
+        ("train", (np.full((6, 4), 1.5), [0] * 6), "in [0, 1]"),
+        ("train", (np.full((6, 4), np.nan), [0] * 6), "in [0, 1]"),
+        ("train", (x, [0] * 6, 0), "epochs must be a positive integer"),
+        ("train", (x, [0] * 6, -1), "epochs must be a positive integer"),
+        ("predict", (np.zeros(4),), "shape (n, 4)"),
+        ("upload", (x, [0] * 5), "one label per sample"),
+        ("load", (other,), "must have shape"),
+        ("load", (big,), "integers in [-32768, 32767]"),
+        ("load", (None,), "params.W must hold"),
+        ("set_rates", ([0.05],), "2 non-negative numbers"),
+        ("set_rates", ([0.05, -0.01],), "non-negative"),
+        ("set_rates", ([0.05, float("nan")],), "non-negative"),
+        ("train_on_board", (6, 0), "epochs must be a positive integer"),
+    ]
+
+
+@pytest.mark.parametrize("method, args, message", _api_cases())
+def test_the_python_api_names_the_bad_argument(method, args, message):
+    config = Config(link=Link(store_samples=10))
+    with Device(FakeDevice(config, 1.0), config) as device:
+        before = device.read_images()
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
+                           .replace("[", r"\[").replace("]", r"\]")):
+            getattr(device, method)(*args)
+        assert device.read_images() == before   # nothing was written
+        assert device.counters()["samples"] == 0
