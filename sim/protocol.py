@@ -4,7 +4,7 @@ are the core's own amaranth.lib.data layouts: fields and array elements in order
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class RtlRun:
     sample_cycles: list[int]   # busy cycles of each sample (predicted_sample_cycles)
     weights: list[list[int]]
     seconds: float
+    collisions: list[str] = field(default_factory=list)   # strict block-RAM reports
 
 
 class Protocol:

@@ -63,3 +63,45 @@ def test_an_ecp5_config_is_refused_with_the_reason(tmp_path, capsys):
     config.write_text(ecp5.to_toml())
     assert main(["sim", "--netlist", "--config", str(config), "--samples", "4"]) == 2
     assert "not written yet" in capsys.readouterr().err
+
+
+@needs_icarus
+def test_the_strict_block_ram_model_reports_a_read_of_the_row_being_written(tmp_path):
+    """Positive control of the strict SB_RAM40_4K: one edge writes row 5 while reading it
+    (reported, X), the next reads row 5 alone (the new word), then row 6 while 5 is written
+    (not reported)."""
+    import subprocess
+
+    from ghostfpga.sim.netlist import COLLISION, cell_models
+
+    bench = """
+module bench;
+  reg clk = 0, we = 0;
+  reg [10:0] raddr = 0, waddr = 0;
+  reg [15:0] wdata = 0;
+  wire [15:0] rdata;
+  SB_RAM40_4K ram (.RDATA(rdata), .RCLK(clk), .RCLKE(1'b1), .RE(1'b1), .RADDR(raddr),
+                   .WCLK(clk), .WCLKE(1'b1), .WE(we), .WADDR(waddr), .MASK(16'h0000),
+                   .WDATA(wdata));
+  initial begin
+    we = 1; waddr = 5; raddr = 5; wdata = 16'h1234;
+    #1 clk = 1; #1 clk = 0;
+    if (rdata !== 16'bx) $display("FAIL expected x, got %h", rdata);
+    we = 0;
+    #1 clk = 1; #1 clk = 0;
+    if (rdata !== 16'h1234) $display("FAIL expected 1234, got %h", rdata);
+    we = 1; raddr = 6; wdata = 16'h5678;
+    #1 clk = 1; #1 clk = 0;
+    $display("DONE");
+    $finish;
+  end
+endmodule
+"""
+    (tmp_path / "bench.v").write_text(cell_models("ice40", "icarus") + bench)
+    subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / "bench.vvp"), "-s", "bench",
+                    str(tmp_path / "bench.v")], check=True, capture_output=True, timeout=120)
+    out = subprocess.run(["vvp", "-n", str(tmp_path / "bench.vvp")], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "DONE" in out and "FAIL" not in out, out
+    reports = [line for line in out.splitlines() if COLLISION in line]
+    assert len(reports) == 1 and "bench.ram row 5" in reports[0], out
