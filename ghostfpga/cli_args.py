@@ -10,25 +10,20 @@ import math
 __all__ = ["positive_int", "non_negative_int", "positive_seconds", "int_list"]
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
-    return value
+def _int_at_least(lowest: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be {what}, not {value}")
+        return value
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer of 0 or more, not {text!r}") \
-            from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer of 0 or more, not {value}")
-    return value
+positive_int = _int_at_least(1, "a positive integer")
+non_negative_int = _int_at_least(0, "an integer of 0 or more")
 
 
 def positive_seconds(text: str) -> float:
