@@ -32,6 +32,11 @@ TEST_MARKS = {   # single tests of otherwise quick modules
 }
 
 
+FIRST = ("formal", "gatelevel", "slow")
+"""Marks of the long tests, which start first: run on several workers (make test), the
+suite's length is then the longest test's or the average load, not their sum at the end."""
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         marks = set(MODULE_MARKS.get(item.module.__name__.rsplit(".", 1)[-1], ()))
@@ -40,3 +45,5 @@ def pytest_collection_modifyitems(config, items):
             marks.add("icarus")
         for mark in sorted(marks):
             item.add_marker(getattr(pytest.mark, mark))
+    items.sort(key=lambda item: next((i for i, m in enumerate(FIRST)
+                                      if item.get_closest_marker(m)), len(FIRST)))

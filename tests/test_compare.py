@@ -46,7 +46,7 @@ def test_compare_writes_the_table_the_json_and_the_report(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["compare", "--json", "."], "--json .: is a folder, not a file"),
     (["compare", "--report", "{file}/report.md"], "is a file, not a folder"),
-    (["compare", "--epochs", "0"], "--epochs must be a positive integer"),
+    (["compare", "--epochs", "0"], "--epochs: must be a positive integer"),
     (["compare", "--sweep", "{file}"], "not the JSON of ghostfpga sweep"),
 ])
 def test_compare_checks_its_arguments_before_the_work(capsys, tmp_path, argv, message):

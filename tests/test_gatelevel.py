@@ -24,7 +24,7 @@ LEARNED = Config(layers=(4, 6, 3), variant="learned", ghost_warmup=0,
 @pytest.mark.parametrize("simulator, config, n", [
     pytest.param("icarus", TIED, 30, marks=needs_icarus),
     pytest.param("icarus", LEARNED, 20, marks=needs_icarus),
-    pytest.param("verilator", TIED, 60, marks=pytest.mark.slow)])
+    pytest.param("verilator", TIED, 20, marks=pytest.mark.slow)])
 def test_the_synthesized_core_equals_the_golden_model(simulator, config, n):
     samples, etas = cosim_samples(config, n)
     model = FixedModel(config)
