@@ -245,9 +245,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                                else "this process")
     print(f"fuzz: {args.configs} configs of seed {args.seed} on {args.simulator}, {where}",
           file=sys.stderr)
-    commands = {}
+    commands, done = {}, []
 
     def report(result):
+        done.append(result)
+        if args.json:   # kept as it grows: a stopped campaign keeps what it found
+            write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
+                                   "configs": sorted(done, key=lambda r: r["index"]),
+                                   "failed": sum(r["mismatches"] > 0 for r in done),
+                                   "complete": False})
         if result["mismatches"]:
             commands[result["index"]] = keep_failure(result, args.seed, args.simulator,
                                                      args.samples, keep)
@@ -268,7 +274,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
           f"{sum(r['samples'] for r in results)} samples, {time.perf_counter() - start:.0f} s")
     if args.json:
         write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
-                               "configs": results, "failed": len(failed),
+                               "configs": results, "failed": len(failed), "complete": True,
                                "seconds": time.perf_counter() - start})
     return 1 if failed else 0
 
