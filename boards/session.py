@@ -26,7 +26,6 @@ def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool 
     seed) and loaded with the config's initial weights, then the ghosts warm up (streamed).
     With ``resume`` it keeps the weights it holds, which are read back first
     (``start_images``, where the golden model starts), and skips the warm-up."""
-    start = clock()
     x, y = np.asarray(x_train), np.asarray(y_train)
     device.reset()
     run = {"on_board": on_board, "resumed": resume}
@@ -34,6 +33,8 @@ def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool 
         run |= {"start_images": device.read_images(), "warmup_samples": 0}
     else:
         device.load(FixedModel(device.config).params)
+    start = clock()   # the session's setup (reset, load or read-back) is not timed
+    if not resume:
         run["warmup_samples"] = device.warm_up(x, y, progress)
     if on_board:   # timed from the upload's end, and by the core's busy-cycle counter
         n = device.upload(x, y, progress)
