@@ -1,12 +1,14 @@
 """What the builders of one core share while it elaborates (hdl/core.py creates it).
 
 The core is built by a few builders, each owning one part of the machine (hdl/core.py lists
-them); ``Build`` carries the module they emit into, the config's plan and the parts built so
-far, and the golden model's element operations as Amaranth expressions."""
+them); ``Build`` carries the module they emit into, the config's plan, the parts built so far
+(typed fields, set by hdl/core.py in build order) and the golden model's element operations
+as Amaranth expressions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from amaranth.hdl import Module
 
@@ -17,6 +19,13 @@ from .arith import rate, rho, round_shift, saturate
 from .plan import Plan
 from .program import Program
 from .statemap import StateMap
+
+if TYPE_CHECKING:   # (the parts import Build: names only)
+    from .element import Elements
+    from .operands import Fetch, Issue
+    from .sequencer import Counters, Sequencer
+    from .state import StateMemories
+    from .writeback import WriteBack
 
 __all__ = ["Build"]
 
@@ -29,7 +38,14 @@ class Build:
     program: Program
     smap: StateMap
     width: int              # state words: max(potential_bits, OPERAND_BITS)
-    parts: dict = field(default_factory=dict)   # the builders, by name
+    # the parts, in the order the core builds them (each may use the ones before it)
+    state: StateMemories | None = None      # the state memories' ports (hdl/state.py)
+    fetch: Fetch | None = None              # stage F's controls (hdl/operands.py)
+    issue: Issue | None = None              # stages I and O, the a-word select
+    writeback: WriteBack | None = None      # tags, adder tree, post stages
+    count: Counters | None = None           # the walks' counters (hdl/sequencer.py)
+    element: Elements | None = None         # the element pipeline
+    sequencer: Sequencer | None = None      # the FSM over the program
 
     @property
     def config(self) -> Config:
@@ -65,12 +81,6 @@ class Build:
     @property
     def tied_ghosts(self) -> bool:
         return self.smap.tied_ghosts
-
-    def __getattr__(self, name):   # the builders: b.state, b.fetch, b.count, ...
-        parts = self.__dict__.get("parts", {})
-        if name in parts:
-            return parts[name]
-        raise AttributeError(name)
 
     # -- the golden FixedModel's element operations (docs/numerics.md) ---------------------
     def rho(self, v):

@@ -125,14 +125,29 @@ class GhostCore(wiring.Component):
             m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
                          lane.host_wdata.eq(self.host_wdata)]
         self.lanes, self.banks = lanes, banks   # for simulation checks
-        b.parts["state"] = StateMemories(m, banks, b.width)
-        b.parts["fetch"] = Fetch(plan.lanes, plan.L, lanes[0].addr.shape())
-        b.parts["issue"] = issue = Issue(b)
-        issue.connect(lanes)
-        b.parts["writeback"] = WriteBack(b, lanes)
+        b.state = StateMemories(m, banks, b.width)
+        b.fetch = Fetch(plan.lanes, plan.L, lanes[0].addr.shape())
+        b.issue = Issue(b)
+        b.issue.connect(lanes)
+        b.writeback = WriteBack(b, lanes)
         b.writeback.connect_tree()
-        b.parts["count"] = Counters(b)
-        b.parts["element"] = Elements(b)
-        b.parts["sequencer"] = Sequencer(b)
+        b.count = Counters(b)
+        b.element = Elements(b)
+        b.sequencer = Sequencer(b)
         b.sequencer.emit()
+        self._arbiters = [*b.state.arbiters(), b.issue.a_select]
         return m
+
+    def arbitration(self) -> dict[str, list[tuple[str, int, str]]]:
+        """Every shared resource of the elaborated core and its requesters, lowest priority
+        first (hdl/arbiter.py): {resource: [(tier, order, requester)]}."""
+        if not hasattr(self, "_arbiters"):
+            raise RuntimeError("elaborate the core first")
+        table = {}
+        for arbiter in self._arbiters:
+            rows = []
+            for row in arbiter.table():
+                if row not in rows:
+                    rows.append(row)
+            table[arbiter.name] = rows
+        return table

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
+from .arbiter import Tier, When
 from .arith import materialize, pick, round_shift
 from .stages import bits
 
@@ -46,6 +47,7 @@ class Elements:
                        for name, bus in b.state.writes.items()}
         for reg in self.writes.values():
             m.d.sync += reg["valid"].eq(0)
+        self.written = set()   # the memories an element pass writes
 
     def _updates(self) -> dict:
         """Dynamics: the element updates (docs/numerics.md), each built once."""
@@ -85,7 +87,7 @@ class Elements:
                 b.state.read(name, base + count.cw, one)
             m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
                          self.word.eq(count.cw), self.op.eq(n)]
-            m.d.comb += b.issue.a_lane_next.eq(count.cl)
+            b.issue.select_a(count.cl)
             count.step_c()
         with m.Else():
             count.reset_c()
@@ -106,12 +108,14 @@ class Elements:
     def write(self, memory, addr, value):
         """Write ``value`` for the pipeline's unit one cycle later (at E3)."""
         reg = self.writes[memory]
+        self.written.add(memory)
         self.b.m.d.sync += [reg["valid"].eq(1), reg["addr"].eq(addr),
                             reg["lane"].eq(self.lane), reg["data"].eq(value)]
 
-    def settle_pipeline(self):
+    def settle_pipeline(self, n):
         """Sweep: per output unit, K fixed-point iterations under the nudge, one iteration per
-        stage (stage i holds u_i); the last is registered, then s is written."""
+        stage (stage i holds u_i); the last is registered, then s is written (the write-back
+        of pass ``n``, SETTLE)."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
         K = b.config.settle_iterations
         # ``hit``: the unit is the label's (target y_hi, else y_lo)
@@ -135,13 +139,14 @@ class Elements:
         m.d.sync += [last[key].eq(stage[key]) for key in last if key != "u"]
         m.d.sync += last["u"].eq(u_next)
         source = b.rho(last["u"]) if b.held else b.rho(last["u"]) - b.rho(last["a"])
-        with m.If(last["valid"] & self.settling):
-            b.state.writes["s"].shared(m, b.smap.base("s", b.plan.L - 1) + last["word"],
-                                       source, last["lane"])
+        b.state.writes["s"].shared(b.smap.base("s", b.plan.L - 1) + last["word"], source,
+                                   last["lane"], b.writeback.when(n, "settled source",
+                                                                  last["valid"] & self.settling))
 
     def connect(self):
-        """The registered writes, after every other requester of the write buses."""
+        """The registered writes: the ELEMENT tier, above every other requester of the write
+        buses."""
         for name, reg in self.writes.items():
-            with self.b.m.If(reg["valid"]):
-                self.b.state.writes[name].shared(self.b.m, reg["addr"], reg["data"],
-                                                 reg["lane"])
+            self.b.state.writes[name].shared(reg["addr"], reg["data"], reg["lane"],
+                                             When(Tier.ELEMENT, 0, "element write at E3",
+                                                  reg["valid"]))

@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q_STEP_FRAC,
                                        STEP_BITS, V_STEP_FRAC, lfsr_step)
 
+from .arbiter import Arbiter, When
 from .arith import lfsr_next, pick, saturate
 from .normalizer import Normalizer
 from .stages import Round, Src, bits, delay
@@ -130,9 +131,22 @@ class Issue:
         m.d.comb += [self.lane_raddr.eq(Mux(s2_learn, s2_addr, self.o_addr)),
                      self.lane_waddr.eq(Mux(core.busy, self.s3_addr, core.host_addr))]
         self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
-        m.d.comb += self.a_lane_next.eq(f.bsel)
+        # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
+        # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)
+        self.a_select = Arbiter(m, "a select")
+        self.select_a(f.bsel, who="default: the fetch's broadcast lane")
         m.d.sync += self.a_lane.eq(self.a_lane_next)
         self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
+
+    def select_a(self, lane, when: When | None = None, who: str | None = None):
+        """Read the ``a`` word of bank ``lane`` as ``picked_a`` (one cycle later); ``when``
+        None: the FETCH tier (the sequencer's element walk, in its state)."""
+        def emit():
+            self.b.m.d.comb += self.a_lane_next.eq(lane)
+        if when is None:
+            self.a_select.fetch(who or self.b.state.fetcher, emit)
+        else:
+            self.a_select.request(when, emit)
 
     def sources(self, v, broadcast):
         """The operand sources a pass of this variant can use: the broadcast value (one unit

@@ -3,8 +3,9 @@
 States: ``idle`` (host reads and writes of weights), ``load`` (the sample's input x into the
 ``a`` memories, P inputs a cycle, before the sample is taken), one state per pass (``op<n>``,
 its fetch walk; hdl/passes/), a drain state after a pass whose results the next pass reads
-(``drain<n>``, ``Program.drain(n)`` cycles), and ``finish``. Each pass's write-back is emitted
-after the FSM, in program order (hdl/writeback.py), then the element pipeline's writes.
+(``drain<n>``, ``Program.drain(n)`` cycles), and ``finish``. Each pass's builder (hdl/passes/)
+returns its fetch walk, emitted in its state, and its write-back, built after the FSM in
+program order; the shared ports rank their requesters (hdl/arbiter.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ class Counters:
         self.step = Signal(range(max(cfg.steps, 2)), name="step")
         self.label = Signal(unsigned(bits(sizes[-1])), name="label")
         self.train = Signal(name="train")
-        m.d.comb += b.core.busy.eq(1)   # low only in the idle state
         with m.If(b.core.busy):
             m.d.sync += b.core.cycles.eq(b.core.cycles + 1)
         self.gl, self.gw = Signal(bits(P), name="gl"), Signal(idx, name="gw")
@@ -108,14 +108,24 @@ class Sequencer:
             self.b.m.d.sync += [count.waddr.eq(slot.base), count.col_base.eq(slot.base)]
 
     def emit(self):
+        """The FSM (each pass's fetch walk in its state), then the write-backs in program
+        order, then every shared port's deferred requesters (hdl/arbiter.py)."""
         b, m = self.b, self.b.m
+        m.d.comb += b.core.busy.eq(1)   # low only in the idle state
+        writebacks = []
         with m.FSM(init="idle"):
             with m.State("idle"):
                 self._idle()
             with m.State("load"):
+                b.state.fetcher = "load"
                 self._load()
             for n, op in enumerate(b.program):
-                EMITTERS[op.kind](b, n, op)
+                built = EMITTERS[op.kind](b, n, op)
+                b.state.fetcher = f"op{n} {op.name}"
+                with m.State(self.state(n)):
+                    built.fetch()
+                if built.writeback is not None:
+                    writebacks.append(built.writeback)
                 if b.program.drain(n):
                     self._drain(n)
             with m.State("finish"):
@@ -124,10 +134,11 @@ class Sequencer:
                 b.count.reset_g()
                 self.start_next(-1)
                 m.next = "idle"
-        for emit in b.writeback.post:
-            emit()
+        for writeback in writebacks:
+            writeback()
         b.element.connect()
         b.state.connect()
+        b.issue.a_select.emit()
 
     def _idle(self):
         """Host reads: every lane multiplies its word at host_addr by 1 (the addressed lane)
@@ -151,7 +162,7 @@ class Sequencer:
                 value = pick(m, (sample.payload.x[i] for i in xs), count.cw, f"x_in{p}")
                 x_words[p] = value << fmt.input_shift
                 x_enables[p] = count.cw < len(xs)
-        b.state.writes["a"].per_lane(m, b.smap.base("a", "x") + count.cw, x_words, x_enables)
+        b.state.writes["a"].per_lane(b.smap.base("a", "x") + count.cw, x_words, x_enables)
         m.d.sync += count.cw.eq(count.cw + 1)
         with m.If(count.cw == b.smap.words[0] - 1):
             m.d.comb += sample.ready.eq(1)

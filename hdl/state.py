@@ -9,10 +9,10 @@ Reads are synchronous: data one cycle after the address, for reads enabled by ``
 (the data holds otherwise). The core enables exactly the reads it uses, so no enabled read
 ever meets a write to the same word (hdl/memory.py).
 
-``StateMemories`` owns the ports of every bank. Its requesters are statements emitted into the
-core's module, and the last one emitted in a cycle wins; the core emits them in one fixed
-order: the sequencer's fetch (hdl/sequencer.py), then the post stages in program order
-(hdl/writeback.py), then the element pipeline's writes (hdl/element.py).
+``StateMemories`` owns the ports of every bank: each read port and each write bus has an
+``Arbiter`` (hdl/arbiter.py) that ranks its requesters: the sequencer's fetch (FETCH, in the
+pass's FSM state), the write-backs (WRITEBACK, by pass index) and the element pipeline's
+writes (ELEMENT); ``core.arbitration()`` lists them per port.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .arbiter import Arbiter, When
 from .memory import block_ram
 
 __all__ = ["StateBank", "StateMemories", "WriteBus"]
@@ -63,10 +64,14 @@ class StateBank(wiring.Component):
 class WriteBus:
     """The write port of one state memory across all banks: one address, and either one data
     word for results computed once (``shared``, written to one bank) or a word per lane
-    (``per_lane``); only the write enables are per bank."""
+    (``per_lane``); only the write enables are per bank. Its requesters go through its
+    ``Arbiter`` (hdl/arbiter.py): ``when`` None is the FETCH tier (emitted now, in the
+    caller's FSM state), else a deferred requester."""
 
-    def __init__(self, name: str, banks: list[StateBank], width: int):
-        self.name, self.banks = name, banks
+    def __init__(self, m, name: str, banks: list[StateBank], width: int, fetcher):
+        self.m, self.name, self.banks = m, name, banks
+        self.arbiter = Arbiter(m, f"{name} write")
+        self.fetcher = fetcher   # () -> the name of the pass being emitted (FETCH tier)
         self.addr = Signal.like(getattr(banks[0], f"{name}_waddr"), name=f"{name}_waddr")
         self.shared_data = Signal(signed(width), name=f"{name}_wshared")
         self.lane_data = [Signal(signed(width), name=f"{name}_wlane{p}")
@@ -75,21 +80,35 @@ class WriteBus:
         self.we = [Signal(name=f"{name}_we{p}") for p in range(len(banks))]
         self.kinds = set()
 
-    def shared(self, m, addr, value, lane):
-        """Write ``value`` at ``addr`` of the bank of lane ``lane`` (under the caller's If)."""
-        self.kinds.add("shared")
-        m.d.comb += [self.addr.eq(addr), self.shared_data.eq(value)]
-        m.d.comb += [we.eq(lane == p) for p, we in enumerate(self.we)]
+    def _request(self, when: When | None, emit):
+        if when is None:
+            self.arbiter.fetch(self.fetcher(), emit)
+        else:
+            self.arbiter.request(when, emit)
 
-    def per_lane(self, m, addr, values: dict, enables: dict):
+    def shared(self, addr, value, lane, when: When | None = None):
+        """Write ``value`` at ``addr`` of the bank of lane ``lane``."""
+        self.kinds.add("shared")
+        def emit():
+            m = self.m
+            m.d.comb += [self.addr.eq(addr), self.shared_data.eq(value)]
+            m.d.comb += [we.eq(lane == p) for p, we in enumerate(self.we)]
+        self._request(when, emit)
+
+    def per_lane(self, addr, values: dict, enables: dict, when: When | None = None):
         """Write ``values[p]`` at ``addr`` of bank p where ``enables[p]``."""
         self.kinds.add("lane")
-        m.d.comb += [self.addr.eq(addr), self.use_lane.eq(1)]
-        for p, value in values.items():
-            m.d.comb += [self.lane_data[p].eq(value), self.we[p].eq(enables[p])]
+        def emit():
+            m = self.m
+            m.d.comb += [self.addr.eq(addr), self.use_lane.eq(1)]
+            for p, value in values.items():
+                m.d.comb += [self.lane_data[p].eq(value), self.we[p].eq(enables[p])]
+        self._request(when, emit)
 
-    def connect(self, m):
-        """Drive the banks' write ports (after every requester has been emitted)."""
+    def connect(self):
+        """Emit the deferred requesters, then drive the banks' write ports."""
+        m = self.m
+        self.arbiter.emit()
         for p, bank in enumerate(self.banks):
             if self.kinds == {"shared"}:
                 data = self.shared_data
@@ -103,26 +122,36 @@ class WriteBus:
 
 
 class StateMemories:
-    """The banks of every lane and their shared ports: ``read`` requests, a ``WriteBus`` per
-    memory (``writes``) and the read data of every bank (``rdata``)."""
+    """The banks of every lane and the owner of their shared ports: a read ``Arbiter`` per
+    memory (``read``), a ``WriteBus`` per memory (``writes``) and the read data of every
+    bank (``rdata``). ``fetcher`` names the pass whose FSM state is being emitted (set by
+    the sequencer): the FETCH-tier requester."""
 
     def __init__(self, m, banks: list[StateBank], width: int):
         self.m, self.banks, self.width = m, banks, width
         self.depths = banks[0].depths
-        self.writes = {name: WriteBus(name, banks, width) for name in self.depths}
+        self.fetcher = "core"
+        self.readers = {name: Arbiter(m, f"{name} read") for name in self.depths}
+        self.writes = {name: WriteBus(m, name, banks, width, lambda: self.fetcher)
+                       for name in self.depths}
 
-    def read(self, name, addr, lane=None, enable=None):
+    def read(self, name, addr, lane=None, enable=None, when: When | None = None):
         """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
         only in bank ``lane`` when one unit's word is wanted, or in the banks p where
         ``enable(p)`` holds. Reading every bank is safe where the pass writes another
         region; the element walks and write-backs, which read and write one region,
-        read one bank."""
-        for p, bank in enumerate(self.banks):
-            on = 1 if lane is None else lane == p
-            if enable is not None:
-                on = enable(p)
-            self.m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr),
-                              getattr(bank, f"{name}_ren").eq(on)]
+        read one bank. ``when`` None: the FETCH tier, in the caller's FSM state."""
+        def emit():
+            for p, bank in enumerate(self.banks):
+                on = 1 if lane is None else lane == p
+                if enable is not None:
+                    on = enable(p)
+                self.m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr),
+                                  getattr(bank, f"{name}_ren").eq(on)]
+        if when is None:
+            self.readers[name].fetch(self.fetcher, emit)
+        else:
+            self.readers[name].request(when, emit)
 
     def rdata(self, name) -> list:
         """The word read from memory ``name`` in every bank."""
@@ -131,6 +160,12 @@ class StateMemories:
     def has(self, name) -> bool:
         return name in self.depths
 
+    def arbiters(self) -> list[Arbiter]:
+        return [*self.readers.values(), *(bus.arbiter for bus in self.writes.values())]
+
     def connect(self):
+        """Emit every port's deferred requesters (reads, then writes: separate signals)."""
+        for reader in self.readers.values():
+            reader.emit()
         for bus in self.writes.values():
-            bus.connect(self.m)
+            bus.connect()

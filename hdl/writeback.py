@@ -4,8 +4,9 @@ every MAC pass's results into the state memories (stages P0 to P3 of hdl/stages.
 Each fetch of a pass that produces results carries a tag (the pass, whether it is the first or
 last fetch of its unit, the unit's index and (lane, word)) down a register chain; the tag at
 P0 sees the lanes' accumulators, at P1 the adder tree's sum, at P2 the running sum of a
-transposed pass, at P3 its narrowed feedback. Every write-back runs under its pass's tag; the
-write-backs are emitted after the sequencer, in program order (hdl/state.py).
+transposed pass, at P3 its narrowed feedback. Every write-back runs under its pass's tag and
+requests the state memories' ports as a WRITEBACK-tier requester ranked by its pass index
+(hdl/arbiter.py); the sequencer builds the write-backs after its FSM, in program order.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .arbiter import Tier, When
 from .arith import floor_shift, pick, round_shift
 from .stages import POST, bits, stage
 
@@ -53,7 +55,7 @@ class AdderTree(wiring.Component):
 
 
 class WriteBack:
-    """Tags, the adder tree and the write-backs of the MAC passes (``post`` collects them)."""
+    """Tags, the adder tree and the write-backs of the MAC passes."""
 
     def __init__(self, b, lanes):
         self.b, self.lanes = b, lanes
@@ -75,7 +77,6 @@ class WriteBack:
             drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
             m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
             self.drives.append(drive)
-        self.post = []           # write-backs, emitted after the sequencer
         self.lane_results = {}   # per-lane feedback write-back values, built once per kind
 
     def connect_tree(self):
@@ -102,6 +103,10 @@ class WriteBack:
         cond = tag["valid"] & (tag["op"] == n)
         return cond & tag["last"] if last else cond
 
+    def when(self, n, what, cond) -> When:
+        """Pass ``n``'s write-back as a requester of a shared port, under ``cond``."""
+        return When(Tier.WRITEBACK, n, f"op{n} {self.b.program.passes[n].name} {what}", cond)
+
     def rows_enabled(self, index, rows):
         """Lanes that hold a row of a ``rows``-row matrix in row group ``index``."""
         return {p: index < len(range(p, rows, self.b.P)) for p in range(self.b.P)}
@@ -110,19 +115,18 @@ class WriteBack:
         """Rows layout: at P0 every lane's accumulator is its row's drive; write it to the
         ``targets`` ((memory, region base)) of row group ``index``."""
         p0 = self.p0
-        with self.b.m.If(self.at(p0, n)):
-            for memory, base in targets:
-                self.b.state.writes[memory].per_lane(
-                    self.b.m, base + p0["index"], dict(enumerate(self.drives)),
-                    self.rows_enabled(p0["index"], rows))
+        when = self.when(n, "drives at P0", self.at(p0, n))
+        for memory, base in targets:
+            self.b.state.writes[memory].per_lane(base + p0["index"], dict(enumerate(self.drives)),
+                                                 self.rows_enabled(p0["index"], rows), when)
 
     def write_tree_drive(self, n, targets):
         """Columns layout: at P1 the tree holds the row's sum; round, narrow, write it."""
         p1 = self.p1
-        with self.b.m.If(self.at(p1, n)):
-            for memory, base in targets:
-                self.b.state.writes[memory].shared(self.b.m, base + p1["word"],
-                                                   self.tree_drive, p1["lane"])
+        when = self.when(n, "tree drive at P1", self.at(p1, n))
+        for memory, base in targets:
+            self.b.state.writes[memory].shared(base + p1["word"], self.tree_drive, p1["lane"],
+                                               when)
 
     def region(self, memory, k):
         return self.b.smap.base(memory, k)
@@ -178,16 +182,17 @@ class WriteBack:
         b, m, p0, p1 = self.b, self.b.m, self.p0, self.p1
         memory, values = self._lane_values(role)
         # (the free feedback reads only h: its fetches still read a for their operands)
-        with m.If(self.at(p0, n) & (role != "hold")):
+        if role != "hold":
+            fetch = self.when(n, "unit words at P0", self.at(p0, n))
             if role == "nudged":
-                b.state.read("a", self.region("a", k) + p0["index"])
+                b.state.read("a", self.region("a", k) + p0["index"], when=fetch)
                 if b.dynamics:
-                    b.state.read("d", self.region("d", k) + p0["index"])
+                    b.state.read("d", self.region("d", k) + p0["index"], when=fetch)
             if b.held:
-                b.state.read("h", self.region("h", k) + p0["index"])
-        with m.If(self.at(p1, n)):
-            b.state.writes[memory].per_lane(m, self.region(memory, k) + p1["index"], values,
-                                            self.rows_enabled(p1["index"], units))
+                b.state.read("h", self.region("h", k) + p0["index"], when=fetch)
+        b.state.writes[memory].per_lane(self.region(memory, k) + p1["index"], values,
+                                        self.rows_enabled(p1["index"], units),
+                                        self.when(n, "feedback at P1", self.at(p1, n)))
 
     def write_tree(self, n, k, role):
         """Write-back of a transposed pass through the adder tree: P1 tree; P2 running sum
@@ -197,16 +202,16 @@ class WriteBack:
         p1, p2, p3 = self.p1, self.p2, self.p3
         feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
         m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.feedback_shift)))
-        with m.If(self.at(p1, n) & (role != "hold")):
+        if role != "hold":
             one = p1["lane"] if b.dynamics else None   # (only dynamics writes what it reads)
+            fetch = self.when(n, "unit words at P1", self.at(p1, n))
             if role == "nudged":
-                b.state.read("a", self.region("a", k) + p1["word"], one)
+                b.state.read("a", self.region("a", k) + p1["word"], one, when=fetch)
                 if b.dynamics:
-                    b.state.read("d", self.region("d", k) + p1["word"], one)
+                    b.state.read("d", self.region("d", k) + p1["word"], one, when=fetch)
             if b.held:
-                b.state.read("h", self.region("h", k) + p1["word"], one)
-        with m.If(self.at(p1, n, last=False)):
-            m.d.comb += b.issue.a_lane_next.eq(p1["lane"])
+                b.state.read("h", self.region("h", k) + p1["word"], one, when=fetch)
+        b.issue.select_a(p1["lane"], self.when(n, "a word at P1", self.at(p1, n, last=False)))
         a_val = Signal.like(b.issue.picked_a, name=f"post_a{n}")
         m.d.sync += a_val.eq(b.issue.picked_a)
         h_val = self._registered("h", p2["lane"], n) if b.held else 0
@@ -214,9 +219,8 @@ class WriteBack:
         memory, value = self.feedback_result(feedback, a_val, h_val, role, d_val)
         result = Signal(value.shape(), name=f"post_value{n}")   # built once
         m.d.comb += result.eq(value)
-        with m.If(self.at(p3, n)):
-            b.state.writes[memory].shared(m, self.region(memory, k) + p3["word"], result,
-                                          p3["lane"])
+        b.state.writes[memory].shared(self.region(memory, k) + p3["word"], result, p3["lane"],
+                                      self.when(n, "feedback at P3", self.at(p3, n)))
 
     def _registered(self, memory, lane, n):
         """The word of ``memory`` read in bank ``lane``, registered."""

@@ -1,14 +1,16 @@
-"""Each pass family's fetch walk (emitted in its FSM state) beside its write-back (emitted
-after the FSM). ``EMITTERS`` maps a pass kind to the function that builds it:
-``emit(b, n, op)`` for pass ``op`` at index ``n`` of the program, ``b`` the core's Build."""
+"""Each pass family's fetch walk beside its write-back. ``EMITTERS`` maps a pass kind to the
+function that builds it: ``emit(b, n, op)`` for pass ``op`` at index ``n`` of the program,
+``b`` the core's Build, returns a ``PassBuild``: the fetch walk, which the sequencer emits in
+the pass's FSM state, and the write-back, which it builds after the FSM in program order."""
 
 from ..program import ELEMENT_KINDS, LEARN_KINDS, PassKind
+from .build import PassBuild
 from .feedback import emit_feedback
 from .forward import emit_forward, emit_ghost_out
 from .learn import emit_learn
 from .units import emit_argmax, emit_element, emit_loop, emit_norm, emit_result, emit_settle
 
-__all__ = ["EMITTERS"]
+__all__ = ["EMITTERS", "PassBuild"]
 
 K = PassKind
 EMITTERS = {

@@ -16,12 +16,13 @@ import math
 from ..lane import LaneOp
 from ..program import PassKind
 from ..stages import Round, Src
+from .build import PassBuild
 from .walks import row_walk, tag_fetch
 
 ROLES = {PassKind.FB: "nudged", PassKind.HOLD: "hold", PassKind.FREE: "free"}
 
 
-def emit_feedback(b, n, op):
+def emit_feedback(b, n, op) -> PassBuild:
     k, role = op.layer, ROLES[op.kind]
     nudged = role == "nudged"
     units = b.config.layers[k + 1]
@@ -29,8 +30,9 @@ def emit_feedback(b, n, op):
     memory = "s" if nudged else "a"
     base = b.smap.base(memory, k + 1)   # the feedback operand of unit `word` of layer k + 1
     slot = b.program.slot(op)
-    wb, m = b.writeback, b.m
-    with m.State(f"op{n}"):
+    wb = b.writeback
+
+    def fetch():
         if slot.name == "B":   # random feedback: a forward-style pass over B_k
             row_walk(b, n, slot, source, b.sequencer.after(n))
             b.state.read(memory, base + b.count.cw)
@@ -39,9 +41,8 @@ def emit_feedback(b, n, op):
         else:
             _transpose_walk(b, n, slot, source, memory, base, units)
     if slot.name == "B" or slot.lane_map.by_columns:
-        wb.post.append(lambda: wb.write_lanes(n, k, units, role))
-    else:
-        wb.post.append(lambda: wb.write_tree(n, k, role))
+        return PassBuild(fetch, lambda: wb.write_lanes(n, k, units, role))
+    return PassBuild(fetch, lambda: wb.write_tree(n, k, role))
 
 
 def _next_column(b, n, last_column, step_column):

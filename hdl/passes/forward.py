@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..program import PassKind
 from ..stages import Src
+from .build import PassBuild
 from .walks import row_walk, split_row_walk
 
 
@@ -27,33 +28,33 @@ def _targets(b, op):
     return b.plan.slots[("W", k)], src_base, targets
 
 
-def emit_forward(b, n, op):
+def emit_forward(b, n, op) -> PassBuild:
     m, count, wb = b.m, b.count, b.writeback
     slot, src_base, targets = _targets(b, op)
     done = b.sequencer.after(n)
     if slot.lane_map.by_columns:
-        with m.State(f"op{n}"):
-            split_row_walk(b, n, slot, src_base, done)
-        wb.post.append(lambda: wb.write_tree_drive(n, targets))
-    else:
-        with m.State(f"op{n}"):
-            row_walk(b, n, slot, Src.RATE, done)
-            m.d.comb += b.fetch.bias.eq(count.c == slot.cols - 1)
-            if op.tap:   # V's rates (and the bias) feed the normalizer, once
-                m.d.comb += b.fetch.norm.eq(count.g == 0)
-            with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
-                b.state.read("a", src_base + count.cw)
-        wb.post.append(lambda: wb.write_drives(n, slot.rows, targets))
+        return PassBuild(lambda: split_row_walk(b, n, slot, src_base, done),
+                         lambda: wb.write_tree_drive(n, targets))
+
+    def fetch():
+        row_walk(b, n, slot, Src.RATE, done)
+        m.d.comb += b.fetch.bias.eq(count.c == slot.cols - 1)
+        if op.tap:   # V's rates (and the bias) feed the normalizer, once
+            m.d.comb += b.fetch.norm.eq(count.g == 0)
+        with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
+            b.state.read("a", src_base + count.cw)
+    return PassBuild(fetch, lambda: wb.write_drives(n, slot.rows, targets))
 
 
-def emit_ghost_out(b, n, op):
+def emit_ghost_out(b, n, op) -> PassBuild:
     """A forward-style pass over Q_k with the ghosts' rates broadcast; each lane writes its
     unit's c to h."""
     k, memory, wb = op.layer, op.memory, b.writeback
     slot = b.plan.slots[("Q", k)]
-    with b.m.State(f"op{n}"):
+
+    def fetch():
         row_walk(b, n, slot, Src.RHO_GS if memory == "gs" else Src.RHO_G, b.sequencer.after(n))
         b.state.read(memory, b.smap.base("g", k) + b.count.cw)
         if op.tap:   # the ghosts' rates feed the normalizer, once
             b.m.d.comb += b.fetch.norm.eq(b.count.g == 0)
-    wb.post.append(lambda: wb.write_lanes(n, k, b.config.layers[k + 1], "hold"))
+    return PassBuild(fetch, lambda: wb.write_lanes(n, k, b.config.layers[k + 1], "hold"))

@@ -20,6 +20,7 @@ from ..lane import LaneOp
 from ..operands import eta_formats
 from ..program import PassKind
 from ..stages import Src
+from .build import PassBuild
 from .walks import real_columns, row_lanes
 
 
@@ -63,9 +64,10 @@ def learn_walk_of(b, op) -> LearnWalk:
                      ("g", smap.base("g", k)), bias=False, eta_sel=sel_q)
 
 
-def emit_learn(b, n, op):
-    with b.m.State(f"op{n}"):
-        _learn(b, n, learn_walk_of(b, op), b.sequencer.after(n))
+def emit_learn(b, n, op) -> PassBuild:
+    """A learning pass writes its weights in the lanes (no post-stage write-back)."""
+    walk = learn_walk_of(b, op)
+    return PassBuild(lambda: _learn(b, n, walk, b.sequencer.after(n)))
 
 
 def _learn(b, n, walk: LearnWalk, done_state):

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 from ..normalizer import NORMALIZER_CYCLES
 from ..program import ELEMENT_KINDS, PassKind
+from .build import PassBuild
 
 
-def emit_argmax(b, n, op):
+def emit_argmax(b, n, op) -> PassBuild:
     el = b.element
-    with b.m.State(f"op{n}"):
+
+    def fetch():
         b.m.d.sync += el.settling.eq(0)
         el.walk(n, b.plan.L - 1, b.sequencer.after(n))
         el.argmax()
+    return PassBuild(fetch)
 
 
-def emit_result(b, n, op):
+def emit_result(b, n, op) -> PassBuild:
     """Offer the result; an inference ends here, a training sample goes on."""
     m, result, el = b.m, b.core.result, b.element
-    with m.State(f"op{n}"):
+
+    def fetch():
         m.d.comb += [result.valid.eq(1), result.payload.label.eq(el.best_idx)]
         m.d.comb += [result.payload.outputs[j].eq(out) for j, out in enumerate(el.outputs)]
         with m.If(result.ready):
@@ -27,29 +31,33 @@ def emit_result(b, n, op):
                 m.next = b.sequencer.state(n + 1)
             with m.Else():
                 m.next = "finish"
+    return PassBuild(fetch)
 
 
-def emit_settle(b, n, op):
+def emit_settle(b, n, op) -> PassBuild:
     el = b.element
-    with b.m.State(f"op{n}"):
+
+    def fetch():
         b.m.d.sync += el.settling.eq(1)
         el.walk(n, b.plan.L - 1, b.sequencer.after(n))
-    b.writeback.post.append(el.settle_pipeline)
+    return PassBuild(fetch, lambda: el.settle_pipeline(n))
 
 
-def emit_loop(b, n, op):
+def emit_loop(b, n, op) -> PassBuild:
     """Repeat the dynamics step ``steps`` times from pass ``op.repeat_from``."""
     m, count = b.m, b.count
-    with m.State(f"op{n}"):
+
+    def fetch():
         with m.If(count.step == b.config.steps - 1):
             m.d.sync += count.step.eq(0)
             m.next = b.sequencer.state(n + 1)
         with m.Else():
             m.d.sync += count.step.eq(count.step + 1)
             m.next = f"op{op.repeat_from}"
+    return PassBuild(fetch)
 
 
-def emit_element(b, n, op):
+def emit_element(b, n, op) -> PassBuild:
     """GHOST k updates the ghosts of layer k + 1 and writes its feedback source; OUTPUT steps
     the output units under the nudge; ERROR k writes rho(u_k) - rho(d_k); learned ghosts:
     SAVE k keeps V's error and the ghost state of the free phase, SAVE_A k the free drives of
@@ -63,9 +71,8 @@ def emit_element(b, n, op):
         reads = {"g": smap.base("g", k)}
     elif op.kind == K.GHOST_STEP:
         reads = {"gs": smap.base("g", k), "e": smap.base("g", k)}
-    with b.m.State(f"op{n}"):
-        b.element.walk(n, layer, b.sequencer.after(n), reads)
-    b.writeback.post.append(lambda: _element_update(b, n, op))
+    return PassBuild(lambda: b.element.walk(n, layer, b.sequencer.after(n), reads),
+                     lambda: _element_update(b, n, op))
 
 
 def _element_update(b, n, op):
@@ -89,14 +96,16 @@ def _element_update(b, n, op):
                 el.write("h", smap.base("h", k) + word, update["ghost"])
 
 
-def emit_norm(b, n, op):
+def emit_norm(b, n, op) -> PassBuild:
     """The step of V_k's or Q_k's fit: start the normalizer on the rates the pass before fed
     it, wait for the quotient (NORMALIZER_CYCLES)."""
     m, count, norm = b.m, b.count, b.issue.normalizer
-    with m.State(f"op{n}"):
+
+    def fetch():
         m.d.comb += [norm.start.eq(count.c == 0), norm.sel.eq(int(op.memory == "Q"))]
         with m.If(count.c == NORMALIZER_CYCLES - 1):
             count.reset_c()
             m.next = b.sequencer.after(n)
         with m.Else():
             m.d.sync += count.c.eq(count.c + 1)
+    return PassBuild(fetch)

@@ -1,0 +1,95 @@
+"""The arbitration of a shared resource: its requesters, their priority, and where they are
+emitted.
+
+A resource shared by several parts of the core (a state memory's read port, a state memory's
+write bus, the select of the broadcast ``a`` word) has one ``Arbiter``. Its requesters come in
+three tiers, lowest priority first:
+
+- ``FETCH``: the pass the sequencer is in, from inside its FSM state (the state is the
+  condition). Emitted where the pass's fetch walk is built, before every other tier.
+- ``WRITEBACK``: a pass's write-back, under its tag (an explicit condition), ordered by the
+  pass's index in the program: a later pass wins.
+- ``ELEMENT``: the element pipeline's registered writes.
+
+Requests of the two later tiers are collected and emitted by the arbiter in one place
+(``emit``), in (tier, order) order; Amaranth's "the last assignment wins" then gives the
+priority. The core's passes do not request one resource in the same cycle today (each pass
+waits for the previous one's write-back: hdl/program.py ``drain``); the priority is what
+decides when passes overlap. The emission order also fixes the netlist Yosys and ABC see: a
+reordering is a logic change for the characterization (tests/test_characterization.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Callable
+
+__all__ = ["Tier", "When", "Arbiter", "Request"]
+
+
+class Tier(IntEnum):
+    FETCH = 0
+    WRITEBACK = 1
+    ELEMENT = 2
+
+
+@dataclass(frozen=True)
+class When:
+    """A deferred requester: its tier, its order in the tier, its name and its condition."""
+    tier: Tier
+    order: int            # the pass index (WRITEBACK), the requester's rank (ELEMENT)
+    who: str
+    cond: object
+
+    def __post_init__(self):
+        if self.tier == Tier.FETCH:
+            raise ValueError("FETCH requests are emitted in their FSM state, not deferred")
+
+
+@dataclass(frozen=True)
+class Request:
+    tier: Tier
+    order: int            # the pass index (WRITEBACK), the requester's rank (ELEMENT)
+    who: str              # for the arbitration table (docs, tests)
+    cond: object          # the Amaranth condition (None for FETCH: the FSM state)
+    emit: Callable[[], None]
+
+
+class Arbiter:
+    """The requesters of resource ``name``, emitted into module ``m``."""
+
+    def __init__(self, m, name: str):
+        self.m, self.name = m, name
+        self.requests: list[Request] = []
+        self.emitted = False
+
+    def fetch(self, who: str, emit: Callable[[], None]):
+        """A FETCH-tier request: ``emit`` runs now, inside the caller's FSM state."""
+        self._check(Tier.FETCH)
+        self.requests.append(Request(Tier.FETCH, 0, who, None, emit))
+        emit()
+
+    def request(self, when: When, emit: Callable[[], None]):
+        """A request of a later tier: ``emit`` runs in ``self.emit``, under ``when.cond``."""
+        self._check(when.tier)
+        self.requests.append(Request(when.tier, when.order, when.who, when.cond, emit))
+
+    def emit(self):
+        """Emit the collected requests, lowest priority first (once, after the FSM)."""
+        if self.emitted:
+            raise RuntimeError(f"{self.name}: emitted twice")
+        self.emitted = True
+        deferred = [r for r in self.requests if r.tier != Tier.FETCH]
+        for request in sorted(deferred, key=lambda r: (r.tier, r.order)):   # (stable)
+            with self.m.If(request.cond):
+                request.emit()
+
+    def table(self) -> list[tuple[str, int, str]]:
+        """(tier, order, requester), lowest priority first: who wins when two ask at once."""
+        ranked = sorted(self.requests, key=lambda r: (r.tier, r.order))
+        return [(r.tier.name, r.order, r.who) for r in ranked]
+
+    def _check(self, tier):
+        if self.emitted:
+            raise RuntimeError(f"{self.name}: a {tier.name} request after the arbiter emitted")
