@@ -147,6 +147,8 @@ class Elements:
         """The registered writes: the ELEMENT tier, above every other requester of the write
         buses."""
         for name, reg in self.writes.items():
+            if name not in self.written:   # (no element pass writes it: no requester)
+                continue
             self.b.state.writes[name].shared(reg["addr"], reg["data"], reg["lane"],
                                              When(Tier.ELEMENT, 0, "element write at E3",
                                                   reg["valid"]))
