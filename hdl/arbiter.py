@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Callable
 
+from amaranth.hdl import Signal, Value
+
 __all__ = ["Tier", "When", "Arbiter", "Request"]
 
 
 class Tier(IntEnum):
+    DEFAULT = -1          # what the resource does when nobody asks (not a requester)
     FETCH = 0
     WRITEBACK = 1
     ELEMENT = 2
@@ -43,7 +46,7 @@ class When:
     cond: object
 
     def __post_init__(self):
-        if self.tier == Tier.FETCH:
+        if self.tier <= Tier.FETCH:
             raise ValueError("FETCH requests are emitted in their FSM state, not deferred")
 
 
@@ -63,12 +66,33 @@ class Arbiter:
         self.m, self.name = m, name
         self.requests: list[Request] = []
         self.emitted = False
+        slug = name.replace(" ", "_")
+        # for simulation checks (nothing reads them in the design: synthesis drops them):
+        # the FETCH tier asks this cycle; two requesters ask in one cycle
+        self.fetch_active = Signal(name=f"{slug}_fetch_active")
+        self.conflict = Signal(name=f"{slug}_conflict")
 
-    def fetch(self, who: str, emit: Callable[[], None]):
-        """A FETCH-tier request: ``emit`` runs now, inside the caller's FSM state."""
+    def default(self, who: str, emit: Callable[[], None]):
+        """What the resource does when nobody asks: ``emit`` runs now, before any request."""
+        if self.requests:
+            raise RuntimeError(f"{self.name}: the default goes before every request")
+        self.requests.append(Request(Tier.DEFAULT, 0, who, None, emit))
+        emit()
+
+    def fetch(self, who: str, emit: Callable[[], None], active: bool = True):
+        """A FETCH-tier request: ``emit`` runs now, inside the caller's FSM state (and marks
+        the FETCH tier active, unless ``active`` is False: ``fetch_uses`` says when)."""
         self._check(Tier.FETCH)
         self.requests.append(Request(Tier.FETCH, 0, who, None, emit))
         emit()
+        if active:
+            self.m.d.comb += self.fetch_active.eq(1)
+
+    def fetch_uses(self, cond):
+        """The FETCH tier also uses the resource whenever ``cond`` holds (a use that is
+        not an assignment: the default's value read by the fetch)."""
+        with self.m.If(cond):
+            self.m.d.comb += self.fetch_active.eq(1)
 
     def request(self, when: When, emit: Callable[[], None]):
         """A request of a later tier: ``emit`` runs in ``self.emit``, under ``when.cond``."""
@@ -80,10 +104,12 @@ class Arbiter:
         if self.emitted:
             raise RuntimeError(f"{self.name}: emitted twice")
         self.emitted = True
-        deferred = [r for r in self.requests if r.tier != Tier.FETCH]
+        deferred = [r for r in self.requests if r.tier > Tier.FETCH]
         for request in sorted(deferred, key=lambda r: (r.tier, r.order)):   # (stable)
             with self.m.If(request.cond):
                 request.emit()
+        asking = [self.fetch_active] + [Value.cast(r.cond) != 0 for r in deferred]
+        self.m.d.comb += self.conflict.eq(sum(asking) > 1)
 
     def table(self) -> list[tuple[str, int, str]]:
         """(tier, order, requester), lowest priority first: who wins when two ask at once."""

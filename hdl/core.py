@@ -138,6 +138,14 @@ class GhostCore(wiring.Component):
         self._arbiters = [*b.state.arbiters(), b.issue.a_select]
         return m
 
+    @property
+    def arbiters(self):
+        """The elaborated core's arbiters (hdl/arbiter.py; their ``conflict`` flags are
+        checked in simulation)."""
+        if not hasattr(self, "_arbiters"):
+            raise RuntimeError("elaborate the core first")
+        return self._arbiters
+
     def arbitration(self) -> dict[str, list[tuple[str, int, str]]]:
         """Every shared resource of the elaborated core and its requesters, lowest priority
         first (hdl/arbiter.py): {resource: [(tier, order, requester)]}."""

@@ -73,10 +73,10 @@ class Elements:
             update["gstep"] = b.euler(e_gs, e_e)
         return {key: materialize(m, value, f"element_{key}") for key, value in update.items()}
 
-    def walk(self, n, layer, done_state, reads=None):
+    def walk(self, n, layer, reads=None):
         """Fetch unit c of ``layer`` (a-index) into the pipeline, one a cycle: its a word
         (and d, and the memories ``reads`` = {name: region base}) is read one cycle later,
-        with ``valid`` and ``op`` = n; then go to ``done_state``."""
+        with ``valid`` and ``op`` = n; then leave the pass."""
         b, m, count = self.b, self.b.m, self.b.count
         with m.If(count.c < b.config.layers[layer + 1]):
             one = count.cl if b.dynamics else None   # (sweep's walks write no region they read)
@@ -91,7 +91,7 @@ class Elements:
             count.step_c()
         with m.Else():
             count.reset_c()
-            m.next = done_state
+            b.sequencer.leave(n)
 
     def argmax(self):
         """At E1: keep the highest output drive (the lowest index wins a tie) and the rate."""

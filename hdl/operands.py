@@ -22,7 +22,7 @@ from .arith import lfsr_next, pick, saturate
 from .normalizer import Normalizer
 from .stages import Round, Src, bits, delay
 
-__all__ = ["Fetch", "Issue", "Lfsr", "eta_formats"]
+__all__ = ["Fetch", "Issue", "Lfsr", "eta_formats", "broadcasts_from_a"]
 
 
 def eta_formats(b) -> list[int]:
@@ -36,6 +36,17 @@ def eta_formats(b) -> list[int]:
             if fmt.step_shift(frac) not in shifts:
                 shifts.append(fmt.step_shift(frac))
     return shifts
+
+
+def broadcasts_from_a(b) -> set:
+    """The sources whose broadcast operand is the ``a`` word of lane ``bsel`` (``picked_a``,
+    through the a-word select): ``Issue.sources`` with ``broadcast``."""
+    srcs = {Src.RATE, Src.RHO_A}
+    if b.held and not b.dynamics:
+        srcs.add(Src.ERR)
+    if b.normalized or (b.learned and not b.dynamics):
+        srcs.add(Src.ERR_V)
+    return srcs
 
 
 class Lfsr(wiring.Component):
@@ -134,17 +145,20 @@ class Issue:
         # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
         # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)
         self.a_select = Arbiter(m, "a select")
-        self.select_a(f.bsel, who="default: the fetch's broadcast lane")
+        def broadcast_lane():
+            m.d.comb += self.a_lane_next.eq(f.bsel)
+        self.a_select.default("the fetch's broadcast lane", broadcast_lane)
+        self.a_select.fetch_uses(f.bcast & f.src.matches(*broadcasts_from_a(b)))
         m.d.sync += self.a_lane.eq(self.a_lane_next)
         self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
 
-    def select_a(self, lane, when: When | None = None, who: str | None = None):
+    def select_a(self, lane, when: When | None = None):
         """Read the ``a`` word of bank ``lane`` as ``picked_a`` (one cycle later); ``when``
         None: the FETCH tier (the sequencer's element walk, in its state)."""
         def emit():
             self.b.m.d.comb += self.a_lane_next.eq(lane)
         if when is None:
-            self.a_select.fetch(who or self.b.state.fetcher, emit)
+            self.a_select.fetch(self.b.state.fetcher, emit)
         else:
             self.a_select.request(when, emit)
 

@@ -141,6 +141,7 @@ class Program:
     def __init__(self, plan):
         self.plan = plan
         self.passes = build_program(plan)
+        self._drains = None
 
     def __len__(self):
         return len(self.passes)
@@ -183,8 +184,16 @@ class Program:
         return None
 
     def drain(self, n: int) -> int:
-        """Cycles from pass ``n``'s last fetch to its last state write, waited before the
-        next pass (0: the next pass starts at once)."""
+        """Cycles waited after pass ``n``'s fetch walk before the next pass starts (0: at
+        once): the lag the next pass really needs (hdl/schedule.py)."""
+        if self._drains is None:
+            from .schedule import schedule
+            self._drains = schedule(self, self.write_stage)
+        return self._drains[n]
+
+    def write_stage(self, n: int) -> int:
+        """Cycles from pass ``n``'s last fetch to its last state write (what a pass waits at
+        a barrier of hdl/schedule.py)."""
         op, K = self.passes[n], PassKind
         if op.kind in (K.ARGMAX, K.RESULT, K.LOOP, K.NORM):
             return 0

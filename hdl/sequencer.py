@@ -73,14 +73,14 @@ class Counters:
     def reset_g(self):
         self.m.d.sync += [self.g.eq(0), self.gl.eq(0), self.gw.eq(0)]
 
-    def next_word(self, last_c, last_g, done_state):
-        """Step c; at the end of c's run step g; after g's last run go to ``done_state``."""
+    def next_word(self, last_c, last_g, leave):
+        """Step c; at the end of c's run step g; after g's last run ``leave()`` the pass."""
         m = self.m
         with m.If(last_c):
             self.reset_c()
             with m.If(last_g):
                 self.reset_g()
-                m.next = done_state
+                leave()
             with m.Else():
                 self.step_g()
         with m.Else():
@@ -99,6 +99,15 @@ class Sequencer:
     def after(self, n: int) -> str:
         """The state that follows pass ``n``'s walk: its drain, or the next pass."""
         return f"drain{n}" if self.b.program.drain(n) else self.state(n + 1)
+
+    def leave(self, n: int, point_next: bool = False):
+        """Leave pass ``n``'s state for its drain, or for the next pass when it has none (a
+        matrix pass then points the weight address at the next matrix itself); a learning
+        pass always does (``point_next``)."""
+        program = self.b.program
+        if point_next or (program.drain(n) == 0 and program.slot(program.passes[n]) is not None):
+            self.start_next(n)
+        self.b.m.next = self.after(n)
 
     def start_next(self, n: int):
         """Point the running weight address at the matrix of the first pass after ``n``."""

@@ -23,7 +23,7 @@ def test_the_sweep_core_lists_every_requester_of_its_ports():
     fb0 = names.index("fb0")
     assert [who for tier, _, who in table["s write"] if tier == "WRITEBACK"] == [
         f"op{names.index('settle')} settle settled source", f"op{fb0} fb0 feedback at P3"]
-    assert table["a select"][0] == ("FETCH", 0, "default: the fetch's broadcast lane")
+    assert table["a select"][0] == ("DEFAULT", 0, "the fetch's broadcast lane")
     assert table["a select"][-1] == ("WRITEBACK", fb0, f"op{fb0} fb0 a word at P1")
     assert ("FETCH", 0, "load") in table["a write"]
 

@@ -1,4 +1,5 @@
-"""The core never uses a block-RAM word in the cycle it writes it.
+"""The core never uses a block-RAM word in the cycle it writes it, and no two passes ask for
+one shared port in one cycle.
 
 The memories are declared collision-free to Yosys (hdl/memory.py): on the iCE40 a read of the
 word being written returns undefined data, and simulators return the old word, so a collision
@@ -33,11 +34,10 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_no_word_is_read_while_written(name):
-    config = CONFIGS[name]
+def _run(config):
+    """Two training samples and an inference: (collisions, port conflicts, cycles)."""
     core, proto, model, data = GhostCore(config), Protocol(config), FixedModel(config), yinyang()
-    collisions, cycles = [], [0]
+    collisions, conflicts, cycles = [], [], [0]
     eta = proto.pack_eta(model.etas(config.lr_at(0)))
 
     async def bench(ctx):
@@ -51,6 +51,9 @@ def test_no_word_is_read_while_written(name):
             for label, (_, rd, wr) in ports:
                 if ctx.get(wr.en) and ctx.get(rd.en) and ctx.get(rd.addr) == ctx.get(wr.addr):
                     collisions.append((label, cycles[0], ctx.get(wr.addr)))
+            for arbiter in core.arbiters:   # two passes on one shared port in one cycle
+                if ctx.get(arbiter.conflict):
+                    conflicts.append((arbiter.name, cycles[0]))
 
         driver = CoreDriver(AmaranthPorts(ctx, core), limit=20_000, on_tick=check)
         driver.idle_inputs()
@@ -64,5 +67,20 @@ def test_no_word_is_read_while_written(name):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert cycles[0] > 100
+    return collisions, conflicts, cycles[0]
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_no_word_is_read_while_written(name):
+    collisions, conflicts, cycles = _run(CONFIGS[name])
+    assert cycles > 100
     assert not collisions, f"{len(collisions)} collisions, first: {collisions[:3]}"
+    assert not conflicts, f"{len(conflicts)} port conflicts, first: {conflicts[:3]}"
+
+
+def test_the_checks_see_passes_started_too_early(monkeypatch):
+    """With every drain cut to 0 (hdl/schedule.py bypassed) passes meet on the ports."""
+    from ghostfpga.hdl.program import Program
+    monkeypatch.setattr(Program, "drain", lambda self, n: 0)
+    collisions, conflicts, _ = _run(CONFIGS["rows"])
+    assert conflicts and collisions

@@ -34,7 +34,7 @@ def emit_feedback(b, n, op) -> PassBuild:
 
     def fetch():
         if slot.name == "B":   # random feedback: a forward-style pass over B_k
-            row_walk(b, n, slot, source, b.sequencer.after(n))
+            row_walk(b, n, slot, source)
             b.state.read(memory, base + b.count.cw)
         elif slot.lane_map.by_columns:
             _split_transpose_walk(b, n, slot, source, memory, base, units)
@@ -52,7 +52,7 @@ def _next_column(b, n, last_column, step_column):
     m.d.sync += [count.waddr.eq(count.col_base + 1), count.col_base.eq(count.col_base + 1)]
     with m.If(last_column):
         count.reset_c()
-        m.next = b.sequencer.after(n)
+        b.sequencer.leave(n)
     with m.Else():
         step_column()
 

@@ -31,13 +31,12 @@ def _targets(b, op):
 def emit_forward(b, n, op) -> PassBuild:
     m, count, wb = b.m, b.count, b.writeback
     slot, src_base, targets = _targets(b, op)
-    done = b.sequencer.after(n)
     if slot.lane_map.by_columns:
-        return PassBuild(lambda: split_row_walk(b, n, slot, src_base, done),
+        return PassBuild(lambda: split_row_walk(b, n, slot, src_base),
                          lambda: wb.write_tree_drive(n, targets))
 
     def fetch():
-        row_walk(b, n, slot, Src.RATE, done)
+        row_walk(b, n, slot, Src.RATE)
         m.d.comb += b.fetch.bias.eq(count.c == slot.cols - 1)
         if op.tap:   # V's rates (and the bias) feed the normalizer, once
             m.d.comb += b.fetch.norm.eq(count.g == 0)
@@ -53,7 +52,7 @@ def emit_ghost_out(b, n, op) -> PassBuild:
     slot = b.plan.slots[("Q", k)]
 
     def fetch():
-        row_walk(b, n, slot, Src.RHO_GS if memory == "gs" else Src.RHO_G, b.sequencer.after(n))
+        row_walk(b, n, slot, Src.RHO_GS if memory == "gs" else Src.RHO_G)
         b.state.read(memory, b.smap.base("g", k) + b.count.cw)
         if op.tap:   # the ghosts' rates feed the normalizer, once
             b.m.d.comb += b.fetch.norm.eq(b.count.g == 0)

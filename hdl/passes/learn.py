@@ -67,10 +67,10 @@ def learn_walk_of(b, op) -> LearnWalk:
 def emit_learn(b, n, op) -> PassBuild:
     """A learning pass writes its weights in the lanes (no post-stage write-back)."""
     walk = learn_walk_of(b, op)
-    return PassBuild(lambda: _learn(b, n, walk, b.sequencer.after(n)))
+    return PassBuild(lambda: _learn(b, n, walk))
 
 
-def _learn(b, n, walk: LearnWalk, done_state):
+def _learn(b, n, walk: LearnWalk):
     """Per row group (rows layout) or row (columns layout) one ETA and one LEARN per word.
     An ETA must issue two cycles before the first LEARN that uses it, so the next row's ETA
     goes just before the last LEARN of the current row: one extra cycle per row (two with
@@ -97,10 +97,10 @@ def _learn(b, n, walk: LearnWalk, done_state):
                 m.d.sync += count.eta_next.eq(1)
             with m.Else():
                 _issue_learn(b, walk, length)
-                _advance(b, n, length, rows, overlap, done_state)
+                _advance(b, n, length, rows, overlap)
         else:
             _issue_learn(b, walk, length)
-            _advance(b, n, length, rows, overlap, done_state)
+            _advance(b, n, length, rows, overlap)
 
 
 def _issue_eta(b, walk, index, lane, word):
@@ -145,7 +145,7 @@ def _issue_learn(b, walk, length):
                 m.d.comb += f.op[p].eq(LaneOp.LEARN)
 
 
-def _advance(b, n, length, rows, overlap, done_state):
+def _advance(b, n, length, rows, overlap):
     """The next word; after a row's last, the next row; after the last row, the next pass."""
     m, count = b.m, b.count
     with m.If(count.c == length - 1):
@@ -154,8 +154,7 @@ def _advance(b, n, length, rows, overlap, done_state):
         with m.If(count.g == rows - 1):
             count.reset_g()
             m.d.sync += count.phase.eq(0)
-            b.sequencer.start_next(n)
-            m.next = done_state
+            b.sequencer.leave(n, point_next=True)
         with m.Else():
             count.step_g()
             if not overlap:

@@ -14,7 +14,7 @@ def emit_argmax(b, n, op) -> PassBuild:
 
     def fetch():
         b.m.d.sync += el.settling.eq(0)
-        el.walk(n, b.plan.L - 1, b.sequencer.after(n))
+        el.walk(n, b.plan.L - 1)
         el.argmax()
     return PassBuild(fetch)
 
@@ -28,7 +28,7 @@ def emit_result(b, n, op) -> PassBuild:
         m.d.comb += [result.payload.outputs[j].eq(out) for j, out in enumerate(el.outputs)]
         with m.If(result.ready):
             with m.If(b.count.train):
-                m.next = b.sequencer.state(n + 1)
+                b.sequencer.leave(n)
             with m.Else():
                 m.next = "finish"
     return PassBuild(fetch)
@@ -39,7 +39,7 @@ def emit_settle(b, n, op) -> PassBuild:
 
     def fetch():
         b.m.d.sync += el.settling.eq(1)
-        el.walk(n, b.plan.L - 1, b.sequencer.after(n))
+        el.walk(n, b.plan.L - 1)
     return PassBuild(fetch, lambda: el.settle_pipeline(n))
 
 
@@ -50,7 +50,7 @@ def emit_loop(b, n, op) -> PassBuild:
     def fetch():
         with m.If(count.step == b.config.steps - 1):
             m.d.sync += count.step.eq(0)
-            m.next = b.sequencer.state(n + 1)
+            b.sequencer.leave(n)
         with m.Else():
             m.d.sync += count.step.eq(count.step + 1)
             m.next = f"op{op.repeat_from}"
@@ -71,7 +71,7 @@ def emit_element(b, n, op) -> PassBuild:
         reads = {"g": smap.base("g", k)}
     elif op.kind == K.GHOST_STEP:
         reads = {"gs": smap.base("g", k), "e": smap.base("g", k)}
-    return PassBuild(lambda: b.element.walk(n, layer, b.sequencer.after(n), reads),
+    return PassBuild(lambda: b.element.walk(n, layer, reads),
                      lambda: _element_update(b, n, op))
 
 
@@ -105,7 +105,7 @@ def emit_norm(b, n, op) -> PassBuild:
         m.d.comb += [norm.start.eq(count.c == 0), norm.sel.eq(int(op.memory == "Q"))]
         with m.If(count.c == NORMALIZER_CYCLES - 1):
             count.reset_c()
-            m.next = b.sequencer.after(n)
+            b.sequencer.leave(n)
         with m.Else():
             m.d.sync += count.c.eq(count.c + 1)
     return PassBuild(fetch)

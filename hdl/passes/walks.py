@@ -30,7 +30,7 @@ def tag_fetch(b, n, **fields):
     b.m.d.comb += [tag0[key].eq(value) for key, value in fields.items()]
 
 
-def row_walk(b, n, slot, src, done_state):
+def row_walk(b, n, slot, src):
     """Issue ``slot`` row-major, columns c inside row groups g, every lane on its own row with
     the broadcast operand of column c (the caller reads it)."""
     m, f, count = b.m, b.fetch, b.count
@@ -42,10 +42,11 @@ def row_walk(b, n, slot, src, done_state):
             m.d.comb += f.op[p].eq(LaneOp.MAC)
     tag_fetch(b, n, index=count.g, last=count.c == slot.cols - 1)
     m.d.sync += count.waddr.eq(count.waddr + 1)
-    count.next_word(count.c == slot.cols - 1, count.g == slot.groups - 1, done_state)
+    count.next_word(count.c == slot.cols - 1, count.g == slot.groups - 1,
+                    lambda: b.sequencer.leave(n))
 
 
-def split_row_walk(b, n, slot, src_base, done_state):
+def split_row_walk(b, n, slot, src_base):
     """Issue ``slot`` in the columns layout: chunks c inside rows g, every lane on its own
     column with its own rate read at ``src_base + c`` (lane ``(cols - 1) mod P`` gives the
     bias 1.0 in the last chunk). The adder tree sums the row at its last chunk."""
@@ -58,4 +59,5 @@ def split_row_walk(b, n, slot, src_base, done_state):
     b.state.read("a", src_base + count.c, enable=real_columns(b, slot))
     tag_fetch(b, n, lane=count.gl, word=count.gw, last=count.c == chunks - 1)
     m.d.sync += count.waddr.eq(count.waddr + 1)
-    count.next_word(count.c == chunks - 1, count.g == slot.rows - 1, done_state)
+    count.next_word(count.c == chunks - 1, count.g == slot.rows - 1,
+                    lambda: b.sequencer.leave(n))

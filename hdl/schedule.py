@@ -1,0 +1,366 @@
+"""Drains cut to the lag the next pass really needs, from a cycle-exact model of what every pass
+does to the shared state ports (pure Python, like hdl/program.py).
+
+A pass issues one fetch a cycle (offset t from the first cycle of its FSM state); its
+write-back runs under the fetch's tag at fixed stages after it (hdl/stages.py). ``events``
+lists, for one pass, every use of a shared resource with its cycle offset:
+
+- ``("read", m)``: the read port of state memory m (one address for all banks), with the word
+  it reads (data hazards);
+- ``("write", m)``: m's write bus, with the word written;
+- ``("select",)``: the select of the broadcast ``a`` word (``Issue.select_a``), used by a fetch
+  whose broadcast operand comes from ``a``, by the element walks and by the transposed passes'
+  write-back.
+
+``schedule(program)`` places the passes one after the other, each at the first cycle after the
+previous pass's fetch walk where none of its events meets an earlier pass's: no two passes on
+one port in one cycle (the port's ``Arbiter`` would let one win), and every word read or
+written after the earlier passes' accesses to it, strictly (a read in the cycle of a write is
+a collision: hdl/memory.py). The drain of pass n is the gap before pass n + 1.
+
+What the model leaves out is kept out of the overlap by barriers, where a pass waits for every
+earlier event and at least its old drain (the stage of its last write): the weights (a
+learning pass writes them inside the lanes, and its lanes take their weight address two
+stages late), the normalizer (a tapping pass feeds it; ``NORM`` divides), the result (its
+handshake takes a variable time), and the dynamics step's loop (it jumps back).
+``tests/test_memory_collisions.py`` and the arbiters' conflict flags (hdl/arbiter.py) check the
+model on whole training runs; co-simulation checks every value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from .operands import broadcasts_from_a
+from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
+from .stages import stage
+from .statemap import StateMap
+
+__all__ = ["events", "schedule", "WAITS_BEFORE", "WAITS_AFTER"]
+
+K = PassKind
+ALL = None                            # every bank
+P0, P1, P3 = stage("P0"), stage("P1"), stage("P3")
+E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
+# barriers (module docstring): these passes start after every earlier event; the pass after
+# these (or after a pass that taps the normalizer) too
+WAITS_BEFORE = (K.RESULT, K.LOOP, K.NORM)
+WAITS_AFTER = (K.RESULT, K.LOOP, K.NORM) + LEARN_KINDS
+
+
+def _ev(t, port, memory=None, addr=None, banks=ALL, write=False):
+    return (t, port, memory, addr, banks, write)
+
+
+class _Passes:
+    """The events of the passes of one program (``events(program, n)``)."""
+
+    def __init__(self, program):
+        self.program, self.plan = program, program.plan
+        self.config, self.P, self.fmt = program.plan.config, program.plan.lanes, program.plan.fmt
+        self.smap = StateMap(self.config, self.P)
+        v = self.config.variant
+        self.held = v in ("replay", "learned")
+        self.learned = v == "learned"
+        self.dynamics = self.config.schedule == "dynamics"
+        self.normalized = self.config.fits_ghosts
+        self.tied_ghosts = self.smap.tied_ghosts
+
+    def _bcast_uses_a(self, src) -> bool:
+        return src in broadcasts_from_a(self)
+
+    def rows_enabled(self, index, rows):
+        return frozenset(p for p in range(self.P) if index < len(range(p, rows, self.P)))
+
+    # -- write-backs (hdl/writeback.py) ---------------------------------------------------
+    def _result_memory(self, role):
+        if role == "hold":
+            return "h"
+        if role == "free":
+            return "q"
+        return "a" if self.dynamics else "s"
+
+    def _unit_reads(self, role):
+        """The words a feedback write-back reads of its unit (WriteBack.write_lanes/tree)."""
+        if role == "hold":
+            return []
+        names = []
+        if role == "nudged":
+            names.append("a")
+            if self.dynamics:
+                names.append("d")
+        if self.held:
+            names.append("h")
+        return names
+
+    def write_lanes(self, t, index, k, units, role):
+        out = [_ev(t + P0, ("read", m), m, self.smap.base(m, k) + index)
+               for m in self._unit_reads(role)]
+        memory = self._result_memory(role)
+        out.append(_ev(t + P1, ("write", memory), memory, self.smap.base(memory, k) + index,
+                       self.rows_enabled(index, units), True))
+        return out
+
+    def write_tree(self, t, last, unit, k, role):
+        out = [_ev(t + P1, ("select",))]
+        if not last:
+            return out
+        word, lane = divmod(unit, self.P)
+        one = frozenset([lane]) if self.dynamics else ALL
+        out += [_ev(t + P1, ("read", m), m, self.smap.base(m, k) + word, one)
+                for m in self._unit_reads(role)]
+        memory = self._result_memory(role)
+        out.append(_ev(t + P3, ("write", memory), memory, self.smap.base(memory, k) + word,
+                       frozenset([lane]), True))
+        return out
+
+    # -- the walks (hdl/passes/) -----------------------------------------------------------
+    def forward(self, op):
+        smap, k = self.smap, op.layer
+        slot = self.program.slot(op)
+        if op.kind in (K.GHOST_FWD, K.GHOST_DRIVE):
+            src_base = smap.base("a", k)
+            targets = [("g" if op.kind == K.GHOST_FWD else "e", smap.base("g", k))]
+        else:
+            src_base = smap.base("a", "x" if k == 0 else k - 1)
+            targets = [("d", smap.base("d", k))] if op.kind == K.DRIVE \
+                else [("a", smap.base("a", k))]
+            if op.kind == K.FWD and self.tied_ghosts and k >= 1:
+                targets.append(("h", smap.base("h", k - 1)))
+        out, t = [], 0
+        if slot.lane_map.by_columns:
+            chunks = slot.lane_map.chunks
+            for g in range(slot.rows):
+                for c in range(chunks):
+                    out.append(_ev(t, ("read", "a"), "a", src_base + c))
+                    if c == chunks - 1:
+                        word, lane = divmod(g, self.P)
+                        out += [_ev(t + P1, ("write", m), m, base + word, frozenset([lane]),
+                                    True) for m, base in targets]
+                    t += 1
+            return out
+        for g in range(slot.groups):
+            for c in range(slot.cols):
+                if c != slot.cols - 1:
+                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P))
+                out.append(_ev(t, ("select",)))
+                if c == slot.cols - 1:
+                    out += [_ev(t + P0, ("write", m), m, base + g,
+                                self.rows_enabled(g, slot.rows), True) for m, base in targets]
+                t += 1
+        return out
+
+    def ghost_out(self, op):
+        k, slot = op.layer, self.program.slot(op)
+        base = self.smap.base("g", k)
+        out, t = [], 0
+        for g in range(slot.groups):
+            for c in range(slot.cols):
+                out.append(_ev(t, ("read", op.memory), op.memory, base + c // self.P))
+                if c == slot.cols - 1:
+                    out += self.write_lanes(t, g, k, self.config.layers[k + 1], "hold")
+                t += 1
+        return out
+
+    def feedback(self, op):
+        k = op.layer
+        role = {K.FB: "nudged", K.HOLD: "hold", K.FREE: "free"}[op.kind]
+        units = self.config.layers[k + 1]
+        memory = "s" if role == "nudged" else "a"
+        base = self.smap.base(memory, k + 1)
+        slot = self.program.slot(op)
+        bcast_a = memory == "a"   # (the source RHO_A; S is broadcast from the s words)
+        out, t = [], 0
+        if slot.name == "B":
+            for g in range(slot.groups):
+                for c in range(slot.cols):
+                    out.append(_ev(t, ("read", memory), memory, base + c // self.P))
+                    if bcast_a:
+                        out.append(_ev(t, ("select",)))
+                    if c == slot.cols - 1:
+                        out += self.write_lanes(t, g, k, units, role)
+                    t += 1
+        elif slot.lane_map.by_columns:
+            for c in range(math.ceil(units / self.P)):
+                for g in range(slot.rows):
+                    out.append(_ev(t, ("read", memory), memory, base + g // self.P))
+                    if bcast_a:
+                        out.append(_ev(t, ("select",)))
+                    if g == slot.rows - 1:
+                        out += self.write_lanes(t, c, k, units, role)
+                    t += 1
+        else:
+            for c in range(units):
+                for g in range(slot.groups):
+                    out.append(_ev(t, ("read", memory), memory, base + g))
+                    out += self.write_tree(t, g == slot.groups - 1, c, k, role)
+                    t += 1
+        return out
+
+    def learn(self, op):
+        from .passes.learn import learn_walk_of
+        walk = learn_walk_of(self, op)   # (self has what the walk reads of a Build)
+        lm = walk.slot.lane_map
+        length = lm.chunks if lm.by_columns else walk.slot.cols
+        rows = walk.slot.rows if lm.by_columns else walk.slot.groups
+        overlap = not self.held
+        out, t = [], 0
+
+        def eta(t, index):
+            events = []
+            if lm.by_columns:
+                word, lane = divmod(index, self.P)
+                events += [_ev(t, ("read", m), m, base + word, frozenset([lane]))
+                           for m, base in walk.err_reads.items()]
+                if self._bcast_uses_a(walk.err):
+                    events.append(_ev(t, ("select",)))
+            else:
+                events += [_ev(t, ("read", m), m, base + index)
+                           for m, base in walk.err_reads.items()]
+            return events
+
+        def learn(t, c):
+            memory, base = walk.pre_reads
+            if lm.by_columns:
+                return [_ev(t, ("read", memory), memory, base + c)]
+            events = [_ev(t, ("read", memory), memory, base + c // self.P)]
+            if self._bcast_uses_a(walk.pre):
+                events.append(_ev(t, ("select",)))
+            return events
+
+        for g in range(rows):
+            if g == 0 or not overlap:
+                out += eta(t, g)
+                t += 2   # the ETA, then a wait
+            for c in range(length):
+                if overlap and c == length - 1 and g != rows - 1:
+                    out += eta(t, g + 1)
+                    t += 1
+                out += learn(t, c)
+                t += 1
+        return out
+
+    def _element_writes(self, op):
+        """The words an element pass writes (hdl/passes/units.py ``_element_update``)."""
+        smap, k, L = self.smap, op.layer, self.plan.L
+        if op.kind == K.SETTLE:
+            return [("s", smap.base("s", L - 1))]
+        if op.kind == K.OUTPUT:
+            return [("a", smap.base("a", L - 1))]
+        if op.kind == K.ERROR:
+            return [("s", smap.base("s", k))]
+        if op.kind == K.SAVE:
+            return [("v", smap.base("v", k)), ("gs", smap.base("gs", k))]
+        if op.kind == K.SAVE_A:
+            return [("fa", smap.base("fa", k))]
+        if op.kind == K.GHOST_STEP:
+            return [("gs", smap.base("gs", k))]
+        if op.kind == K.GHOST:
+            return [("s", smap.base("s", k + 1))] + \
+                ([("h", smap.base("h", k))] if self.tied_ghosts else [])
+        return []   # ARGMAX
+
+    def element(self, op):
+        """An element walk: unit c of its layer fetched at t = c (E0), written at E2 (SETTLE:
+        after its K iterations, at K + 1)."""
+        smap, k = self.smap, op.layer
+        layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
+            else k + ELEMENT_KINDS[op.kind]
+        reads = {}
+        if op.kind == K.GHOST and self.tied_ghosts:
+            reads = {"h": smap.base("h", k)}
+        elif op.kind == K.SAVE:
+            reads = {"g": smap.base("g", k)}
+        elif op.kind == K.GHOST_STEP:
+            reads = {"gs": smap.base("g", k), "e": smap.base("g", k)}
+        if self.dynamics:
+            reads = {"d": smap.base("d", layer)} | reads
+        reads = {"a": smap.base("a", layer)} | reads
+        when = self.config.settle_iterations + 1 if op.kind == K.SETTLE else E_WRITE
+        out = []
+        for c in range(self.config.layers[layer + 1]):
+            word, lane = divmod(c, self.P)
+            one = frozenset([lane]) if self.dynamics else ALL
+            out.append(_ev(c, ("select",)))
+            out += [_ev(c, ("read", m), m, base + word, one) for m, base in reads.items()]
+            out += [_ev(c + when, ("write", m), m, base + word, frozenset([lane]), True)
+                    for m, base in self._element_writes(op)]
+        return out
+
+
+def events(program, n, passes: _Passes | None = None) -> list[tuple]:
+    """The shared-resource events of pass ``n`` of ``program``: (offset, port, memory,
+    address, banks (None: all), is a write)."""
+    passes = passes or _Passes(program)
+    op = program.passes[n]
+    if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
+        return passes.forward(op)
+    if op.kind == K.GHOST_OUT:
+        return passes.ghost_out(op)
+    if op.kind in (K.FB, K.HOLD, K.FREE):
+        return passes.feedback(op)
+    if op.kind in LEARN_KINDS:
+        return passes.learn(op)
+    if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
+        return passes.element(op)
+    return []   # RESULT, LOOP, NORM: no state port
+
+
+def _overlaps(a, b) -> bool:
+    return a is ALL or b is ALL or bool(a & b)
+
+
+class _Timeline:
+    """The absolute events of the passes placed so far."""
+
+    def __init__(self):
+        self.ports = defaultdict(set)           # port -> cycles in use
+        self.words = defaultdict(list)          # (memory, addr) -> [(cycle, banks, write)]
+        self.last = -1                          # the latest event's cycle
+
+    def fits(self, evs, start) -> bool:
+        for t, port, memory, addr, banks, write in evs:
+            at = start + t
+            if at in self.ports[port]:
+                return False
+            if memory is None:
+                continue
+            for when, other_banks, other_write in self.words[(memory, addr)]:
+                if (write or other_write) and when >= at and _overlaps(banks, other_banks):
+                    return False
+        return True
+
+    def place(self, evs, start):
+        for t, port, memory, addr, banks, write in evs:
+            at = start + t
+            self.ports[port].add(at)
+            if memory is not None:
+                self.words[(memory, addr)].append((at, banks, write))
+            self.last = max(self.last, at)
+
+
+def schedule(program, old_drain) -> list[int]:
+    """The drain after every pass (``old_drain(n)``: the stage of its last write, what a
+    pass waits at a barrier)."""
+    passes = _Passes(program)
+    ops = program.passes
+    timeline, drains, end = _Timeline(), [], 0
+    for n, op in enumerate(ops):
+        evs = events(program, n, passes)
+        if n == 0:
+            start = end
+        else:
+            prev = ops[n - 1]
+            barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE or prev.tap
+            if barrier:
+                start = max(end + old_drain(n - 1), timeline.last + 1)
+            else:
+                start = end
+            while not timeline.fits(evs, start):
+                start += 1
+            drains.append(start - end)
+        timeline.place(evs, start)
+        end = start + program.fetch_cycles(n)
+    drains.append(old_drain(len(ops) - 1))   # the last pass: its writes before busy falls
+    return drains

@@ -1,0 +1,55 @@
+"""Overlapped passes (hdl/schedule.py): each pass starts at the first cycle where it meets no
+earlier pass on a shared port or a word. Whether the model is right is checked on the RTL
+(tests/test_memory_collisions.py: collisions and port conflicts; co-simulation: every value);
+these tests pin what it decides."""
+
+import pytest
+
+from ghostfpga.config import Config, Hardware
+from ghostfpga.hdl import Plan
+from ghostfpga.hdl.schedule import WAITS_AFTER, events
+from ghostfpga.hdl.stages import stage
+from ghostfpga.sim.characterize import CHARACTERIZED
+from ghostfpga.sim.configs import COSIMULATED
+
+CONFIGS = {**COSIMULATED, **CHARACTERIZED,
+           "icebreaker": Config(layers=(4, 30, 3), hardware=Hardware(lanes=6, split_rows=False)),
+           "mnist-P32": Config(layers=(784, 100, 10),
+                               hardware=Hardware(lanes=32, device="ecp5-85f"))}
+
+
+def _unoverlapped(program, train=True):
+    program._drains = [program.write_stage(n) for n in range(len(program))]
+    return program.cycles(train)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_overlap_never_costs_a_cycle(name):
+    program = Plan(CONFIGS[name]).program()
+    train, infer = program.cycles(True), program.cycles(False)
+    assert train <= _unoverlapped(program, True) and infer <= _unoverlapped(program, False)
+
+
+def test_the_drains_of_the_sweep_core():
+    """One lane per row, 4-30-3 on P = 8: fwd1 reads layer 1's words in column order, long
+    after fwd0 wrote them (no drain); the argmax reads output 0 first, which fwd1 writes at P0
+    of its last fetch (the full 5 cycles); the learning passes follow each other at once, and
+    the last waits for its weights before busy falls."""
+    program = Plan(COSIMULATED["yinyang-P8-rows"]).program()
+    drains = {op.name: program.drain(n) for n, op in enumerate(program)}
+    assert drains["fwd0"] == 0
+    assert drains["fwd1"] == stage("P0")
+    assert drains["learn0"] == 0 and drains["learn1"] == program.write_stage(len(program) - 1)
+    assert program.cycles(True) < _unoverlapped(program)
+
+
+@pytest.mark.parametrize("name", ["learned-3hidden-P3", "dynamics-replay-alpha1-P3",
+                                  "constant-learned-dynamics-3hidden-P3"])
+def test_after_a_barrier_every_earlier_access_is_done(name):
+    program = Plan(CONFIGS[name]).program()
+    start, last = 0, -1
+    for n, op in enumerate(program):
+        if n and program.passes[n - 1].kind in WAITS_AFTER:
+            assert start > last, f"{op.name} starts before an earlier access"
+        last = max([last] + [start + ev[0] for ev in events(program, n)])
+        start += program.fetch_cycles(n) + program.drain(n)
