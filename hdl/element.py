@@ -114,14 +114,20 @@ class Elements:
 
     def settle_pipeline(self, n):
         """Sweep: per output unit, K fixed-point iterations under the nudge, one iteration per
-        stage (stage i holds u_i); the last is registered, then s is written (the write-back
-        of pass ``n``, SETTLE)."""
+        stage after the unit's registered a word (stage i holds u_i); the last is registered,
+        then s is written (the write-back of pass ``n``, SETTLE), ``settle_write_lag(K)``
+        cycles after the unit's fetch (hdl/stages.py)."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
         K = b.config.settle_iterations
-        # ``hit``: the unit is the label's (target y_hi, else y_lo)
-        stage = dict(valid=self.valid, lane=self.lane, word=self.word, a=self.a, u=self.a,
-                     hit=Signal(name="hit0"))
-        m.d.comb += stage["hit"].eq(b.count.label == self.j)
+        # ``hit``: the unit is the label's (target y_hi, else y_lo); the unit's a word (after
+        # the bank select) is registered before the first iteration (a cut of the path from
+        # the state memories' read through the select into the iteration)
+        hit = Signal(name="hit0")
+        m.d.comb += hit.eq(b.count.label == self.j)
+        first = dict(valid=self.valid, lane=self.lane, word=self.word, a=self.a, hit=hit)
+        stage = {key: Signal.like(val, name=f"settle0_{key}") for key, val in first.items()}
+        m.d.sync += [stage[key].eq(val) for key, val in first.items()]
+        stage["u"] = stage["a"]
         for i in range(1, K + 1):
             y = Mux(stage["hit"], self.y_hi, self.y_lo)
             u_next = b.narrow(stage["a"] + round_shift(y - b.rho(stage["u"]), fmt.beta_shift))

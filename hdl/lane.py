@@ -13,14 +13,17 @@ Pipeline (one operation issued per cycle, throughput 1/cycle):
   product; ``ETA`` loads the scaled error e = sat16(round(eta x d)); ``LEARN`` adds the
   rounding bits (stochastic: ``random``, this lane's word of the core's LFSR) and reads its
   weight at ``addr``.
-- stage 3 (``LEARN``): writes w + (acc >> shift), saturated, at ``waddr``.
+- stage 3 (``LEARN``): w + (acc >> shift), saturated, registered (a cut of the path from
+  the weight read through the update into the RAM's write data);
+- stage 4 (``LEARN``): the updated weight written at ``waddr``.
 
 The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
 ``LEARN`` two cycles after its issue (so the read data meets the sum at stage 3 without a
-holding register). Controls that are the same for every lane (``eta`` at stage 1; ``first``
+holding register), and its write address four cycles after its issue. Controls that are the same for every lane (``eta`` at stage 1; ``first``
 and ``round_sel`` at stage 2) are pipelined once by the core. ``acc`` is valid the cycle after
 a ``MAC`` leaves stage 2; ``product`` (stage 2) feeds the core's adder tree for transposed
-passes. Latency: issue to ``acc`` 3 cycles; issue to weight written 4 cycles.
+passes. Latency: issue to ``acc`` 3 cycles; issue to weight written 4 cycles (the write
+enable in the 5th cycle after the issue).
 """
 
 from __future__ import annotations
@@ -178,9 +181,19 @@ class MacLane(wiring.Component):
         learning = Signal()
         m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
 
-        # stage 3: the learning update meets its weight
-        m.d.comb += [wr.addr.eq(self.waddr), wr.en.eq(learning | self.host_write),
-                     wr.data.eq(self.host_wdata)]
-        with m.If(learning):
-            m.d.comb += wr.data.eq(saturate(m, rd.data + (acc >> learn_shift), fmt.weight_bits))
+        self._write_back(m, rd, wr, acc, learning)
         return m
+
+    def _write_back(self, m, rd, wr, acc, learning):
+        """Stage 3: a LEARN's sum meets its weight (read two cycles after its issue), the
+        update registered; stage 4: written at ``waddr``, or the host's word while idle."""
+        fmt = self.fmt
+        writing = Signal()
+        updated = Signal(signed(fmt.weight_bits), reset_less=True)
+        m.d.sync += [writing.eq(learning),
+                     updated.eq(saturate(m, rd.data + (acc >> fmt.learn_shift),
+                                         fmt.weight_bits))]
+        m.d.comb += [wr.addr.eq(self.waddr), wr.en.eq(writing | self.host_write),
+                     wr.data.eq(self.host_wdata)]
+        with m.If(writing):
+            m.d.comb += wr.data.eq(updated)

@@ -5,7 +5,7 @@ sets them). ``Issue`` pipelines them (hdl/stages.py): at I it selects each lane'
 the state words read at F (the broadcast word of lane ``bsel``, or the lane's own word); at O
 the operand is registered and issued with the lane's op. Controls shared by all lanes are
 pipelined once: the weight address at O, eta at lane stage 1, ``first``, the rounding and the
-write address at stage 2 (a LEARN writes at stage 3).
+write address at stage 2 (a LEARN writes at stage 4: ``LEARN_WRITE`` after its fetch).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Issue:
         self.o_op = [delay(m, f.op[p], 2, f"op{p}") for p in range(b.P)]
         self.o_addr, o_eta = delay(m, f.addr, 2, "addr"), delay(m, f.eta, 2, "eta")
         s2_addr = delay(m, self.o_addr, 2, "addr_o")
-        self.s3_addr = delay(m, s2_addr, 1, "addr_s2")
+        self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
         self.s2_first, self.s2_round = delay(m, f.first, 4, "first"), \
             delay(m, f.round, 4, "round")
         s2_learn, s2_update = delay(m, f.learn, 4, "learn"), delay(m, f.update, 4, "update")
@@ -140,7 +140,7 @@ class Issue:
         self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py)
         m.d.comb += [self.lane_raddr.eq(Mux(s2_learn, s2_addr, self.o_addr)),
-                     self.lane_waddr.eq(Mux(core.busy, self.s3_addr, core.host_addr))]
+                     self.lane_waddr.eq(Mux(core.busy, self.s4_addr, core.host_addr))]
         self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
         # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
         # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 from .normalizer import NORMALIZER_CYCLES
-from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, bits
+from .stages import (DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, LEARN_WRITE, bits,
+                     settle_write_lag)
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
@@ -199,11 +200,13 @@ class Program:
             return 0
         if op.kind in LEARN_KINDS:   # learning passes follow each other without a drain
             following = self.passes[n + 1] if n + 1 < len(self.passes) else None
-            return 0 if following is not None and following.kind in LEARN_KINDS else DRAIN
+            if following is not None and following.kind in LEARN_KINDS:
+                return 0
+            return LEARN_WRITE - 1   # (the weight is written in the finishing cycle, still busy)
         if op.kind in ELEMENT_KINDS:
             return DRAIN_ELEMENT
         if op.kind == K.SETTLE:   # one fixed-point iteration per stage, then the write
-            return max(DRAIN, self.plan.config.settle_iterations + 2)
+            return max(DRAIN, settle_write_lag(self.plan.config.settle_iterations) + 1)
         slot = self.slot(op)
         if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W" \
                 and not slot.lane_map.by_columns:

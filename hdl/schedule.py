@@ -34,7 +34,7 @@ from collections import defaultdict
 
 from .operands import broadcasts_from_a
 from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
-from .stages import stage
+from .stages import settle_write_lag, stage
 from .statemap import StateMap
 
 __all__ = ["events", "schedule", "WAITS_BEFORE", "WAITS_AFTER"]
@@ -277,7 +277,8 @@ class _Passes:
         if self.dynamics:
             reads = {"d": smap.base("d", layer)} | reads
         reads = {"a": smap.base("a", layer)} | reads
-        when = self.config.settle_iterations + 1 if op.kind == K.SETTLE else E_WRITE
+        when = settle_write_lag(self.config.settle_iterations) if op.kind == K.SETTLE \
+            else E_WRITE
         out = []
         for c in range(self.config.layers[layer + 1]):
             word, lane = divmod(c, self.P)

@@ -16,7 +16,7 @@ from .arith import pick
 from .lane import LaneOp
 from .normalizer import NORMALIZER_CYCLES
 from .passes import EMITTERS
-from .stages import DRAIN_FEEDBACK, Round, Src, bits
+from .stages import Round, Src, bits
 
 __all__ = ["Counters", "Sequencer"]
 
@@ -41,8 +41,8 @@ class Counters:
         self.cl, self.cw = Signal(bits(P), name="cl"), Signal(idx, name="cw")
         self.waddr = Signal.like(b.fetch.addr, name="waddr")
         self.col_base = Signal.like(b.fetch.addr, name="col_base")
-        self.drain = Signal(range(max(DRAIN_FEEDBACK, cfg.settle_iterations + 2) + 1),
-                            name="drain")
+        longest_drain = max(b.program.drain(n) for n in range(len(b.program)))
+        self.drain = Signal(range(max(longest_drain, 1) + 1), name="drain")
         self.step = Signal(range(max(cfg.steps, 2)), name="step")
         self.label = Signal(unsigned(bits(sizes[-1])), name="label")
         self.train = Signal(name="train")

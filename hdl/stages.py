@@ -25,7 +25,8 @@ from amaranth.hdl import Signal
 from amaranth.lib import enum
 
 __all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_FEEDBACK", "DRAIN_LANES",
-           "DRAIN_ELEMENT", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay"]
+           "DRAIN_ELEMENT", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay",
+           "settle_write_lag", "LEARN_WRITE"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
@@ -44,6 +45,7 @@ DRAIN_LANES = stage("P1")           # written at P1: a split row's drive, per-la
 DRAIN_FEEDBACK = stage("P3")        # transposed feedback through the adder tree
 DRAIN_ELEMENT = stage("E3")         # the element pipeline
 HOST_READ_LATENCY = stage("P1")     # clock edges from host_addr/host_lane to host_rdata
+LEARN_WRITE = stage("O") + 4        # a LEARN's fetch to its weight's write (lane stage 4)
 
 
 class Src(enum.IntEnum, shape=4):
@@ -67,6 +69,13 @@ class Round(enum.IntEnum, shape=2):
     FWD = 0         # a drive: weight_frac + rate_frac - error_frac bits
     FEEDBACK = 1    # a feedback: weight_frac bits
     NONE = 2        # the adder tree rounds (split rows, transposed passes, host reads)
+
+
+def settle_write_lag(iterations: int) -> int:
+    """Cycles from a unit's fetch (E0) to the write of its settled source: the a word read
+    at E1 and registered, one stage per iteration after the first, the result registered
+    (hdl/element.py ``settle_pipeline``)."""
+    return stage("E1") + 1 + (iterations - 1) + 1
 
 
 def bits(n: int) -> int:

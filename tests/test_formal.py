@@ -161,7 +161,7 @@ def test_the_core_takes_a_sample_only_while_one_is_offered():
 class _LaneUpdate(Elaboratable):
     """One lane learns one weight, every operand free: the host writes w, an ETA makes the
     scaled error from (err, eta), a LEARN adds it times ``pre`` (rounded with the free random
-    word); three cycles later the weight read back must equal the golden update
+    word); six cycles later the weight read back must equal the golden update
     (docs/numerics.md, golden FixedModel.learn), written here from the spec: round half up,
     clamp by comparison. ``wrap``: a reference that wraps the weight (the mutant)."""
 
@@ -211,7 +211,7 @@ class _LaneUpdate(Elaboratable):
         total = w + delta
         m.d.comb += want.eq(total[:fmt.weight_bits] if self.wrap else
                             clamp(total, fmt.weight_bits))
-        with m.If(cycle == 8):   # written at cycle 6 (LEARN's stage 3), read at 7
+        with m.If(cycle == 9):   # written at cycle 7 (LEARN's stage 4), read at 8
             m.d.comb += Assert(lane.rdata == want)
         return m
 

@@ -86,7 +86,7 @@ def test_lfsr_next_follows_the_golden_sequence():
 def _run_lane(fmt, init, ops, mac_shift=0):
     """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
     cycle later, first two cycles later, a LEARN's read address two and its write address
-    three cycles later); return the accumulators seen after each cycle and the final memory."""
+    four cycles later); return the accumulators seen after each cycle and the final memory."""
     lane = MacLane(fmt, len(init), init, mac_shifts=(mac_shift,))
     accs, words = [], []
 
@@ -104,7 +104,7 @@ def _run_lane(fmt, init, ops, mac_shift=0):
             ctx.set(lane.operand, operand)
             ctx.set(lane.eta, stream[t - 1][4] if t >= 1 else 0)
             ctx.set(lane.first, stream[t - 2][3] if t >= 2 else 0)
-            ctx.set(lane.waddr, stream[t - 3][1] if t >= 3 else 0)
+            ctx.set(lane.waddr, stream[t - 4][1] if t >= 4 else 0)
             await ctx.tick()
             accs.append(ctx.get(lane.acc))
         for a in range(len(init)):
