@@ -195,7 +195,12 @@ class CommandStates:
         m, ex, lay = self.m, self.ex, self.ex.layout
         with m.State("SAMPLES"):              # cur = the count
             m.d.sync += [self.count.eq(self.cur), self.validate.eq(1), self.index.eq(0),
-                         self.field.eq(0)]
+                         self.field.eq(0),
+                         # the checks' sums, a cycle ahead (timing: S_CHECKS decides from
+                         # registers)
+                         self.samples_bytes.eq(_times(self.cur, lay.sample_bytes))]
+            if lay.store_samples:
+                m.d.sync += self.past_store.eq(self.sidx + self.cur > lay.store_samples)
             self.take()
             m.next = "S_CHECKS"
         with m.State("S_CHECKS"):             # (checked from registers: timing)
@@ -257,7 +262,7 @@ class CommandStates:
         """TRAIN / INFER's checks in order, and STORE's (its index before the count)."""
         ex, lay, n = self.ex, self.ex.layout, self.count
         length = ex.length
-        sample_bytes = _times(n, lay.sample_bytes)
+        sample_bytes = self.samples_bytes   # n x the bytes of a sample (SAMPLES)
         if not lay.store_samples:
             return ((self.payload_is(0), Status.SIZE),
                     ((n == 0) | (n > lay.max_samples), Status.RANGE),
@@ -267,7 +272,7 @@ class CommandStates:
         return ((Mux(st, length < P0 + 3, self.payload_is(0)), Status.SIZE),
                 ((n == 0) | Mux(st, (n > lay.max_store)
                                 | ((self.sidx != 0) & (self.sidx != self.filled))
-                                | (self.sidx + n > lay.store_samples),
+                                | self.past_store,
                                 n > lay.max_samples), Status.RANGE),
                 (length != Mux(st, P0 + 3, P0 + 1) + sample_bytes, Status.SIZE),
                 (~self.committed & ~st, Status.UNCOMMITTED))

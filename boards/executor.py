@@ -113,6 +113,8 @@ class _Build(StoredStates, CommandStates):
         self.validate = Signal()              # first pass: checks only
         self.held = Signal(8)                 # a byte kept for the next cycle
         self.storing = Signal()               # a STORE frame (its samples go to the store)
+        self.samples_bytes = Signal(range(255 * lay.sample_bytes + 1))   # count x sample
+        self.past_store = Signal()            # STORE: index + count beyond the store
         self._cursor()
         self._reply_writer()
         self._session()

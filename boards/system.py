@@ -9,7 +9,7 @@ Board-independent: its ports are the UART pins and three status outputs for LEDs
 ``tx`` directly.
 """
 
-from amaranth.hdl import Module, ResetInserter
+from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -59,7 +59,12 @@ class SystemTop(wiring.Component):
         m.submodules.executor = ex = Executor(self.config, bank.identity_base,
                                               len(bank.identity_words))
         core = GhostCore(self.config)
-        m.submodules.core = ResetInserter(ex.core_reset)(core)
+        # the core's reset from a flip-flop: the executor's decode reaches every synchronous
+        # reset of the core through a register (a cut of the critical path; the reset lands
+        # one cycle later, while the executor finishes the command)
+        core_reset = Signal(name="core_reset")
+        m.d.sync += core_reset.eq(ex.core_reset)
+        m.submodules.core = ResetInserter(core_reset)(core)
         self.core = core   # for simulation checks
 
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
