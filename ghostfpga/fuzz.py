@@ -188,7 +188,7 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
         else:
             from distributed import as_completed
 
-            from .sweep import _client
+            from .sweep import _client, close_cluster
 
             client, cluster = _client(scheduler, workers)
             try:
@@ -198,9 +198,7 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
                 for future in as_completed(futures):
                     finished(future.result())
             finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                close_cluster(client, cluster)
     return sorted(results, key=lambda r: r["index"])
 
 

@@ -125,13 +125,32 @@ def _maybe_die() -> None:
 
 
 def _client(scheduler: str | None, workers: int):
+    import logging
+
     from distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler), None
+    # (the workers stay quiet: a stopped run's cancelled tasks and lost heartbeats are not news;
+    # a task's error reaches the caller through its future)
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
+
+
+def close_cluster(client, cluster, timeout: float = 10.0):
+    """Shut the client and a local cluster down within ``timeout`` seconds each, quietly,
+    also while a stop (Ctrl-C, SIGTERM) unwinds: Dask's own shutdown logs the tasks it
+    cancels, and a second signal during it must not leave the workers behind."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for close in (lambda: client.close(timeout=timeout),
+                  lambda: cluster is not None and cluster.close(timeout=timeout)):
+        try:
+            close()
+        except BaseException:   # (shutting down: a late signal or a cancelled task)
+            pass
 
 
 def run_sweep(base: Config, dataset: str, points: list[Point], synth: bool = False,
@@ -173,9 +192,7 @@ def run_sweep(base: Config, dataset: str, points: list[Point], synth: bool = Fal
                     results[futures[future]] = future.result()
                     bar.update(1)
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            close_cluster(client, cluster)
     rows = []
     for p, cfg in configs.items():
         row = p.to_dict() | {"weight_frac": cfg.numerics.weight_frac,

@@ -89,3 +89,17 @@ def test_run_on_the_simulated_board_takes_its_simulator_down_on_sigterm():
     assert code == 128 + signal.SIGTERM, err
     assert err.rstrip().splitlines()[-1] == "ghostfpga run: stopped (SIGTERM)"
     assert not left, "a process of the command outlived it"
+
+
+@pytest.mark.skipif(not simulator_available("icarus"), reason="Icarus is not installed")
+def test_a_fuzz_campaign_on_a_dask_cluster_stops_with_its_workers():
+    """SIGTERM while two Dask workers co-simulate: one line, exit 143, no worker left, no
+    traceback from the cluster's shutdown."""
+    start = time.monotonic()
+    code, err, left = _stop_halfway(["fuzz", "--configs", "6", "--workers", "2",
+                                     "--simulator", "icarus", "--samples", "6"],
+                                    signal.SIGTERM, lambda proc: time.monotonic() - start > 12)
+    assert code == 128 + signal.SIGTERM, err
+    assert err.rstrip().splitlines()[-1] == "ghostfpga fuzz: stopped (SIGTERM)"
+    assert "Traceback" not in err and "CancelledError" not in err
+    assert not left
