@@ -267,13 +267,8 @@ class _Passes:
         smap, k = self.smap, op.layer
         layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
             else k + ELEMENT_KINDS[op.kind]
-        reads = {}
-        if op.kind == K.GHOST and self.tied_ghosts:
-            reads = {"h": smap.base("h", k)}
-        elif op.kind == K.SAVE:
-            reads = {"g": smap.base("g", k)}
-        elif op.kind == K.GHOST_STEP:
-            reads = {"gs": smap.base("g", k), "e": smap.base("g", k)}
+        from .passes.units import element_reads
+        reads = element_reads(self, op)   # (self has what it reads of a Build)
         if self.dynamics:
             reads = {"d": smap.base("d", layer)} | reads
         reads = {"a": smap.base("a", layer)} | reads

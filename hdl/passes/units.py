@@ -62,17 +62,23 @@ def emit_element(b, n, op) -> PassBuild:
     the output units under the nudge; ERROR k writes rho(u_k) - rho(d_k); learned ghosts:
     SAVE k keeps V's error and the ghost state of the free phase, SAVE_A k the free drives of
     layer k, GHOST_STEP k steps the ghost state toward its drive."""
-    K, k, smap = PassKind, op.layer, b.smap
-    layer = k + ELEMENT_KINDS[op.kind]
-    reads = {}
-    if op.kind == K.GHOST and b.tied_ghosts:
-        reads = {"h": smap.base("h", k)}
-    elif op.kind == K.SAVE:
-        reads = {"g": smap.base("g", k)}
-    elif op.kind == K.GHOST_STEP:
-        reads = {"gs": smap.base("g", k), "e": smap.base("g", k)}
+    layer = op.layer + ELEMENT_KINDS[op.kind]
+    reads = element_reads(b, op)
     return PassBuild(lambda: b.element.walk(n, layer, reads),
                      lambda: _element_update(b, n, op))
+
+
+def element_reads(b, op) -> dict:
+    """The memories an element pass reads besides a (and d under dynamics): {name: region
+    base}, at the unit's word."""
+    K, k, smap = PassKind, op.layer, b.smap
+    if op.kind == K.GHOST and b.tied_ghosts:
+        return {"h": smap.base("h", k)}
+    if op.kind == K.SAVE:
+        return {"g": smap.base("g", k)}
+    if op.kind == K.GHOST_STEP:
+        return {"gs": smap.base("g", k), "e": smap.base("g", k)}
+    return {}
 
 
 def _element_update(b, n, op):
