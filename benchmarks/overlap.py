@@ -1,0 +1,72 @@
+"""What overlapped passes buy: cycles per training sample with and without them, from the
+exact cycle model (hdl/program.py; tests/test_cycle_model.py holds it to the RTL), against the
+ideal (multiply-accumulates / P) and the targets of the performance issue.
+
+Usage:  python benchmarks/overlap.py [--json OUT] [--md OUT]
+
+"without overlap" is the same core with every drain the stage of its pass's last write (each
+pass waits for the previous pass's write-back, as before hdl/schedule.py); "with" is the
+generated core. Model only: a few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ghostfpga.boards.catalog import EXAMPLES
+from ghostfpga.config import Config
+from ghostfpga.hdl import Plan
+from ghostfpga.report import markdown_table, table, write_json
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from cycles import CONFIGS  # noqa: E402
+
+# the ratio (cycles / ideal) the performance issue asks for
+TARGETS = {"yinyang 4-30-3": 1.35, "icebreaker_yinyang": 1.70, "yinyang 4-30-3 learned": 1.40,
+           "digits 64-32-10": 1.08, "ulx3s_mnist": 1.04, "yinyang 4-30-3 dynamics 3x1": 1.60}
+
+
+def configs():
+    yield from CONFIGS
+    for name in ("icebreaker_yinyang", "icebreaker_digits", "ulx3s_digits", "ulx3s_mnist"):
+        yield name, Config.load(EXAMPLES / f"{name}.toml")
+
+
+def measure(name: str, config: Config) -> dict:
+    plan = Plan(config)
+    program = plan.program()
+    with_overlap = program.cycles(True)
+    program._drains = [program.write_stage(n) for n in range(len(program))]
+    without = program.cycles(True)
+    ideal = plan.ideal_cycles()["train"]
+    return {"config": name, "layers": list(config.layers), "lanes": config.hardware.lanes,
+            "split_rows": config.hardware.split_rows, "ideal": ideal,
+            "without_overlap": without, "with_overlap": with_overlap,
+            "ratio_without": without / ideal, "ratio": with_overlap / ideal,
+            "target_ratio": TARGETS.get(name)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", default=str(HERE / "results" / "overlap.json"))
+    parser.add_argument("--md", default=str(HERE / "results" / "overlap.md"))
+    args = parser.parse_args(argv)
+    rows = [measure(name, config) for name, config in configs()]
+    headers = ["config", "P", "ideal", "without overlap", "ratio", "with overlap", "ratio",
+               "target ratio"]
+    body = [[r["config"], r["lanes"], f"{r['ideal']:.1f}", r["without_overlap"],
+             f"{r['ratio_without']:.2f}", r["with_overlap"], f"{r['ratio']:.2f}",
+             "-" if r["target_ratio"] is None else f"<= {r['target_ratio']:.2f}"]
+            for r in rows]
+    print(table(headers, body, title="cycles per training sample (exact cycle model)"))
+    write_json(args.json, {"cycles": rows})
+    Path(args.md).write_text(markdown_table(headers, body) + "\n")
+    print(f"wrote {args.json} and {args.md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
