@@ -2,8 +2,9 @@
 emitted.
 
 A resource shared by several parts of the core (a state memory's read port, a state memory's
-write bus, the select of the broadcast ``a`` word) has one ``Arbiter``. Its requesters come in
-three tiers, lowest priority first:
+write bus, the select of the broadcast ``a`` word) has one ``Arbiter``. What the resource does
+when nobody asks is its ``DEFAULT`` (emitted first); its requesters come in three tiers,
+lowest priority first:
 
 - ``FETCH``: the pass the sequencer is in, from inside its FSM state (the state is the
   condition). Emitted where the pass's fetch walk is built, before every other tier.
@@ -13,10 +14,11 @@ three tiers, lowest priority first:
 
 Requests of the two later tiers are collected and emitted by the arbiter in one place
 (``emit``), in (tier, order) order; Amaranth's "the last assignment wins" then gives the
-priority. The core's passes do not request one resource in the same cycle today (each pass
-waits for the previous one's write-back: hdl/program.py ``drain``); the priority is what
-decides when passes overlap. The emission order also fixes the netlist Yosys and ABC see: a
-reordering is a logic change for the characterization (tests/test_characterization.py).
+priority. Passes overlap (hdl/schedule.py), but the schedule places them so that no two
+requesters ask in one cycle; ``conflict`` is high when two do, for simulation checks
+(tests/test_memory_collisions.py), and the priority decides should a schedule be wrong. The
+emission order also fixes the netlist Yosys and ABC see: a reordering is a logic change for
+the characterization (tests/test_characterization.py).
 """
 
 from __future__ import annotations

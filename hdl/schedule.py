@@ -263,7 +263,7 @@ class _Passes:
 
     def element(self, op):
         """An element walk: unit c of its layer fetched at t = c (E0), written at E2 (SETTLE:
-        after its K iterations, at K + 1)."""
+        after its K iterations, ``settle_write_lag(K)``)."""
         smap, k = self.smap, op.layer
         layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
             else k + ELEMENT_KINDS[op.kind]
