@@ -50,6 +50,9 @@ def add_commands(sub) -> None:
                                     "fixed-point golden model")
     p.add_argument("--configs", type=int, default=20, help="configs to draw (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the campaign (default 0)")
+    p.add_argument("--first", type=int, default=0,
+                   help="index of the first config (default 0): go on with a stopped "
+                        "campaign from the config after its last")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--samples", type=positive_int, default=60,
                    help="training samples per epoch, at most 60 (default 60)")
@@ -225,7 +228,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     from .fuzz import TRAIN, describe, keep_failure, run_fuzz
 
     for name, low, high in (("configs", 1, None), ("samples", 1, TRAIN),
-                            ("max_lanes", 1, None), ("workers", 1, None), ("seed", 0, None)):
+                            ("max_lanes", 1, None), ("workers", 1, None), ("seed", 0, None),
+                            ("first", 0, None)):
         value = getattr(args, name)
         if value < low or (high is not None and value > high):
             bound = f"an integer in [{low}, {high}]" if high else \
@@ -243,14 +247,16 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return 2
     where = args.scheduler or (f"{args.workers} local workers" if args.workers > 1
                                else "this process")
-    print(f"fuzz: {args.configs} configs of seed {args.seed} on {args.simulator}, {where}",
-          file=sys.stderr)
+    span = f"configs {args.first} to {args.first + args.configs - 1}" if args.first \
+        else f"{args.configs} configs"
+    print(f"fuzz: {span} of seed {args.seed} on {args.simulator}, {where}", file=sys.stderr)
     commands, done = {}, []
 
     def report(result):
         done.append(result)
         if args.json:   # kept as it grows: a stopped campaign keeps what it found
             write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
+                                   "first": args.first,
                                    "configs": sorted(done, key=lambda r: r["index"]),
                                    "failed": sum(r["mismatches"] > 0 for r in done),
                                    "complete": False})
@@ -262,7 +268,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     results = run_fuzz(args.seed, args.configs, args.simulator, args.samples, args.workers,
-                       args.scheduler, args.max_lanes, on_result=report)
+                       args.scheduler, args.max_lanes, on_result=report, first=args.first)
     for r in results:
         r["reproduce"] = commands.get(r["index"])
     failed = [r for r in results if r["mismatches"]]
@@ -274,6 +280,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
           f"{sum(r['samples'] for r in results)} samples, {time.perf_counter() - start:.0f} s")
     if args.json:
         write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
+                               "first": args.first,
                                "configs": results, "failed": len(failed), "complete": True,
                                "seconds": time.perf_counter() - start})
     return 1 if failed else 0

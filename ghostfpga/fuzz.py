@@ -162,9 +162,11 @@ def keep_failure(result: dict, seed: int, simulator: str, samples: int, folder: 
 
 def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
              workers: int = 1, scheduler: str | None = None, max_lanes: int = MAX_LANES,
-             progress: bool = True, on_result=None) -> list[dict]:
-    """Co-simulate configs 0 .. ``configs`` - 1 of campaign ``seed``; results in index order.
-    ``on_result(result)`` is called as each finishes."""
+             progress: bool = True, on_result=None, first: int = 0) -> list[dict]:
+    """Co-simulate configs ``first`` .. ``first + configs - 1`` of campaign ``seed`` (config k
+    is drawn from ``[seed, k]`` alone, so a stopped campaign goes on from where it stopped);
+    results in index order. ``on_result(result)`` is called as each finishes."""
+    indices = range(first, first + configs)
     from tqdm import tqdm
 
     results = []
@@ -183,7 +185,7 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
                 on_result(result)
 
         if workers == 1 and scheduler is None:
-            for k in range(configs):
+            for k in indices:
                 finished(fuzz_config(seed, k, simulator, samples, max_lanes))
         else:
             from distributed import as_completed
@@ -194,7 +196,7 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
             try:
                 futures = [client.submit(fuzz_config, seed, k, simulator, samples, max_lanes,
                                          key=f"fuzz-{seed}-{k}", pure=False, retries=1)
-                           for k in range(configs)]
+                           for k in indices]
                 for future in as_completed(futures):
                     finished(future.result())
             finally:

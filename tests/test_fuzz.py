@@ -86,12 +86,30 @@ def test_a_failing_config_is_kept_with_a_command_that_reruns_it(tmp_path, capsys
     assert main(argv[1:]) == 0
 
 
+def test_a_stopped_campaign_goes_on_from_a_given_config(tmp_path, capsys, monkeypatch):
+    """--first K runs configs K, K + 1, ...: each the config its index draws, as in a
+    campaign from 0."""
+    import ghostfpga.fuzz as fuzz
+
+    def fake(seed, k, simulator, samples, max_lanes):
+        return {"index": k, "config": draw_config(seed, k)[0].to_dict(), "mismatches": 0,
+                "first_mismatch": None, "samples": 1, "refused_draws": 0, "seconds": 0.0}
+
+    monkeypatch.setattr(fuzz, "fuzz_config", fake)
+    out = tmp_path / "fuzz.json"
+    assert main(["fuzz", "--configs", "3", "--first", "71", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["first"] == 71 and [c["index"] for c in result["configs"]] == [71, 72, 73]
+    assert "configs 71 to 73 of seed 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--configs", "0"], "--configs must be an integer of at least 1"),
     (["--samples", "61"], "--samples must be an integer in [1, 60]"),
     (["--workers", "0"], "--workers must be an integer of at least 1"),
     (["--max-lanes", "0"], "--max-lanes must be"),
     (["--seed", "-1"], "--seed must be"),
+    (["--first", "-1"], "--first must be an integer of at least 0"),
 ])
 def test_bad_arguments_are_refused_before_any_work(capsys, argv, message):
     assert main(["fuzz", *argv]) == 2
