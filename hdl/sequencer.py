@@ -2,8 +2,8 @@
 
 States: ``idle`` (host reads and writes of weights), ``load`` (the sample's input x into the
 ``a`` memories, P inputs a cycle, before the sample is taken), one state per pass (``op<n>``,
-its fetch walk; hdl/passes/), a drain state after a pass whose results the next pass reads
-(``drain<n>``, ``Program.drain(n)`` cycles), and ``finish``. Each pass's builder (hdl/passes/)
+its fetch walk; hdl/passes/), a drain state after a pass the next pass must wait for
+(``drain<n>``, ``Program.drain(n)`` cycles: hdl/schedule.py), and ``finish``. Each pass's builder (hdl/passes/)
 returns its fetch walk, emitted in its state, and its write-back, built after the FSM in
 program order; the shared ports rank their requesters (hdl/arbiter.py).
 """
