@@ -38,9 +38,7 @@ def configs():
 def measure(name: str, config: Config) -> dict:
     plan = Plan(config)
     program = plan.program()
-    with_overlap = program.cycles(True)
-    program._drains = [program.write_stage(n) for n in range(len(program))]
-    without = program.cycles(True)
+    with_overlap, without = program.cycles(True), program.cycles(True, overlap=False)
     ideal = plan.ideal_cycles()["train"]
     return {"config": name, "layers": list(config.layers), "lanes": config.hardware.lanes,
             "split_rows": config.hardware.split_rows, "ideal": ideal,

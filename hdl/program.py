@@ -248,16 +248,18 @@ class Program:
         """Cycles of the input's load: P inputs a cycle."""
         return math.ceil(self.plan.config.layers[0] / self.plan.lanes)
 
-    def cycles(self, train: bool) -> int:
+    def cycles(self, train: bool, overlap: bool = True) -> int:
         """Busy cycles of one sample streamed back to back: the input's load, the passes
         (an inference stops after RESULT; the dynamics step repeats ``steps`` times) and the
-        finishing cycle."""
+        finishing cycle. ``overlap`` False: what the same core would take with every pass
+        waiting for the previous pass's last write (``write_stage``), for comparison."""
+        drain = self.drain if overlap else self.write_stage
         total = self.load_cycles() + 1
         n = 0
         repeats = 0
         while n < len(self.passes):
             op = self.passes[n]
-            total += self.fetch_cycles(n) + self.drain(n)
+            total += self.fetch_cycles(n) + drain(n)
             if op.kind == PassKind.RESULT and not train:
                 break
             if op.kind == PassKind.LOOP and repeats < self.plan.config.steps - 1:
