@@ -172,23 +172,18 @@ class _Passes:
         slot = self.program.slot(op)
         bcast_a = memory == "a"   # (the source RHO_A; S is broadcast from the s words)
         out, t = [], 0
-        if slot.name == "B":
-            for g in range(slot.groups):
-                for c in range(slot.cols):
-                    out.append(_ev(t, ("read", memory), memory, base + c // self.P))
+        if slot.name == "B" or slot.lane_map.by_columns:
+            # each lane ends with one unit: over B_k row groups x columns, or over a split
+            # W_{k+1} columns of lanes x rows; the operand of the inner index is broadcast
+            outer, inner = (slot.groups, slot.cols) if slot.name == "B" \
+                else (math.ceil(units / self.P), slot.rows)
+            for index in range(outer):
+                for i in range(inner):
+                    out.append(_ev(t, ("read", memory), memory, base + i // self.P))
                     if bcast_a:
                         out.append(_ev(t, ("select",)))
-                    if c == slot.cols - 1:
-                        out += self.write_lanes(t, g, k, units, role)
-                    t += 1
-        elif slot.lane_map.by_columns:
-            for c in range(math.ceil(units / self.P)):
-                for g in range(slot.rows):
-                    out.append(_ev(t, ("read", memory), memory, base + g // self.P))
-                    if bcast_a:
-                        out.append(_ev(t, ("select",)))
-                    if g == slot.rows - 1:
-                        out += self.write_lanes(t, c, k, units, role)
+                    if i == inner - 1:
+                        out += self.write_lanes(t, index, k, units, role)
                     t += 1
         else:
             for c in range(units):
