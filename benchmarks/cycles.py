@@ -71,7 +71,7 @@ def measure(name: str, config: Config, simulator: str, n_train: int, n_infer: in
         raise SystemExit(f"{name} on {simulator}: {report.first_mismatch}")
     ideal = Plan(config).ideal_cycles()
     train, infer = report.mean_cycles(samples, True), report.mean_cycles(samples, False)
-    predicted = predicted_sample_cycles(config, samples)   # the exact cycle model
+    predicted = predicted_sample_cycles(config, samples, etas)   # the exact cycle model
     model_train, model_infer = (np.mean([c for s, c in zip(samples, predicted) if s.train == t])
                                 for t in (True, False))
     return {"config": name, "layers": list(config.layers), "lanes": config.hardware.lanes,

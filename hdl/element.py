@@ -31,12 +31,12 @@ class Elements:
             Signal.like(count.cw, name="e_word")
         self.op = Signal(b.program.pass_bits, name="e_op")
         m.d.sync += [self.valid.eq(0)]
-        self.settling = Signal()   # the pipeline carries the output's nudge (not argmax)
         self.a = b.issue.picked_a
         self.best = Signal(signed(fmt.potential_bits))
         self.best_idx = Signal.like(count.label)
         self.outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}")
                         for j in range(sizes[-1])]
+        self.result_pending = Signal(name="result_pending")   # offered, not yet taken
         margin = b.config.target_margin
         self.y_lo, self.y_hi = int(fmt.target(margin)), int(fmt.target(1.0 - margin))
         self.update = self._updates() if b.dynamics else {}
@@ -79,7 +79,7 @@ class Elements:
         with ``valid`` and ``op`` = n; then leave the pass."""
         b, m, count = self.b, self.b.m, self.b.count
         with m.If(count.c < b.config.layers[layer + 1]):
-            one = count.cl if b.dynamics else None   # (sweep's walks write no region they read)
+            one = count.cl   # (only the unit's bank: its word may be written in the others)
             b.state.read("a", b.smap.base("a", layer) + count.cw, one)
             if b.dynamics:
                 b.state.read("d", b.smap.base("d", layer) + count.cw, one)
@@ -93,17 +93,33 @@ class Elements:
             count.reset_c()
             b.sequencer.leave(n)
 
-    def argmax(self):
-        """At E1: keep the highest output drive (the lowest index wins a tie) and the rate."""
-        b, m = self.b, self.b.m
-        with m.If(self.valid):
-            with m.If((self.j == 0) | (self.a > self.best)):
-                m.d.sync += [self.best.eq(self.a), self.best_idx.eq(self.j)]
+    def argmax_pipeline(self, n):
+        """The argmax of pass ``n``'s walk over the output units, and the result stream:
+        each unit's a word (after the bank select) registered, then compared (the highest
+        drive wins, the lowest index a tie) and its rate kept; the registers hold the last
+        unit ``ARGMAX_READY`` cycles after its fetch (hdl/stages.py) and are offered as the
+        result (label and output rates) until it is taken. The core takes no sample while a
+        result waits (hdl/sequencer.py), so the next walk never overwrites one."""
+        b, m, result = self.b, self.b.m, self.b.core.result
+        valid, j, a = Signal(name="argmax_valid"), Signal.like(self.j, name="argmax_j"), \
+            Signal.like(self.a, name="argmax_a")
+        m.d.sync += [valid.eq(self.valid & (self.op == n)), j.eq(self.j), a.eq(self.a)]
+        with m.If(result.ready):
+            m.d.sync += self.result_pending.eq(0)
+        with m.If(valid):
+            with m.If((j == 0) | (a > self.best)):
+                m.d.sync += [self.best.eq(a), self.best_idx.eq(j)]
             out_rate = Signal.like(self.outputs[0])
-            m.d.comb += out_rate.eq(b.rate(self.a))
-            for j in range(len(self.outputs)):
-                with m.If(self.j == j):
-                    m.d.sync += self.outputs[j].eq(out_rate)
+            m.d.comb += out_rate.eq(b.rate(a))
+            for k in range(len(self.outputs)):
+                with m.If(j == k):
+                    m.d.sync += self.outputs[k].eq(out_rate)
+            with m.If(j == len(self.outputs) - 1):
+                m.d.sync += self.result_pending.eq(1)
+        m.d.comb += [result.valid.eq(self.result_pending),
+                     result.payload.label.eq(self.best_idx)]
+        m.d.comb += [result.payload.outputs[k].eq(out)
+                     for k, out in enumerate(self.outputs)]
 
     def write(self, memory, addr, value):
         """Write ``value`` for the pipeline's unit one cycle later (at E3)."""
@@ -124,7 +140,8 @@ class Elements:
         # the state memories' read through the select into the iteration)
         hit = Signal(name="hit0")
         m.d.comb += hit.eq(b.count.label == self.j)
-        first = dict(valid=self.valid, lane=self.lane, word=self.word, a=self.a, hit=hit)
+        first = dict(valid=self.valid & (self.op == n) & b.count.train, lane=self.lane,
+                     word=self.word, a=self.a, hit=hit)
         stage = {key: Signal.like(val, name=f"settle0_{key}") for key, val in first.items()}
         m.d.sync += [stage[key].eq(val) for key, val in first.items()]
         stage["u"] = stage["a"]
@@ -147,7 +164,7 @@ class Elements:
         source = b.rho(last["u"]) if b.held else b.rho(last["u"]) - b.rho(last["a"])
         b.state.writes["s"].shared(b.smap.base("s", b.plan.L - 1) + last["word"], source,
                                    last["lane"], b.writeback.when(n, "settled source",
-                                                                  last["valid"] & self.settling))
+                                                                  last["valid"]))
 
     def connect(self):
         """The registered writes: the ELEMENT tier, above every other requester of the write

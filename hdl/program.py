@@ -1,7 +1,8 @@
 """The program of one sample: typed pass records, and the exact cycle model of the core.
 
-``build_program(plan)`` lists the passes of one training sample in order (an inference stops
-after ``RESULT``); the sequencer (hdl/sequencer.py) gives each pass one FSM state, and a drain
+``build_program(plan)`` lists the passes of one training sample in order; an inference runs
+them up to the pass that computes the argmax (``Pass.argmax``), whose registers offer the
+result. The sequencer (hdl/sequencer.py) gives each pass one FSM state, and a drain
 state after it when the next pass reads its results. ``Program.cycles(train)`` predicts the
 busy cycles of one sample from the same records: ``tests/test_cycle_model.py`` checks it on
 every co-simulated config against the RTL.
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 from .normalizer import NORMALIZER_CYCLES
-from .stages import (DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, LEARN_WRITE, bits,
-                     settle_write_lag)
+from .stages import (ARGMAX_READY, DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES,
+                     LEARN_WRITE, bits, settle_write_lag)
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
@@ -24,13 +25,13 @@ __all__ = ["PassKind", "Pass", "Program", "build_program"]
 class PassKind(enum.Enum):
     """What a pass computes (docs/hardware.md, "The program")."""
     FWD = "fwd"                  # a_k = W_k r_{k-1} (free phase; tied dynamics: also g_{k-1})
-    ARGMAX = "argmax"            # the label of the output drive, the output rates
-    RESULT = "result"            # the result stream's word
+    ARGMAX = "argmax"            # the label of the output drive, the output rates: the result
     GHOST_FWD = "ghost_fwd"      # learned: ghost drives g_k = V_k r_k
     GHOST_OUT = "ghost_out"      # learned: ghost outputs c_k = Q_k rho(g_k), into h
     FREE = "free"                # learned: the free feedback minus c: Q's error q_k
     HOLD = "hold"                # replay: the feedback of the free phase, held in h
     SETTLE = "settle"            # sweep: the output's fixed-point iterations under the nudge
+                                 # (and the argmax in the same walk, ``Pass.argmax``)
     FB = "fb"                    # feedback of layer k + 1 into layer k (error or Euler step)
     SAVE = "save"                # learned dynamics: V's error and the free ghost state
     SAVE_A = "save_a"            # learned dynamics: the free drives of layer k
@@ -58,14 +59,17 @@ LEARN_KINDS = (PassKind.LEARN, PassKind.LEARN_V, PassKind.LEARN_Q)
 class Pass:
     """One pass: its kind, its layer k, the ghost memory it reads (``GHOST_OUT``: "g" or
     "gs"; ``NORM``: the fit, "V" or "Q"), for ``LOOP`` the index of the step's first pass,
-    and whether its broadcast rates feed the normalizer (``tap``: the fit's presynaptic
-    rates, for the ``NORM`` after it)."""
+    whether its broadcast rates feed the normalizer (``tap``: the fit's presynaptic rates,
+    for the ``NORM`` after it), and whether its walk over the output units also computes the
+    argmax (``argmax``: ``ARGMAX``, or a ``SETTLE`` right after the forward passes; the
+    result is offered once it has compared the last output, and an inference ends with it)."""
 
     kind: PassKind
     layer: int | None = None
     memory: str = "g"
     repeat_from: int | None = None
     tap: bool = False
+    argmax: bool = False
 
     @property
     def name(self) -> str:
@@ -75,9 +79,10 @@ class Pass:
 def build_program(plan) -> list[Pass]:
     """The passes of one training sample, in order.
 
-    ``sweep``: forward passes, argmax and result, [learned: the ghosts' forward passes over
-    V and Q and the free feedback; replay: hold passes], the output's fixed-point iterations
-    (settle), feedback passes (top hidden layer down), learning. ``dynamics``: the same free
+    ``sweep``: forward passes, [tied or random feedback: the output's fixed-point iterations
+    (settle), whose walk computes the argmax too; else the argmax, then learned: the ghosts'
+    forward passes over V and Q and the free feedback; replay: hold passes; then settle],
+    feedback passes (top hidden layer down), learning. ``dynamics``: the same free
     phase, then ``steps`` Euler steps, each: the drives of the current state, per hidden layer
     k from the bottom up the ghost update and feedback source of layer k + 1 and the feedback
     pass that steps u_k, then the output's step; LOOP repeats the step. Then the final drives,
@@ -87,15 +92,18 @@ def build_program(plan) -> list[Pass]:
     each = lambda kind, layers: [Pass(kind, k) for k in layers]   # noqa: E731
     hidden = range(L - 1)
     normalized = plan.config.fits_ghosts
-    ops = each(K.FWD, range(L)) + [Pass(K.ARGMAX), Pass(K.RESULT)]
+    sweep = plan.config.schedule == "sweep"
+    settle_first = sweep and variant not in ("replay", "learned")
+    ops = each(K.FWD, range(L))
+    ops += [Pass(K.SETTLE, argmax=True)] if settle_first else [Pass(K.ARGMAX, argmax=True)]
     if normalized:
         ops += _fits(plan)
     elif variant == "learned":
         ops += each(K.GHOST_FWD, hidden) + each(K.GHOST_OUT, hidden) + each(K.FREE, hidden)
     if variant == "replay":
         ops += each(K.HOLD, hidden)
-    if plan.config.schedule == "sweep":
-        ops += [Pass(K.SETTLE)] + each(K.FB, range(L - 2, -1, -1))
+    if sweep:
+        ops += ([] if settle_first else [Pass(K.SETTLE)]) + each(K.FB, range(L - 2, -1, -1))
     else:
         if variant == "learned":
             ops += each(K.SAVE, hidden) + ([] if normalized else each(K.SAVE_A, hidden))
@@ -184,19 +192,32 @@ class Program:
                 return slot
         return None
 
-    def drain(self, n: int) -> int:
+    @property
+    def argmax_pass(self) -> int:
+        """The index of the pass whose walk computes the argmax (an inference's last)."""
+        return next(n for n, op in enumerate(self.passes) if op.argmax)
+
+    def drain(self, n: int, train: bool = True) -> int:
         """Cycles waited after pass ``n``'s fetch walk before the next pass starts (0: at
-        once): the lag the next pass really needs (hdl/schedule.py)."""
+        once): the lag the next pass really needs (hdl/schedule.py); after the last pass,
+        until its last write, before busy falls. An inference ends with the argmax's pass
+        at once: its settling writes nothing (hdl/element.py), and the argmax's registers
+        hold the last output (``ARGMAX_READY``) before the core may take another sample
+        (the finishing cycle, then idle)."""
         if self._drains is None:
             from .schedule import schedule
             self._drains = schedule(self, self.write_stage)
+        if not train and n == self.argmax_pass:
+            # the last output's fetch, the cycle to leave, finish: idle sees the result
+            assert ARGMAX_READY <= 3, "the argmax holds its last output before idle"
+            return 0
         return self._drains[n]
 
     def write_stage(self, n: int) -> int:
         """Cycles from pass ``n``'s last fetch to its last state write (what a pass waits at
         a barrier of hdl/schedule.py)."""
         op, K = self.passes[n], PassKind
-        if op.kind in (K.ARGMAX, K.RESULT, K.LOOP, K.NORM):
+        if op.kind in (K.ARGMAX, K.LOOP, K.NORM):
             return 0
         if op.kind in LEARN_KINDS:   # learning passes follow each other without a drain
             following = self.passes[n + 1] if n + 1 < len(self.passes) else None
@@ -224,7 +245,7 @@ class Program:
             return sizes[-1] + 1
         if op.kind in ELEMENT_KINDS:
             return sizes[op.layer + ELEMENT_KINDS[op.kind] + 1] + 1
-        if op.kind in (K.RESULT, K.LOOP):
+        if op.kind == K.LOOP:
             return 1
         if op.kind == K.NORM:
             return NORMALIZER_CYCLES
@@ -248,19 +269,27 @@ class Program:
         """Cycles of the input's load: P inputs a cycle."""
         return math.ceil(self.plan.config.layers[0] / self.plan.lanes)
 
-    def cycles(self, train: bool, overlap: bool = True) -> int:
+    def cycles(self, train: bool, overlap: bool = True, chained: bool = True) -> int:
         """Busy cycles of one sample streamed back to back: the input's load, the passes
-        (an inference stops after RESULT; the dynamics step repeats ``steps`` times) and the
-        finishing cycle. ``overlap`` False: what the same core would take with every pass
+        (an inference ends with the argmax's pass; the dynamics step repeats ``steps``
+        times) and the finishing cycle. ``chained``: the next sample already waits when a
+        training sample's last pass ends, and its load overlaps that pass's drain
+        (``chain_gap``). ``overlap`` False: what the same core would take with every pass
         waiting for the previous pass's last write (``write_stage``), for comparison."""
-        drain = self.drain if overlap else self.write_stage
+        last = len(self.passes) - 1
+        def drain(n):
+            if n == last and chained:
+                return 0
+            if overlap or (not train and n == self.argmax_pass):
+                return self.drain(n, train)
+            return self.write_stage(n)
         total = self.load_cycles() + 1
         n = 0
         repeats = 0
         while n < len(self.passes):
             op = self.passes[n]
             total += self.fetch_cycles(n) + drain(n)
-            if op.kind == PassKind.RESULT and not train:
+            if n == self.argmax_pass and not train:
                 break
             if op.kind == PassKind.LOOP and repeats < self.plan.config.steps - 1:
                 repeats += 1
@@ -268,3 +297,15 @@ class Program:
                 continue
             n += 1
         return total
+
+    def chain_gap(self) -> int:
+        """Cycles from a training sample's last fetch (a LEARN, the last cycle of its walk)
+        to the next sample's first fetch when that sample already waits: the finishing
+        cycle, the load, then the first pass. A LEARN reads its weight two cycles after a
+        MAC would (hdl/lane.py), so the first MAC must come more than two cycles later; the
+        weights it still writes are another matrix's (every program ends by learning W_L or
+        a ghost matrix, and starts by reading W_0)."""
+        gap = 1 + self.load_cycles() + 1
+        assert gap > 2 and self.passes[-1].kind in LEARN_KINDS
+        assert self.slot(self.passes[-1]) is not self.plan.slots[("W", 0)]
+        return gap

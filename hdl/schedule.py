@@ -6,7 +6,8 @@ write-back runs under the fetch's tag at fixed stages after it (hdl/stages.py). 
 lists, for one pass, every use of a shared resource with its cycle offset:
 
 - ``("read", m)``: the read port of state memory m (one address for all banks), with the word
-  it reads (data hazards);
+  it reads and the banks whose data it uses (data hazards; a broadcast operand or one unit's
+  word is read from its bank alone, ``StateMemories.read``);
 - ``("write", m)``: m's write bus, with the word written;
 - ``("select",)``: the select of the broadcast ``a`` word (``Issue.select_a``), used by a fetch
   whose broadcast operand comes from ``a``, by the element walks and by the transposed passes'
@@ -21,8 +22,8 @@ a collision: hdl/memory.py). The drain of pass n is the gap before pass n + 1.
 What the model leaves out is kept out of the overlap by barriers, where a pass waits for every
 earlier event and at least its old drain (the stage of its last write): the weights (a
 learning pass writes them inside the lanes, and its lanes take their weight address two
-stages late), the normalizer (a tapping pass feeds it; ``NORM`` divides), the result (its
-handshake takes a variable time), and the dynamics step's loop (it jumps back).
+stages late), the normalizer (a tapping pass feeds it; ``NORM`` divides), and the dynamics
+step's loop (it jumps back). (The result has no pass: the argmax's registers offer it.)
 ``tests/test_memory_collisions.py`` and the arbiters' conflict flags (hdl/arbiter.py) check the
 model on whole training runs; co-simulation checks every value.
 """
@@ -45,8 +46,8 @@ P0, P1, P3 = stage("P0"), stage("P1"), stage("P3")
 E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
 # barriers (module docstring): these passes start after every earlier event; the pass after
 # these (or after a pass that taps the normalizer) too
-WAITS_BEFORE = (K.RESULT, K.LOOP, K.NORM)
-WAITS_AFTER = (K.RESULT, K.LOOP, K.NORM) + LEARN_KINDS
+WAITS_BEFORE = (K.LOOP, K.NORM)
+WAITS_AFTER = (K.LOOP, K.NORM) + LEARN_KINDS
 
 
 def _ev(t, port, memory=None, addr=None, banks=ALL, write=False):
@@ -143,7 +144,8 @@ class _Passes:
         for g in range(slot.groups):
             for c in range(slot.cols):
                 if c != slot.cols - 1:
-                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P))
+                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P,
+                                   frozenset([c % self.P])))
                 out.append(_ev(t, ("select",)))
                 if c == slot.cols - 1:
                     out += [_ev(t + P0, ("write", m), m, base + g,
@@ -157,7 +159,8 @@ class _Passes:
         out, t = [], 0
         for g in range(slot.groups):
             for c in range(slot.cols):
-                out.append(_ev(t, ("read", op.memory), op.memory, base + c // self.P))
+                out.append(_ev(t, ("read", op.memory), op.memory, base + c // self.P,
+                               frozenset([c % self.P])))
                 if c == slot.cols - 1:
                     out += self.write_lanes(t, g, k, self.config.layers[k + 1], "hold")
                 t += 1
@@ -179,7 +182,8 @@ class _Passes:
                 else (math.ceil(units / self.P), slot.rows)
             for index in range(outer):
                 for i in range(inner):
-                    out.append(_ev(t, ("read", memory), memory, base + i // self.P))
+                    out.append(_ev(t, ("read", memory), memory, base + i // self.P,
+                                   frozenset([i % self.P])))
                     if bcast_a:
                         out.append(_ev(t, ("select",)))
                     if i == inner - 1:
@@ -219,7 +223,8 @@ class _Passes:
             memory, base = walk.pre_reads
             if lm.by_columns:
                 return [_ev(t, ("read", memory), memory, base + c)]
-            events = [_ev(t, ("read", memory), memory, base + c // self.P)]
+            events = [_ev(t, ("read", memory), memory, base + c // self.P,
+                          frozenset([c % self.P]))]
             if self._bcast_uses_a(walk.pre):
                 events.append(_ev(t, ("select",)))
             return events
@@ -272,7 +277,7 @@ class _Passes:
         out = []
         for c in range(self.config.layers[layer + 1]):
             word, lane = divmod(c, self.P)
-            one = frozenset([lane]) if self.dynamics else ALL
+            one = frozenset([lane])   # (a unit's word: its bank alone)
             out.append(_ev(c, ("select",)))
             out += [_ev(c, ("read", m), m, base + word, one) for m, base in reads.items()]
             out += [_ev(c + when, ("write", m), m, base + word, frozenset([lane]), True)
@@ -295,7 +300,7 @@ def events(program, n, passes: _Passes | None = None) -> list[tuple]:
         return passes.learn(op)
     if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
         return passes.element(op)
-    return []   # RESULT, LOOP, NORM: no state port
+    return []   # LOOP, NORM: no state port
 
 
 def _overlaps(a, b) -> bool:

@@ -3,7 +3,9 @@
 States: ``idle`` (host reads and writes of weights), ``load`` (the sample's input x into the
 ``a`` memories, P inputs a cycle, before the sample is taken), one state per pass (``op<n>``,
 its fetch walk; hdl/passes/), a drain state after a pass the next pass must wait for
-(``drain<n>``, ``Program.drain(n)`` cycles: hdl/schedule.py), and ``finish``. Each pass's builder (hdl/passes/)
+(``drain<n>``, ``Program.drain(n)`` cycles: hdl/schedule.py), and ``finish`` (then idle), or
+``chain`` (then the next sample's load, when it already waits at the end of a training
+sample: its load overlaps the last learning pass's drain). Each pass's builder (hdl/passes/)
 returns its fetch walk, emitted in its state, and its write-back, built after the FSM in
 program order; the shared ports rank their requesters (hdl/arbiter.py).
 """
@@ -103,11 +105,25 @@ class Sequencer:
     def leave(self, n: int, point_next: bool = False):
         """Leave pass ``n``'s state for its drain, or for the next pass when it has none (a
         matrix pass then points the weight address at the next matrix itself); a learning
-        pass always does (``point_next``)."""
-        program = self.b.program
+        pass always does (``point_next``). An inference ends with the argmax's pass. The
+        last pass goes straight to ``chain`` when the next sample already waits and this
+        one's result has been taken (``Program.chain_gap``)."""
+        b, m, program = self.b, self.b.m, self.b.program
         if point_next or (program.drain(n) == 0 and program.slot(program.passes[n]) is not None):
             self.start_next(n)
-        self.b.m.next = self.after(n)
+        following = self.after(n)
+        if n == len(program) - 1:
+            program.chain_gap()   # (asserts that the chained start is safe)
+            m.next = following
+            with m.If(b.core.sample.valid & ~b.element.result_pending):
+                m.next = "chain"
+        elif n == program.argmax_pass:
+            with m.If(b.count.train):
+                m.next = following
+            with m.Else():
+                m.next = "finish"
+        else:
+            m.next = following
 
     def start_next(self, n: int):
         """Point the running weight address at the matrix of the first pass after ``n``."""
@@ -138,16 +154,24 @@ class Sequencer:
                 if b.program.drain(n):
                     self._drain(n)
             with m.State("finish"):
-                m.d.sync += b.core.samples.eq(b.core.samples + 1)
-                b.count.reset_c()
-                b.count.reset_g()
-                self.start_next(-1)
-                m.next = "idle"
+                self._finish("idle")
+            with m.State("chain"):
+                self._finish("load")
         for writeback in writebacks:
             writeback()
         b.element.connect()
         b.state.connect()
         b.issue.a_select.emit()
+
+    def _finish(self, following: str):
+        """Count the sample; point the counters and the weight address at the first pass;
+        then ``idle``, or (``chain``) the next sample's load at once."""
+        b = self.b
+        b.m.d.sync += b.core.samples.eq(b.core.samples + 1)
+        b.count.reset_c()
+        b.count.reset_g()
+        self.start_next(-1)
+        b.m.next = following
 
     def _idle(self):
         """Host reads: every lane multiplies its word at host_addr by 1 (the addressed lane)
@@ -156,7 +180,7 @@ class Sequencer:
         m.d.comb += [core.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
                      f.first.eq(1), f.round.eq(Round.NONE)]
         m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
-        with m.If(core.sample.valid):
+        with m.If(core.sample.valid & ~b.element.result_pending):   # (results in order)
             b.count.reset_c()
             m.next = "load"
 

@@ -137,10 +137,10 @@ class StateMemories:
 
     def read(self, name, addr, lane=None, enable=None, when: When | None = None):
         """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
-        only in bank ``lane`` when one unit's word is wanted, or in the banks p where
-        ``enable(p)`` holds. Reading every bank is safe where the pass writes another
-        region; the element walks and write-backs, which read and write one region,
-        read one bank. ``when`` None: the FETCH tier, in the caller's FSM state."""
+        only in bank ``lane`` when one unit's word is wanted (a broadcast operand, an
+        element walk's unit, a write-back's unit: the other banks' words at the address may
+        be written meanwhile, hdl/schedule.py), or in the banks p where ``enable(p)``
+        holds. ``when`` None: the FETCH tier, in the caller's FSM state."""
         def emit():
             for p, bank in enumerate(self.banks):
                 on = 1 if lane is None else lane == p

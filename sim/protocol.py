@@ -70,15 +70,22 @@ class Protocol:
         return word
 
 
-def predicted_sample_cycles(config: Config, samples: list[Sample]) -> list[int]:
-    """The ``sample_cycles`` every runner reports for ``samples``, from the cycle model
-    (hdl/program.py). A sample's stamp is the busy-cycle count when the core takes it (the last
-    cycle of its load); the last stamp is taken once the core is idle again, so the last
-    sample's span lacks the next sample's load but for its final cycle."""
+def predicted_sample_cycles(config: Config, samples: list[Sample],
+                            etas: list | None = None) -> list[int]:
+    """The ``sample_cycles`` every runner reports for ``samples`` (learning rates ``etas``, one
+    per sample; None: unchanged), from the cycle model (hdl/program.py). A sample's stamp is
+    the busy-cycle count when the core takes it (the last cycle of its load); the last stamp is
+    taken once the core is idle again, so the last sample's span lacks the next sample's load
+    but for its final cycle. The runners offer the next sample as soon as they have the result,
+    so it waits when a training sample ends (``Program.cycles(chained=True)``), unless its
+    rates differ: new rates wait until the core is idle (sim/driver.py)."""
     from ghostfpga.hdl import Plan
 
     program = Plan(config).program()
-    cycles = [program.cycles(s.train) for s in samples]
+    last = len(samples) - 1
+    cycles = [program.cycles(s.train, chained=n < last and (etas is None
+                                                            or etas[n + 1] == etas[n]))
+              for n, s in enumerate(samples)]
     if cycles:
         cycles[-1] -= program.load_cycles() - 1
     return cycles

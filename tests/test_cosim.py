@@ -41,7 +41,7 @@ def test_verilator_matches_golden(name):
     # and takes the recorded busy cycles, sample for sample (sim/characterize.py), which the
     # cycle model predicts (hdl/program.py)
     assert report.sample_cycles == json.loads(_REFERENCE.read_text())["cosim_cycles"][name]
-    assert report.sample_cycles == predicted_sample_cycles(config, cosim_samples(config, 120)[0])
+    assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 120))
 
 
 @needs_icarus
@@ -67,7 +67,7 @@ def test_rates_changed_between_training_samples_apply_from_the_next_sample(simul
     assert len({tuple(r) for r in rates}) == 3
     report = cosimulate(config, simulator, samples, rates, model=model)
     assert report.mismatches == 0, report.first_mismatch
-    assert report.sample_cycles == predicted_sample_cycles(config, samples)
+    assert report.sample_cycles == predicted_sample_cycles(config, samples, rates)
 
 
 def test_ghost_fit_errors_wider_than_the_operand_saturate():

@@ -35,9 +35,10 @@ CONFIGS = {
 
 
 def _run(config):
-    """Two training samples and an inference: (collisions, port conflicts, cycles)."""
+    """Three training samples and an inference: (collisions, port conflicts, cycles, the
+    busy-cycle count when each sample was taken)."""
     core, proto, model, data = GhostCore(config), Protocol(config), FixedModel(config), yinyang()
-    collisions, conflicts, cycles = [], [], [0]
+    collisions, conflicts, cycles, stamps = [], [], [0], []
     eta = proto.pack_eta(model.etas(config.lr_at(0)))
 
     async def bench(ctx):
@@ -57,22 +58,28 @@ def _run(config):
 
         driver = CoreDriver(AmaranthPorts(ctx, core), limit=20_000, on_tick=check)
         driver.idle_inputs()
-        for i in range(3):   # two training samples and an inference
-            sample = Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), i < 2)
-            await driver.put(proto.pack_sample(sample), eta, i)
+        for i in range(4):   # three training samples and an inference, each offered as
+            # soon as the result before it is out (chained: its load overlaps the last
+            # learning pass's drain), the second after the core went idle
+            sample = Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), i < 3)
+            stamps.append(await driver.put(proto.pack_sample(sample), eta, i))
             await driver.result(i)
-            await driver.finish()
+            if i == 0:
+                await driver.finish()
+        await driver.finish()
 
     sim = Simulator(core)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    return collisions, conflicts, cycles[0]
+    return collisions, conflicts, cycles[0], stamps
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_no_word_is_read_while_written(name):
-    collisions, conflicts, cycles = _run(CONFIGS[name])
+    collisions, conflicts, cycles, stamps = _run(CONFIGS[name])
+    # sample 1 found sample 2 waiting and skipped its last drain; sample 0 did not
+    assert stamps[2] - stamps[1] < stamps[1] - stamps[0]
     assert cycles > 100
     assert not collisions, f"{len(collisions)} collisions, first: {collisions[:3]}"
     assert not conflicts, f"{len(conflicts)} port conflicts, first: {conflicts[:3]}"
@@ -81,6 +88,6 @@ def test_no_word_is_read_while_written(name):
 def test_the_checks_see_passes_started_too_early(monkeypatch):
     """With every drain cut to 0 (hdl/schedule.py bypassed) passes meet on the ports."""
     from ghostfpga.hdl.program import Program
-    monkeypatch.setattr(Program, "drain", lambda self, n: 0)
-    collisions, conflicts, _ = _run(CONFIGS["rows"])
+    monkeypatch.setattr(Program, "drain", lambda self, n, train=True: 0)
+    collisions, conflicts, _, _ = _run(CONFIGS["rows"])
     assert conflicts and collisions

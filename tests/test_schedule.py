@@ -31,9 +31,10 @@ def test_overlap_never_costs_a_cycle(name):
 
 def test_the_drains_of_the_sweep_core():
     """One lane per row, 4-30-3 on P = 8: fwd1 reads layer 1's words in column order, long
-    after fwd0 wrote them (no drain); the argmax reads output 0 first, which fwd1 writes at P0
-    of its last fetch (the full 5 cycles); the learning passes follow each other at once, and
-    the last waits for its weights before busy falls."""
+    after fwd0 wrote them (no drain); the settling (with the argmax) reads output 0 first,
+    which fwd1 writes at P0 of its last fetch (the full 5 cycles); the learning passes follow
+    each other at once, and the last waits for its weights before busy falls (unless the next
+    sample is chained)."""
     program = Plan(COSIMULATED["yinyang-P8-rows"]).program()
     drains = {op.name: program.drain(n) for n, op in enumerate(program)}
     assert drains["fwd0"] == 0

@@ -8,7 +8,7 @@ from .build import PassBuild
 from .feedback import emit_feedback
 from .forward import emit_forward, emit_ghost_out
 from .learn import emit_learn
-from .units import emit_argmax, emit_element, emit_loop, emit_norm, emit_result, emit_settle
+from .units import emit_argmax, emit_element, emit_loop, emit_norm, emit_settle
 
 __all__ = ["EMITTERS", "PassBuild"]
 
@@ -16,7 +16,7 @@ K = PassKind
 EMITTERS = {
     K.FWD: emit_forward, K.DRIVE: emit_forward, K.GHOST_FWD: emit_forward,
     K.GHOST_DRIVE: emit_forward, K.GHOST_OUT: emit_ghost_out,
-    K.ARGMAX: emit_argmax, K.RESULT: emit_result, K.SETTLE: emit_settle, K.LOOP: emit_loop,
+    K.ARGMAX: emit_argmax, K.SETTLE: emit_settle, K.LOOP: emit_loop,
     K.FB: emit_feedback, K.HOLD: emit_feedback, K.FREE: emit_feedback, K.NORM: emit_norm,
     **{kind: emit_element for kind in ELEMENT_KINDS},
     **{kind: emit_learn for kind in LEARN_KINDS},

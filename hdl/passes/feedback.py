@@ -35,7 +35,7 @@ def emit_feedback(b, n, op) -> PassBuild:
     def fetch():
         if slot.name == "B":   # random feedback: a forward-style pass over B_k
             row_walk(b, n, slot, source)
-            b.state.read(memory, base + b.count.cw)
+            b.state.read(memory, base + b.count.cw, b.count.cl)
         elif slot.lane_map.by_columns:
             _split_transpose_walk(b, n, slot, source, memory, base, units)
         else:
@@ -63,7 +63,7 @@ def _split_transpose_walk(b, n, slot, source, memory, base, units):
     m, f, count = b.m, b.fetch, b.count
     m.d.comb += [f.src.eq(source), f.bcast.eq(1), f.bsel.eq(count.gl),
                  f.first.eq(count.g == 0), f.round.eq(Round.FEEDBACK), f.addr.eq(count.waddr)]
-    b.state.read(memory, base + count.gw)
+    b.state.read(memory, base + count.gw, count.gl)
     m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
     last_row = count.g == slot.rows - 1
     tag_fetch(b, n, index=count.c, last=last_row)

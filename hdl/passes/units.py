@@ -1,6 +1,6 @@
 """Passes that walk units, one a cycle, through the element pipeline (hdl/element.py): the
-argmax and the result, the output's settling (sweep), the element updates of dynamics, and the
-dynamics step's loop; and the normalizer's division (``NORM``)."""
+argmax (whose registers offer the result), the output's settling (sweep), the element
+updates of dynamics, and the dynamics step's loop; and the normalizer's division (``NORM``)."""
 
 from __future__ import annotations
 
@@ -11,36 +11,18 @@ from .build import PassBuild
 
 def emit_argmax(b, n, op) -> PassBuild:
     el = b.element
-
-    def fetch():
-        b.m.d.sync += el.settling.eq(0)
-        el.walk(n, b.plan.L - 1)
-        el.argmax()
-    return PassBuild(fetch)
-
-
-def emit_result(b, n, op) -> PassBuild:
-    """Offer the result; an inference ends here, a training sample goes on."""
-    m, result, el = b.m, b.core.result, b.element
-
-    def fetch():
-        m.d.comb += [result.valid.eq(1), result.payload.label.eq(el.best_idx)]
-        m.d.comb += [result.payload.outputs[j].eq(out) for j, out in enumerate(el.outputs)]
-        with m.If(result.ready):
-            with m.If(b.count.train):
-                b.sequencer.leave(n)
-            with m.Else():
-                m.next = "finish"
-    return PassBuild(fetch)
+    return PassBuild(lambda: el.walk(n, b.plan.L - 1), lambda: el.argmax_pipeline(n))
 
 
 def emit_settle(b, n, op) -> PassBuild:
+    """The output's settling; its walk computes the argmax too (``op.argmax``)."""
     el = b.element
 
-    def fetch():
-        b.m.d.sync += el.settling.eq(1)
-        el.walk(n, b.plan.L - 1)
-    return PassBuild(fetch, lambda: el.settle_pipeline(n))
+    def writeback():
+        el.settle_pipeline(n)
+        if op.argmax:
+            el.argmax_pipeline(n)
+    return PassBuild(lambda: el.walk(n, b.plan.L - 1), writeback)
 
 
 def emit_loop(b, n, op) -> PassBuild:
