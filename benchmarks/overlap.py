@@ -24,9 +24,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from cycles import CONFIGS  # noqa: E402
 
-# the ratio (cycles / ideal) the performance issue asks for
-TARGETS = {"yinyang 4-30-3": 1.35, "icebreaker_yinyang": 1.70, "yinyang 4-30-3 learned": 1.40,
-           "digits 64-32-10": 1.08, "ulx3s_mnist": 1.04, "yinyang 4-30-3 dynamics 3x1": 1.60}
+# the ratio (cycles / ideal) the performance issue asks for, and the ideal it was set against
+# (the same as today's, but for dynamics: the issue's cost model counted layer 0's drive in
+# every step, which the core now computes once, hdl/plan.py); the target in cycles is their
+# product
+TARGETS = {"yinyang 4-30-3": (1.35, 72.0), "icebreaker_yinyang": (1.70, 96.0),
+           "yinyang 4-30-3 learned": (1.40, 151.875), "digits 64-32-10": (1.08, 642.5),
+           "ulx3s_mnist": (1.04, 5000.625), "yinyang 4-30-3 dynamics 3x1": (1.60, 185.625)}
 
 
 def configs():
@@ -40,11 +44,15 @@ def measure(name: str, config: Config) -> dict:
     program = plan.program()
     with_overlap, without = program.cycles(True), program.cycles(True, overlap=False)
     ideal = plan.ideal_cycles()["train"]
+    target_ratio, target_ideal = TARGETS.get(name, (None, None))
     return {"config": name, "layers": list(config.layers), "lanes": config.hardware.lanes,
             "split_rows": config.hardware.split_rows, "ideal": ideal,
             "without_overlap": without, "with_overlap": with_overlap,
             "ratio_without": without / ideal, "ratio": with_overlap / ideal,
-            "target_ratio": TARGETS.get(name)}
+            "target_ratio": target_ratio, "target_ideal": target_ideal,
+            "target_cycles": None if target_ratio is None else target_ratio * target_ideal,
+            "met": None if target_ratio is None
+            else with_overlap <= target_ratio * target_ideal}
 
 
 def main(argv=None) -> int:
@@ -54,10 +62,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rows = [measure(name, config) for name, config in configs()]
     headers = ["config", "P", "ideal", "without overlap", "ratio", "with overlap", "ratio",
-               "target ratio"]
+               "target (cycles)", "met"]
+
+    def target(r):
+        if r["target_ratio"] is None:
+            return "-"
+        return f"<= {r['target_ratio']:.2f} x {r['target_ideal']:g} = {r['target_cycles']:.0f}"
     body = [[r["config"], r["lanes"], f"{r['ideal']:.1f}", r["without_overlap"],
-             f"{r['ratio_without']:.2f}", r["with_overlap"], f"{r['ratio']:.2f}",
-             "-" if r["target_ratio"] is None else f"<= {r['target_ratio']:.2f}"]
+             f"{r['ratio_without']:.2f}", r["with_overlap"], f"{r['ratio']:.2f}", target(r),
+             "-" if r["met"] is None else ("yes" if r["met"] else "no")]
             for r in rows]
     print(table(headers, body, title="cycles per training sample (exact cycle model)"))
     write_json(args.json, {"cycles": rows})

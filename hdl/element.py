@@ -37,6 +37,8 @@ class Elements:
         self.outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}")
                         for j in range(sizes[-1])]
         self.result_pending = Signal(name="result_pending")   # offered, not yet taken
+        # a result offered or still being compared: the core takes no sample meanwhile
+        self.result_busy = Signal(name="result_busy")
         margin = b.config.target_margin
         self.y_lo, self.y_hi = int(fmt.target(margin)), int(fmt.target(1.0 - margin))
         self.update = self._updates() if b.dynamics else {}
@@ -76,30 +78,31 @@ class Elements:
     def walk(self, n, layer, reads=None):
         """Fetch unit c of ``layer`` (a-index) into the pipeline, one a cycle: its a word
         (and d, and the memories ``reads`` = {name: region base}) is read one cycle later,
-        with ``valid`` and ``op`` = n; then leave the pass."""
+        with ``valid`` and ``op`` = n; the pass leaves with its last unit's fetch."""
         b, m, count = self.b, self.b.m, self.b.count
-        with m.If(count.c < b.config.layers[layer + 1]):
-            one = count.cl   # (only the unit's bank: its word may be written in the others)
-            b.state.read("a", b.smap.base("a", layer) + count.cw, one)
-            if b.dynamics:
-                b.state.read("d", b.smap.base("d", layer) + count.cw, one)
-            for name, base in (reads or {}).items():
-                b.state.read(name, base + count.cw, one)
-            m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
-                         self.word.eq(count.cw), self.op.eq(n)]
-            b.issue.select_a(count.cl)
-            count.step_c()
-        with m.Else():
+        one = count.cl   # (only the unit's bank: its word may be written in the others)
+        b.state.read("a", b.smap.base("a", layer) + count.cw, one)
+        if b.dynamics:
+            b.state.read("d", b.smap.base("d", layer) + count.cw, one)
+        for name, base in (reads or {}).items():
+            b.state.read(name, base + count.cw, one)
+        m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
+                     self.word.eq(count.cw), self.op.eq(n)]
+        b.issue.select_a(count.cl)
+        with m.If(count.c == b.config.layers[layer + 1] - 1):
             count.reset_c()
             b.sequencer.leave(n)
+        with m.Else():
+            count.step_c()
 
     def argmax_pipeline(self, n):
         """The argmax of pass ``n``'s walk over the output units, and the result stream:
         each unit's a word (after the bank select) registered, then compared (the highest
         drive wins, the lowest index a tie) and its rate kept; the registers hold the last
-        unit ``ARGMAX_READY`` cycles after its fetch (hdl/stages.py) and are offered as the
+        unit from E3 (its registered drive compared at E2) and are offered as the
         result (label and output rates) until it is taken. The core takes no sample while a
-        result waits (hdl/sequencer.py), so the next walk never overwrites one."""
+        result waits or is being compared (``result_busy``, hdl/sequencer.py), so the next
+        walk never overwrites one."""
         b, m, result = self.b, self.b.m, self.b.core.result
         valid, j, a = Signal(name="argmax_valid"), Signal.like(self.j, name="argmax_j"), \
             Signal.like(self.a, name="argmax_a")
@@ -116,6 +119,8 @@ class Elements:
                     m.d.sync += self.outputs[k].eq(out_rate)
             with m.If(j == len(self.outputs) - 1):
                 m.d.sync += self.result_pending.eq(1)
+        m.d.comb += self.result_busy.eq(self.result_pending | valid
+                                        | (self.valid & (self.op == n)))
         m.d.comb += [result.valid.eq(self.result_pending),
                      result.payload.label.eq(self.best_idx)]
         m.d.comb += [result.payload.outputs[k].eq(out)

@@ -112,9 +112,12 @@ class Plan:
         return Program(self)
 
     def ideal_cycles(self) -> dict[str, float]:
-        """Multiply-accumulates per sample divided by the lane count (the cost model)."""
+        """Multiply-accumulates per sample divided by the lane count (the cost model). Under
+        ``dynamics`` a step computes the drives of layers 1 to L only: layer 0's drive
+        W_0 x is the same in every step of a sample (the core computes it once)."""
         sizes = self.config.layers
         S = sum((sizes[k] + 1) * sizes[k + 1] for k in range(self.L))
+        S0 = (sizes[0] + 1) * sizes[1]
         F = sum(sizes[k + 1] * sizes[k + 2] for k in range(self.L - 1))
         hold = F if self.config.variant == "replay" else 0
         if self.config.variant == "learned":   # V and Q forward, free feedback, V and Q learning
@@ -126,8 +129,8 @@ class Plan:
                 hold += V + (Q if self.config.schedule == "sweep" else 0)
             if self.config.schedule == "dynamics":   # and both ghost passes in every step
                 hold += self.config.steps * ghosts
-        if self.config.schedule == "dynamics":   # forward + steps x (S + F) + learning
-            train = 2 * S + self.config.steps * (S + F) + hold
+        if self.config.schedule == "dynamics":   # forward + steps x (S - S0 + F) + learning
+            train = 2 * S + self.config.steps * (S - S0 + F) + hold
         else:
             train = 2 * S + F + hold
         return {"train": train / self.lanes, "infer": S / self.lanes}

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 from .normalizer import NORMALIZER_CYCLES
-from .stages import (ARGMAX_READY, DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES,
-                     LEARN_WRITE, bits, settle_write_lag)
+from .stages import (DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, LEARN_WRITE, bits,
+                     settle_write_lag)
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
 
 class PassKind(enum.Enum):
     """What a pass computes (docs/hardware.md, "The program")."""
-    FWD = "fwd"                  # a_k = W_k r_{k-1} (free phase; tied dynamics: also g_{k-1})
+    FWD = "fwd"                  # a_k = W_k r_{k-1} (free phase; tied dynamics: also g_{k-1};
+                                 # dynamics: FWD 0 also d_0, the same in every step)
     ARGMAX = "argmax"            # the label of the output drive, the output rates: the result
     GHOST_FWD = "ghost_fwd"      # learned: ghost drives g_k = V_k r_k
     GHOST_OUT = "ghost_out"      # learned: ghost outputs c_k = Q_k rho(g_k), into h
@@ -35,7 +36,7 @@ class PassKind(enum.Enum):
     FB = "fb"                    # feedback of layer k + 1 into layer k (error or Euler step)
     SAVE = "save"                # learned dynamics: V's error and the free ghost state
     SAVE_A = "save_a"            # learned dynamics: the free drives of layer k
-    DRIVE = "drive"              # dynamics: the drives d_k of the current state
+    DRIVE = "drive"              # dynamics: the drives d_k of the current state (k >= 1)
     GHOST_DRIVE = "ghost_drive"  # learned dynamics: the ghost drives e_k of the current state
     GHOST = "ghost"              # dynamics: ghost update and feedback source of layer k + 1
     OUTPUT = "output"            # dynamics: the output units' Euler step under the nudge
@@ -108,7 +109,7 @@ def build_program(plan) -> list[Pass]:
         if variant == "learned":
             ops += each(K.SAVE, hidden) + ([] if normalized else each(K.SAVE_A, hidden))
         start = len(ops)
-        ops += each(K.DRIVE, range(L))
+        ops += each(K.DRIVE, range(1, L))   # (layer 0's drive W_0 x: FWD 0 wrote it to d)
         if variant == "learned":
             ops += each(K.GHOST_DRIVE, hidden)
         for k in hidden:
@@ -120,7 +121,7 @@ def build_program(plan) -> list[Pass]:
         if variant == "learned":
             ops += each(K.GHOST_STEP, hidden)
         ops += [Pass(K.LOOP, repeat_from=start)]
-        ops += each(K.DRIVE, range(L)) + each(K.ERROR, range(L))
+        ops += each(K.DRIVE, range(1, L)) + each(K.ERROR, range(L))
     ops += each(K.LEARN, range(L))
     if variant == "learned" and not normalized:
         for k in hidden:
@@ -201,15 +202,12 @@ class Program:
         """Cycles waited after pass ``n``'s fetch walk before the next pass starts (0: at
         once): the lag the next pass really needs (hdl/schedule.py); after the last pass,
         until its last write, before busy falls. An inference ends with the argmax's pass
-        at once: its settling writes nothing (hdl/element.py), and the argmax's registers
-        hold the last output (``ARGMAX_READY``) before the core may take another sample
-        (the finishing cycle, then idle)."""
+        at once: its settling writes nothing (hdl/element.py), and the core takes no sample
+        while the argmax still compares or its result waits."""
         if self._drains is None:
             from .schedule import schedule
             self._drains = schedule(self, self.write_stage)
         if not train and n == self.argmax_pass:
-            # the last output's fetch, the cycle to leave, finish: idle sees the result
-            assert ARGMAX_READY <= 3, "the argmax holds its last output before idle"
             return 0
         return self._drains[n]
 
@@ -241,10 +239,10 @@ class Program:
         """Cycles pass ``n`` spends in its own state (without the drain)."""
         op, K, plan = self.passes[n], PassKind, self.plan
         sizes, P = plan.config.layers, plan.lanes
-        if op.kind in (K.ARGMAX, K.SETTLE):   # one unit a cycle, then one to leave
-            return sizes[-1] + 1
+        if op.kind in (K.ARGMAX, K.SETTLE):   # one unit a cycle
+            return sizes[-1]
         if op.kind in ELEMENT_KINDS:
-            return sizes[op.layer + ELEMENT_KINDS[op.kind] + 1] + 1
+            return sizes[op.layer + ELEMENT_KINDS[op.kind] + 1]
         if op.kind == K.LOOP:
             return 1
         if op.kind == K.NORM:

@@ -118,17 +118,8 @@ class _Passes:
 
     # -- the walks (hdl/passes/) -----------------------------------------------------------
     def forward(self, op):
-        smap, k = self.smap, op.layer
-        slot = self.program.slot(op)
-        if op.kind in (K.GHOST_FWD, K.GHOST_DRIVE):
-            src_base = smap.base("a", k)
-            targets = [("g" if op.kind == K.GHOST_FWD else "e", smap.base("g", k))]
-        else:
-            src_base = smap.base("a", "x" if k == 0 else k - 1)
-            targets = [("d", smap.base("d", k))] if op.kind == K.DRIVE \
-                else [("a", smap.base("a", k))]
-            if op.kind == K.FWD and self.tied_ghosts and k >= 1:
-                targets.append(("h", smap.base("h", k - 1)))
+        from .passes.forward import forward_targets
+        slot, src_base, targets = forward_targets(self, op)   # (self has what it reads)
         out, t = [], 0
         if slot.lane_map.by_columns:
             chunks = slot.lane_map.chunks

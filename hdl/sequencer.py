@@ -115,7 +115,7 @@ class Sequencer:
         if n == len(program) - 1:
             program.chain_gap()   # (asserts that the chained start is safe)
             m.next = following
-            with m.If(b.core.sample.valid & ~b.element.result_pending):
+            with m.If(b.core.sample.valid & ~b.element.result_busy):
                 m.next = "chain"
         elif n == program.argmax_pass:
             with m.If(b.count.train):
@@ -180,7 +180,7 @@ class Sequencer:
         m.d.comb += [core.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
                      f.first.eq(1), f.round.eq(Round.NONE)]
         m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
-        with m.If(core.sample.valid & ~b.element.result_pending):   # (results in order)
+        with m.If(core.sample.valid & ~b.element.result_busy):   # (results in order)
             b.count.reset_c()
             m.next = "load"
 

@@ -25,7 +25,7 @@ from amaranth.hdl import Signal
 from amaranth.lib import enum
 
 __all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_FEEDBACK", "DRAIN_LANES",
-           "DRAIN_ELEMENT", "ARGMAX_READY", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay",
+           "DRAIN_ELEMENT", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay",
            "settle_write_lag", "LEARN_WRITE"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
@@ -44,7 +44,6 @@ DRAIN = stage("P0")                 # a pass written at P0 (rows layout)
 DRAIN_LANES = stage("P1")           # written at P1: a split row's drive, per-lane feedback
 DRAIN_FEEDBACK = stage("P3")        # transposed feedback through the adder tree
 DRAIN_ELEMENT = stage("E3")         # the element pipeline
-ARGMAX_READY = stage("E3")          # a unit's fetch to the argmax's registers holding it
 HOST_READ_LATENCY = stage("P1")     # clock edges from host_addr/host_lane to host_rdata
 LEARN_WRITE = stage("O") + 4        # a LEARN's fetch to its weight's write (lane stage 4)
 

@@ -15,8 +15,10 @@ from .build import PassBuild
 from .walks import row_walk, split_row_walk
 
 
-def _targets(b, op):
-    """The matrix, the base of its presynaptic rates in a, and the (memory, base) written."""
+def forward_targets(b, op):
+    """The matrix, the base of its presynaptic rates in a, and the (memory, base) written.
+    Under dynamics ``FWD`` 0 also writes layer 0's drive W_0 x to d: it is the same in
+    every step (x is fixed), so no ``DRIVE`` pass recomputes it."""
     K, smap, k = PassKind, b.smap, op.layer
     if op.kind in (K.GHOST_FWD, K.GHOST_DRIVE):
         memory = "g" if op.kind == K.GHOST_FWD else "e"
@@ -25,12 +27,14 @@ def _targets(b, op):
     targets = [("d", smap.base("d", k))] if op.kind == K.DRIVE else [("a", smap.base("a", k))]
     if op.kind == K.FWD and b.tied_ghosts and k >= 1:
         targets.append(("h", smap.base("h", k - 1)))
+    if op.kind == K.FWD and b.dynamics and k == 0:
+        targets.append(("d", smap.base("d", 0)))
     return b.plan.slots[("W", k)], src_base, targets
 
 
 def emit_forward(b, n, op) -> PassBuild:
     m, count, wb = b.m, b.count, b.writeback
-    slot, src_base, targets = _targets(b, op)
+    slot, src_base, targets = forward_targets(b, op)
     if slot.lane_map.by_columns:
         return PassBuild(lambda: split_row_walk(b, n, slot, src_base),
                          lambda: wb.write_tree_drive(n, targets))
