@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ghostfpga.config import Config
-from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.runs import prepare, run_parallel, run_training
 
 HERE = Path(__file__).resolve().parent
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(HERE / "results" / "accuracy.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "accuracy.md"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
 
     tasks = TASKS[::2] if args.quick else TASKS
     variants = VARIANTS[:3] if args.quick else VARIANTS

@@ -19,7 +19,7 @@ from pathlib import Path
 from ghostfpga.boards.build import build
 from ghostfpga.boards.catalog import BOARDS, EXAMPLES
 from ghostfpga.config import Config
-from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(HERE / "results" / "boards.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "boards.md"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
 
     rows = []
     earlier = {}

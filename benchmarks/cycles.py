@@ -23,7 +23,7 @@ from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import digits, yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import Plan
-from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.sim.cosim import cosimulate, simulator_available
 from ghostfpga.sim.protocol import Sample, predicted_sample_cycles
 
@@ -94,6 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(HERE / "results" / "cycles.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "cycles.md"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
 
     rows = []
     for name, config in CONFIGS:

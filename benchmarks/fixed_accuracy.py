@@ -27,7 +27,7 @@ from ghostfpga.config import Config, Numerics
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.ghost import GhostModel
 from ghostfpga.golden.training import train
-from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.runs import prepare, run_parallel
 
 HERE = Path(__file__).resolve().parent
@@ -131,6 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(HERE / "results" / "fixed_accuracy.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "fixed_accuracy.md"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
     jobs = _jobs(args.seeds, args.epochs, args.only)
     runs = run_parallel(_run, jobs, args.jobs)
     numerics, variants = _numerics_rows(runs), _variant_rows(runs)

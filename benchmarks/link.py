@@ -20,7 +20,7 @@ from pathlib import Path
 from ghostfpga.config import Config
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.hardware import run_on_device
-from ghostfpga.report import table, write_json
+from ghostfpga.report import outputs_or_exit, table, write_json
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = HERE.parent / "examples" / "icebreaker_yinyang.toml"
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--config", metavar="FILE", default=str(DEFAULT))
     parser.add_argument("--json", default=str(HERE / "results" / "link.json"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)))
     config = Config.load(args.config)
     modes = [False] + ([True] if config.link.store_samples >= args.samples else [])
     rows = [measure(config, args.samples, on_board) for on_board in modes]

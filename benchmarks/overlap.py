@@ -18,7 +18,7 @@ from pathlib import Path
 from ghostfpga.boards.catalog import EXAMPLES
 from ghostfpga.config import Config
 from ghostfpga.hdl import Plan
-from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(HERE / "results" / "overlap.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "overlap.md"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
     rows = [measure(name, config) for name, config in configs()]
     headers = ["config", "P", "ideal", "without overlap", "ratio", "with overlap", "ratio",
                "target (cycles)", "met"]

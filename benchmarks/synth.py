@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ghostfpga.boards.synth import synthesize
 from ghostfpga.config import GHOST_RULES, VARIANTS, Config, Hardware
-from ghostfpga.report import table, write_json
+from ghostfpga.report import outputs_or_exit, table, write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,6 +42,7 @@ def main(argv=None) -> int:
                         help="default: results/synth.json, results/synth_system.json with "
                              "--system")
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)))
     layers = tuple(int(v) for v in args.layers.split(","))
     config = Config(layers=layers, variant=args.variant, ghost_rule=args.ghost_rule,
                     hardware=Hardware(device=args.device, lanes=args.lanes,

@@ -32,7 +32,7 @@ from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.ghost import GhostModel
 from ghostfpga.golden.network import one_hot
 from ghostfpga.hdl import Plan
-from ghostfpga.report import markdown_table, table, write_json
+from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.sim.cosim import cosimulate
 from ghostfpga.sim.protocol import Sample
 
@@ -190,6 +190,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(HERE / "results" / "throughput.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "throughput.md"))
     args = parser.parse_args(argv)
+    outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
     boards = _verdicts(HERE / "results" / "boards.json")
     link_path = HERE / "results" / "link.json"
     link = json.loads(link_path.read_text()) if link_path.exists() else {}

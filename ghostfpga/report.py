@@ -50,6 +50,16 @@ def _numeric(s: str) -> bool:
         return False
 
 
+def outputs_or_exit(parser, *outputs) -> None:
+    """Exit 2 through ``parser`` (its usage line and the problem) unless every output
+    ``(option, path, suffixes)`` can be written: the benchmark scripts check theirs before
+    the work, as the CLI does (``output_problem``)."""
+    for option, path, suffixes in outputs:
+        problem = output_problem(path, option, suffixes=suffixes)
+        if problem:
+            parser.error(problem)
+
+
 def output_problem(path: str | Path | None, option: str, inputs=(),
                    suffixes: tuple[str, ...] = ()) -> str | None:
     """Why ``path`` cannot be written by ``option`` (checked before the work starts), or
