@@ -9,7 +9,7 @@ tenth of a second after each, a refused frame.
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
 from ghostfpga.config import Config
@@ -19,6 +19,8 @@ from .clocks import ClockReset
 from .system import SystemTop
 
 __all__ = ["BoardTop"]
+
+PRESCALE = 2 ** 16 - 1   # the period of the LEDs' 16-bit maximal LFSR (taps 16, 14, 13, 11)
 
 
 class BoardTop(Elaboratable):
@@ -49,11 +51,16 @@ class BoardTop(Elaboratable):
         m.submodules.tx = tx = io.Buffer("o", uart.tx)
         m.d.comb += [system.rx.eq(rx.i), tx.o.eq(system.tx)]
 
-        error_hold = round(clock * 1e5)                  # 0.1 s of clock cycles
-        hold = Signal(range(error_hold + 1))
+        # a refused frame lights its LED for about 0.1 s: a small count of the ticks of a
+        # free-running LFSR (one every 2^16 - 1 cycles), not a 22-bit counter, whose carry
+        # chain nextpnr splits on a nearly full UP5K (it was the critical path at 98 %)
+        ticks = max(1, round(clock * 1e5 / PRESCALE))
+        lfsr = Signal(16, init=1)
+        m.d.sync += lfsr.eq(Cat(lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10], lfsr[:15]))
+        hold = Signal(range(ticks + 1))
         with m.If(system.link_error):
-            m.d.sync += hold.eq(error_hold)
-        with m.Elif(hold != 0):
+            m.d.sync += hold.eq(ticks)
+        with m.Elif((hold != 0) & (lfsr == 1)):
             m.d.sync += hold.eq(hold - 1)
         status = {"busy": system.busy, "learning": system.learning, "link_error": hold != 0}
         for role, (name, number) in board.leds.items():
