@@ -2,7 +2,7 @@
 
 Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layers 4,30,3]
                                    [--variant tied|replay|learned] [--ghost-rule RULE]
-                                   [--no-split-rows] [--system] [--json OUT]
+                                   [--no-split-rows] [--system] [--build-dir DIR] [--json OUT]
 
 Builds the core of the given config inside a minimal serial shell (boards/synth.py) with Yosys
 (`synth_ice40 -dsp` / `synth_ecp5`) and nextpnr, and reports logic cells, DSPs, block RAMs and
@@ -38,6 +38,9 @@ def main(argv=None) -> int:
     parser.add_argument("--system", action="store_true",
                         help="the system top (UART host link and core) instead of the core in "
                              "its serial shell")
+    parser.add_argument("--build-dir", metavar="DIR", default=None,
+                        help="keep the Verilog, the netlist and the tools' logs (nextpnr.log: "
+                             "the critical path) in DIR (default: a temporary folder)")
     parser.add_argument("--json", default=None,
                         help="default: results/synth.json, results/synth_system.json with "
                              "--system")
@@ -50,7 +53,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"  synthesizing {args.layers} ({args.variant}) with {args.lanes} lanes for "
               f"{args.device} ...", file=sys.stderr)
-        core = synthesize(config, Path(tmp) / "core", args.freq, system=args.system)
+        core = synthesize(config, Path(args.build_dir or Path(tmp) / "core"), args.freq,
+                          system=args.system)
     r = core.to_dict() | {"split_rows": not args.no_split_rows, "system": args.system,
                           "variant": args.variant,
                           "ghost_rule": args.ghost_rule if args.variant == "learned" else None}
