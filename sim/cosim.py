@@ -82,6 +82,7 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
     source = build_dir / f"{top}.v"
     stamp = build_dir / "built"
     if stamp.exists():
+        _drop_precompiled_headers(build_dir)   # (a build cached by an earlier version)
         return build_dir
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / "lock", "w") as lock:
@@ -110,8 +111,16 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
                 os.environ.pop("MAKEFLAGS", None)
             else:
                 os.environ["MAKEFLAGS"] = saved
+        _drop_precompiled_headers(build_dir)
         stamp.write_text("ok\n")
     return build_dir
+
+
+def _drop_precompiled_headers(build_dir: Path):
+    """Verilator's precompiled headers are 146 of a build's 149 MB and serve only its
+    compilation: kept, the cache of every design ever simulated filled the disk."""
+    for header in build_dir.glob("*.gch"):
+        header.unlink(missing_ok=True)
 
 
 def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],

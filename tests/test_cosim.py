@@ -117,3 +117,11 @@ def test_weights_loaded_through_the_host_port_give_the_golden_predictions(simula
     fresh = cosimulate(config, simulator, test, [etas] * len(test),
                        model=FixedModel(config, trained))
     assert fresh.mismatches > 0
+
+
+def test_a_cached_verilator_build_keeps_no_precompiled_headers():
+    """They serve only the compilation (146 of 149 MB a design): the cache stays small."""
+    from ghostfpga.sim.cosim import build
+
+    folder = build(COSIMULATED["yinyang-P8"], "verilator")
+    assert (folder / "built").exists() and not list(folder.glob("*.gch"))
