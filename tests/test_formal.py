@@ -146,8 +146,8 @@ class _Streams(Elaboratable):
 
 
 def test_the_result_stream_holds_valid_and_payload_until_ready():
-    # bounded: 42 cycles from reset take in a sample and present its result (34 cycles for an
-    # inference of this core), as the vacuity check shows
+    # bounded: 42 cycles from reset take in a sample and present its result (an inference of
+    # this core is 29 busy cycles, Program.cycles), as the vacuity check shows
     assert prove(_Streams("result"), depth=42)
     assert not prove(_Streams("result", vacuity=True), depth=42)
 
