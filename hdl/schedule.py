@@ -135,8 +135,7 @@ class _Passes:
         for g in range(slot.groups):
             for c in range(slot.cols):
                 if c != slot.cols - 1:
-                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P,
-                                   frozenset([c % self.P])))
+                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P))
                 out.append(_ev(t, ("select",)))
                 if c == slot.cols - 1:
                     out += [_ev(t + P0, ("write", m), m, base + g,
@@ -150,8 +149,7 @@ class _Passes:
         out, t = [], 0
         for g in range(slot.groups):
             for c in range(slot.cols):
-                out.append(_ev(t, ("read", op.memory), op.memory, base + c // self.P,
-                               frozenset([c % self.P])))
+                out.append(_ev(t, ("read", op.memory), op.memory, base + c // self.P))
                 if c == slot.cols - 1:
                     out += self.write_lanes(t, g, k, self.config.layers[k + 1], "hold")
                 t += 1
@@ -174,7 +172,7 @@ class _Passes:
             for index in range(outer):
                 for i in range(inner):
                     out.append(_ev(t, ("read", memory), memory, base + i // self.P,
-                                   frozenset([i % self.P])))
+                                   frozenset([i % self.P])))   # (one bank, hdl/passes/feedback.py)
                     if bcast_a:
                         out.append(_ev(t, ("select",)))
                     if i == inner - 1:
@@ -214,8 +212,7 @@ class _Passes:
             memory, base = walk.pre_reads
             if lm.by_columns:
                 return [_ev(t, ("read", memory), memory, base + c)]
-            events = [_ev(t, ("read", memory), memory, base + c // self.P,
-                          frozenset([c % self.P]))]
+            events = [_ev(t, ("read", memory), memory, base + c // self.P)]
             if self._bcast_uses_a(walk.pre):
                 events.append(_ev(t, ("select",)))
             return events

@@ -137,9 +137,9 @@ class StateMemories:
 
     def read(self, name, addr, lane=None, enable=None, when: When | None = None):
         """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
-        only in bank ``lane`` when one unit's word is wanted (a broadcast operand, an
-        element walk's unit, a write-back's unit: the other banks' words at the address may
-        be written meanwhile, hdl/schedule.py), or in the banks p where ``enable(p)``
+        only in bank ``lane`` when one unit's word is wanted (a feedback pass's broadcast
+        error, an element walk's unit, a write-back's unit: the other banks' words at the
+        address may be written meanwhile, hdl/schedule.py), or in the banks p where ``enable(p)``
         holds. ``when`` None: the FETCH tier, in the caller's FSM state."""
         def emit():
             for p, bank in enumerate(self.banks):

@@ -59,7 +59,8 @@ def _next_column(b, n, last_column, step_column):
 
 def _split_transpose_walk(b, n, slot, source, memory, base, units):
     """Unit c of layer k = column c of W_{k+1}, in lane c mod P: each lane accumulates its
-    column over the rows g (the errors broadcast)."""
+    column over the rows g (the errors broadcast, each read from its own bank: the pass may
+    start while the settling or the feedback before it still writes the others)."""
     m, f, count = b.m, b.fetch, b.count
     m.d.comb += [f.src.eq(source), f.bcast.eq(1), f.bsel.eq(count.gl),
                  f.first.eq(count.g == 0), f.round.eq(Round.FEEDBACK), f.addr.eq(count.waddr)]

@@ -45,7 +45,7 @@ def emit_forward(b, n, op) -> PassBuild:
         if op.tap:   # V's rates (and the bias) feed the normalizer, once
             m.d.comb += b.fetch.norm.eq(count.g == 0)
         with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
-            b.state.read("a", src_base + count.cw, count.cl)
+            b.state.read("a", src_base + count.cw)
     return PassBuild(fetch, lambda: wb.write_drives(n, slot.rows, targets))
 
 
@@ -57,7 +57,7 @@ def emit_ghost_out(b, n, op) -> PassBuild:
 
     def fetch():
         row_walk(b, n, slot, Src.RHO_GS if memory == "gs" else Src.RHO_G)
-        b.state.read(memory, b.smap.base("g", k) + b.count.cw, b.count.cl)
+        b.state.read(memory, b.smap.base("g", k) + b.count.cw)
         if op.tap:   # the ghosts' rates feed the normalizer, once
             b.m.d.comb += b.fetch.norm.eq(b.count.g == 0)
     return PassBuild(fetch, lambda: wb.write_lanes(n, k, b.config.layers[k + 1], "hold"))

@@ -139,7 +139,7 @@ def _issue_learn(b, walk, length):
         m.d.comb += [f.bcast.eq(1), f.bsel.eq(count.cl)]
         if walk.bias:
             m.d.comb += f.bias.eq(count.c == slot.cols - 1)
-        b.state.read(memory, base + count.cw, count.cl)
+        b.state.read(memory, base + count.cw)
         for p, ok in row_lanes(b, slot):
             with m.If(ok):
                 m.d.comb += f.op[p].eq(LaneOp.LEARN)
