@@ -80,7 +80,9 @@ class Elements:
         (and d, and the memories ``reads`` = {name: region base}) is read one cycle later,
         with ``valid`` and ``op`` = n; the pass leaves with its last unit's fetch."""
         b, m, count = self.b, self.b.m, self.b.count
-        one = count.cl   # (only the unit's bank: its word may be written in the others)
+        # only the unit's bank where the schedule lets the walk start while the others'
+        # words are still written (Program.reads_one_bank); else every bank (less logic)
+        one = count.cl if b.program.reads_one_bank(n) else None
         b.state.read("a", b.smap.base("a", layer) + count.cw, one)
         if b.dynamics:
             b.state.read("d", b.smap.base("d", layer) + count.cw, one)

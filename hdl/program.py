@@ -204,12 +204,21 @@ class Program:
         until its last write, before busy falls. An inference ends with the argmax's pass
         at once: its settling writes nothing (hdl/element.py), and the core takes no sample
         while the argmax still compares or its result waits."""
-        if self._drains is None:
-            from .schedule import schedule
-            self._drains = schedule(self, self.write_stage)
+        self._schedule()
         if not train and n == self.argmax_pass:
             return 0
         return self._drains[n]
+
+    def reads_one_bank(self, n: int) -> bool:
+        """Whether element walk ``n`` reads its units' words from their own bank alone
+        (hdl/schedule.py: where that lets it start earlier, and under dynamics)."""
+        self._schedule()
+        return n in self._one_bank
+
+    def _schedule(self):
+        if self._drains is None:
+            from .schedule import schedule
+            self._drains, self._one_bank = schedule(self, self.write_stage)
 
     def write_stage(self, n: int) -> int:
         """Cycles from pass ``n``'s last fetch to its last state write (what a pass waits at

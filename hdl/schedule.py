@@ -249,9 +249,10 @@ class _Passes:
                 ([("h", smap.base("h", k))] if self.tied_ghosts else [])
         return []   # ARGMAX
 
-    def element(self, op):
+    def element(self, op, one_bank=True):
         """An element walk: unit c of its layer fetched at t = c (E0), written at E2 (SETTLE:
-        after its K iterations, ``settle_write_lag(K)``)."""
+        after its K iterations, ``settle_write_lag(K)``); its words read from the unit's bank
+        alone, or (``one_bank`` False, outside dynamics) from every bank."""
         smap, k = self.smap, op.layer
         layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
             else k + ELEMENT_KINDS[op.kind]
@@ -265,7 +266,7 @@ class _Passes:
         out = []
         for c in range(self.config.layers[layer + 1]):
             word, lane = divmod(c, self.P)
-            one = frozenset([lane])   # (a unit's word: its bank alone)
+            one = frozenset([lane]) if one_bank or self.dynamics else ALL
             out.append(_ev(c, ("select",)))
             out += [_ev(c, ("read", m), m, base + word, one) for m, base in reads.items()]
             out += [_ev(c + when, ("write", m), m, base + word, frozenset([lane]), True)
@@ -273,9 +274,9 @@ class _Passes:
         return out
 
 
-def events(program, n, passes: _Passes | None = None) -> list[tuple]:
+def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tuple]:
     """The shared-resource events of pass ``n`` of ``program``: (offset, port, memory,
-    address, banks (None: all), is a write)."""
+    address, banks (None: all), is a write); ``one_bank``: an element walk's reads."""
     passes = passes or _Passes(program)
     op = program.passes[n]
     if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
@@ -287,7 +288,7 @@ def events(program, n, passes: _Passes | None = None) -> list[tuple]:
     if op.kind in LEARN_KINDS:
         return passes.learn(op)
     if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
-        return passes.element(op)
+        return passes.element(op, one_bank)
     return []   # LOOP, NORM: no state port
 
 
@@ -324,27 +325,37 @@ class _Timeline:
             self.last = max(self.last, at)
 
 
-def schedule(program, old_drain) -> list[int]:
+def schedule(program, old_drain) -> tuple[list[int], set[int]]:
     """The drain after every pass (``old_drain(n)``: the stage of its last write, what a
-    pass waits at a barrier)."""
+    pass waits at a barrier), and the element walks that read one bank: outside dynamics
+    (whose walks always do) only those for which it starts the walk earlier, since every
+    per-bank read enable costs logic on the read port."""
     passes = _Passes(program)
     ops = program.passes
-    timeline, drains, end = _Timeline(), [], 0
-    for n, op in enumerate(ops):
-        evs = events(program, n, passes)
+    timeline, drains, end, one_bank = _Timeline(), [], 0, set()
+
+    def first_fit(evs, n):
         if n == 0:
-            start = end
-        else:
-            prev = ops[n - 1]
-            barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE or prev.tap
-            if barrier:
-                start = max(end + old_drain(n - 1), timeline.last + 1)
-            else:
-                start = end
-            while not timeline.fits(evs, start):
-                start += 1
+            return end
+        prev, op = ops[n - 1], ops[n]
+        barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE or prev.tap
+        start = max(end + old_drain(n - 1), timeline.last + 1) if barrier else end
+        while not timeline.fits(evs, start):
+            start += 1
+        return start
+
+    for n, op in enumerate(ops):
+        evs = events(program, n, passes, one_bank=False)
+        start = first_fit(evs, n)
+        if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
+            narrow = events(program, n, passes, one_bank=True)
+            narrow_start = first_fit(narrow, n)
+            if narrow_start < start or passes.dynamics:
+                evs, start = narrow, narrow_start
+                one_bank.add(n)
+        if n:
             drains.append(start - end)
         timeline.place(evs, start)
         end = start + program.fetch_cycles(n)
     drains.append(old_drain(len(ops) - 1))   # the last pass: its writes before busy falls
-    return drains
+    return drains, one_bank

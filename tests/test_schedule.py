@@ -53,3 +53,20 @@ def test_after_a_barrier_every_earlier_access_is_done(name):
             assert start > last, f"{op.name} starts before an earlier access"
         last = max([last] + [start + ev[0] for ev in events(program, n)])
         start += program.fetch_cycles(n) + program.drain(n)
+
+
+def test_element_walks_read_one_bank_only_where_it_buys_cycles():
+    """Split rows: the tree writes the outputs one by one, and the settling reads each from
+    its bank as soon as it is written; one lane per row writes them all at once (every bank
+    costs nothing then, and saves the per-bank read enables); dynamics always reads one bank
+    (its walks write the region they read)."""
+    def settle(config):
+        program = Plan(config).program()
+        n = next(n for n, op in enumerate(program) if op.name == "settle")
+        return program.reads_one_bank(n)
+    assert settle(Config())
+    assert not settle(Config(hardware=Hardware(split_rows=False)))
+    dynamics = Plan(COSIMULATED["dynamics-tied"]).program()
+    walks = [n for n, op in enumerate(dynamics) if op.kind.name in ("ARGMAX", "GHOST", "OUTPUT",
+                                                                     "ERROR")]
+    assert walks and all(dynamics.reads_one_bank(n) for n in walks)
