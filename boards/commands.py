@@ -174,7 +174,8 @@ class CommandStates:
             self.when_idle("E_LO")
 
     def submit(self, state, then):
-        """State ``state``: the sample registers go to the core; then ``then``."""
+        """State ``state``: the sample's last beat (with its label) goes to the core; then
+        ``then``."""
         m, ex = self.m, self.ex
         with m.State(state):
             m.d.comb += ex.sample.valid.eq(1)
@@ -195,7 +196,7 @@ class CommandStates:
         m, ex, lay = self.m, self.ex, self.ex.layout
         with m.State("SAMPLES"):              # cur = the count
             m.d.sync += [self.count.eq(self.cur), self.validate.eq(1), self.index.eq(0),
-                         self.field.eq(0),
+                         self.field.eq(0), self.beat_lane.eq(0),
                          # the checks' sums, a cycle ahead (timing: S_CHECKS decides from
                          # registers)
                          self.samples_bytes.eq(_times(self.cur, lay.sample_bytes))]
@@ -211,15 +212,22 @@ class CommandStates:
             m.next = "S_X_HI"
         with m.State("S_X_HI"):               # word = an input
             self.take()
-            m.d.sync += [self.field.eq(self.field + 1),
-                         self.x_reg.eq(Cat(self.x_reg[self.xbits:], self.word[:self.xbits]))]
+            last = self.field == lay.n_inputs - 1
+            m.d.sync += self.field.eq(self.field + 1)
+            self.put_x(self.word[:self.xbits], last)
             self.to_store(self.word)
             whole = self.word >> self.ex.plan.fmt.rate_frac   # input_max is 1.0 = 1 << rate_frac
             above = (whole > 1) | ((whole == 1) & (self.word[:self.ex.plan.fmt.rate_frac] != 0))
             with self.checked((self.validate & above, Status.VALUE)):
                 m.next = "S_X"
-                with m.If(self.field == lay.n_inputs - 1):
+                with m.If(last):
                     m.next = "S_LABEL"
+                with m.Elif(self.beat_full & ~self.validate & ~self.storing):
+                    m.next = "S_BEAT"
+        with m.State("S_BEAT"):               # a whole beat (not the last) to the core
+            m.d.comb += ex.sample.valid.eq(1)
+            with m.If(ex.sample.ready):
+                m.next = "S_X"
         with m.State("S_LABEL"):              # cur = the label
             self.take()
             m.d.sync += self.field.eq(0)

@@ -209,7 +209,13 @@ class _Build(StoredStates, CommandStates):
         self.default_eta = sum(eta << (k * self.ebits)
                                for k, eta in enumerate(fmt.etas(cfg.lr_at(0), cfg.beta)))
         self.eta_reg = Signal(self.ebits * self.L, init=self.default_eta)
-        self.x_reg = Signal(self.xbits * lay.n_inputs)
+        # the sample goes to the core as beats of one input per lane (hdl/intake.py): the
+        # beat being gathered, and its next lane
+        x_layout = sample_layout(cfg)["x"].shape
+        self.per_beat = x_layout.length
+        self.x_beat = Signal(x_layout)
+        self.beat_lane = Signal(range(self.per_beat))
+        self.beat_full = self.beat_lane == self.per_beat - 1
         self.label = Signal(_bits(lay.n_outputs))
         self.train = Signal()
         self.res_label = Signal(_bits(lay.n_outputs))
@@ -221,12 +227,21 @@ class _Build(StoredStates, CommandStates):
         self.rdata16 = Signal(16)             # the host read word, sign-extended
         m.d.comb += [
             ex.eta.as_value().eq(self.eta_reg),
-            ex.sample.payload.x.as_value().eq(self.x_reg),
+            ex.sample.payload.x.eq(self.x_beat),
             ex.sample.payload.label.eq(self.label), ex.sample.payload.train.eq(self.train),
             ex.host_lane.eq(self.lane), ex.host_addr.eq(self.addr),
             ex.host_wdata.eq(self.word[:fmt.weight_bits]),
             self.rdata16.eq(ex.host_rdata.as_signed()),
         ]
+
+    def put_x(self, value, last):
+        """``value`` (an input) into the beat's next lane; ``last``: it is the sample's
+        last input, and the next beat starts at lane 0."""
+        m = self.m
+        for p in range(self.per_beat):
+            with m.If(self.beat_lane == p):
+                m.d.sync += self.x_beat[p].eq(value)
+        m.d.sync += self.beat_lane.eq(Mux(self.beat_full | last, 0, self.beat_lane + 1))
 
     def past_depth(self, start, n):
         """The words start .. start + n - 1 run past a lane's memory."""

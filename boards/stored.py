@@ -4,14 +4,14 @@ SampleStore instead of the core) and EPOCH, which trains one epoch from the stor
 
 EPOCH checks n, start and step, then runs its rates through the RATES states (checked, then
 loaded once the core is idle), then visits sample ``(start + i * step) mod n`` for
-i = 0 .. n-1: the sample's n_0 + 1 words stream out of the store (one per cycle) into the
-core's sample registers while the core still learns from the previous sample, so the core
-waits for no fetch. Each result's class is compared with the label; the reply is the epoch's
+i = 0 .. n-1: the sample's n_0 + 1 words stream out of the store (one per cycle), gathered
+into beats of one input per lane for the core's sample port (hdl/intake.py), while the core
+still learns from the previous sample, so the core waits for no fetch. Each result's class is compared with the label; the reply is the epoch's
 count of correct predictions. The host keeps several EPOCH frames in flight, so the core goes
 from one epoch to the next without waiting for the link.
 """
 
-from amaranth.hdl import Cat, Mux, Signal
+from amaranth.hdl import Mux, Signal
 
 from .commands import P0, _times
 from .protocol import Status
@@ -103,17 +103,28 @@ class StoredStates:
         m, ex, lay = self.m, self.ex, self.ex.layout
         xbits, rdata = self.xbits, ex.store_rdata
         with m.State("T_BASE"):
-            m.d.sync += [self.store_addr.eq(self.store_base()), self.field.eq(0)]
+            m.d.sync += [self.store_addr.eq(self.store_base()), self.field.eq(0),
+                         self.beat_lane.eq(0)]
             m.next = "T_FETCH"
         with m.State("T_FETCH"):              # the store reads the first word
             m.d.sync += self.store_addr.eq(self.store_addr + 1)
             m.next = "T_X"
         with m.State("T_X"):                  # rdata = an input
-            m.d.sync += [self.x_reg.eq(Cat(self.x_reg[xbits:], rdata[:xbits])),
-                         self.store_addr.eq(self.store_addr + 1),
-                         self.field.eq(self.field + 1)]
-            with m.If(self.field == lay.n_inputs - 1):
+            last = self.field == lay.n_inputs - 1
+            self.put_x(rdata[:xbits], last)
+            m.d.sync += self.field.eq(self.field + 1)
+            with m.If(last):
+                m.d.sync += self.store_addr.eq(self.store_addr + 1)
                 m.next = "T_LABEL"
+            with m.Elif(self.beat_full):      # the next input's read is held until it goes
+                m.next = "T_BEAT"
+            with m.Else():
+                m.d.sync += self.store_addr.eq(self.store_addr + 1)
+        with m.State("T_BEAT"):               # a whole beat (not the last) to the core
+            m.d.comb += ex.sample.valid.eq(1)
+            with m.If(ex.sample.ready):
+                m.d.sync += self.store_addr.eq(self.store_addr + 1)
+                m.next = "T_X"
         with m.State("T_LABEL"):              # rdata = the label
             nxt = self.sidx + self.step       # the next sample of the epoch, mod n
             wrapped = (nxt - self.n)[:17]     # negative (top bit set) when nxt < n

@@ -12,6 +12,10 @@ lowest priority first:
   pass's index in the program: a later pass wins.
 - ``ELEMENT``: the element pipeline's registered writes.
 
+Below every tier, a resource may have one ``SPARE`` requester (``spare``): it is granted the
+cycles in which no other requester asks (the streamed sample's beats, hdl/intake.py, which
+wait for them), so it never meets another.
+
 Requests of the two later tiers are collected and emitted by the arbiter in one place
 (``emit``), in (tier, order) order; Amaranth's "the last assignment wins" then gives the
 priority. Passes overlap (hdl/schedule.py), but the schedule places them so that no two
@@ -27,13 +31,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Callable
 
-from amaranth.hdl import Signal, Value
+from amaranth.hdl import Cat, Signal, Value
 
 __all__ = ["Tier", "When", "Arbiter", "Request"]
 
 
 class Tier(IntEnum):
-    DEFAULT = -1          # what the resource does when nobody asks (not a requester)
+    DEFAULT = -2          # what the resource does when nobody asks (not a requester)
+    SPARE = -1            # the cycles nobody else asks for (``Arbiter.spare``)
     FETCH = 0
     WRITEBACK = 1
     ELEMENT = 2
@@ -68,11 +73,14 @@ class Arbiter:
         self.m, self.name = m, name
         self.requests: list[Request] = []
         self.emitted = False
+        self.spared = None   # (wants, granted, emit) of the SPARE requester
         slug = name.replace(" ", "_")
         # for simulation checks (nothing reads them in the design: synthesis drops them):
         # the FETCH tier asks this cycle; two requesters ask in one cycle
         self.fetch_active = Signal(name=f"{slug}_fetch_active")
         self.conflict = Signal(name=f"{slug}_conflict")
+        # no requester of a tier asks this cycle: the SPARE requester's cycles
+        self.unclaimed = Signal(name=f"{slug}_unclaimed")
 
     def default(self, who: str, emit: Callable[[], None]):
         """What the resource does when nobody asks: ``emit`` runs now, before any request."""
@@ -96,6 +104,17 @@ class Arbiter:
         with self.m.If(cond):
             self.m.d.comb += self.fetch_active.eq(1)
 
+    def spare(self, who: str, wants, emit: Callable[[], None]) -> Signal:
+        """The SPARE requester: it ``wants`` the resource and gets it when ``unclaimed``
+        (no requester of a tier asks); ``emit`` runs under the returned grant."""
+        self._check(Tier.SPARE)
+        if self.spared is not None:
+            raise RuntimeError(f"{self.name}: one SPARE requester only")
+        granted = Signal(name=f"{self.name.replace(' ', '_')}_spare")
+        self.spared = (wants, granted, emit)
+        self.requests.append(Request(Tier.SPARE, 0, who, granted, emit))
+        return granted
+
     def request(self, when: When, emit: Callable[[], None]):
         """A request of a later tier: ``emit`` runs in ``self.emit``, under ``when.cond``."""
         self._check(when.tier)
@@ -107,10 +126,16 @@ class Arbiter:
             raise RuntimeError(f"{self.name}: emitted twice")
         self.emitted = True
         deferred = [r for r in self.requests if r.tier > Tier.FETCH]
+        asking = [self.fetch_active] + [Value.cast(r.cond) != 0 for r in deferred]
+        self.m.d.comb += self.unclaimed.eq(~Cat(*asking).any())
+        if self.spared is not None:   # (granted only when nobody else asks: first is fine)
+            wants, granted, emit = self.spared
+            self.m.d.comb += granted.eq(wants & self.unclaimed)
+            with self.m.If(granted):
+                emit()
         for request in sorted(deferred, key=lambda r: (r.tier, r.order)):   # (stable)
             with self.m.If(request.cond):
                 request.emit()
-        asking = [self.fetch_active] + [Value.cast(r.cond) != 0 for r in deferred]
         self.m.d.comb += self.conflict.eq(sum(asking) > 1)
 
     def table(self) -> list[tuple[str, int, str]]:

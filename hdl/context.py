@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Module
+from amaranth.hdl import Cat, Module
 
 from ghostfpga.config import Config
 from ghostfpga.golden.numerics import Formats
@@ -22,6 +22,7 @@ from .statemap import StateMap
 
 if TYPE_CHECKING:   # (the parts import Build: names only)
     from .element import Elements
+    from .intake import SampleIntake
     from .operands import Fetch, Issue
     from .sequencer import Counters, Sequencer
     from .state import StateMemories
@@ -44,6 +45,7 @@ class Build:
     issue: Issue | None = None              # stages I and O, the a-word select
     writeback: WriteBack | None = None      # tags, adder tree, post stages
     count: Counters | None = None           # the walks' counters (hdl/sequencer.py)
+    intake: SampleIntake | None = None      # the streamed sample port (hdl/intake.py)
     element: Elements | None = None         # the element pipeline
     sequencer: Sequencer | None = None      # the FSM over the program
 
@@ -81,6 +83,15 @@ class Build:
     @property
     def tied_ghosts(self) -> bool:
         return self.smap.tied_ghosts
+
+    def addr(self, memory: str, region, word):
+        """The address of ``word`` of ``region`` (a layer, or "x") of state memory
+        ``memory``. The input x is in the current sample's buffer, whose one address bit is
+        ``intake.x_cur`` (hdl/statemap.py); a word past the buffer (a bias column's unused
+        read) wraps inside it, so it never meets the next sample's beats."""
+        if memory == "a" and region == "x":
+            return Cat(word[:self.smap.x_shift], self.intake.x_cur)
+        return self.smap.base(memory, region) + word
 
     # -- the golden FixedModel's element operations (docs/numerics.md) ---------------------
     def rho(self, v):

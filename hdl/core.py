@@ -2,10 +2,11 @@
 
 Ports (amaranth.lib.wiring):
 
-- ``sample`` (stream in): ``x`` (input rates, ``rate_frac + 1`` bits each), ``label``,
-  ``train``. The core reads ``x`` into its state memories before it takes the sample
-  (``ceil(n_0 / P)`` cycles), so the payload must stay stable while ``valid`` is high, as the
-  stream protocol requires.
+- ``sample`` (stream in): a sample as ``ceil(n_0 / P)`` beats of ``x`` (one input rate,
+  ``rate_frac + 1`` bits, per lane: beat w holds x_{wP} .. x_{wP+P-1}), with ``label`` and
+  ``train`` (taken from the last beat). Beats go straight into the state memories while the
+  core works on the previous sample (hdl/intake.py), so a sample streamed during the
+  previous one's learning starts without a load.
 - ``result`` (stream out): ``label`` (argmax of the output drive of the free phase; the lowest
   index wins a tie) and ``outputs`` (output rates). Sent for every sample, before learning.
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
@@ -33,12 +34,13 @@ X"):
 - ``WriteBack`` (hdl/writeback.py): the tags, the ``AdderTree``, the post stages;
 - ``Counters`` and ``Sequencer`` (hdl/sequencer.py): the FSM over the program, whose pass
   states (fetch walk and write-back side by side) are built by hdl/passes/;
-- ``Elements`` (hdl/element.py): the element pipeline (argmax, settle, Euler steps).
+- ``Elements`` (hdl/element.py): the element pipeline (argmax, settle, Euler steps);
+- ``SampleIntake`` (hdl/intake.py): the sample's beats into the spare input buffer.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,6 +50,7 @@ from ghostfpga.golden.numerics import OPERAND_BITS, STEP_BITS
 
 from .context import Build
 from .element import Elements
+from .intake import SampleIntake
 from .lane import MacLane
 from .operands import Fetch, Issue, eta_formats
 from .plan import Plan
@@ -65,9 +68,11 @@ _bits = bits   # (the board executor's name for it)
 
 
 def sample_layout(config: Config) -> data.StructLayout:
+    """One beat of the sample stream: an input per lane (hdl/intake.py)."""
     n = config.numerics
+    per_beat = min(config.hardware.lanes, config.layers[0])
     return data.StructLayout({
-        "x": data.ArrayLayout(unsigned(n.rate_frac + 1), config.layers[0]),
+        "x": data.ArrayLayout(unsigned(n.rate_frac + 1), per_beat),
         "label": unsigned(bits(config.layers[-1])),
         "train": unsigned(1),
     })
@@ -103,6 +108,10 @@ class GhostCore(wiring.Component):
             "cycles": Out(32),
             "samples": Out(32),
         })
+        # for checks (nothing in the design reads them: synthesis drops them): a beat is
+        # written into the state memories; a whole sample waits to start (hdl/intake.py)
+        self.beat_written = Signal()
+        self.sample_waits = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -133,6 +142,9 @@ class GhostCore(wiring.Component):
         b.writeback.connect_tree()
         b.count = Counters(b)
         b.element = Elements(b)
+        b.intake = SampleIntake(b)
+        m.d.comb += [self.beat_written.eq(b.intake.written),
+                     self.sample_waits.eq(b.intake.loaded)]
         b.sequencer = Sequencer(b)
         b.sequencer.emit()
         self._arbiters = [*b.state.arbiters(), b.issue.a_select]

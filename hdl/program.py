@@ -272,17 +272,19 @@ class Program:
             return slot.rows * lm.chunks
         return slot.groups * slot.cols
 
-    def load_cycles(self) -> int:
-        """Cycles of the input's load: P inputs a cycle."""
+    def beats(self) -> int:
+        """Beats of a sample on the streamed sample port (hdl/intake.py): P inputs each."""
         return math.ceil(self.plan.config.layers[0] / self.plan.lanes)
 
     def cycles(self, train: bool, overlap: bool = True, chained: bool = True) -> int:
-        """Busy cycles of one sample streamed back to back: the input's load, the passes
-        (an inference ends with the argmax's pass; the dynamics step repeats ``steps``
-        times) and the finishing cycle. ``chained``: the next sample already waits when a
-        training sample's last pass ends, and its load overlaps that pass's drain
-        (``chain_gap``). ``overlap`` False: what the same core would take with every pass
-        waiting for the previous pass's last write (``write_stage``), for comparison."""
+        """Busy cycles of one sample streamed back to back: the passes (an inference ends
+        with the argmax's pass; the dynamics step repeats ``steps`` times) and the
+        finishing cycle. The sample's beats arrive while the previous sample is busy, or
+        while the core is idle, so no cycle loads them. ``chained``: the next sample is in
+        when a training sample's last pass ends, which then skips its drain for the two
+        cycles of ``chain_gap``. ``overlap`` False: what the same core would take with
+        every pass waiting for the previous pass's last write (``write_stage``), for
+        comparison."""
         last = len(self.passes) - 1
         def drain(n):
             if n == last and chained:
@@ -290,12 +292,14 @@ class Program:
             if overlap or (not train and n == self.argmax_pass):
                 return self.drain(n, train)
             return self.write_stage(n)
-        total = self.load_cycles() + 1
+        total = 1   # finish (or chain_take)
         n = 0
         repeats = 0
         while n < len(self.passes):
             op = self.passes[n]
             total += self.fetch_cycles(n) + drain(n)
+            if n == last and chained:
+                total += self.CHAIN_WAIT
             if n == self.argmax_pass and not train:
                 break
             if op.kind == PassKind.LOOP and repeats < self.plan.config.steps - 1:
@@ -305,14 +309,17 @@ class Program:
             n += 1
         return total
 
+    CHAIN_WAIT = 1   # the ``chain`` state's cycle before ``chain_take``
+
     def chain_gap(self) -> int:
         """Cycles from a training sample's last fetch (a LEARN, the last cycle of its walk)
-        to the next sample's first fetch when that sample already waits: the finishing
-        cycle, the load, then the first pass. A LEARN reads its weight two cycles after a
-        MAC would (hdl/lane.py), so the first MAC must come more than two cycles later; the
-        weights it still writes are another matrix's (every program ends by learning W_L or
-        a ghost matrix, and starts by reading W_0)."""
-        gap = 1 + self.load_cycles() + 1
+        to the next sample's first fetch when that sample is in: ``chain``, ``chain_take``
+        (the finishing cycle), then the first pass. A LEARN reads its weight two cycles
+        after a MAC would (hdl/lane.py), so the first MAC must come more than two cycles
+        later (``chain`` waits the one cycle ``chain_take`` alone would miss); the weights
+        it still writes are another matrix's (every program ends by learning W_L or a ghost
+        matrix, and starts by reading W_0)."""
+        gap = self.CHAIN_WAIT + 1 + 1
         assert gap > 2 and self.passes[-1].kind in LEARN_KINDS
         assert self.slot(self.passes[-1]) is not self.plan.slots[("W", 0)]
         return gap

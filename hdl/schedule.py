@@ -119,7 +119,8 @@ class _Passes:
     # -- the walks (hdl/passes/) -----------------------------------------------------------
     def forward(self, op):
         from .passes.forward import forward_targets
-        slot, src_base, targets = forward_targets(self, op)   # (self has what it reads)
+        slot, src, targets = forward_targets(self, op)   # (self has what it reads)
+        src_base = self.smap.base("a", src)   # (x: the current buffer's words, as buffer 0)
         out, t = [], 0
         if slot.lane_map.by_columns:
             chunks = slot.lane_map.chunks
@@ -209,7 +210,8 @@ class _Passes:
             return events
 
         def learn(t, c):
-            memory, base = walk.pre_reads
+            memory, region = walk.pre_reads
+            base = self.smap.base(memory, region)
             if lm.by_columns:
                 return [_ev(t, ("read", memory), memory, base + c)]
             events = [_ev(t, ("read", memory), memory, base + c // self.P)]

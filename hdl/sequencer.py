@@ -1,11 +1,11 @@
 """The sequencer: one FSM over the program of a sample (hdl/program.py), and its counters.
 
-States: ``idle`` (host reads and writes of weights), ``load`` (the sample's input x into the
-``a`` memories, P inputs a cycle, before the sample is taken), one state per pass (``op<n>``,
-its fetch walk; hdl/passes/), a drain state after a pass the next pass must wait for
-(``drain<n>``, ``Program.drain(n)`` cycles: hdl/schedule.py), and ``finish`` (then idle), or
-``chain`` (then the next sample's load, when it already waits at the end of a training
-sample: its load overlaps the last learning pass's drain). Each pass's builder (hdl/passes/)
+States: ``idle`` (host reads and writes of weights; it starts a sample once its beats are
+in, hdl/intake.py), one state per pass (``op<n>``, its fetch walk; hdl/passes/), a drain
+state after a pass the next pass must wait for (``drain<n>``, ``Program.drain(n)`` cycles:
+hdl/schedule.py), and ``finish`` (then idle), or, when the next sample is already in at the
+end of a training sample, ``chain`` and ``chain_take`` (then its first pass, without the
+last learning pass's drain: ``Program.chain_gap``). Each pass's builder (hdl/passes/)
 returns its fetch walk, emitted in its state, and its write-back, built after the FSM in
 program order; the shared ports rank their requesters (hdl/arbiter.py).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Signal, unsigned
 
-from .arith import pick
 from .lane import LaneOp
 from .normalizer import NORMALIZER_CYCLES
 from .passes import EMITTERS
@@ -106,8 +105,8 @@ class Sequencer:
         """Leave pass ``n``'s state for its drain, or for the next pass when it has none (a
         matrix pass then points the weight address at the next matrix itself); a learning
         pass always does (``point_next``). An inference ends with the argmax's pass. The
-        last pass goes straight to ``chain`` when the next sample already waits and this
-        one's result has been taken (``Program.chain_gap``)."""
+        last pass goes straight to ``chain`` when the next sample is in and this one's
+        result has been taken (``Program.chain_gap``)."""
         b, m, program = self.b, self.b.m, self.b.program
         if point_next or (program.drain(n) == 0 and program.slot(program.passes[n]) is not None):
             self.start_next(n)
@@ -115,7 +114,7 @@ class Sequencer:
         if n == len(program) - 1:
             program.chain_gap()   # (asserts that the chained start is safe)
             m.next = following
-            with m.If(b.core.sample.valid & ~b.element.result_busy):
+            with m.If(b.intake.loaded & ~b.element.result_busy):
                 m.next = "chain"
         elif n == program.argmax_pass:
             with m.If(b.count.train):
@@ -141,9 +140,6 @@ class Sequencer:
         with m.FSM(init="idle"):
             with m.State("idle"):
                 self._idle()
-            with m.State("load"):
-                b.state.fetcher = "load"
-                self._load()
             for n, op in enumerate(b.program):
                 built = EMITTERS[op.kind](b, n, op)
                 b.state.fetcher = f"op{n} {op.name}"
@@ -155,8 +151,11 @@ class Sequencer:
                     self._drain(n)
             with m.State("finish"):
                 self._finish("idle")
-            with m.State("chain"):
-                self._finish("load")
+            with m.State("chain"):             # (the gap Program.chain_gap asks for)
+                m.next = "chain_take"
+            with m.State("chain_take"):
+                self._finish("op0")
+                b.intake.take()
         for writeback in writebacks:
             writeback()
         b.element.connect()
@@ -165,7 +164,7 @@ class Sequencer:
 
     def _finish(self, following: str):
         """Count the sample; point the counters and the weight address at the first pass;
-        then ``idle``, or (``chain``) the next sample's load at once."""
+        then ``idle``, or (``chain_take``) the next sample's first pass."""
         b = self.b
         b.m.d.sync += b.core.samples.eq(b.core.samples + 1)
         b.count.reset_c()
@@ -180,29 +179,10 @@ class Sequencer:
         m.d.comb += [core.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
                      f.first.eq(1), f.round.eq(Round.NONE)]
         m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
-        with m.If(core.sample.valid & ~b.element.result_busy):   # (results in order)
+        with m.If(b.intake.loaded & ~b.element.result_busy):   # (results in order)
+            b.intake.take()
             b.count.reset_c()
-            m.next = "load"
-
-    def _load(self):
-        """x into the a memories, P inputs a cycle, before taking the sample."""
-        b, m, fmt, count, sample = self.b, self.b.m, self.b.fmt, self.b.count, self.b.core.sample
-        n0 = b.config.layers[0]
-        x_words, x_enables = {}, {}
-        for p in range(b.P):
-            xs = list(range(p, n0, b.P))
-            if xs:
-                value = pick(m, (sample.payload.x[i] for i in xs), count.cw, f"x_in{p}")
-                x_words[p] = value << fmt.input_shift
-                x_enables[p] = count.cw < len(xs)
-        b.state.writes["a"].per_lane(b.smap.base("a", "x") + count.cw, x_words, x_enables)
-        m.d.sync += count.cw.eq(count.cw + 1)
-        with m.If(count.cw == b.smap.words[0] - 1):
-            m.d.comb += sample.ready.eq(1)
-            m.d.sync += [count.label.eq(sample.payload.label),
-                         count.train.eq(sample.payload.train)]
-            count.reset_c()
-            count.reset_g()
+            b.count.reset_g()
             m.next = "op0"
 
     def _drain(self, n: int):

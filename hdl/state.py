@@ -97,13 +97,21 @@ class WriteBus:
 
     def per_lane(self, addr, values: dict, enables: dict, when: When | None = None):
         """Write ``values[p]`` at ``addr`` of bank p where ``enables[p]``."""
+        self._request(when, self._lanes(addr, values, enables))
+
+    def _lanes(self, addr, values: dict, enables: dict):
         self.kinds.add("lane")
         def emit():
             m = self.m
             m.d.comb += [self.addr.eq(addr), self.use_lane.eq(1)]
             for p, value in values.items():
                 m.d.comb += [self.lane_data[p].eq(value), self.we[p].eq(enables[p])]
-        self._request(when, emit)
+        return emit
+
+    def spare_lanes(self, who: str, wants, addr, values: dict, enables: dict):
+        """The bus's SPARE requester (hdl/arbiter.py): ``per_lane``'s write in the cycles
+        no other requester writes; returns its grant."""
+        return self.arbiter.spare(who, wants, self._lanes(addr, values, enables))
 
     def connect(self):
         """Emit the deferred requesters, then drive the banks' write ports."""

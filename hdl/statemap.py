@@ -5,7 +5,8 @@ j mod P == p, at word j // P of the layer's region. Regions are indexed by layer
 of W_k's outputs, 0-based); ``x`` is the input.
 
     memory  region k holds                                  golden model (golden/fixed.py)
-    a       x, then the drive / state of layer k            x_q, u[k] (free: a[k])
+    a       x (two buffers), then the drive / state of      x_q, u[k] (free: a[k])
+            layer k
     s       the feedback source of layer k: its error       rho(u) - rho(a) (tied), rho(u)
             (tied) or its nudged rate (replay, learned);    (replay, learned); dynamics:
             dynamics: the error rho(u_k) - rho(d_k)         rho(u) - rho(d)
@@ -21,6 +22,10 @@ of W_k's outputs, 0-based); ``x`` is the input.
     v       learned dynamics: V's error of the free phase   rho(a_{k+1}) - rho(g_k)
     fa      learned dynamics, constant rule: the free       a[k] (for V's learning)
             drive of layer k
+
+The input x has two buffers in a, at words 0 and ``x_stride`` (a power of two, so the
+buffer is one address bit, ``x_shift``): the current sample reads one while the next
+sample's beats fill the other (hdl/intake.py); region "x" is the current buffer.
 
 Aliases are explicit: ``d`` shares ``s``'s map, ``q`` and ``fa`` share ``h``'s, ``gs``, ``e``
 and ``v`` share ``g``'s (different memories, the same word for the same unit).
@@ -52,8 +57,11 @@ class StateMap:
             """Bases of regions that stack layers ``first``, ``first + 1``, ... (count)."""
             return {k: sum(words[first:first + k]) for k in range(count)}
 
-        # a: x, then a_0 .. a_{L-1}; s: s_0 ..; h: h_0 ..
-        self.a = {"x": 0} | {k: words[0] + sum(words[1:k + 1]) for k in range(L)}
+        # a: the two x buffers, then a_0 .. a_{L-1}; s: s_0 ..; h: h_0 ..
+        self.x_shift = (words[0] - 1).bit_length()   # buffer 1 starts at 1 << x_shift
+        self.x_stride = 1 << self.x_shift
+        x_end = self.x_stride + words[0]
+        self.a = {"x": 0} | {k: x_end + sum(words[1:k + 1]) for k in range(L)}
         self.s = layers_from(1, L)
         if self.tied_ghosts:   # h holds the ghost state g_k, mirroring layer k + 1
             self.h = layers_from(2, L - 1)
@@ -68,7 +76,7 @@ class StateMap:
         g_depth = sum(words[2:L + 1]) if learned else 0
         q_depth = h_depth if learned else 0
         self.depths = {
-            "a": sum(words[:L + 1]), "s": sum(words[1:]), "h": h_depth,
+            "a": x_end + sum(words[1:L + 1]), "s": sum(words[1:]), "h": h_depth,
             "d": sum(words[1:]) if dynamics else 0, "g": g_depth, "q": q_depth,
             "gs": g_depth if learned and dynamics else 0,
             "e": g_depth if learned and dynamics else 0,

@@ -11,8 +11,10 @@ The adapters: ``AmaranthPorts`` (Amaranth's simulator, sim/amaranth_sim.py) and
 cycles and raises ``Timeout`` naming what it waited for.
 
 Timing (the same on every simulator, which the characterization's trace hashes pin): a
-sample's stamp is the busy-cycle count in the cycle the core takes it (its ``ready``); a
-weight read sets the address and reads ``host_rdata`` ``HOST_READ_LATENCY`` edges later.
+sample's beats go in one per cycle as soon as the core is ready for them, right after the
+previous sample's result; a sample's stamp is the busy-cycle count after the edge that
+counts it (``samples``); a weight read sets the address and reads ``host_rdata``
+``HOST_READ_LATENCY`` edges later.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ __all__ = ["CoreDriver", "AmaranthPorts", "Timeout", "make_job"]
 
 
 def make_job(config, samples, etas, load=None, cycle_limit: int = 1_000_000) -> dict:
-    """The job of ``CoreDriver.run``: ``samples`` (sim.protocol.Sample) with ``etas[n]``
-    applied before sample n, after writing the lane images ``load``."""
+    """The job of ``CoreDriver.run``: ``samples`` (sim.protocol.Sample, as their beats) with
+    ``etas[n]`` applied before sample n, after writing the lane images ``load``."""
     from ghostfpga.hdl import Plan
 
     from .protocol import Protocol
@@ -50,9 +52,15 @@ class CoreDriver:
     def __init__(self, ports, limit: int = 1_000_000, on_tick=None):
         self.ports, self.limit, self.on_tick = ports, limit, on_tick
         self.eta = None     # the rates on the core's port (None: not set yet)
+        self.counted = 0    # samples counted so far, and their stamps (busy cycles)
+        self.stamps: list[int] = []
 
     async def tick(self):
         await self.ports.tick()
+        counted = self.ports.get("samples")
+        if counted != self.counted:
+            self.counted = counted
+            self.stamps.append(self.ports.get("cycles"))
         if self.on_tick is not None:
             self.on_tick()
 
@@ -92,18 +100,16 @@ class CoreDriver:
             self.ports.set("eta", eta)
             self.eta = eta
 
-    async def put(self, word: int, eta: int, n: int) -> int:
-        """Offer sample ``n`` (packed) with the learning rates ``eta`` (packed); returns the
-        busy-cycle count when the core takes it."""
+    async def put(self, beats: list[int], eta: int, n: int):
+        """Stream sample ``n`` (its packed beats) with the learning rates ``eta`` (packed)."""
         set_ = self.ports.set
         await self.set_rates(eta)
-        set_("sample__payload", word)
-        set_("sample__valid", 1)
-        await self.wait("sample__ready", f"sample {n} to be taken")
-        stamp = self.ports.get("cycles")
-        await self.tick()
+        for beat in beats:
+            set_("sample__payload", beat)
+            set_("sample__valid", 1)
+            await self.wait("sample__ready", f"sample {n} to be taken")
+            await self.tick()
         set_("sample__valid", 0)
-        return stamp
 
     async def result(self, n: int) -> int:
         """The packed result of sample ``n``."""
@@ -134,13 +140,14 @@ class CoreDriver:
         ``lane_words``; returns results, counters, per-sample cycles and the weights."""
         self.idle_inputs()
         await self.load(job.get("load"))
-        results, stamps = [], []
-        for n, (word, eta) in enumerate(zip(job["samples"], job["etas"])):
-            stamps.append(await self.put(word, eta, n))
+        self.counted, self.stamps = self.ports.get("samples"), [self.ports.get("cycles")]
+        results = []
+        for n, (beats, eta) in enumerate(zip(job["samples"], job["etas"])):
+            await self.put(beats, eta, n)
             results.append(await self.result(n))
         await self.finish()
         cycles, samples = self.ports.get("cycles"), self.ports.get("samples")
-        stamps.append(cycles)
+        stamps = self.stamps
         weights = await self.read_weights(job["lane_words"])
         return {"results": results, "cycles": cycles, "samples": samples,
                 "sample_cycles": [b - a for a, b in zip(stamps, stamps[1:])],

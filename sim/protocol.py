@@ -41,18 +41,23 @@ class Protocol:
         self.sample = sample_layout(config)
         self.result = result_layout(config)
 
-    def pack_sample(self, s: Sample) -> int:
+    def pack_sample(self, s: Sample) -> list[int]:
+        """The sample's beats (hdl/intake.py): inputs ``w * P`` .. ``w * P + P - 1`` in
+        beat w, the label and the train flag in every beat."""
         x = self.sample["x"]
-        bits = x.shape.elem_shape.width
-        word = 0
-        for i, v in enumerate(s.x):
-            v = int(v)
-            if not 0 <= v < 1 << bits:
-                raise ValueError(f"input {i} = {v} does not fit {bits} bits")
-            word |= v << (x.offset + i * bits)
-        word |= int(s.label) << self.sample["label"].offset
-        word |= int(bool(s.train)) << self.sample["train"].offset
-        return word
+        bits, per_beat = x.shape.elem_shape.width, x.shape.length
+        tail = (int(s.label) << self.sample["label"].offset
+                | int(bool(s.train)) << self.sample["train"].offset)
+        beats = []
+        for first in range(0, len(s.x), per_beat):
+            word = tail
+            for p, v in enumerate(s.x[first:first + per_beat]):
+                v = int(v)
+                if not 0 <= v < 1 << bits:
+                    raise ValueError(f"input {first + p} = {v} does not fit {bits} bits")
+                word |= v << (x.offset + p * bits)
+            beats.append(word)
+        return beats
 
     def unpack_result(self, word: int) -> tuple[int, list[int]]:
         label, outputs = self.result["label"], self.result["outputs"]
@@ -73,19 +78,15 @@ class Protocol:
 def predicted_sample_cycles(config: Config, samples: list[Sample],
                             etas: list | None = None) -> list[int]:
     """The ``sample_cycles`` every runner reports for ``samples`` (learning rates ``etas``, one
-    per sample; None: unchanged), from the cycle model (hdl/program.py). A sample's stamp is
-    the busy-cycle count when the core takes it (the last cycle of its load); the last stamp is
-    taken once the core is idle again, so the last sample's span lacks the next sample's load
-    but for its final cycle. The runners offer the next sample as soon as they have the result,
-    so it waits when a training sample ends (``Program.cycles(chained=True)``), unless its
-    rates differ: new rates wait until the core is idle (sim/driver.py)."""
+    per sample; None: unchanged), from the cycle model (hdl/program.py). A sample's span ends
+    with the busy cycle that counts it (``samples``). The runners stream the next sample as
+    soon as they have the result, so it is in when a training sample ends
+    (``Program.cycles(chained=True)``), unless its rates differ: new rates wait until the
+    core is idle (sim/driver.py)."""
     from ghostfpga.hdl import Plan
 
     program = Plan(config).program()
     last = len(samples) - 1
-    cycles = [program.cycles(s.train, chained=n < last and (etas is None
-                                                            or etas[n + 1] == etas[n]))
-              for n, s in enumerate(samples)]
-    if cycles:
-        cycles[-1] -= program.load_cycles() - 1
-    return cycles
+    return [program.cycles(s.train, chained=n < last and (etas is None
+                                                          or etas[n + 1] == etas[n]))
+            for n, s in enumerate(samples)]

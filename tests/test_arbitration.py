@@ -25,7 +25,7 @@ def test_the_sweep_core_lists_every_requester_of_its_ports():
         f"op{names.index('settle')} settle settled source", f"op{fb0} fb0 feedback at P3"]
     assert table["a select"][0] == ("DEFAULT", 0, "the fetch's broadcast lane")
     assert table["a select"][-1] == ("WRITEBACK", fb0, f"op{fb0} fb0 a word at P1")
-    assert ("FETCH", 0, "load") in table["a write"]
+    assert table["a write"][0] == ("SPARE", 0, "the sample's beats")
 
 
 @pytest.mark.parametrize("name", ["learned-3hidden-P3", "dynamics-replay-alpha1-P3",

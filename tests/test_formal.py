@@ -95,9 +95,10 @@ class _Streams(Elaboratable):
     """A small core with every input free on every cycle (samples, readiness, host port,
     rates), reset on the first cycle only. ``check`` "result": the result stream's rules,
     once valid without ready, the next cycle is valid with the same payload. "sample": with a
-    producer that keeps those rules (assumed), the core takes a sample (ready) only while one
-    is offered. ``vacuity``: asserts the event never happens (the result never valid, no
-    sample ever taken), which must fail within the bound."""
+    producer that keeps those rules (assumed), the core writes a beat into its memories
+    exactly when it takes one (valid and ready), and takes none while a whole sample waits
+    to start (hdl/intake.py). ``vacuity``: asserts the event never happens (the result never
+    valid, no beat ever taken), which must fail within the bound."""
 
     def __init__(self, check, vacuity=False):
         self.check, self.vacuity = check, vacuity
@@ -139,9 +140,11 @@ class _Streams(Elaboratable):
         else:
             with m.If(~first & waiting):
                 m.d.comb += Assume(rules)
-            m.d.comb += Assert(~stream.ready | stream.valid)
+            taken = stream.valid & stream.ready
+            m.d.comb += [Assert(core.beat_written == taken),
+                         Assert(~(core.sample_waits & stream.ready))]
             if self.vacuity:
-                m.d.comb += Assert(~stream.ready)
+                m.d.comb += Assert(~taken)
         return m
 
 
@@ -152,8 +155,8 @@ def test_the_result_stream_holds_valid_and_payload_until_ready():
     assert not prove(_Streams("result", vacuity=True), depth=42)
 
 
-def test_the_core_takes_a_sample_only_while_one_is_offered():
-    # a sample takes 2 cycles to load here; within 12 cycles one is taken (the vacuity check)
+def test_the_core_writes_exactly_the_beats_it_takes():
+    # a sample is 2 beats here; within 12 cycles one is taken (the vacuity check)
     assert prove(_Streams("sample"), depth=12)
     assert not prove(_Streams("sample", vacuity=True), depth=12)
 

@@ -36,9 +36,9 @@ CONFIGS = {
 
 def _run(config):
     """Three training samples and an inference: (collisions, port conflicts, cycles, the
-    busy-cycle count when each sample was taken)."""
+    busy-cycle count after each sample was counted)."""
     core, proto, model, data = GhostCore(config), Protocol(config), FixedModel(config), yinyang()
-    collisions, conflicts, cycles, stamps = [], [], [0], []
+    collisions, conflicts, cycles, stamps = [], [], [0], [0]
     eta = proto.pack_eta(model.etas(config.lr_at(0)))
 
     async def bench(ctx):
@@ -58,15 +58,16 @@ def _run(config):
 
         driver = CoreDriver(AmaranthPorts(ctx, core), limit=20_000, on_tick=check)
         driver.idle_inputs()
-        for i in range(4):   # three training samples and an inference, each offered as
-            # soon as the result before it is out (chained: its load overlaps the last
-            # learning pass's drain), the second after the core went idle
+        for i in range(4):   # three training samples and an inference, each streamed as
+            # soon as the result before it is out (its beats written while the previous
+            # sample learns; chained), the second after the core went idle
             sample = Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), i < 3)
-            stamps.append(await driver.put(proto.pack_sample(sample), eta, i))
+            await driver.put(proto.pack_sample(sample), eta, i)
             await driver.result(i)
             if i == 0:
                 await driver.finish()
         await driver.finish()
+        stamps.extend(driver.stamps)
 
     sim = Simulator(core)
     sim.add_clock(1e-8)
@@ -78,8 +79,8 @@ def _run(config):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_no_word_is_read_while_written(name):
     collisions, conflicts, cycles, stamps = _run(CONFIGS[name])
-    # sample 1 found sample 2 waiting and skipped its last drain; sample 0 did not
-    assert stamps[2] - stamps[1] < stamps[1] - stamps[0]
+    # sample 1 found sample 2 in and skipped its last drain; sample 0 did not
+    assert len(stamps) == 5 and stamps[2] - stamps[1] < stamps[1] - stamps[0]
     assert cycles > 100
     assert not collisions, f"{len(collisions)} collisions, first: {collisions[:3]}"
     assert not conflicts, f"{len(conflicts)} port conflicts, first: {conflicts[:3]}"

@@ -16,27 +16,28 @@ from .walks import row_walk, split_row_walk
 
 
 def forward_targets(b, op):
-    """The matrix, the base of its presynaptic rates in a, and the (memory, base) written.
+    """The matrix, the region of its presynaptic rates in a (a layer, or "x"), and the
+    (memory, base) written.
     Under dynamics ``FWD`` 0 also writes layer 0's drive W_0 x to d: it is the same in
     every step (x is fixed), so no ``DRIVE`` pass recomputes it."""
     K, smap, k = PassKind, b.smap, op.layer
     if op.kind in (K.GHOST_FWD, K.GHOST_DRIVE):
         memory = "g" if op.kind == K.GHOST_FWD else "e"
-        return b.plan.slots[("V", k)], smap.base("a", k), [(memory, smap.base("g", k))]
-    src_base = smap.base("a", "x" if k == 0 else k - 1)
+        return b.plan.slots[("V", k)], k, [(memory, smap.base("g", k))]
+    src = "x" if k == 0 else k - 1
     targets = [("d", smap.base("d", k))] if op.kind == K.DRIVE else [("a", smap.base("a", k))]
     if op.kind == K.FWD and b.tied_ghosts and k >= 1:
         targets.append(("h", smap.base("h", k - 1)))
     if op.kind == K.FWD and b.dynamics and k == 0:
         targets.append(("d", smap.base("d", 0)))
-    return b.plan.slots[("W", k)], src_base, targets
+    return b.plan.slots[("W", k)], src, targets
 
 
 def emit_forward(b, n, op) -> PassBuild:
     m, count, wb = b.m, b.count, b.writeback
-    slot, src_base, targets = forward_targets(b, op)
+    slot, src, targets = forward_targets(b, op)
     if slot.lane_map.by_columns:
-        return PassBuild(lambda: split_row_walk(b, n, slot, src_base),
+        return PassBuild(lambda: split_row_walk(b, n, slot, src),
                          lambda: wb.write_tree_drive(n, targets))
 
     def fetch():
@@ -45,7 +46,7 @@ def emit_forward(b, n, op) -> PassBuild:
         if op.tap:   # V's rates (and the bias) feed the normalizer, once
             m.d.comb += b.fetch.norm.eq(count.g == 0)
         with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
-            b.state.read("a", src_base + count.cw)
+            b.state.read("a", b.addr("a", src, count.cw))
     return PassBuild(fetch, lambda: wb.write_drives(n, slot.rows, targets))
 
 

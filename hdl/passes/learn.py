@@ -28,7 +28,8 @@ from .walks import real_columns, row_lanes
 class LearnWalk:
     """A learning pass: the matrix, the learning-rate index (layer k, or L for the ghosts),
     the error source and the memories it is read from ({name: region base}, at the row's
-    word), the presynaptic source and its (memory, region base) (at the column's word), and
+    word), the presynaptic source and its (memory, region) (at the column's word: region a
+    layer, or the input "x"; ``Build.addr``), and
     whether the last column's presynaptic rate is the bias 1.0."""
 
     slot: object
@@ -49,19 +50,19 @@ def learn_walk_of(b, op) -> LearnWalk:
         if b.held and not b.dynamics:
             errors["a"] = smap.base("a", k)
         return LearnWalk(slot, k, Src.ERR, errors, Src.RATE,
-                         ("a", smap.base("a", "x" if k == 0 else k - 1)))
+                         ("a", "x" if k == 0 else k - 1))
     formats = eta_formats(b)
     sel_v, sel_q = ((formats.index(b.fmt.step_shift(V_STEP_FRAC)),
                      formats.index(b.fmt.step_shift(Q_STEP_FRAC))) if b.normalized else (0, 0))
     if op.kind == K.LEARN_V and b.dynamics and not b.normalized:   # the saved free values
         return LearnWalk(slot, L, Src.ERR_V, {"v": smap.base("v", k)}, Src.RATE_FA,
-                         ("fa", smap.base("fa", k)))
+                         ("fa", k))
     if op.kind == K.LEARN_V:   # V_k: rho(a_{k+1}) - rho(g_k) (normalized: a_{k+1} - g_k),
         return LearnWalk(slot, L, Src.ERR_V, {"a": smap.base("a", k + 1),   # rates of k
                                               "g": smap.base("g", k)},
-                         Src.RATE, ("a", smap.base("a", k)), eta_sel=sel_v)
+                         Src.RATE, ("a", k), eta_sel=sel_v)
     return LearnWalk(slot, L, Src.ERR_Q, {"q": smap.base("q", k)}, Src.RATE_G,   # Q_k
-                     ("g", smap.base("g", k)), bias=False, eta_sel=sel_q)
+                     ("g", k), bias=False, eta_sel=sel_q)
 
 
 def emit_learn(b, n, op) -> PassBuild:
@@ -123,13 +124,13 @@ def _issue_eta(b, walk, index, lane, word):
 def _issue_learn(b, walk, length):
     """A LEARN of the current word: lane p updates its weight with its presynaptic rate."""
     m, f, count, slot = b.m, b.fetch, b.count, walk.slot
-    memory, base = walk.pre_reads
+    memory, region = walk.pre_reads
     m.d.comb += [f.addr.eq(count.waddr), f.update.eq(1), f.src.eq(walk.pre)]
     m.d.sync += count.waddr.eq(count.waddr + 1)
     if slot.lane_map.by_columns:   # lane p updates column c * P + p with its own rate
         m.d.comb += [f.bias_lane.eq((slot.cols - 1) % b.P),
                      f.own_bias.eq(count.c == (slot.cols - 1) // b.P)]
-        b.state.read(memory, base + count.c,
+        b.state.read(memory, b.addr(memory, region, count.c),
                      enable=real_columns(b, slot) if walk.bias else None)
         tail = slot.cols - (length - 1) * b.P   # lanes with a column in the last chunk
         for p in range(b.P):
@@ -139,7 +140,7 @@ def _issue_learn(b, walk, length):
         m.d.comb += [f.bcast.eq(1), f.bsel.eq(count.cl)]
         if walk.bias:
             m.d.comb += f.bias.eq(count.c == slot.cols - 1)
-        b.state.read(memory, base + count.cw)
+        b.state.read(memory, b.addr(memory, region, count.cw))
         for p, ok in row_lanes(b, slot):
             with m.If(ok):
                 m.d.comb += f.op[p].eq(LaneOp.LEARN)

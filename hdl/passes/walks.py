@@ -46,9 +46,9 @@ def row_walk(b, n, slot, src):
                     lambda: b.sequencer.leave(n))
 
 
-def split_row_walk(b, n, slot, src_base):
+def split_row_walk(b, n, slot, src):
     """Issue ``slot`` in the columns layout: chunks c inside rows g, every lane on its own
-    column with its own rate read at ``src_base + c`` (lane ``(cols - 1) mod P`` gives the
+    column with its own rate read at word c of a's region ``src`` (lane ``(cols - 1) mod P`` gives the
     bias 1.0 in the last chunk). The adder tree sums the row at its last chunk."""
     m, f, count = b.m, b.fetch, b.count
     chunks = slot.lane_map.chunks
@@ -56,7 +56,7 @@ def split_row_walk(b, n, slot, src_base):
                  f.round.eq(Round.NONE), f.bias_lane.eq((slot.cols - 1) % b.P),
                  f.own_bias.eq(count.c == (slot.cols - 1) // b.P)]
     m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
-    b.state.read("a", src_base + count.c, enable=real_columns(b, slot))
+    b.state.read("a", b.addr("a", src, count.c), enable=real_columns(b, slot))
     tag_fetch(b, n, lane=count.gl, word=count.gw, last=count.c == chunks - 1)
     m.d.sync += count.waddr.eq(count.waddr + 1)
     count.next_word(count.c == chunks - 1, count.g == slot.rows - 1,
