@@ -126,7 +126,8 @@ def test_the_status_outputs_show_learning_and_refused_frames():
     assert seen[3] == {"busy", "learning"}
 
 
-STORE_CONFIG = CONFIG.replace(link=Link(store_samples=12))
+STORE_CONFIG = CONFIG.replace(link=Link(store_samples=12),   # (3 lanes: a partial last beat)
+                              hardware=Hardware(lanes=3))
 
 
 def _epoch(seq, n, start, step, etas=(300, 200)):
