@@ -13,6 +13,7 @@ from ghostfpga.config import ConfigError
 from ghostfpga.golden.datasets import DatasetError
 
 from . import __version__, cli_hardware, cli_models, cli_study
+from .cli_args import CommandError
 from .report import output_problem
 from .stopping import Stopped, stop_on_signals
 
@@ -62,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_on_signals():
             return args.func(args) or 0
-    except (ConfigError, DatasetError, cli_hardware.UsageError) as exc:
+    except (ConfigError, DatasetError, CommandError) as exc:   # the one error path
         print(f"ghostfpga {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "code", 2)
     except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM, SIGHUP (ghostfpga/stopping.py)
         stop = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
         print(f"\nghostfpga {args.command}: stopped ({stop.name})", file=sys.stderr)

@@ -7,7 +7,22 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "non_negative_int", "positive_seconds", "int_list"]
+__all__ = ["positive_int", "non_negative_int", "positive_seconds", "int_list", "config_of",
+           "config_option", "data_options", "json_option", "CommandError", "UsageError"]
+
+
+class CommandError(Exception):
+    """A command that cannot go on: the CLI's one error path (cli.py) prints
+    ``ghostfpga COMMAND: error: MESSAGE`` and exits with ``code`` (2: what the user gave
+    cannot work; 1: the work itself failed)."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+class UsageError(CommandError, ValueError):
+    """A command-line argument that cannot work (exit 2 with its message)."""
 
 
 def _int_at_least(lowest: int, what: str):
@@ -50,3 +65,43 @@ def int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"lists {', '.join(map(str, repeated))} more than once ({text!r})")
     return values
+
+
+def config_of(args, board=None, saved=None):
+    """The config a command runs: ``--config``; else ``saved`` (the config written beside a
+    bitstream) when that file exists; else ``board``'s default config; else the built-in
+    default. The one place every command loads it (errors: ghostfpga.config.ConfigError,
+    reported by the CLI's one error path)."""
+    from ghostfpga.config import Config
+
+    if getattr(args, "config", None):
+        return Config.load(args.config)
+    if saved is not None and saved.is_file():
+        return Config.load(saved)
+    return board.config() if board is not None else Config()
+
+
+# -- options shared by several commands: declared once, as argparse parent parsers ------------
+def config_option(default: str) -> argparse.ArgumentParser:
+    """``--config FILE``; ``default`` says what runs without it (``config_of``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="FILE", help=f"TOML config (default: {default})")
+    return parent
+
+
+def data_options(required: bool = False) -> argparse.ArgumentParser:
+    """``--dataset`` (Yin-Yang unless ``required``) and ``--normalize``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--dataset", required=required, default=None if required else "yinyang",
+                        help="yinyang, digits, mnist:DIR (IDX files), or a .npz / .csv file"
+                             + ("" if required else " (default yinyang)"))
+    parent.add_argument("--normalize", action="store_true",
+                        help="scale each input feature of a user file to [0, 1]")
+    return parent
+
+
+def json_option(what: str = "the results") -> argparse.ArgumentParser:
+    """``--json OUT``: ``what`` as JSON (its path checked before any work, cli.py)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--json", metavar="OUT", help=f"write {what} as JSON")
+    return parent

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ghostfpga.config import Config
 
-from .cli_args import positive_int, positive_seconds
+from .cli_args import (CommandError, UsageError, config_of, config_option, data_options,
+                       json_option, positive_int, positive_seconds)
 from .report import percent, table, write_json
 from .runs import prepare, samples_used
 
@@ -20,16 +21,15 @@ def say(text: str) -> None:
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("verilog", help="write the learning core's Verilog (and its config)")
-    p.add_argument("--config", metavar="FILE", help="TOML config (default: built-in)")
+    p = sub.add_parser("verilog", help="write the learning core's Verilog (and its config)",
+                       parents=[config_option("built-in")])
     p.add_argument("-o", "--output", required=True, metavar="OUT.v", help="Verilog file")
     p.set_defaults(func=cmd_verilog)
 
     p = sub.add_parser("sim", help="train and test the core in RTL simulation against the "
-                                   "fixed-point golden model")
+                                   "fixed-point golden model",
+                       parents=[config_option("built-in"), data_options(), json_option()])
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    p.add_argument("--dataset", default="yinyang",
-                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
     p.add_argument("--samples", type=positive_int, default=None,
                    help="training samples streamed through the core (default: one epoch)")
     p.add_argument("--test-samples", type=positive_int, default=None,
@@ -40,14 +40,10 @@ def add_commands(sub) -> None:
     p.add_argument("--netlist", action="store_true",
                    help="simulate the core as Yosys synthesizes it for the config's device "
                         "(gate level, with the device's cell models; iCE40 for now)")
-    p.add_argument("--config", metavar="FILE", help="TOML config")
-    p.add_argument("--normalize", action="store_true",
-                   help="scale each input feature of a user file to [0, 1]")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("fuzz", help="co-simulate configs drawn at random against the "
-                                    "fixed-point golden model")
+                                    "fixed-point golden model", parents=[json_option()])
     p.add_argument("--configs", type=int, default=20, help="configs to draw (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the campaign (default 0)")
     p.add_argument("--first", type=int, default=0,
@@ -66,19 +62,19 @@ def add_commands(sub) -> None:
     p.add_argument("--keep", metavar="DIR", default=str(Path("build") / "fuzz"),
                    help="where each failing config is written, with its data and the command "
                         "that reproduces it (default build/fuzz)")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_fuzz)
 
     p = sub.add_parser("run", help="train a board (or the simulated one) through the host "
-                                   "link and check it against the fixed-point golden model")
+                                   "link and check it against the fixed-point golden model",
+                       parents=[config_option("the --board's, else built-in; the one the "
+                                              "board was built for"),
+                                data_options(), json_option()])
     p.add_argument("--port", required=True,
                    help="serial port or URL (/dev/ttyUSB1, socket://HOST:PORT), 'auto' (the "
                         "--board found by USB VID:PID), 'sim' (the system top in Verilator) "
                         "or 'fake' (the golden model behind the protocol)")
     p.add_argument("--board", choices=_board_names(),
                    help="the board: its default config unless --config, and --port auto")
-    p.add_argument("--dataset", default="yinyang",
-                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
     p.add_argument("--samples", type=positive_int, default=None,
                    help="training samples (default: the whole training set)")
     p.add_argument("--epochs", type=positive_int, default=1, help="epochs (default 1)")
@@ -92,47 +88,37 @@ def add_commands(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the weights the board holds (read back first; no "
                         "warm-up) instead of loading the config's initial weights")
-    p.add_argument("--config", metavar="FILE", help="TOML config (the one the board was built "
-                                                     "for)")
-    p.add_argument("--normalize", action="store_true",
-                   help="scale each input feature of a user file to [0, 1]")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sim-board", help="serve the simulated board (system top in "
-                                         "Verilator) on a TCP port of 127.0.0.1")
+                                         "Verilator) on a TCP port of 127.0.0.1",
+                       parents=[config_option("built-in")])
     p.add_argument("--listen", type=int, required=True, metavar="PORT",
                    help="TCP port; clients open socket://127.0.0.1:PORT")
-    p.add_argument("--config", metavar="FILE", help="TOML config")
     p.set_defaults(func=cmd_sim_board)
 
     p = sub.add_parser("build", help="build a board's bitstream with the host link (Yosys, "
-                                     "nextpnr) and report what it uses")
+                                     "nextpnr) and report what it uses",
+                       parents=[config_option("the board's"), json_option("the report")])
     p.add_argument("--board", required=True, choices=_board_names(),
                    help="the board (its default config: examples/<board>_*.toml)")
-    p.add_argument("--config", metavar="FILE", help="TOML config (default: the board's)")
     p.add_argument("--build-dir", metavar="DIR", help="where the files go (default "
                                                       "build/<board>)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("program", help="write a board's bitstream (openFPGALoader), then "
-                                       "confirm the board with an identify over its UART")
+                                       "confirm the board with an identify over its UART",
+                       parents=[config_option("the one ghostfpga build saved beside the "
+                                              "bitstream, else the board's")])
     p.add_argument("--board", required=True, choices=_board_names())
     p.add_argument("--bitstream", metavar="FILE",
                    help="default: build/<board>/top.bin (iCE40) or top.bit (ECP5)")
-    p.add_argument("--config", metavar="FILE", help="the config it was built for (default: "
-                   "the one ghostfpga build saved beside the bitstream)")
     p.add_argument("--port", default="auto", help="serial port, or 'auto' (found by USB "
                                                    "VID:PID and interface; default)")
     p.add_argument("--timeout", type=positive_seconds, default=1.0,
                    help="seconds to wait for the identify reply (default 1)")
     p.set_defaults(func=cmd_program)
-
-
-class UsageError(ValueError):
-    """A command-line argument that cannot work (exit 2 with its message)."""
 
 
 def _board_names() -> list[str]:
@@ -172,7 +158,7 @@ def _checked(run: dict, json_path: str | None) -> int:
 def cmd_verilog(args: argparse.Namespace) -> int:
     from .hardware import write_verilog
 
-    config = Config.load(args.config) if args.config else Config()
+    config = config_of(args)
     verilog, toml = write_verilog(config, args.output)
     print(f"wrote {verilog} ({verilog.stat().st_size // 1024} KiB) and {toml}")
     return 0
@@ -184,19 +170,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from .hardware import simulate
 
     if not simulator_available(args.simulator):
-        print(f"ghostfpga sim: error: simulator {args.simulator} is not installed"
-              + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""),
-              file=sys.stderr)
-        return 2
-    if args.samples is not None and args.samples < 1:
-        print(f"ghostfpga sim: error: --samples must be a positive integer, not {args.samples}",
-              file=sys.stderr)
-        return 2
-    if args.epochs < 1:
-        print(f"ghostfpga sim: error: --epochs must be a positive integer, not {args.epochs}",
-              file=sys.stderr)
-        return 2
-    config = Config.load(args.config) if args.config else Config()
+        raise UsageError(f"simulator {args.simulator} is not installed"
+                         + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""))
+    config = config_of(args)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
     samples = samples_used(args.samples, data, say)
@@ -209,8 +185,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         run = simulate(config, data, args.simulator, samples, args.test_samples, args.epochs,
                        netlist=args.netlist)
     except NetlistError as exc:
-        print(f"ghostfpga sim: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from exc
     print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
                  "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
                 [[run["simulator"], run["samples"], run["mismatches"],
@@ -234,17 +209,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         if value < low or (high is not None and value > high):
             bound = f"an integer in [{low}, {high}]" if high else \
                 f"an integer of at least {low}"
-            print(f"ghostfpga fuzz: error: --{name.replace('_', '-')} must be {bound}, not "
-                  f"{value}", file=sys.stderr)
-            return 2
+            raise UsageError(f"--{name.replace('_', '-')} must be {bound}, not {value}")
     if not simulator_available(args.simulator):
-        print(f"ghostfpga fuzz: error: simulator {args.simulator} is not installed",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"simulator {args.simulator} is not installed")
     keep = Path(args.keep)
     if keep.exists() and not keep.is_dir():
-        print(f"ghostfpga fuzz: error: --keep {keep} is a file, not a folder", file=sys.stderr)
-        return 2
+        raise UsageError(f"--keep {keep} is a file, not a folder")
     where = args.scheduler or (f"{args.workers} local workers" if args.workers > 1
                                else "this process")
     span = f"configs {args.first} to {args.first + args.configs - 1}" if args.first \
@@ -291,16 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .hardware import run_on_device
 
-    for name in ("samples", "epochs", "test_samples"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            print(f"ghostfpga run: error: --{name.replace('_', '-')} must be a positive "
-                  f"integer, not {value}",
-                  file=sys.stderr)
-            return 2
     board = _board(args.board)
-    config = Config.load(args.config) if args.config else board.config() if board \
-        else Config()
+    config = config_of(args, board)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
                            normalize=args.normalize)
     samples_used(args.samples, data, say)
@@ -312,8 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                             test_samples=args.test_samples, on_board=args.on_board,
                             resume=args.resume)
     except DeviceError as exc:
-        print(f"ghostfpga run: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from exc
     if board:
         run |= {"board": board.name, "clock_mhz": config.link.clock_mhz}
     rate, link = run["samples_per_second"], run["link_payload_fraction"]
@@ -340,72 +301,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
-    import socket
-    import tempfile
-    import threading
-    import time
-    from pathlib import Path
-
     from ghostfpga.fit import check_memory_fit
-    from ghostfpga.sim.board_sim import run_on_board
+    from ghostfpga.sim.board_sim import BoardStopTimeout, port_problem, serve_board
 
-    if not 1 <= args.listen <= 65535:
-        print(f"ghostfpga sim-board: error: --listen must be a TCP port in 1..65535, not "
-              f"{args.listen}", file=sys.stderr)
-        return 2
-    try:   # refuse a busy port here, with a message, not inside the simulator
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", args.listen))
-    except OSError as exc:
-        print(f"ghostfpga sim-board: error: cannot listen on 127.0.0.1:{args.listen} "
-              f"({exc.strerror})", file=sys.stderr)
-        return 2
-    config = Config.load(args.config) if args.config else Config()
+    problem = port_problem(args.listen)
+    if problem:
+        raise UsageError(problem)
+    config = config_of(args)
     check_memory_fit(config, link=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
-        outcome: dict = {}
-        # the serving thread says it is done by an Event: after a KeyboardInterrupt inside
-        # Thread.join, CPython 3.11 may report the thread stopped while it still runs
-        done = threading.Event()
+    print(f"building the simulated board ({'-'.join(map(str, config.layers))}, "
+          f"{config.hardware.lanes} lanes) ...", file=sys.stderr)
 
-        def serve():
-            try:
-                outcome["result"] = run_on_board(
-                    config, "ghostfpga.sim.board_jobs:serve_job",
-                    {"listen": args.listen, "ready": str(ready), "stop": str(stop)})
-            except Exception as exc:   # reported by the main thread
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        print(f"building the simulated board ({'-'.join(map(str, config.layers))}, "
-              f"{config.hardware.lanes} lanes) ...", file=sys.stderr)
-        try:
-            while not ready.exists() and not done.is_set():
-                time.sleep(0.05)
-            if ready.exists():
-                print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
-                      "(one client at a time; Ctrl-C stops)", flush=True)
-            while not done.wait(0.2):
-                pass
-        except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM or SIGHUP: the server's end
-            stop.touch()   # the simulated board sees it within one turn of its loop
-            if not done.wait(120):
-                print("ghostfpga sim-board: error: the simulated board did not stop within "
-                      "120 s", file=sys.stderr)
-                return 1
-            if "error" in outcome:
-                print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)
-                return 2
-            print(f"stopped ({getattr(exc, 'name', 'Ctrl-C')})", file=sys.stderr)
-            return 0
-    if "error" in outcome:
-        print(f"ghostfpga sim-board: error: {outcome['error']}", file=sys.stderr)
-        return 2
+    def ready():
+        print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
+              "(one client at a time; Ctrl-C stops)", flush=True)
+    try:
+        stopped = serve_board(config, args.listen, ready)
+    except BoardStopTimeout as exc:
+        raise CommandError(str(exc), code=1) from exc
+    except Exception as exc:   # the board's own failure (build, simulator)
+        raise CommandError(str(exc)) from exc
+    if stopped:
+        print(f"stopped ({stopped})", file=sys.stderr)
     return 0
 
 
@@ -414,7 +331,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from ghostfpga.boards.catalog import BOARDS
 
     board = BOARDS[args.board]
-    config = Config.load(args.config) if args.config else board.config()
+    config = config_of(args, board)
     build_dir = args.build_dir or f"build/{board.name}"
     print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
           f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
@@ -434,8 +351,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, report.to_dict())
     if report.problem:
-        print(f"ghostfpga build: error: the design {report.problem}", file=sys.stderr)
-        return 2
+        raise CommandError(f"the design {report.problem}")
     print(f"wrote {report.bitstream} and its config {Path(report.bitstream).with_suffix('.toml')}")
     return 0
 
@@ -449,8 +365,7 @@ def cmd_program(args: argparse.Namespace) -> int:
     board = _board(args.board)
     bitstream = Path(args.bitstream or f"build/{board.name}/top{board.bitstream_suffix}")
     saved = bitstream.with_suffix(".toml")
-    config = Config.load(args.config) if args.config else \
-        Config.load(saved) if saved.is_file() else board.config()
+    config = config_of(args, board, saved)
     try:
         print(f"programming the {board.title} with {bitstream} ...", file=sys.stderr)
         program(board, bitstream)
@@ -468,8 +383,7 @@ def cmd_program(args: argparse.Namespace) -> int:
                     raise
                 time.sleep(0.5)
     except (ProgramError, DeviceError) as exc:
-        print(f"ghostfpga program: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from exc
     print(f"{board.title} on {port}: protocol {identity.version}, "
           f"{'-'.join(map(str, identity.layers))}, {identity.lanes} lanes, "
           f"{identity.clock_hz / 1e6:g} MHz, {identity.baud} baud, config "

@@ -6,25 +6,23 @@ import argparse
 
 from ghostfpga.config import FEEDBACKS, SCHEDULES, VARIANTS, Config, ConfigError
 
-from .cli_args import positive_int
-from .cli_hardware import UsageError
+from .cli_args import config_of, config_option, data_options, json_option, positive_int
+from .cli_args import UsageError
 from .report import percent, plot_history, table, write_json
 from .runs import MODELS, prepare, run_training
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("train", help="train the float ghost model or the backprop baseline")
-    p.add_argument("--dataset", required=True,
-                   help="yinyang, digits, mnist:DIR (IDX files), or a .npz / .csv file")
+    p = sub.add_parser("train", help="train the float ghost model or the backprop baseline",
+                       parents=[config_option("built-in; every field a default"),
+                                data_options(required=True), json_option()])
     p.add_argument("--model", choices=MODELS, default="ghost", help="learning rule (default ghost)")
-    p.add_argument("--normalize", action="store_true",
-                   help="scale each input feature of a user file to [0, 1]")
     _add_model_options(p)
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot test accuracy per epoch")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("gradcheck",
-                       help="compare the ghost update with the backprop gradient (the claim)")
+                       help="compare the ghost update with the backprop gradient (the claim)",
+                       parents=[json_option()])
     p.add_argument("--fixed-point", action="store_true",
                    help="instead: the distance between the feedforward state and the free "
                         "dynamics' fixed point, per variant and layer, over training "
@@ -43,7 +41,6 @@ def add_commands(sub) -> None:
     p.add_argument("--layers", type=_layers, metavar="4,N,...,3", default=None,
                    help="with --fixed-point or --cancellation: the Yin-Yang network "
                         "(default 4,30,3)")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png",
                    help="with --fixed-point, --cancellation or --loop: plot the measurement")
     p.set_defaults(func=cmd_gradcheck)
@@ -57,7 +54,6 @@ def _layers(text: str) -> tuple[int, ...]:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="TOML config (defaults for every field)")
     p.add_argument("--layers", type=_layers, metavar="N,N,...",
                    help="layer sizes, input first (default: input, 30 or 32 hidden, classes)")
     p.add_argument("--variant", choices=VARIANTS, help="ghost units (default tied)")
@@ -71,7 +67,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _config_from(args: argparse.Namespace) -> tuple[Config, bool]:
     """The config from --config and the command-line overrides; and whether layers were given."""
-    config = Config.load(args.config) if args.config else Config()
+    config = config_of(args)
     layers_given = bool(args.config)
     changes = {}
     for name in ("variant", "feedback", "schedule", "beta", "lr", "epochs", "seed"):

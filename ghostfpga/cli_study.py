@@ -9,29 +9,27 @@ from pathlib import Path
 
 from ghostfpga.config import Config, ConfigError
 
-from .cli_args import non_negative_int, positive_int
-from .cli_hardware import UsageError, _board, _board_names
+from .cli_args import (config_of, config_option, data_options, json_option, non_negative_int,
+                       positive_int)
+from .cli_args import UsageError
+from .cli_hardware import _board, _board_names
 from .report import percent, table, write_json
 from .runs import prepare
 
 def add_commands(sub) -> None:
     p = sub.add_parser("compare", help="float backprop, float ghost, the fixed model (= the "
                                        "hardware) and the RTL on one data set, with a report "
-                                       "that explains the gap per layer")
-    p.add_argument("--dataset", default="yinyang",
-                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
+                                       "that explains the gap per layer",
+                       parents=[config_option("the --board's, else built-in"), data_options(),
+                                json_option()])
     p.add_argument("--board", choices=_board_names(),
                    help="use the board's default config (unless --config)")
-    p.add_argument("--config", metavar="FILE", help="TOML config")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the config's)")
     p.add_argument("--rtl-samples", type=non_negative_int, default=200,
                    help="training samples the RTL trains on, checked bit for bit (default 200)")
     p.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     p.add_argument("--workers", type=positive_int, default=None,
                    help="processes for the three trainings (default: up to 3)")
-    p.add_argument("--normalize", action="store_true",
-                   help="scale each input feature of a user file to [0, 1]")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--report", metavar="OUT.md", default="build/compare/report.md",
                    help="the Markdown report, its plots beside it (default "
                         "build/compare/report.md)")
@@ -40,10 +38,9 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sweep", help="accuracy (and with --synth area and Fmax) over "
-                                     "fixed-point formats and lanes, as tasks on Dask")
-    p.add_argument("--dataset", default="yinyang",
-                   help="yinyang, digits, mnist:DIR, or a .npz / .csv file")
-    p.add_argument("--config", metavar="FILE", help="TOML config (the base of every point)")
+                                     "fixed-point formats and lanes, as tasks on Dask",
+                       parents=[config_option("built-in; the base of every point"),
+                                data_options(), json_option()])
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the config's)")
     p.add_argument("--weight-bits", default="6,8,10,12,16", metavar="N,N,...",
                    help="weight widths (default 6,8,10,12,16)")
@@ -61,16 +58,13 @@ def add_commands(sub) -> None:
                    help="local cluster processes (default: the CPU count)")
     p.add_argument("--cache", metavar="DIR", default=str(Path("build") / "sweep" / "cache"),
                    help="finished points, by hash (default build/sweep/cache)")
-    p.add_argument("--normalize", action="store_true",
-                   help="scale each input feature of a user file to [0, 1]")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="test accuracy against weight bits")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="the whole flow on the iCEBreaker's Yin-Yang config: every "
-                                    "model, the RTL, the full system, the bitstream, a report")
-    p.add_argument("--config", metavar="FILE",
-                   help="TOML config (default examples/icebreaker_yinyang.toml)")
+                                    "model, the RTL, the full system, the bitstream, a report",
+                       parents=[config_option("examples/icebreaker_yinyang.toml"),
+                                json_option()])
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the config's)")
     p.add_argument("--rtl-samples", type=non_negative_int, default=200,
                    help="training samples the RTL trains on, bit for bit (default 200)")
@@ -83,7 +77,6 @@ def add_commands(sub) -> None:
                    help="the report, its plots beside it (default build/demo/report.md)")
     p.add_argument("--sweep", metavar="SWEEP.json",
                    help="add a sweep's result (ghostfpga sweep --json) to the report")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=cmd_demo)
 
 
@@ -174,8 +167,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _at_least(args, 0, "rtl_samples")
     sweep = _read_sweep(args.sweep)
     board = _board(args.board)
-    config = Config.load(args.config) if args.config else board.config() if board \
-        else Config()
+    config = config_of(args, board)
     if args.epochs:
         config = config.replace(epochs=args.epochs)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
@@ -193,12 +185,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import plot_sweep, run_sweep, sweep_points
 
     _check_scheduler(args.scheduler)
-    config = Config.load(args.config) if args.config else Config()
+    config = config_of(args)
     if args.epochs is not None:
-        if args.epochs < 1:
-            print(f"ghostfpga sweep: error: --epochs must be a positive integer, not "
-                  f"{args.epochs}", file=sys.stderr)
-            return 2
         config = config.replace(epochs=args.epochs)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
@@ -254,7 +242,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _at_least(args, 0, "rtl_samples", "system_samples")
     sweep = _read_sweep(args.sweep)
     board = BOARDS["icebreaker"]
-    config = Config.load(args.config) if args.config else board.config()
+    config = config_of(args, board)
     if args.epochs:
         config = config.replace(epochs=args.epochs)
     if not args.no_bitstream:   # the bitstream comes last: refuse a config for another

@@ -2,7 +2,8 @@
 function driving it through a pyserial-like port (sim/tb_system.py).
 
 ``run_on_board(config, "ghostfpga.sim.board_jobs:train_job", args)`` builds (cached) and runs
-one job; the result is what the function returned.
+one job; the result is what the function returned. ``serve_board`` serves the simulated board
+on a TCP port (``ghostfpga sim-board``) until the process is stopped.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from amaranth.back import verilog
 
@@ -21,7 +26,7 @@ from ghostfpga.config import Config
 from .cosim import DEFAULT_BUILD_ROOT, build_verilog
 from .lifetime import owner_env
 
-__all__ = ["run_on_board", "SYSTEM_TOP"]
+__all__ = ["run_on_board", "serve_board", "port_problem", "SYSTEM_TOP"]
 
 SYSTEM_TOP = "ghost_system"
 
@@ -61,3 +66,67 @@ def run_on_board(config: Config, function: str, args: dict, simulator: str = "ve
     result = json.loads(out.read_text())
     shutil.rmtree(run_dir, ignore_errors=True)
     return result | {"sim_seconds": seconds}
+
+
+def port_problem(listen: int) -> str | None:
+    """Why the simulated board cannot listen on ``127.0.0.1:listen`` (None: it can); checked
+    before the simulator is built, so a busy port is refused with a message."""
+    if not 1 <= listen <= 65535:
+        return f"--listen must be a TCP port in 1..65535, not {listen}"
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", listen))
+    except OSError as exc:
+        return f"cannot listen on 127.0.0.1:{listen} ({exc.strerror})"
+    return None
+
+
+class BoardStopTimeout(RuntimeError):
+    """The simulated board did not stop within its deadline after being asked to."""
+
+
+def serve_board(config: Config, listen: int, on_ready: Callable[[], None],
+                stop_seconds: float = 120.0) -> str | None:
+    """Serve ``config``'s simulated board on ``127.0.0.1:listen`` (one client at a time; the
+    board keeps its state between clients, as a real one does) until a KeyboardInterrupt
+    in the calling thread (Ctrl-C, or SIGTERM / SIGHUP turned into one by the caller's
+    handler: ghostfpga.stopping), then stop the simulator within ``stop_seconds``.
+    ``on_ready`` runs once the board listens. Returns the stopping signal's name ("Ctrl-C"
+    by default), or None when the board ended by itself; raises the board's error, or
+    ``BoardStopTimeout``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ready, stop = Path(tmp) / "ready", Path(tmp) / "stop"
+        outcome: dict = {}
+        # the serving thread says it is done by an Event: after a KeyboardInterrupt inside
+        # Thread.join, CPython 3.11 may report the thread stopped while it still runs
+        done = threading.Event()
+
+        def serve():
+            try:
+                outcome["result"] = run_on_board(
+                    config, "ghostfpga.sim.board_jobs:serve_job",
+                    {"listen": listen, "ready": str(ready), "stop": str(stop)})
+            except Exception as exc:   # raised in the calling thread
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=serve, daemon=True).start()
+        stopped = None
+        try:
+            while not ready.exists() and not done.is_set():
+                time.sleep(0.05)
+            if ready.exists():
+                on_ready()
+            while not done.wait(0.2):
+                pass
+        except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM or SIGHUP: the server's end
+            stop.touch()   # the simulated board sees it within one turn of its loop
+            if not done.wait(stop_seconds):
+                raise BoardStopTimeout(f"the simulated board did not stop within "
+                                       f"{stop_seconds:g} s") from None
+            stopped = getattr(exc, "name", "Ctrl-C")
+    if "error" in outcome:
+        raise outcome["error"]
+    return stopped
