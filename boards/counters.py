@@ -45,11 +45,13 @@ class CounterBank(wiring.Component):
         mem = block_ram(16, self.depth, [0] * N_COUNTERS + self.identity_words)
         m.submodules.mem = mem
         rd, wr = mem.read_port(), mem.write_port()
+        self.ports = {"mem": (mem, rd, wr)}   # for simulation checks
         pending = Signal(N_COUNTERS)
         cause = Signal(range(N_COUNTERS))
         taken = Signal(N_COUNTERS)
         m.d.sync += pending.eq((pending & ~taken) | self.events)
-        m.d.comb += [rd.addr.eq(self.raddr), self.rdata.eq(rd.data)]
+        # (no read in the writing states: a read never meets a write)
+        m.d.comb += [rd.addr.eq(self.raddr), rd.en.eq(~wr.en), self.rdata.eq(rd.data)]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(pending == 0)

@@ -37,7 +37,8 @@ class FrameReceiver(wiring.Component):
 
     The executor reads slot ``tail`` (``raddr`` within the slot, ``rdata`` one cycle later,
     ``length`` = its body bytes without the CRC) while ``available``, and strobes ``release``
-    when done with it.
+    when done with it. The slot RAM reads only while ``available``: the tail slot then holds a
+    whole frame, which no byte received is written into, so no read meets a write.
     """
 
     def __init__(self, frames: int, slot_bytes: int):
@@ -61,6 +62,7 @@ class FrameReceiver(wiring.Component):
         mem = block_ram(8, N * S)
         m.submodules.mem = mem
         wr, rd = mem.write_port(), mem.read_port()
+        self.ports = {"mem": (mem, rd, wr)}   # for simulation checks
         m.submodules.crc = crc = _crc16()
 
         head = Signal(range(N))
@@ -81,7 +83,7 @@ class FrameReceiver(wiring.Component):
         m.d.comb += [self.i.ready.eq(1), self.available.eq(count != 0), self.tail.eq(tail),
                      self.length.eq(Array(lengths)[tail]),
                      rd.addr.eq(Cat(self.raddr, tail) if N > 1 else self.raddr),
-                     self.rdata.eq(rd.data)]
+                     rd.en.eq(count != 0), self.rdata.eq(rd.data)]
 
         emit = Signal()
         emit_byte = Signal(8)
@@ -154,6 +156,8 @@ class FrameSender(wiring.Component):
     length from its header, then COBS-encodes body and CRC, scanning each block before
     sending it; the scan visits every body byte once and in order, so the CRC is complete
     when the scan reaches it. A slot stays ``queued`` until its closing delimiter is taken.
+    The slot RAM reads only in the states that use its data (``reading``), all on a queued
+    slot, which the executor does not write: no read meets a write.
     """
 
     def __init__(self, frames: int, slot_bytes: int):
@@ -175,6 +179,7 @@ class FrameSender(wiring.Component):
         mem = block_ram(8, N * S)
         m.submodules.mem = mem
         wr, rd = mem.write_port(), mem.read_port()
+        self.ports = {"mem": (mem, rd, wr)}   # for simulation checks
         m.submodules.crc = crc = _crc16()
         m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
 
@@ -203,7 +208,8 @@ class FrameSender(wiring.Component):
             return Cat(offset[:self._slot_bits], slot) if N > 1 else offset[:self._slot_bits]
 
         read_index = Signal(range(S + 2))
-        m.d.comb += rd.addr.eq(addr(read_index))
+        reading = Signal()                 # a state that uses the slot's bytes
+        m.d.comb += [rd.addr.eq(addr(read_index)), rd.en.eq(reading)]
         byte = Signal(8)                   # the byte at ``index`` (body, then CRC)
         m.d.comb += byte.eq(Mux(index < body, rd.data,
                                 Mux(index == body, crc.crc[8:], crc.crc[:8])))
@@ -229,10 +235,10 @@ class FrameSender(wiring.Component):
                     m.d.sync += q_tail.eq(Mux(q_tail == N - 1, 0, q_tail + 1))
                     m.next = "LEN_LO"
             with m.State("LEN_LO"):
-                m.d.comb += read_index.eq(2)
+                m.d.comb += [read_index.eq(2), reading.eq(1)]
                 m.next = "LEN_HI"
             with m.State("LEN_HI"):
-                m.d.comb += read_index.eq(3)
+                m.d.comb += [read_index.eq(3), reading.eq(1)]
                 m.d.sync += header[:8].eq(rd.data)
                 m.next = "LEN"
             with m.State("LEN"):
@@ -246,13 +252,13 @@ class FrameSender(wiring.Component):
                     m.next = "SCAN_READ"
             # scan: count the nonzero bytes of the block at ``pos``
             with m.State("SCAN_READ"):
-                m.d.comb += read_index.eq(index)
+                m.d.comb += [read_index.eq(index), reading.eq(1)]
                 with m.If((n == 254) | (index == total)):
                     m.next = "CODE"
                 with m.Else():
                     m.next = "SCAN"
             with m.State("SCAN"):
-                m.d.comb += read_index.eq(index)
+                m.d.comb += [read_index.eq(index), reading.eq(1)]
                 with m.If(index < body):   # every body byte is scanned once, in order
                     m.d.comb += [crc.valid.eq(1), crc.data.eq(rd.data),
                                  crc.start.eq(index == 0)]
@@ -267,13 +273,14 @@ class FrameSender(wiring.Component):
                     m.d.sync += index.eq(pos)
                     m.next = "DATA_READ"
             with m.State("DATA_READ"):
-                m.d.comb += read_index.eq(index)
+                m.d.comb += [read_index.eq(index), reading.eq(1)]
                 with m.If(index == pos + n):
                     m.next = "NEXT"
                 with m.Else():
                     m.next = "DATA"
             with m.State("DATA"):
-                m.d.comb += [read_index.eq(index), self.o.valid.eq(1), self.o.payload.eq(byte)]
+                m.d.comb += [read_index.eq(index), reading.eq(1), self.o.valid.eq(1),
+                             self.o.payload.eq(byte)]
                 with m.If(self.o.ready):
                     m.d.sync += index.eq(index + 1)
                     m.next = "DATA_READ"

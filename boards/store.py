@@ -69,8 +69,11 @@ class SampleStore(wiring.Component):
         else:
             m.submodules.words = mem = block_ram(self.width, self.words)
             rd, wr = mem.read_port(), mem.write_port()
-            m.d.comb += [rd.addr.eq(self.addr), wr.addr.eq(self.addr), wr.en.eq(self.we),
-                         wr.data.eq(self.wdata), self.rdata.eq(rd.data)]
+            self.ports = {"words": (mem, rd, wr)}   # for simulation checks
+            # one address: a write cycle reads nothing (the SPRAM's read data is then
+            # undefined too), so no read meets a write
+            m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.we), wr.addr.eq(self.addr),
+                         wr.en.eq(self.we), wr.data.eq(self.wdata), self.rdata.eq(rd.data)]
         return m
 
     def _sprams(self, m: Module) -> None:

@@ -46,6 +46,7 @@ class SystemTop(wiring.Component):
         self.layout = LinkLayout(config)
         self.plan = Plan(config)
         self.identity = Identity.of(config, self.plan.depth)
+        self.parts: dict = {}
         super().__init__()
 
     def elaborate(self, platform):
@@ -66,6 +67,7 @@ class SystemTop(wiring.Component):
         m.d.sync += core_reset.eq(ex.core_reset)
         m.submodules.core = ResetInserter(core_reset)(core)
         self.core = core   # for simulation checks
+        self.parts = {"framer": framer, "sender": sender, "counters": bank}   # (likewise)
 
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
                      self.busy.eq(core.busy),
@@ -97,6 +99,7 @@ class SystemTop(wiring.Component):
         if lay.store_samples:
             m.submodules.store = store = SampleStore(lay.store_words, lay.store_width,
                                                      self.store_kind)
+            self.parts["store"] = store
             m.d.comb += [store.addr.eq(ex.store_addr), store.wdata.eq(ex.store_wdata),
                          store.we.eq(ex.store_we), ex.store_rdata.eq(store.rdata)]
         return m

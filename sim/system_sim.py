@@ -18,10 +18,11 @@ STATUS = ("busy", "learning", "link_error")   # the system top's LED outputs
 
 def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
                    idle_bits: int = 400, cycle_limit: int = 2_000_000,
-                   seen: list | None = None) -> list[bytes]:
+                   seen: list | None = None, on_tick=None) -> list[bytes]:
     """Send each chunk on ``rx`` (8N1), then listen until ``tx`` stays idle and the core not
     busy for ``idle_bits`` bit times; returns the bytes received after each chunk. With ``seen``, a
-    list, appends per chunk the set of status outputs (``STATUS``) that were ever high."""
+    list, appends per chunk the set of status outputs (``STATUS``) that were ever high.
+    ``on_tick(ctx, top)``, if given, runs before every clock edge (a per-cycle check)."""
     top = SystemTop(config, divisor=divisor)
     D = divisor
     replies: list[bytes] = []
@@ -36,6 +37,8 @@ def exchange_bytes(config: Config, chunks: list[bytes], divisor: int = 4,
                 high.update(name for name in STATUS if ctx.get(getattr(top, name)))
             if cycles > cycle_limit:
                 raise AssertionError(f"system simulation exceeded {cycle_limit} cycles")
+            if on_tick is not None:
+                on_tick(ctx, top)
             await ctx.tick()
 
         for chunk in chunks:

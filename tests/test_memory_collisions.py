@@ -92,3 +92,63 @@ def test_the_checks_see_passes_started_too_early(monkeypatch):
     monkeypatch.setattr(Program, "drain", lambda self, n, train=True: 0)
     collisions, conflicts, _, _ = _run(CONFIGS["rows"])
     assert conflicts and collisions
+
+
+def _system_memories(top):
+    """(label, read port, write port) of every memory of the system top: the link's slot
+    RAMs, the counter bank, the on-board set, the core's weight and state memories."""
+    found = [(f"{name}.{mem}", rd, wr) for name, part in top.parts.items()
+             for mem, (_, rd, wr) in part.ports.items()]
+    found += [(f"core.lane{p}.weights", rd, wr) for p, lane in enumerate(top.core.lanes)
+              for _, rd, wr in lane.ports.values()]
+    found += [(f"core.state{p}.{name}", rd, wr) for p, bank in enumerate(top.core.banks)
+              for name, (_, rd, wr) in bank.ports.items()]
+    return found
+
+
+def test_no_memory_of_the_system_top_reads_a_word_while_writing_it():
+    """Every command through the UART (the on-board set stored and trained, samples streamed
+    and inferred, weights read, counters, a reset), every memory checked every cycle."""
+    import struct
+
+    import numpy as np
+
+    from ghostfpga.boards.protocol import Command, encode_frame
+    from ghostfpga.config import Link
+    from ghostfpga.sim.system_sim import exchange_bytes
+
+    config = Config(layers=(4, 6, 3), hardware=Hardware(lanes=3),
+                    link=Link(store_samples=8))
+    rng = np.random.default_rng(5)
+
+    def samples(n):
+        return bytes([n]) + b"".join(struct.pack("<4H", *rng.integers(0, 257, 4))
+                                     + bytes([int(rng.integers(0, 3))]) for _ in range(n))
+    frames = [encode_frame(Command.IDENTIFY, 0, b""),
+              encode_frame(Command.STORE, 1, struct.pack("<H", 0) + samples(6)),
+              encode_frame(Command.EPOCH, 2, struct.pack("<5H", 6, 1, 5, 300, 200)),
+              encode_frame(Command.TRAIN, 3, samples(3)),
+              encode_frame(Command.INFER, 4, samples(2)),
+              encode_frame(Command.READ, 5, bytes([1, 0, 0, 8])),
+              encode_frame(Command.COUNTERS, 6, b""),
+              encode_frame(Command.RESET, 7, b""),
+              encode_frame(Command.TRAIN, 8, samples(2))]
+    collisions, seen = [], set()
+    memories = []
+
+    def check(ctx, top):
+        if not memories:
+            memories.extend(_system_memories(top))
+        for label, rd, wr in memories:
+            if ctx.get(wr.en):
+                seen.add(label)
+                if ctx.get(rd.en) and ctx.get(rd.addr) == ctx.get(wr.addr):
+                    collisions.append(label)
+
+    replies = exchange_bytes(config, frames, on_tick=check)
+    assert all(replies), "every frame was answered"
+    labels = {label for label, _, _ in memories}
+    assert {"framer.mem", "sender.mem", "counters.mem", "store.words"} <= labels
+    assert {"framer.mem", "sender.mem", "counters.mem", "store.words",
+            "core.lane0.weights", "core.state0.a"} <= seen   # each was written
+    assert not collisions, f"{len(collisions)} collisions, in {sorted(set(collisions))}"
