@@ -117,7 +117,11 @@ class MacLane(wiring.Component):
         rd = mem.read_port()
         wr = mem.write_port()
         self.ports = {"w": (mem, rd, wr)}   # for simulation checks
-        m.d.comb += [rd.addr.eq(self.addr), self.rdata.eq(rd.data)]
+        # no read in a host write's cycle: the row read may be the one written (the host's
+        # consecutive words; a read, then a write of one word), whose data the iCE40
+        # leaves undefined; nothing uses a read then (the host reads after its writes)
+        m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.host_write),
+                     self.rdata.eq(rd.data)]
 
         # stage 0 -> 1 (data registers carry no reset, so Yosys can pack them into the DSP)
         s1_op = Signal(2)

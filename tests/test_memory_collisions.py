@@ -35,8 +35,9 @@ CONFIGS = {
 
 
 def _run(config):
-    """Three training samples and an inference: (collisions, port conflicts, cycles, the
-    busy-cycle count after each sample was counted)."""
+    """The initial weights written through the host port, three training samples and an
+    inference: (collisions, port conflicts, cycles, the busy-cycle count after each sample
+    was counted)."""
     core, proto, model, data = GhostCore(config), Protocol(config), FixedModel(config), yinyang()
     collisions, conflicts, cycles, stamps = [], [], [0], [0]
     eta = proto.pack_eta(model.etas(config.lr_at(0)))
@@ -58,6 +59,7 @@ def _run(config):
 
         driver = CoreDriver(AmaranthPorts(ctx, core), limit=20_000, on_tick=check)
         driver.idle_inputs()
+        await driver.load(core.plan.lane_images(model.params))   # host writes (and reads)
         for i in range(4):   # three training samples and an inference, each streamed as
             # soon as the result before it is out (its beats written while the previous
             # sample learns; chained), the second after the core went idle
@@ -108,7 +110,8 @@ def _system_memories(top):
 
 def test_no_memory_of_the_system_top_reads_a_word_while_writing_it():
     """Every command through the UART (the on-board set stored and trained, samples streamed
-    and inferred, weights read, counters, a reset), every memory checked every cycle."""
+    and inferred, weights written and read, counters, a reset), every memory checked every
+    cycle."""
     import struct
 
     import numpy as np
@@ -129,10 +132,11 @@ def test_no_memory_of_the_system_top_reads_a_word_while_writing_it():
               encode_frame(Command.EPOCH, 2, struct.pack("<5H", 6, 1, 5, 300, 200)),
               encode_frame(Command.TRAIN, 3, samples(3)),
               encode_frame(Command.INFER, 4, samples(2)),
-              encode_frame(Command.READ, 5, bytes([1, 0, 0, 8])),
-              encode_frame(Command.COUNTERS, 6, b""),
-              encode_frame(Command.RESET, 7, b""),
-              encode_frame(Command.TRAIN, 8, samples(2))]
+              encode_frame(Command.WRITE, 5, struct.pack("<BH4h", 1, 2, -5, -5, 7, 100)),
+              encode_frame(Command.READ, 6, bytes([1, 0, 0, 8])),
+              encode_frame(Command.COUNTERS, 7, b""),
+              encode_frame(Command.RESET, 8, b""),
+              encode_frame(Command.TRAIN, 9, samples(2))]
     collisions, seen = [], set()
     memories = []
 
