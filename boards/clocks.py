@@ -63,9 +63,12 @@ class ClockReset(Elaboratable):
     package pin, which feeds SB_PLL40_PAD; ECP5: the buffered input) through the device's PLL, and ``rst``, held until the PLL locks and ``hold_us`` more have
     passed (iCE40 block RAMs read zero for a few microseconds after configuration)."""
 
-    def __init__(self, family: str, pin, f_in: float, clock_mhz: float, hold_us: float = 20):
+    HOLD_US = 20
+
+    def __init__(self, family: str, pin, f_in: float, clock_mhz: float,
+                 hold_us: float = HOLD_US):
         self.family, self.pin, self.f_in, self.clock_mhz = family, pin, f_in, clock_mhz
-        self.hold = max(1, round(hold_us * clock_mhz))
+        self.hold = self.hold_cycles(clock_mhz, hold_us)
         self.pll = (ice40_pll if family == "ice40" else ecp5_pll)(f_in, clock_mhz)
         if self.pll is None:
             raise ValueError(f"no PLL setting makes exactly {clock_mhz:g} MHz from "
@@ -73,6 +76,11 @@ class ClockReset(Elaboratable):
         self.locked = Signal()
         self.clk = Signal()   # for the parent's ``sync`` domain
         self.rst = Signal()
+
+    @staticmethod
+    def hold_cycles(clock_mhz: float, hold_us: float = HOLD_US) -> int:
+        """Cycles of ``rst`` after the PLL locks."""
+        return max(1, round(hold_us * clock_mhz))
 
     def elaborate(self, platform):
         m = Module()

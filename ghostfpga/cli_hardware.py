@@ -88,6 +88,9 @@ def add_commands(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the weights the board holds (read back first; no "
                         "warm-up) instead of loading the config's initial weights")
+    p.add_argument("--netlist", action="store_true",
+                   help="with --port sim: the system top as Yosys synthesizes it for the "
+                        "config's device (gate level, the device's cell models; iCE40)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sim-board", help="serve the simulated board (system top in "
@@ -95,6 +98,9 @@ def add_commands(sub) -> None:
                        parents=[config_option("built-in")])
     p.add_argument("--listen", type=int, required=True, metavar="PORT",
                    help="TCP port; clients open socket://127.0.0.1:PORT")
+    p.add_argument("--netlist", action="store_true",
+                   help="serve the system top as Yosys synthesizes it for the config's device "
+                        "(gate level, the device's cell models; iCE40)")
     p.set_defaults(func=cmd_sim_board)
 
     p = sub.add_parser("build", help="build a board's bitstream with the host link (Yosys, "
@@ -105,6 +111,12 @@ def add_commands(sub) -> None:
     p.add_argument("--build-dir", metavar="DIR", help="where the files go (default "
                                                       "build/<board>)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--verify", action="store_true",
+                   help="before calling the bitstream good, simulate this build's own netlist "
+                        "(a stand-in for the PLL, the cell models, Icarus) training under the "
+                        "host driver against the golden model (iCE40; a few minutes)")
+    p.add_argument("--verify-samples", type=positive_int, default=16, metavar="N",
+                   help="samples --verify trains and infers (default 16)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("program", help="write a board's bitstream (openFPGALoader), then "
@@ -261,8 +273,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .hardware import run_on_device
 
+    if args.netlist and args.port != "sim":
+        raise UsageError(f"--netlist needs --port sim (the simulated board), not {args.port}")
     board = _board(args.board)
     config = config_of(args, board)
+    if args.netlist:   # refused before the data and the build (a device without models)
+        _check_netlist_device(config)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
                            normalize=args.normalize)
     samples_used(args.samples, data, say)
@@ -272,7 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         port = _port(args.port, board)
         run = run_on_device(config, data, port, args.samples, args.epochs, args.timeout,
                             test_samples=args.test_samples, on_board=args.on_board,
-                            resume=args.resume)
+                            resume=args.resume, netlist=args.netlist)
     except DeviceError as exc:
         raise CommandError(str(exc)) from exc
     if board:
@@ -300,6 +316,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _checked(run, args.json)
 
 
+def _check_netlist_device(config) -> None:
+    """Refuse a gate-level simulation the device's cell models cannot run, at the door."""
+    from ghostfpga.devices import DEVICES
+    from ghostfpga.sim.netlist import NetlistError, cell_models
+
+    try:
+        cell_models(DEVICES[config.hardware.device].family, "verilator")
+    except NetlistError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_sim_board(args: argparse.Namespace) -> int:
     from ghostfpga.fit import check_memory_fit
     from ghostfpga.sim.board_sim import BoardStopTimeout, port_problem, serve_board
@@ -309,14 +336,17 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
         raise UsageError(problem)
     config = config_of(args)
     check_memory_fit(config, link=True)
+    if args.netlist:
+        _check_netlist_device(config)
     print(f"building the simulated board ({'-'.join(map(str, config.layers))}, "
-          f"{config.hardware.lanes} lanes) ...", file=sys.stderr)
+          f"{config.hardware.lanes} lanes{', synthesized' if args.netlist else ''}) ...",
+          file=sys.stderr)
 
     def ready():
         print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
               "(one client at a time; Ctrl-C stops)", flush=True)
     try:
-        stopped = serve_board(config, args.listen, ready)
+        stopped = serve_board(config, args.listen, ready, netlist=args.netlist)
     except BoardStopTimeout as exc:
         raise CommandError(str(exc), code=1) from exc
     except Exception as exc:   # the board's own failure (build, simulator)
@@ -332,6 +362,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     board = BOARDS[args.board]
     config = config_of(args, board)
+    if args.verify:   # refused before the build: no models, no simulator
+        from ghostfpga.sim.cosim import simulator_available
+
+        if board.fpga.family != "ice40":
+            raise UsageError(f"--verify: the {board.title}'s cells (MULT18X18D, DP16KD) have "
+                             "no simulation models yet")
+        if not simulator_available("icarus"):
+            raise UsageError("--verify simulates with Icarus Verilog, which is not installed "
+                             "(apt-get install iverilog)")
     build_dir = args.build_dir or f"build/{board.name}"
     print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
           f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
@@ -348,10 +387,30 @@ def cmd_build(args: argparse.Namespace) -> int:
                   f"{report.clock_mhz:g}", fmax, f"{report.seconds:.0f}"]],
                 title=f"{board.title}: {'-'.join(map(str, config.layers))}, "
                       f"{config.hardware.lanes} lanes"))
+    result = report.to_dict()
+    verified = None
+    if args.verify and not report.problem:
+        from .hardware import verify_build
+
+        print(f"verifying: this build's netlist trains {args.verify_samples} samples under the "
+              "host driver, against the golden model (Icarus, a few minutes) ...",
+              file=sys.stderr)
+        verified = verify_build(config, board, build_dir, args.verify_samples)
+        result["verify"] = {k: verified[k] for k in ("samples", "on_board", "mismatches",
+                                                     "first_mismatch", "seconds")}
     if args.json:
-        write_json(args.json, report.to_dict())
+        write_json(args.json, result)
     if report.problem:
         raise CommandError(f"the design {report.problem}")
+    if verified is not None:
+        if verified["mismatches"]:
+            raise CommandError(f"the netlist of this build differs from the golden model "
+                               f"({verified['mismatches']} mismatches; first: "
+                               f"{verified['first_mismatch']}): do not program "
+                               f"{report.bitstream}", code=1)
+        print(f"verified: the netlist of this build trained {verified['samples']} samples "
+              f"{'from its on-board set' if verified['on_board'] else 'streamed'} equal to the "
+              f"golden model, in every prediction and weight ({verified['seconds']:.0f} s)")
     print(f"wrote {report.bitstream} and its config {Path(report.bitstream).with_suffix('.toml')}")
     return 0
 

@@ -101,11 +101,16 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
 def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                   epochs: int, timeout: float = 1.0, simulator: str = "verilator",
                   test_samples: int | None = None, divisor: int | None = None,
-                  on_board: bool = False, resume: bool = False) -> dict:
+                  on_board: bool = False, resume: bool = False, netlist: bool = False,
+                  design: tuple[str, int] | None = None) -> dict:
     """Train through the host driver on ``port`` (a serial URL, ``fake``, or ``sim`` for the
     system top in co-simulation), streamed over the link or (``on_board``) from the on-board
     training set, then check every prediction and every read-back weight against the
-    fixed-point golden model trained on the same samples in the same order."""
+    fixed-point golden model trained on the same samples in the same order. ``netlist`` (with
+    ``sim``): the system top as Yosys synthesizes it, with the device's cell models; a read of
+    a block-RAM row in the cycle it is written counts as a mismatch. ``design`` (with
+    ``sim``): (Verilog, cycles to wait after reset) of another design with the system top's
+    ports, a board build's netlist (``verify_build``)."""
     from ghostfpga.boards.session import drive
 
     n = len(data.y_train) if samples is None else min(samples, len(data.y_train))
@@ -117,6 +122,8 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                           f"must hold the {n} training samples of --on-board (lower "
                           "--samples, or raise it and build for it)")
     x_train, y_train, x_test = data.x_train[:n], data.y_train[:n], data.x_test
+    if netlist and port != "sim":
+        raise ValueError(f"netlist: only the simulated board (port 'sim') has one, not {port!r}")
     start = time.perf_counter()
     if port == "sim":
         from ghostfpga.sim.board_sim import run_on_board
@@ -127,7 +134,9 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),
                             "epochs": epochs, "timeout": min(timeout, 0.05),
                             "on_board": on_board, "resume": resume},
-                           simulator=simulator, divisor=divisor)
+                           simulator=simulator, divisor=divisor, netlist=netlist,
+                           **({"design": design[0], "start_cycles": design[1]}
+                              if design else {}))
     else:
         from ghostfpga.boards.device import Device
         from ghostfpga.boards.fake import FakeDevice
@@ -186,6 +195,9 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) ->
             if g != w:
                 mismatches += 1
                 first = first or f"epoch {epoch + 1}, sample {i}: device {g}, golden {w}"
+    for line in run.get("collisions", []):   # the strict block-RAM model (sim/netlist.py)
+        mismatches += 1
+        first = first or f"block-RAM read-during-write collision: {line}"
     golden_test = model.predict(data.x_test)
     test = np.array(run["test_predictions"])
     wrong = int(np.sum(test != golden_test))
@@ -224,3 +236,24 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) ->
         "counters": run["counters"], "resent_frames": run["resent_frames"],
         "device_seconds": run["seconds"], "config": config.to_dict(),
     }
+
+
+def verify_build(config: Config, board, build_dir, samples: int = 16,
+                 simulator: str = "icarus") -> dict:
+    """``ghostfpga build --verify``: the netlist of the build in ``build_dir`` (its own
+    ``top.json``, with a stand-in for the PLL: sim/board_netlist.py) trains ``samples``
+    seeded random samples under the real host driver, from its on-board set when it has one
+    (else streamed), and infers them; every prediction and weight read back is checked
+    against the golden model (``run_on_device``'s report, ``mismatches``)."""
+    from ghostfpga.golden.datasets import Dataset
+    from ghostfpga.sim.board_netlist import board_design, reset_cycles
+
+    rng = np.random.default_rng(0)
+    n0, classes = config.layers[0], config.layers[-1]
+    x = rng.uniform(0.0, 1.0, (samples, n0))
+    y = rng.integers(0, classes, samples)
+    data = Dataset("random (build --verify)", x, y, x, y, classes)
+    design = board_design(config, board, build_dir, simulator)
+    return run_on_device(config, data, "sim", samples, 1, timeout=0.01, simulator=simulator,
+                         on_board=config.link.store_samples >= samples,
+                         design=(design, reset_cycles(config)))

@@ -31,23 +31,34 @@ __all__ = ["run_on_board", "serve_board", "port_problem", "SYSTEM_TOP"]
 SYSTEM_TOP = "ghost_system"
 
 
-def system_verilog(config: Config, divisor: int | None = None) -> str:
-    top = SystemTop(config, divisor)
+def system_verilog(config: Config, divisor: int | None = None, store: str = "memory") -> str:
+    top = SystemTop(config, divisor, store=store)
     return verilog.convert(top, name=SYSTEM_TOP, emit_src=False)
 
 
 def run_on_board(config: Config, function: str, args: dict, simulator: str = "verilator",
-                 divisor: int | None = None, build_root: Path = DEFAULT_BUILD_ROOT) -> dict:
+                 divisor: int | None = None, build_root: Path = DEFAULT_BUILD_ROOT,
+                 netlist: bool = False, design: str | None = None,
+                 start_cycles: int = 3) -> dict:
     """Run ``function(port, **args)`` against the simulated system top; returns its result
-    (a JSON-able dict) with ``sim_seconds`` added: wall time of the simulation."""
+    (a JSON-able dict) with ``sim_seconds`` added: wall time of the simulation, and
+    ``collisions``: what the strict block-RAM model reported. ``netlist``: the system top as
+    Yosys synthesizes it for the config's device, with its cell models (sim/netlist.py).
+    ``design``: other Verilog with the system top's ports (a board build's netlist,
+    sim/board_netlist.py), whose host job starts ``start_cycles`` after the reset."""
     from cocotb_tools.runner import get_runner
 
+    from .netlist import COLLISION, system_netlist
+
     divisor = config.link.divisor if divisor is None else divisor
-    build_dir = build_verilog(system_verilog(config, divisor), SYSTEM_TOP, config, simulator,
-                              build_root)
+    if design is None:
+        design = system_netlist(config, simulator, divisor) if netlist else \
+            system_verilog(config, divisor)
+    build_dir = build_verilog(design, SYSTEM_TOP, config, simulator, build_root)
     run_dir = build_dir / f"run-{os.getpid()}-{time.monotonic_ns()}"
     run_dir.mkdir()
     job = {"function": function, "args": args, "divisor": divisor,
+           "start_cycles": start_cycles,
            "clock_ps": 2 * round(5e5 / config.link.clock_mhz)}   # even: two half periods
     (run_dir / "job.json").write_text(json.dumps(job))
     out = run_dir / "out.json"
@@ -64,8 +75,10 @@ def run_on_board(config: Config, function: str, args: dict, simulator: str = "ve
         log = (run_dir / "sim.log").read_text(errors="replace")[-4000:]
         raise RuntimeError(f"the simulated board's job failed; log tail:\n{log}")
     result = json.loads(out.read_text())
+    collisions = [line.strip() for line in (run_dir / "sim.log").read_text(
+        errors="replace").splitlines() if COLLISION in line]
     shutil.rmtree(run_dir, ignore_errors=True)
-    return result | {"sim_seconds": seconds}
+    return result | {"sim_seconds": seconds, "collisions": collisions}
 
 
 def port_problem(listen: int) -> str | None:
@@ -87,12 +100,13 @@ class BoardStopTimeout(RuntimeError):
 
 
 def serve_board(config: Config, listen: int, on_ready: Callable[[], None],
-                stop_seconds: float = 120.0) -> str | None:
+                stop_seconds: float = 120.0, netlist: bool = False) -> str | None:
     """Serve ``config``'s simulated board on ``127.0.0.1:listen`` (one client at a time; the
     board keeps its state between clients, as a real one does) until a KeyboardInterrupt
     in the calling thread (Ctrl-C, or SIGTERM / SIGHUP turned into one by the caller's
     handler: ghostfpga.stopping), then stop the simulator within ``stop_seconds``.
-    ``on_ready`` runs once the board listens. Returns the stopping signal's name ("Ctrl-C"
+    ``on_ready`` runs once the board listens; ``netlist``: the synthesized system top
+    (``run_on_board``). Returns the stopping signal's name ("Ctrl-C"
     by default), or None when the board ended by itself; raises the board's error, or
     ``BoardStopTimeout``."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +120,8 @@ def serve_board(config: Config, listen: int, on_ready: Callable[[], None],
             try:
                 outcome["result"] = run_on_board(
                     config, "ghostfpga.sim.board_jobs:serve_job",
-                    {"listen": listen, "ready": str(ready), "stop": str(stop)})
+                    {"listen": listen, "ready": str(ready), "stop": str(stop)},
+                    netlist=netlist)
             except Exception as exc:   # raised in the calling thread
                 outcome["error"] = exc
             finally:

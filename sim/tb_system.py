@@ -129,6 +129,8 @@ async def run_host_job(dut):
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
+    for _ in range(int(job.get("start_cycles", 3))):   # (a board top: its own reset hold)
+        await RisingEdge(dut.clk)
     port = SimPort(dut, int(job["divisor"]) * clock_ps, clock_ps)
     cocotb.start_soon(port.drive_rx())
     cocotb.start_soon(port.watch_tx())

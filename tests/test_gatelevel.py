@@ -105,3 +105,28 @@ endmodule
     assert "DONE" in out and "FAIL" not in out, out
     reports = [line for line in out.splitlines() if COLLISION in line]
     assert len(reports) == 1 and "bench.ram row 5" in reports[0], out
+
+
+SYSTEM = dataclasses.replace(TIED, link=dataclasses.replace(TIED.link, store_samples=16))
+
+
+@pytest.mark.parametrize("simulator, on_board", [
+    pytest.param("icarus", True, marks=needs_icarus),
+    pytest.param("verilator", False)])
+def test_the_synthesized_system_top_trains_bit_exact_under_the_host_driver(simulator,
+                                                                            on_board):
+    """The system top (UART, host link, on-board set in SPRAM, core) as Yosys synthesizes it
+    for the UP5K, under the real host driver: every prediction, every weight read back equal
+    to the golden model's, and no block-RAM row read while written (the strict model)."""
+    from ghostfpga.golden.datasets import yinyang
+    from ghostfpga.hardware import run_on_device
+
+    run = run_on_device(SYSTEM, yinyang(), "sim", 12, 1, timeout=0.01, simulator=simulator,
+                        test_samples=6, on_board=on_board, netlist=True)
+    assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run["samples"] == 12
+
+
+def test_run_netlist_is_refused_off_the_simulated_board(capsys):
+    assert main(["run", "--port", "fake", "--netlist", "--samples", "4"]) == 2
+    assert "--netlist needs --port sim" in capsys.readouterr().err
