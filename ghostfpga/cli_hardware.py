@@ -395,7 +395,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"verifying: this build's netlist trains {args.verify_samples} samples under the "
               "host driver, against the golden model (Icarus, a few minutes) ...",
               file=sys.stderr)
-        verified = verify_build(config, board, build_dir, args.verify_samples)
+        try:
+            verified = verify_build(config, board, build_dir, args.verify_samples)
+        except RuntimeError as exc:
+            raise CommandError(f"--verify: {exc}", code=1) from exc
         result["verify"] = {k: verified[k] for k in ("samples", "on_board", "mismatches",
                                                      "first_mismatch", "seconds")}
     if args.json:

@@ -64,21 +64,34 @@ def run_on_board(config: Config, function: str, args: dict, simulator: str = "ve
     out = run_dir / "out.json"
     # the runner hands the simulator this Python's sys.path as PYTHONPATH
     start = time.perf_counter()
-    get_runner(simulator).test(test_module="ghostfpga.sim.tb_system", hdl_toplevel=SYSTEM_TOP,
-                               hdl_toplevel_lang="verilog", build_dir=build_dir,
-                               test_dir=run_dir,
-                               extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),
-                                          "GHOSTFPGA_OUT": str(out)} | owner_env(),
-                               log_file=run_dir / "sim.log")
+    try:
+        get_runner(simulator).test(test_module="ghostfpga.sim.tb_system",
+                                   hdl_toplevel=SYSTEM_TOP, hdl_toplevel_lang="verilog",
+                                   build_dir=build_dir, test_dir=run_dir,
+                                   extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),
+                                              "GHOSTFPGA_OUT": str(out)} | owner_env(),
+                                   log_file=run_dir / "sim.log")
+    except SystemExit:   # (cocotb's runner exits when its test fails: reported below)
+        pass
     seconds = time.perf_counter() - start
     if not out.exists():
-        log = (run_dir / "sim.log").read_text(errors="replace")[-4000:]
-        raise RuntimeError(f"the simulated board's job failed; log tail:\n{log}")
+        raise RuntimeError(_job_failure((run_dir / "sim.log").read_text(errors="replace")))
     result = json.loads(out.read_text())
     collisions = [line.strip() for line in (run_dir / "sim.log").read_text(
         errors="replace").splitlines() if COLLISION in line]
     shutil.rmtree(run_dir, ignore_errors=True)
     return result | {"sim_seconds": seconds, "collisions": collisions}
+
+
+def _job_failure(log: str) -> str:
+    """What the simulated board's job died of: the exception its log ends with (the host
+    driver's error: another config on the device, a timeout), and where the log is."""
+    import re
+
+    errors = re.findall(r"^\s*([\w.]*(?:Error|Exception|Timeout)\w*: .*)$", log, re.MULTILINE)
+    if errors:
+        return f"the simulated board's job failed: {errors[-1].strip()}"
+    return f"the simulated board's job failed; log tail:\n{log[-4000:]}"
 
 
 def port_problem(listen: int) -> str | None:
