@@ -115,7 +115,7 @@ def add_commands(sub) -> None:
                    help="before calling the bitstream good, simulate this build's own netlist "
                         "(a stand-in for the PLL, the cell models, Icarus) training under the "
                         "host driver against the golden model (iCE40; a few minutes)")
-    p.add_argument("--verify-samples", type=positive_int, default=16, metavar="N",
+    p.add_argument("--verify-samples", type=positive_int, default=None, metavar="N",
                    help="samples --verify trains and infers (default 16)")
     p.set_defaults(func=cmd_build)
 
@@ -362,6 +362,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     board = BOARDS[args.board]
     config = config_of(args, board)
+    if args.verify_samples is not None and not args.verify:
+        raise UsageError("--verify-samples takes effect only with --verify")
     if args.verify:   # refused before the build: no models, no simulator
         from ghostfpga.sim.cosim import simulator_available
 
@@ -392,11 +394,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.verify and not report.problem:
         from .hardware import verify_build
 
-        print(f"verifying: this build's netlist trains {args.verify_samples} samples under the "
+        samples = args.verify_samples or 16
+        print(f"verifying: this build's netlist trains {samples} samples under the "
               "host driver, against the golden model (Icarus, a few minutes) ...",
               file=sys.stderr)
         try:
-            verified = verify_build(config, board, build_dir, args.verify_samples)
+            verified = verify_build(config, board, build_dir, samples)
         except RuntimeError as exc:
             raise CommandError(f"--verify: {exc}", code=1) from exc
         result["verify"] = {k: verified[k] for k in ("samples", "on_board", "mismatches",

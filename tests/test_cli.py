@@ -204,6 +204,10 @@ def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
     (["run", "--port", "/dev/ttyGHOSTFPGA9"], "cannot open /dev/ttyGHOSTFPGA9"),
     (["run", "--port", "loop://", "--timeout", "0.02"], "loop://: no reply to IDENTIFY"),
     (["sim-board", "--listen", "70000"], "--listen must be a TCP port"),
+    (["run", "--port", "fake", "--netlist"], "--netlist needs --port sim"),
+    (["build", "--board", "ulx3s-85f", "--verify"], "have no simulation models yet"),
+    (["build", "--board", "icebreaker", "--verify-samples", "4"],
+     "--verify-samples takes effect only with --verify"),
 ])
 def test_run_errors_name_the_problem(capsys, argv, message):
     assert main(argv) == 2
