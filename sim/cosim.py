@@ -106,6 +106,9 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
             runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
                          build_args=args, timescale=("1ns", "1ps"), always=True,
                          log_file=build_dir / "build.log")
+        except BaseException:   # stopped (Ctrl-C, SIGTERM, SIGHUP) or failed
+            stop_compilers(build_dir)
+            raise
         finally:
             if saved is None:
                 os.environ.pop("MAKEFLAGS", None)
@@ -114,6 +117,27 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
         _drop_precompiled_headers(build_dir)
         stamp.write_text("ok\n")
     return build_dir
+
+
+def stop_compilers(build_dir: Path) -> list[int]:
+    """End every process still compiling in ``build_dir`` (its path is in their command
+    lines): the runner ends its own child when the command is stopped, but not that child's
+    children (``verilator`` runs ``verilator_bin``; make runs the C++ compiler), which would
+    outlive the command. Returns their pids."""
+    import signal
+
+    marker = str(build_dir).encode()
+    stopped = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGTERM)
+                stopped.append(int(entry.name))
+        except (OSError, ValueError):   # gone meanwhile, or not ours to read
+            continue
+    return stopped
 
 
 def _drop_precompiled_headers(build_dir: Path):

@@ -103,3 +103,29 @@ def test_a_fuzz_campaign_on_a_dask_cluster_stops_with_its_workers():
     assert err.rstrip().splitlines()[-1] == "ghostfpga fuzz: stopped (SIGTERM)"
     assert "Traceback" not in err and "CancelledError" not in err
     assert not left
+
+
+def test_a_stopped_build_leaves_no_compiler_running(tmp_path):
+    """What a stopped command's Verilator build leaves (the runner ends its own child, not
+    that child's children) is ended by sim/cosim.py's ``stop_compilers``: every process whose
+    command line names the build folder."""
+    import subprocess
+    import sys
+    import time
+
+    from ghostfpga.sim.cosim import stop_compilers
+
+    build_dir = tmp_path / "verilator" / "0123abcd"
+    build_dir.mkdir(parents=True)
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                               f"-Mdir={build_dir}"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.2)
+        assert stop_compilers(build_dir) == [orphan.pid]
+        assert orphan.wait(timeout=10) != 0
+        assert other.poll() is None   # not in the build folder: left alone
+    finally:
+        for process in (orphan, other):
+            process.kill()
+            process.wait(timeout=10)
