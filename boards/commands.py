@@ -7,11 +7,26 @@ and ``fail``. Each command starts with ``cur`` on its first payload byte and end
 from amaranth.hdl import Array, Cat, Const, Mux
 from amaranth.lib.crc import catalog
 
-from .protocol import HEADER_BYTES, Status
+from .protocol import HEADER_BYTES, REQUESTS, Command, Status
 
-__all__ = ["CommandStates", "P0"]
+__all__ = ["CommandStates", "P0", "at", "size"]
 
 P0 = HEADER_BYTES   # the first payload byte of a frame
+
+
+def at(command: Command, field: str) -> int:
+    """The frame byte where a request's field starts (``REQUESTS``: the one table)."""
+    return P0 + REQUESTS[command].offset(field)
+
+
+def size(command: Command, layout=None) -> int:
+    """A fixed-size request's payload bytes (``REQUESTS``)."""
+    return REQUESTS[command].size(layout)
+
+
+_WRITE_HEAD = REQUESTS[Command.WRITE].offset("values")      # lane, word
+assert REQUESTS[Command.WRITE].item_bytes("values") == 2 and (P0 + _WRITE_HEAD) % 2 == 1, \
+    "WRITE's checks count values by halving and tell a whole value by the length's parity"
 
 
 class CommandStates:
@@ -25,10 +40,10 @@ class CommandStates:
         top = self.word[wbits - 1:16]         # a fitting value's bits above copy its sign
         sign_ok = (top == 0) | (top == (1 << (17 - wbits)) - 1) if wbits < 16 else Const(1)
         with m.State("WRITE"):
-            length = ex.length                # HEADER_BYTES is even: an odd payload, odd length
-            with self.checked(((length < HEADER_BYTES + 5) | ~length[0], Status.SIZE)):
-                m.d.sync += [self.validate.eq(1),
-                             self.count.eq((length - (HEADER_BYTES + 3)) >> 1)]
+            length = ex.length                # whole values: an odd length (see _WRITE_HEAD)
+            head = P0 + _WRITE_HEAD
+            with self.checked(((length < head + 2) | ~length[0], Status.SIZE)):
+                m.d.sync += [self.validate.eq(1), self.count.eq((length - head) >> 1)]
                 m.next = "W_LANE"
         with m.State("W_LANE"):
             self.take_lane()
@@ -72,7 +87,7 @@ class CommandStates:
         """READ lane u8, word u16, count u8 -> values i16 x count."""
         m, lay = self.m, self.ex.layout
         with m.State("READ"):
-            with self.checked((~self.payload_is(4), Status.SIZE)):
+            with self.checked((~self.payload_is(size(Command.READ)), Status.SIZE)):
                 self.take_lane()
                 m.next = "R_ADDR"
         with m.State("R_ADDR"):
@@ -110,7 +125,7 @@ class CommandStates:
         m, plan = self.m, self.ex.plan
         m.submodules.commit_crc = crc = catalog.CRC16_IBM_3740(data_width=8).create()
         with m.State("COMMIT"):
-            with self.checked((~self.payload_is(2), Status.SIZE)):
+            with self.checked((~self.payload_is(size(Command.COMMIT)), Status.SIZE)):
                 m.d.sync += [self.lane.eq(0), self.addr.eq(0), self.wait.eq(0)]
                 self.take()
                 m.next = "C_IDLE"
@@ -148,7 +163,8 @@ class CommandStates:
         """RATES eta u16 per layer: checks, then (core idle) the new multipliers."""
         m, L, ebits = self.m, self.L, self.ebits
         with m.State("RATES"):
-            with self.checked((~self.payload_is(2 * L), Status.SIZE)):
+            with self.checked((~self.payload_is(size(Command.RATES, self.ex.layout)),
+                               Status.SIZE)):
                 m.d.sync += [self.index.eq(0), self.validate.eq(1)]
                 m.next = "E_LO"
         with m.State("E_LO"):
@@ -184,7 +200,7 @@ class CommandStates:
 
     def rates_at(self):
         """Where the rates start in the frame: RATES' first byte (EPOCH overrides)."""
-        return P0
+        return at(Command.RATES, "eta")
 
     def rates_done(self):
         """The new rates are in place (EPOCH overrides): the reply."""
@@ -257,11 +273,11 @@ class CommandStates:
                 self.stored_up_to()
                 with m.If(self.validate):     # second pass: run (or store) the samples
                     m.d.sync += [self.validate.eq(0), self.index.eq(0)]
-                    self.seek(P0 + 1)
+                    self.seek(at(Command.TRAIN, "samples"))
                     if lay.store_samples:
                         m.d.sync += self.store_addr.eq(self.store_base())
                         with m.If(self.storing):
-                            self.seek(P0 + 3)
+                            self.seek(at(Command.STORE, "samples"))
                     m.next = "S_X"
             with m.Else():
                 m.next = "S_X"
@@ -271,18 +287,19 @@ class CommandStates:
         ex, lay, n = self.ex, self.ex.layout, self.count
         length = ex.length
         sample_bytes = self.samples_bytes   # n x the bytes of a sample (SAMPLES)
+        train, store = at(Command.TRAIN, "samples"), at(Command.STORE, "samples")
         if not lay.store_samples:
-            return ((self.payload_is(0), Status.SIZE),
+            return ((length < train, Status.SIZE),
                     ((n == 0) | (n > lay.max_samples), Status.RANGE),
-                    (length != P0 + 1 + sample_bytes, Status.SIZE),
+                    (length != train + sample_bytes, Status.SIZE),
                     (~self.committed, Status.UNCOMMITTED))
         st = self.storing
-        return ((Mux(st, length < P0 + 3, self.payload_is(0)), Status.SIZE),
+        return ((length < Mux(st, store, train), Status.SIZE),
                 ((n == 0) | Mux(st, (n > lay.max_store)
                                 | ((self.sidx != 0) & (self.sidx != self.filled))
                                 | self.past_store,
                                 n > lay.max_samples), Status.RANGE),
-                (length != Mux(st, P0 + 3, P0 + 1) + sample_bytes, Status.SIZE),
+                (length != Mux(st, store, train) + sample_bytes, Status.SIZE),
                 (~self.committed & ~st, Status.UNCOMMITTED))
 
     def stored_up_to(self):
@@ -322,7 +339,7 @@ class CommandStates:
         """COUNTERS: the core's cycles and samples (u32 each), then the counter bank."""
         m, ex = self.m, self.ex
         with m.State("COUNTERS"):
-            with self.checked((~self.payload_is(0), Status.SIZE)):
+            with self.checked((~self.payload_is(size(Command.COUNTERS)), Status.SIZE)):
                 m.d.sync += self.index.eq(0)
                 m.next = "K_IDLE"
         with m.State("K_IDLE"):               # the core's counters hold still while it is idle
@@ -344,7 +361,7 @@ class CommandStates:
         """RESET: the core's registers, the rates and the counters."""
         m, ex = self.m, self.ex
         with m.State("RESET"):
-            with self.checked((~self.payload_is(0), Status.SIZE)):
+            with self.checked((~self.payload_is(size(Command.RESET)), Status.SIZE)):
                 m.next = "X_IDLE"
         with m.State("X_IDLE"):
             with m.If(~ex.busy & ex.bank_idle):

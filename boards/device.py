@@ -9,7 +9,6 @@ execute once.
 
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import Callable, Sequence
 
@@ -23,8 +22,9 @@ from ghostfpga.golden.training import sample_order, stored_epochs, warmup_order
 from ghostfpga.hdl.plan import Plan
 
 from .fake import image_crc, params_from_images
-from .protocol import (N_COUNTERS, REPLY_BIT, Command, FrameError, Identity, LinkLayout,
-                       Reject, Status, CobsError, cobs_decode, encode_frame, parse_body)
+from .protocol import (REPLIES, REPLY_BIT, REQUESTS, CobsError, Command, FrameError, Identity,
+                       LinkLayout, PayloadError, Reject, Status, cobs_decode, encode_frame,
+                       parse_body)
 
 __all__ = ["Device", "DeviceError", "DeviceTimeout", "open_port"]
 
@@ -215,6 +215,22 @@ class Device:
                                   f"{Status(status).name}")
         return [data for _, data in replies]
 
+    def call(self, command: Command, requests: Sequence[dict],
+             progress: Callable[[int], None] | None = None) -> list:
+        """Send ``command`` once per request (its fields by name, as ``REQUESTS`` defines
+        them) and return each reply's fields (``REPLIES``); DeviceError on a refusal or a
+        reply that does not fit its layout."""
+        try:
+            frames = [(command, REQUESTS[command].pack(self.layout, **r)) for r in requests]
+        except PayloadError as exc:
+            raise ValueError(f"{command.name}: {exc}") from None
+        data = self._ok(command, self.exchange(frames, progress))
+        try:
+            return [REPLIES[command].unpack(d, self.layout) for d in data]
+        except PayloadError as exc:
+            raise DeviceError(f"{self.name}: a {command.name} reply does not fit the protocol "
+                              f"({exc}): another design on the port?") from None
+
     # -- commands ------------------------------------------------------------------------------
     def identify(self) -> Identity:
         data, = self._ok(Command.IDENTIFY, [self.request(Command.IDENTIFY)])
@@ -227,24 +243,21 @@ class Device:
         """Write every word of every lane memory, then commit with their checksum; the device
         uses the new weights only once the commit matched."""
         step = self.layout.max_write
-        reqs = [(Command.WRITE, struct.pack("<BH", lane, word)
-                 + struct.pack(f"<{len(ws)}h", *ws))
-                for lane, words in enumerate(images)
-                for word in range(0, len(words), step)
-                for ws in [[int(v) for v in words[word:word + step]]]]
-        self._ok(Command.WRITE, self.exchange(reqs))
-        self._ok(Command.COMMIT, [self.request(Command.COMMIT,
-                                               struct.pack("<H", image_crc(images)))])
+        self.call(Command.WRITE, [dict(lane=lane, word=word, values=words[word:word + step])
+                                  for lane, words in enumerate(images)
+                                  for word in range(0, len(words), step)])
+        self.call(Command.COMMIT, [dict(crc=image_crc(images))])
 
     def read_images(self) -> list[list[int]]:
         step = self.layout.max_read
-        reqs = [(lane, word, min(step, self.plan.depth - word))
+        reqs = [dict(lane=lane, word=word, count=min(step, self.plan.depth - word))
                 for lane in range(self.plan.lanes) for word in range(0, self.plan.depth, step)]
-        data = self._ok(Command.READ, self.exchange(
-            [(Command.READ, struct.pack("<BHB", *r)) for r in reqs]))
         images = [[] for _ in range(self.plan.lanes)]
-        for (lane, _, count), d in zip(reqs, data):
-            images[lane] += list(struct.unpack(f"<{count}h", d))
+        for r, reply in zip(reqs, self.call(Command.READ, reqs)):
+            if len(reply.values) != r["count"]:
+                raise DeviceError(f"{self.name}: READ of {r['count']} words answered "
+                                  f"{len(reply.values)}")
+            images[r["lane"]] += reply.values
         return images
 
     def load(self, params: FixedParams) -> None:
@@ -285,8 +298,7 @@ class Device:
         return etas
 
     def set_etas(self, etas: Sequence[int]) -> None:
-        self._ok(Command.RATES, [self.request(
-            Command.RATES, struct.pack(f"<{len(etas)}H", *etas))])
+        self.call(Command.RATES, [dict(eta=etas)])
 
     def quantize(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -313,11 +325,10 @@ class Device:
             raise ValueError(f"y must hold labels in [0, {self.layout.n_outputs - 1}]")
         return x_q, y.astype(np.int64)
 
-    def _sample_frames(self, command: Command, x_q: np.ndarray, labels, per_frame: int,
-                       indexed: bool) -> tuple[list[tuple[int, bytes]], list[int]]:
-        """Requests carrying the samples, ``per_frame`` at most each: count u8 and the
-        samples, after the first sample's index u16 when ``indexed`` (STORE); and the
-        samples of each."""
+    def _sample_requests(self, x_q: np.ndarray, labels, per_frame: int,
+                         indexed: bool) -> tuple[list[dict], list[int]]:
+        """Requests carrying the samples, ``per_frame`` at most each (TRAIN / INFER, or
+        STORE with the first sample's index when ``indexed``); and the samples of each."""
         lay = self.layout
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels) and (labels.min() < 0 or labels.max() >= lay.n_outputs):
@@ -325,12 +336,8 @@ class Device:
         reqs, counts = [], []
         for start in range(0, len(labels), per_frame):
             chunk = range(start, min(start + per_frame, len(labels)))
-            payload = bytearray(struct.pack("<H", start) if indexed else b"")
-            payload.append(len(chunk))
-            for i in chunk:
-                payload += struct.pack(f"<{lay.n_inputs}H", *(int(v) for v in x_q[i]))
-                payload.append(int(labels[i]))
-            reqs.append((command, bytes(payload)))
+            r = dict(count=len(chunk), samples=[(x_q[i], labels[i]) for i in chunk])
+            reqs.append(dict(index=start, **r) if indexed else r)
             counts.append(len(chunk))
         return reqs, counts
 
@@ -339,18 +346,19 @@ class Device:
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Quantized samples through the core: (predicted classes, output rates)."""
         lay = self.layout
-        command = Command.TRAIN if train else Command.INFER
-        reqs, counts = self._sample_frames(command, x_q, labels, lay.max_samples, False)
+        reqs, counts = self._sample_requests(x_q, labels, lay.max_samples, False)
         tick = None if progress is None else (lambda _n, it=iter(counts): progress(next(it)))
-        data = self._ok(reqs[0][0] if reqs else Command.TRAIN, self.exchange(reqs, tick))
-        classes, outputs = [], []
-        for d, count in zip(data, counts):
-            for s in range(count):
-                off = s * lay.result_bytes
-                classes.append(d[off])
-                outputs.append(struct.unpack_from(f"<{lay.n_outputs}H", d, off + 1))
-        return (np.array(classes, dtype=np.int64),
-                np.array(outputs, dtype=np.int64).reshape(-1, lay.n_outputs))
+        replies = self.call(Command.TRAIN if train else Command.INFER, reqs, tick)
+        results = [r for reply, count in zip(replies, counts)
+                   for r in self._results(reply, count)]
+        return (np.array([r.predicted for r in results], dtype=np.int64),
+                np.array([r.outputs for r in results], dtype=np.int64).reshape(-1, lay.n_outputs))
+
+    def _results(self, reply, count: int) -> list:
+        if len(reply.results) != count:
+            raise DeviceError(f"{self.name}: {count} samples answered with "
+                              f"{len(reply.results)} results")
+        return reply.results
 
     def warm_up(self, X: np.ndarray, y: Sequence[int], progress: bool = True) -> int:
         """The self-predicting phase of normalized learned ghosts (config ``ghost_warmup``):
@@ -402,27 +410,25 @@ class Device:
                 f"{self.name}: the on-board training set holds {self.identity.store_samples} "
                 f"samples, not {len(labels)}: set link.store_samples in the config (and build "
                 "for it), or train over the link")
-        reqs, counts = self._sample_frames(Command.STORE, x_q, labels, lay.max_store, True)
+        reqs, counts = self._sample_requests(x_q, labels, lay.max_store, True)
         tick = None if progress is None else (lambda _n, it=iter(counts): progress(next(it)))
-        self._ok(Command.STORE, self.exchange(reqs, tick))
+        self.call(Command.STORE, reqs, tick)
 
     def train_stored(self, n: int, epochs: Sequence[tuple[int, int, Sequence[int]]],
                      progress: Callable[[int], None] | None = None) -> list[int]:
         """Train on the first ``n`` stored samples, one epoch per ``(start, step, etas)``
         (docs/protocol.md, EPOCH); returns each epoch's count of correct predictions."""
-        L = self.config.n_layers
-        reqs = [(Command.EPOCH, struct.pack(f"<3H{L}H", n, start, step, *etas))
-                for start, step, etas in epochs]
+        reqs = [dict(n=n, start=start, step=step, eta=etas) for start, step, etas in epochs]
         # a reply comes when its epoch is done: wait that long, generously
         bound = 4 * self.plan.ideal_cycles()["train"] + 100
         timeout = self.port.timeout
         self.port.timeout = timeout + n * bound / self.identity.clock_hz
         try:
-            data = self._ok(Command.EPOCH, self.exchange(
-                reqs, None if progress is None else lambda _k: progress(n)))
+            replies = self.call(Command.EPOCH, reqs,
+                                None if progress is None else lambda _k: progress(n))
         finally:
             self.port.timeout = timeout
-        return [struct.unpack("<H", d)[0] for d in data]
+        return [r.correct for r in replies]
 
     def upload(self, X: np.ndarray, y: Sequence[int], progress: bool = True) -> int:
         """Quantize (X, y) and store it as the on-board training set; returns its size."""
@@ -452,15 +458,14 @@ class Device:
         return self.run_samples(x_q, np.zeros(len(x_q), dtype=np.int64), False)[0]
 
     def counters(self) -> dict[str, int]:
-        data, = self._ok(Command.COUNTERS, [self.request(Command.COUNTERS)])
-        values = struct.unpack(f"<II{N_COUNTERS}H", data)
-        out = {"cycles": values[0], "samples": values[1]}
-        out.update({cause.name.lower(): v for cause, v in zip(Reject, values[2:])})
-        out["rejected_frames"] = sum(v for cause, v in zip(Reject, values[2:])
+        reply, = self.call(Command.COUNTERS, [{}])
+        out = {"cycles": reply.cycles, "samples": reply.samples}
+        out.update({cause.name.lower(): v for cause, v in zip(Reject, reply.counters)})
+        out["rejected_frames"] = sum(v for cause, v in zip(Reject, reply.counters)
                                      if cause not in (Reject.RETRIED, Reject.STOP_BIT))
         return out
 
     def reset(self) -> None:
         """Reset the core's registers (LFSR, cycle and sample counters), the rates and the
         counters; the weights stay."""
-        self._ok(Command.RESET, [self.request(Command.RESET)])
+        self.call(Command.RESET, [{}])

@@ -25,7 +25,7 @@ from ghostfpga.config import Config
 from ghostfpga.hdl.core import HOST_READ_LATENCY, _bits, result_layout, sample_layout
 from ghostfpga.hdl.plan import Plan
 
-from .commands import P0, CommandStates
+from .commands import P0, CommandStates, size
 from .stored import StoredStates
 from .protocol import HEADER_BYTES, N_COUNTERS, REPLY_BIT, Command, LinkLayout, Reject, Status
 
@@ -298,7 +298,7 @@ class _Build(StoredStates, CommandStates):
             with m.If(self.cmd == Command.IDENTIFY):
                 m.d.sync += [self.cache_valid.eq(0), self.expected.eq(self.seq + 1),
                              self.synced.eq(1), self.index.eq(ex.identity_base)]
-                with self.checked((~self.payload_is(0), Status.SIZE)):
+                with self.checked((~self.payload_is(size(Command.IDENTIFY)), Status.SIZE)):
                     m.next = "B_WAIT"
             with m.Elif(self.synced & self.hit):
                 with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):

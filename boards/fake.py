@@ -9,7 +9,6 @@ as in the core's lane memories.
 
 from __future__ import annotations
 
-import struct
 from collections import OrderedDict
 
 import numpy as np
@@ -20,9 +19,9 @@ from ghostfpga.golden.numerics import lfsr_position
 from ghostfpga.golden.training import strided_order
 from ghostfpga.hdl.plan import Plan
 
-from .protocol import (N_COUNTERS, REJECT_OF_STATUS, REPLY_BIT, CobsError, Command, FrameError,
-                       Identity, LinkLayout, Reject, Status, cobs_decode, cobs_encode, crc16,
-                       parse_body)
+from .protocol import (HEADER, N_COUNTERS, REJECT_OF_STATUS, REPLIES, REPLY_BIT, REQUESTS,
+                       CobsError, Command, FrameError, Identity, LinkLayout, PayloadError, Reject,
+                       Status, cobs_decode, cobs_encode, crc16, parse_body)
 
 __all__ = ["FakeDevice", "ReferenceExecutor", "params_from_images", "image_crc"]
 
@@ -107,7 +106,7 @@ class ReferenceExecutor:
 
     def _reply(self, frame, status: Status, data: bytes) -> bytes:
         payload = bytes([status]) + data
-        head = struct.pack("<BBH", (frame.command | REPLY_BIT) & 0xFF, frame.seq, len(payload))
+        head = HEADER.pack((frame.command | REPLY_BIT) & 0xFF, frame.seq, len(payload))
         body = head + payload
         return body + crc16(body).to_bytes(2, "big")
 
@@ -127,102 +126,113 @@ class ReferenceExecutor:
     def _words_range(self, lane: int, word: int, count: int, most: int) -> bool:
         return 1 <= count <= most and lane < self.plan.lanes and word + count <= self.plan.depth
 
+    def _fields(self, command: Command, p: bytes):
+        """The request's fields (``REQUESTS``), or None when its length does not fit."""
+        try:
+            return REQUESTS[command].unpack(p, self.layout)
+        except PayloadError:
+            return None
+
+    def _data(self, command: Command, **fields) -> bytes:
+        """Reply data of ``command`` (``REPLIES``)."""
+        return REPLIES[command].pack(self.layout, **fields)
+
     def _write(self, p):
-        if len(p) < 5 or len(p) % 2 == 0:
+        r = self._fields(Command.WRITE, p)
+        if r is None:
             return Status.SIZE, b""
-        lane, word = struct.unpack_from("<BH", p)
-        values = struct.unpack_from(f"<{(len(p) - 3) // 2}h", p, 3)
-        if not self._words_range(lane, word, len(values), self.layout.max_write):
+        if not self._words_range(r.lane, r.word, len(r.values), self.layout.max_write):
             return Status.RANGE, b""
         bits = self.config.numerics.weight_bits
-        if any(not -(1 << (bits - 1)) <= v < 1 << (bits - 1) for v in values):
+        if any(not -(1 << (bits - 1)) <= v < 1 << (bits - 1) for v in r.values):
             return Status.VALUE, b""
-        self.images[lane][word:word + len(values)] = list(values)
+        self.images[r.lane][r.word:r.word + len(r.values)] = list(r.values)
         self.committed = False
         return Status.OK, b""
 
     def _read(self, p):
-        if len(p) != 4:
+        r = self._fields(Command.READ, p)
+        if r is None:
             return Status.SIZE, b""
-        lane, word, count = struct.unpack("<BHB", p)
-        if not self._words_range(lane, word, count, self.layout.max_read):
+        if not self._words_range(r.lane, r.word, r.count, self.layout.max_read):
             return Status.RANGE, b""
-        return Status.OK, struct.pack(f"<{count}h", *self.images[lane][word:word + count])
+        words = self.images[r.lane][r.word:r.word + r.count]
+        return Status.OK, self._data(Command.READ, values=words)
 
     def _commit(self, p):
-        if len(p) != 2:
+        r = self._fields(Command.COMMIT, p)
+        if r is None:
             return Status.SIZE, b""
         crc = image_crc(self.images)
-        if crc != struct.unpack("<H", p)[0]:
-            return Status.CHECKSUM, struct.pack("<H", crc)
+        if crc != r.crc:
+            return Status.CHECKSUM, self._data(Command.COMMIT, device_crc=crc)
         self.committed = True
         self.model.params = params_from_images(self.plan, self.images)
-        return Status.OK, struct.pack("<H", crc)
+        return Status.OK, self._data(Command.COMMIT, device_crc=crc)
 
     def _rates(self, p):
-        L = self.config.n_layers
-        if len(p) != 2 * L:
+        r = self._fields(Command.RATES, p)
+        if r is None:
             return Status.SIZE, b""
-        etas = struct.unpack(f"<{L}H", p)
-        if any(e >= 1 << self.config.numerics.eta_bits for e in etas):
+        if any(e >= 1 << self.config.numerics.eta_bits for e in r.eta):
             return Status.VALUE, b""
-        self.etas = list(etas)
+        self.etas = list(r.eta)
         return Status.OK, b""
 
-    def _parse_samples(self, p: bytes, count: int) -> list[tuple[np.ndarray, int]] | None:
-        """The ``count`` samples at the end of ``p``; None when one does not fit its format."""
-        lay, n0 = self.layout, self.layout.n_inputs
-        base = len(p) - count * lay.sample_bytes
-        samples = []
-        for s in range(count):
-            off = base + s * lay.sample_bytes
-            x = np.array(struct.unpack_from(f"<{n0}H", p, off), dtype=np.int64)
-            label = p[off + 2 * n0]
-            if (x > lay.input_max).any() or label >= lay.n_outputs:
+    def _checked_samples(self, samples) -> list[tuple[np.ndarray, int]] | None:
+        """The samples as (inputs, label); None when one does not fit its format."""
+        lay, out = self.layout, []
+        for s in samples:
+            x = np.array(s.x, dtype=np.int64)
+            if (x > lay.input_max).any() or s.label >= lay.n_outputs:
                 return None
-            samples.append((x, label))
-        return samples
+            out.append((x, s.label))
+        return out
 
     def _learned(self) -> None:
         """The model learned: the lane images follow."""
         self.images = self.plan.lane_images(self.model.params)
 
-    def _samples(self, p, train: bool):
+    def _samples(self, command: Command, p, train: bool):
         lay = self.layout
-        if len(p) < 1:
+        try:
+            count = REQUESTS[command].unpack_head(p, lay).count
+        except PayloadError:
             return Status.SIZE, b""
-        count = p[0]
         if not 1 <= count <= lay.max_samples:
             return Status.RANGE, b""
-        if len(p) != 1 + count * lay.sample_bytes:
+        r = self._fields(command, p)
+        if r is None:
             return Status.SIZE, b""
         if not self.committed:
             return Status.UNCOMMITTED, b""
-        samples = self._parse_samples(p, count)
+        samples = self._checked_samples(r.samples)
         if samples is None:
             return Status.VALUE, b""
-        out = bytearray()
+        results = []
         for x, label in samples:
-            got, outputs = self.model.step(x, label, train, self.etas)
-            out += bytes([got]) + struct.pack(f"<{len(outputs)}H", *outputs)
+            results.append(self.model.step(x, label, train, self.etas))
             self.samples += 1
         if train:
             self._learned()
-        return Status.OK, bytes(out)
+        return Status.OK, self._data(command, results=results)
 
     def _store(self, p):
         """STORE index u16, count u8, samples: into the on-board set at ``index``, which is 0
         (a new set) or the end of the set (appending); the set then ends after them."""
         lay = self.layout
-        if len(p) < 3:
+        try:
+            head = REQUESTS[Command.STORE].unpack_head(p, lay)
+        except PayloadError:
             return Status.SIZE, b""
-        index, count = struct.unpack_from("<HB", p)
+        index, count = head.index, head.count
         if not 1 <= count <= lay.max_store or index not in (0, self.filled) \
                 or index + count > lay.store_samples:
             return Status.RANGE, b""
-        if len(p) != 3 + count * lay.sample_bytes:
+        r = self._fields(Command.STORE, p)
+        if r is None:
             return Status.SIZE, b""
-        samples = self._parse_samples(p, count)
+        samples = self._checked_samples(r.samples)
         if samples is None:
             return Status.VALUE, b""
         for k, (x, label) in enumerate(samples):
@@ -234,39 +244,39 @@ class ReferenceExecutor:
         """EPOCH n u16, start u16, step u16, eta u16 x L: train one epoch over the first n
         stored samples (n at most the set's), sample (start + i * step) mod n at step i, with
         these rates (which stay); replies the count of correct predictions."""
-        L = self.config.n_layers
-        if len(p) != self.layout.epoch_bytes:
+        r = self._fields(Command.EPOCH, p)
+        if r is None:
             return Status.SIZE, b""
-        n, start, step, *etas = struct.unpack(f"<3H{L}H", p)
-        if not 1 <= n <= self.filled or start >= n or step >= n:
+        n = r.n
+        if not 1 <= n <= self.filled or r.start >= n or r.step >= n:
             return Status.RANGE, b""
         if not self.committed:
             return Status.UNCOMMITTED, b""
-        if any(e >= 1 << self.config.numerics.eta_bits for e in etas):
+        if any(e >= 1 << self.config.numerics.eta_bits for e in r.eta):
             return Status.VALUE, b""
-        self.etas = list(etas)
+        self.etas = list(r.eta)
         correct = 0
-        for i in strided_order(n, start, step):
+        for i in strided_order(n, r.start, r.step):
             x, label = self.store[i, :-1], int(self.store[i, -1])
             correct += self.model.step(x, label, True, self.etas)[0] == label
             self.samples += 1
         self._learned()
-        return Status.OK, struct.pack("<H", correct)
+        return Status.OK, self._data(Command.EPOCH, correct=correct)
 
     def _train(self, p):
-        return self._samples(p, True)
+        return self._samples(Command.TRAIN, p, True)
 
     def _infer(self, p):
-        return self._samples(p, False)
+        return self._samples(Command.INFER, p, False)
 
     def _counters(self, p):
-        if p:
+        if self._fields(Command.COUNTERS, p) is None:
             return Status.SIZE, b""
-        return Status.OK, struct.pack(f"<II{N_COUNTERS}H", 0, self.samples & 0xFFFFFFFF,
-                                      *self.counters)
+        return Status.OK, self._data(Command.COUNTERS, cycles=0,
+                                     samples=self.samples & 0xFFFFFFFF, counters=self.counters)
 
     def _reset(self, p):
-        if p:
+        if self._fields(Command.RESET, p) is None:
             return Status.SIZE, b""
         self._reset_core()
         self.counters = [0] * N_COUNTERS

@@ -17,30 +17,34 @@ from dataclasses import dataclass
 
 from ghostfpga.config import Config
 
+from .payload import I16, REST, U8, U16, U32, Field, Payload, PayloadError, Record
+
 __all__ = ["VERSION", "Command", "Status", "Reject", "HEADER_BYTES", "CRC_BYTES", "OVERHEAD",
+           "HEADER", "SAMPLE", "RESULT", "REQUESTS", "REPLIES", "PayloadError", "command_table",
            "crc16", "cobs_encode", "cobs_decode", "CobsError", "encode_frame", "parse_body",
-           "Frame", "FrameError", "LinkLayout", "Identity", "word16", "signed16"]
+           "Frame", "FrameError", "LinkLayout", "Identity"]
 
 VERSION = 2
-HEADER_BYTES = 4
+HEADER = struct.Struct("<BBH")   # command u8, sequence u8, length u16
+HEADER_BYTES = HEADER.size
 CRC_BYTES = 2
 OVERHEAD = HEADER_BYTES + CRC_BYTES   # body bytes around the payload
 REPLY_BIT = 0x80
 
 
 class Command(enum.IntEnum):
-    """Request commands and their payloads (replies start with a Status byte)."""
-    IDENTIFY = 0x01   # -                           -> Identity (starts a session)
-    WRITE = 0x02      # lane u8, word u16, words    -> -
-    READ = 0x03       # lane u8, word u16, count u8 -> words
-    COMMIT = 0x04     # crc u16 of every word       -> device crc u16
-    RATES = 0x05      # eta u16 per layer           -> -
-    TRAIN = 0x06      # count u8, samples           -> results
-    INFER = 0x07      # count u8, samples           -> results
-    COUNTERS = 0x08   # -                           -> cycles u32, samples u32, counters u16 x N
-    RESET = 0x09      # -                           -> -
-    STORE = 0x0A      # index u16, count u8, samples -> -
-    EPOCH = 0x0B      # n u16, start u16, step u16, eta u16 per layer -> correct u16
+    """Request commands (their payloads: ``REQUESTS``, ``REPLIES``)."""
+    IDENTIFY = 0x01   # starts a session
+    WRITE = 0x02
+    READ = 0x03
+    COMMIT = 0x04
+    RATES = 0x05
+    TRAIN = 0x06
+    INFER = 0x07
+    COUNTERS = 0x08
+    RESET = 0x09
+    STORE = 0x0A      # the on-board training set (link.store_samples > 0)
+    EPOCH = 0x0B
 
 
 class Status(enum.IntEnum):
@@ -80,6 +84,66 @@ class Reject(enum.IntEnum):
 
 REJECT_OF_STATUS = {s: Reject[s.name] for s in Status if s != Status.OK}
 N_COUNTERS = len(Reject)
+
+# -- every payload, once (boards/payload.py; docs/protocol.md's table is made from this) ------
+SAMPLE = Record("sample", (Field("x", U16, "n_inputs"), Field("label", U8)))
+RESULT = Record("result", (Field("predicted", U8), Field("outputs", U16, "n_outputs")))
+IDENTITY = Payload((
+    Field("version", U8), Field("frames", U8), Field("slot_bytes", U16), Field("max_samples", U8),
+    Field("config_hash", U32), Field("clock_hz", U32), Field("baud", U32), Field("lanes", U8),
+    Field("depth", U16), Field("store_samples", U16), Field("layer_count", U8),
+    Field("layers", U16, "layer_count"),
+    *(Field(name, U8) for name in ("rate_frac", "error_frac", "potential_bits", "weight_bits",
+                                   "weight_frac", "eta_bits", "eta_frac"))))
+FORMAT_FIELDS = tuple(f.name for f in IDENTITY.fields[-7:])
+_SAMPLES = (Field("count", U8), Field("samples", SAMPLE, "count"))
+_RESULTS = Payload((Field("results", RESULT, REST, doc="count"),))   # the request's count
+_NONE = Payload()
+
+REQUESTS: dict[Command, Payload] = {
+    Command.IDENTIFY: _NONE,
+    Command.WRITE: Payload((Field("lane", U8), Field("word", U16), Field("values", I16, REST))),
+    Command.READ: Payload((Field("lane", U8), Field("word", U16), Field("count", U8))),
+    Command.COMMIT: Payload((Field("crc", U16),)),
+    Command.RATES: Payload((Field("eta", U16, "n_layers"),)),
+    Command.TRAIN: Payload(_SAMPLES),
+    Command.INFER: Payload(_SAMPLES),
+    Command.COUNTERS: _NONE,
+    Command.RESET: _NONE,
+    Command.STORE: Payload((Field("index", U16), *_SAMPLES)),
+    Command.EPOCH: Payload((Field("n", U16), Field("start", U16), Field("step", U16),
+                            Field("eta", U16, "n_layers"))),
+}
+"""Each command's request payload."""
+
+REPLIES: dict[Command, Payload] = {
+    Command.IDENTIFY: IDENTITY,
+    Command.WRITE: _NONE,
+    Command.READ: Payload((Field("values", I16, REST, doc="count"),)),   # the request's count
+    Command.COMMIT: Payload((Field("device_crc", U16),)),
+    Command.RATES: _NONE,
+    Command.TRAIN: _RESULTS,
+    Command.INFER: _RESULTS,
+    Command.COUNTERS: Payload((Field("cycles", U32), Field("samples", U32),
+                               Field("counters", U16, len(Reject)))),
+    Command.RESET: _NONE,
+    Command.STORE: _NONE,
+    Command.EPOCH: Payload((Field("correct", U16),)),
+}
+"""Each command's reply data, after the status byte (a refusal's data may be empty, and a
+refused COMMIT carries the device's crc)."""
+
+
+def command_table() -> str:
+    """docs/protocol.md's command table, made from ``REQUESTS`` and ``REPLIES``."""
+    rows = ["| code | command | request payload | reply data (after the status) |",
+            "|---|---|---|---|"]
+    for c in Command:
+        reply = "identity (below)" if c == Command.IDENTIFY else REPLIES[c].describe()
+        rows.append(f"| 0x{c:02X} | {c.name} | {REQUESTS[c].describe()} | {reply} |")
+    rows.append("")
+    rows.append(f"A sample is {SAMPLE.describe()}; a result is {RESULT.describe()}.")
+    return "\n".join(rows)
 
 
 def crc16(data: bytes) -> int:
@@ -125,7 +189,7 @@ def cobs_decode(data: bytes) -> bytes:
 
 def encode_frame(command: int, seq: int, payload: bytes) -> bytes:
     """The wire bytes of one frame, with a leading delimiter that ends any garbage before it."""
-    body = struct.pack("<BBH", command, seq & 0xFF, len(payload)) + bytes(payload)
+    body = HEADER.pack(command, seq & 0xFF, len(payload)) + bytes(payload)
     body += crc16(body).to_bytes(2, "big")
     return b"\x00" + cobs_encode(body) + b"\x00"
 
@@ -152,20 +216,11 @@ def parse_body(body: bytes, max_body: int | None = None) -> Frame:
         raise FrameError(Reject.TRUNCATED)
     if crc16(body) != 0:   # a body ending in its own CRC has residue 0
         raise FrameError(Reject.CRC)
-    command, seq, length = struct.unpack_from("<BBH", body)
+    command, seq, length = HEADER.unpack_from(body)
     if length != len(body) - OVERHEAD:
         raise FrameError(Reject.LENGTH)
     return Frame(command, seq, bytes(body[HEADER_BYTES:-CRC_BYTES]),
                  int.from_bytes(body[-CRC_BYTES:], "big"))
-
-
-def word16(v: int) -> bytes:
-    """A signed value as the u16 the link carries (two's complement)."""
-    return (int(v) & 0xFFFF).to_bytes(2, "little")
-
-
-def signed16(b: bytes, offset: int = 0) -> int:
-    return struct.unpack_from("<h", b, offset)[0]
 
 
 class LinkLayout:
@@ -177,22 +232,27 @@ class LinkLayout:
         self.frames = config.link.frames
         self.n_inputs = config.layers[0]
         self.n_outputs = config.layers[-1]
-        self.sample_bytes = 2 * self.n_inputs + 1          # x u16 each, label u8
-        self.result_bytes = 1 + 2 * self.n_outputs         # label u8, outputs u16 each
-        need = OVERHEAD + 1 + max(self.sample_bytes, 1 + self.result_bytes)
+        self.n_layers = config.n_layers
+        self.sample_bytes = SAMPLE.size(self)
+        self.result_bytes = RESULT.size(self)
+        train = REQUESTS[Command.TRAIN].offset("samples")           # the count byte
+        need = OVERHEAD + max(train + self.sample_bytes, 1 + self.result_bytes)
         self.slot_bytes = max(128, 1 << (need - 1).bit_length())
-        room = self.slot_bytes - OVERHEAD - 1
-        self.max_samples = min(room // self.sample_bytes, room // self.result_bytes, 255)
-        self.max_read = min((self.slot_bytes - OVERHEAD - 1) // 2, 255)   # words per READ
-        self.max_write = (self.slot_bytes - OVERHEAD - 3) // 2            # words per WRITE
+        room = self.slot_bytes - OVERHEAD                             # payload bytes
+        self.max_samples = min((room - train) // self.sample_bytes,
+                               (room - 1) // self.result_bytes, 255)   # 1: the status byte
+        self.max_read = min((room - 1) // 2, 255)                    # words per READ
+        self.max_write = ((room - REQUESTS[Command.WRITE].offset("values"))
+                          // REQUESTS[Command.WRITE].item_bytes("values"))
         self.input_max = 1 << config.numerics.rate_frac                    # 1.0
         # the on-board training set: samples of n_0 inputs and a label, one word each
         self.store_samples = config.link.store_samples
         self.store_stride = self.n_inputs + 1
         self.store_words = self.store_samples * self.store_stride
         self.store_width = max(config.numerics.rate_frac + 1, (self.n_outputs - 1).bit_length())
-        self.max_store = min((self.slot_bytes - OVERHEAD - 3) // self.sample_bytes, 255)
-        self.epoch_bytes = 6 + 2 * config.n_layers   # EPOCH: n, start, step, eta per layer
+        self.max_store = min((room - REQUESTS[Command.STORE].offset("samples"))
+                             // self.sample_bytes, 255)
+        self.epoch_bytes = REQUESTS[Command.EPOCH].size(self)
 
     @property
     def max_body(self) -> int:
@@ -216,8 +276,6 @@ class Identity:
     formats: tuple[int, ...]   # rate_frac, error_frac, potential_bits, weight_bits, weight_frac,
                                # eta_bits, eta_frac
 
-    _HEAD = "<BBHBIIIBHHB"
-
     @classmethod
     def of(cls, config: Config, depth: int) -> "Identity":
         n, link = config.numerics, LinkLayout(config)
@@ -229,21 +287,20 @@ class Identity:
                     n.eta_bits, n.eta_frac))
 
     def pack(self) -> bytes:
-        return (struct.pack(self._HEAD, self.version, self.frames, self.slot_bytes,
-                            self.max_samples, self.config_hash, self.clock_hz, self.baud,
-                            self.lanes, self.depth, self.store_samples, len(self.layers))
-                + b"".join(struct.pack("<H", n) for n in self.layers) + bytes(self.formats))
+        return IDENTITY.pack(
+            version=self.version, frames=self.frames, slot_bytes=self.slot_bytes,
+            max_samples=self.max_samples, config_hash=self.config_hash, clock_hz=self.clock_hz,
+            baud=self.baud, lanes=self.lanes, depth=self.depth, store_samples=self.store_samples,
+            layer_count=len(self.layers), layers=self.layers,
+            **dict(zip(FORMAT_FIELDS, self.formats, strict=True)))
 
     @classmethod
     def unpack(cls, data: bytes) -> "Identity":
-        head = struct.calcsize(cls._HEAD)
-        if len(data) < head:
-            raise ValueError(f"identify reply of {len(data)} bytes is too short")
-        v, frames, slot, max_s, digest, clock, baud, lanes, depth, store, nl = \
-            struct.unpack_from(cls._HEAD, data)
-        if len(data) != head + 2 * nl + 7:
-            raise ValueError(f"identify reply of {len(data)} bytes does not match {nl} layers")
-        layers = struct.unpack_from(f"<{nl}H", data, head)
-        return cls(v, frames, slot, max_s, digest, clock, baud, lanes, depth, store,
-                   tuple(layers),
-                   tuple(data[head + 2 * nl:]))
+        try:
+            v = IDENTITY.unpack(data)
+        except PayloadError:
+            raise ValueError(f"an identify reply of {len(data)} bytes does not fit its "
+                             f"layout ({IDENTITY.describe()})") from None
+        return cls(v.version, v.frames, v.slot_bytes, v.max_samples, v.config_hash, v.clock_hz,
+                   v.baud, v.lanes, v.depth, v.store_samples, tuple(v.layers),
+                   tuple(getattr(v, name) for name in FORMAT_FIELDS))

@@ -13,12 +13,12 @@ from one epoch to the next without waiting for the link.
 
 from amaranth.hdl import Mux, Signal
 
-from .commands import P0, _times
-from .protocol import Status
+from .commands import _times, at, size
+from .protocol import Command, Status
 
 __all__ = ["StoredStates"]
 
-EPOCH_RATES = P0 + 6   # the frame byte of EPOCH's first rate (after n, start, step)
+EPOCH_RATES = at(Command.EPOCH, "eta")   # the frame byte of EPOCH's first rate
 
 
 class StoredStates:
@@ -43,7 +43,8 @@ class StoredStates:
         return _times(self.sidx, self.ex.layout.store_stride)
 
     def rates_at(self):
-        return Mux(self.epoch, EPOCH_RATES, P0) if self.ex.layout.store_samples else P0
+        rates = at(Command.RATES, "eta")
+        return Mux(self.epoch, EPOCH_RATES, rates) if self.ex.layout.store_samples else rates
 
     def rates_done(self):
         m = self.m
@@ -70,7 +71,8 @@ class StoredStates:
         m, L = self.m, self.L
         past = self.word >= self.n            # one comparator for start and step
         with m.State("EPOCH"):
-            with self.checked((~self.payload_is(6 + 2 * L), Status.SIZE)):
+            with self.checked((~self.payload_is(size(Command.EPOCH, self.ex.layout)),
+                               Status.SIZE)):
                 self.take()
                 m.next = "EP_N"
         with m.State("EP_N"):                 # word = n

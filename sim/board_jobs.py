@@ -4,16 +4,15 @@ hostile frames interleaved with real training (run through sim/board_sim.py)."""
 from __future__ import annotations
 
 import random
-import struct
 import tomllib
 from collections import Counter
 
 import numpy as np
 
 from ghostfpga.boards.device import Device
-from ghostfpga.boards.protocol import (CobsError, Command, FrameError, LinkLayout, Reject,
-                                       Status, cobs_decode, cobs_encode, crc16, encode_frame,
-                                       parse_body)
+from ghostfpga.boards.protocol import (HEADER, REQUESTS, CobsError, Command, FrameError,
+                                       LinkLayout, Reject, Status, cobs_decode, cobs_encode,
+                                       crc16, encode_frame, parse_body)
 from ghostfpga.config import Config
 
 __all__ = ["fault_job", "bad_frame", "framer_cause"]
@@ -24,7 +23,7 @@ KINDS = ("crc", "truncated", "oversize", "length", "cobs", "garbage")
 def bad_frame(kind: str, rng: random.Random, slot_bytes: int) -> bytes:
     """Wire bytes of one frame the framer must drop (delimited on both sides)."""
     payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 12)))
-    head = struct.pack("<BBH", rng.choice(list(Command)), rng.randrange(256), len(payload))
+    head = HEADER.pack(rng.choice(list(Command)), rng.randrange(256), len(payload))
     body = head + payload
     crc = crc16(body)
     if kind == "crc":
@@ -34,7 +33,7 @@ def bad_frame(kind: str, rng: random.Random, slot_bytes: int) -> bytes:
     elif kind == "oversize":
         raw = bytes(rng.randrange(256) for _ in range(slot_bytes + rng.randrange(1, 20)))
     elif kind == "length":
-        bad = struct.pack("<BBH", body[0], body[1], len(payload) + rng.randrange(1, 9)) + payload
+        bad = HEADER.pack(body[0], body[1], len(payload) + rng.randrange(1, 9)) + payload
         raw = bad + crc16(bad).to_bytes(2, "big")
     elif kind == "cobs":   # a block that the delimiter cuts short
         return b"\x00" + bytes([rng.randrange(3, 40)]) + b"\x11\x22" + b"\x00"
@@ -128,7 +127,9 @@ def fault_job(port, config: str, x_train, y_train, faults: int, seed: int,
                                            bytes(rng.randrange(5, 9)))
             else:   # 2: a used sequence number, new contents; 3: a number out of order
                 seq = (device._seq - 1) & 0xFF if kind == 2 else (device._seq + 77) & 0xFF
-                port.write(encode_frame(Command.INFER, seq, bytes([1]) + bytes(lay.sample_bytes)))
+                zero = REQUESTS[Command.INFER].pack(lay, count=1,
+                                                    samples=[([0] * lay.n_inputs, 0)])
+                port.write(encode_frame(Command.INFER, seq, zero))
                 reply = device._read_frame()
                 status = reply.payload[0] if reply is not None and reply.seq == seq else None
             statuses[Status(status).name.lower() if status is not None else "none"] += 1

@@ -112,31 +112,32 @@ def test_no_memory_of_the_system_top_reads_a_word_while_writing_it():
     """Every command through the UART (the on-board set stored and trained, samples streamed
     and inferred, weights written and read, counters, a reset), every memory checked every
     cycle."""
-    import struct
-
     import numpy as np
 
-    from ghostfpga.boards.protocol import Command, encode_frame
+    from ghostfpga.boards.protocol import REQUESTS, Command, LinkLayout, encode_frame
     from ghostfpga.config import Link
     from ghostfpga.sim.system_sim import exchange_bytes
 
     config = Config(layers=(4, 6, 3), hardware=Hardware(lanes=3),
                     link=Link(store_samples=8))
-    rng = np.random.default_rng(5)
+    layout, rng = LinkLayout(config), np.random.default_rng(5)
+
+    def frame(command, seq, **fields):
+        return encode_frame(command, seq, REQUESTS[command].pack(layout, **fields))
 
     def samples(n):
-        return bytes([n]) + b"".join(struct.pack("<4H", *rng.integers(0, 257, 4))
-                                     + bytes([int(rng.integers(0, 3))]) for _ in range(n))
-    frames = [encode_frame(Command.IDENTIFY, 0, b""),
-              encode_frame(Command.STORE, 1, struct.pack("<H", 0) + samples(6)),
-              encode_frame(Command.EPOCH, 2, struct.pack("<5H", 6, 1, 5, 300, 200)),
-              encode_frame(Command.TRAIN, 3, samples(3)),
-              encode_frame(Command.INFER, 4, samples(2)),
-              encode_frame(Command.WRITE, 5, struct.pack("<BH4h", 1, 2, -5, -5, 7, 100)),
-              encode_frame(Command.READ, 6, bytes([1, 0, 0, 8])),
-              encode_frame(Command.COUNTERS, 7, b""),
-              encode_frame(Command.RESET, 8, b""),
-              encode_frame(Command.TRAIN, 9, samples(2))]
+        return dict(count=n, samples=[(rng.integers(0, 257, 4), int(rng.integers(0, 3)))
+                                      for _ in range(n)])
+    frames = [frame(Command.IDENTIFY, 0),
+              frame(Command.STORE, 1, index=0, **samples(6)),
+              frame(Command.EPOCH, 2, n=6, start=1, step=5, eta=(300, 200)),
+              frame(Command.TRAIN, 3, **samples(3)),
+              frame(Command.INFER, 4, **samples(2)),
+              frame(Command.WRITE, 5, lane=1, word=2, values=(-5, -5, 7, 100)),
+              frame(Command.READ, 6, lane=1, word=0, count=8),
+              frame(Command.COUNTERS, 7),
+              frame(Command.RESET, 8),
+              frame(Command.TRAIN, 9, **samples(2))]
     collisions, seen = [], set()
     memories = []
 

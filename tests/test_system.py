@@ -2,18 +2,28 @@
 executor of boards/fake.py does: the same reply bytes for every command, every status and every
 session rule, checked pin to pin in Amaranth's simulator."""
 
-import struct
-
 import numpy as np
 
 from ghostfpga.boards.fake import FakeDevice, image_crc
-from ghostfpga.boards.protocol import Command, Status, encode_frame, parse_body, cobs_decode
+from ghostfpga.boards.protocol import (REPLIES, REQUESTS, Command, LinkLayout, Status,
+                                       cobs_decode, encode_frame, parse_body)
 from ghostfpga.config import Config, Hardware, Link, Numerics
 from ghostfpga.sim.system_sim import exchange_bytes
 
 
+def _req(command, **fields):
+    """A request's payload (``REQUESTS``, the protocol's one table) for the 4-input configs."""
+    return REQUESTS[command].pack(LinkLayout(CONFIG), **fields)
+
+
+def _frame(command, seq, **fields):
+    return encode_frame(command, seq, _req(command, **fields))
+
+
 def _samples(rng, n, bad=None):
-    p = bytearray([n])
+    """TRAIN's payload of ``n`` random samples; ``bad``: an input above 1.0 or a label of no
+    class in each."""
+    samples = []
     for _ in range(n):
         x = rng.integers(0, 257, 4)
         label = int(rng.integers(0, 3))
@@ -21,8 +31,8 @@ def _samples(rng, n, bad=None):
             x[0] = 257
         if bad == "label":
             label = 3
-        p += struct.pack("<4H", *x) + bytes([label])
-    return bytes(p)
+        samples.append((x, label))
+    return _req(Command.TRAIN, count=n, samples=samples)
 
 
 def _script(config):
@@ -32,7 +42,7 @@ def _script(config):
     train = _samples(rng, 3)
     return [
         encode_frame(Command.IDENTIFY, 0, b""),
-        encode_frame(Command.RATES, 1, struct.pack("<2H", 100, 200)),
+        _frame(Command.RATES, 1, eta=(100, 200)),
         encode_frame(Command.TRAIN, 2, train),
         encode_frame(Command.TRAIN, 2, train),                 # a retry: the cached reply
         encode_frame(Command.TRAIN, 2, _samples(rng, 3)),      # same number, other contents
@@ -42,15 +52,15 @@ def _script(config):
         encode_frame(Command.TRAIN, 5, _samples(rng, 2, "label")),    # label of no class
         encode_frame(Command.TRAIN, 6, _samples(rng, 2)[:-1]),        # size
         encode_frame(Command.TRAIN, 7, bytes([0])),                   # no samples
-        encode_frame(Command.WRITE, 8, struct.pack("<BH3h", 1, 2, -5, 7, 100)),
-        encode_frame(Command.WRITE, 9, struct.pack("<BH2h", 0, 2, 3, -129)),   # value (8 bit)
-        encode_frame(Command.WRITE, 10, struct.pack("<BH1h", 5, 2, 1)),        # lane range
-        encode_frame(Command.WRITE, 11, struct.pack("<BH", 0, 2)),             # size
+        _frame(Command.WRITE, 8, lane=1, word=2, values=(-5, 7, 100)),
+        _frame(Command.WRITE, 9, lane=0, word=2, values=(3, -129)), # value (8 bit)
+        _frame(Command.WRITE, 10, lane=5, word=2, values=(1,)), # lane range
+        encode_frame(Command.WRITE, 11, _req(Command.WRITE, lane=0, word=2, values=(1,))[:3]), # size
         encode_frame(Command.TRAIN, 12, _samples(rng, 1)),     # uncommitted model
-        encode_frame(Command.COMMIT, 13, struct.pack("<H", 1234)),             # checksum
-        encode_frame(Command.READ, 14, bytes([1, 0, 0, 8])),
-        encode_frame(Command.READ, 15, bytes([0, 30, 0, 8])),                 # range
-        encode_frame(Command.RATES, 16, struct.pack("<2H", 5000, 1)),          # value
+        _frame(Command.COMMIT, 13, crc=1234), # checksum
+        _frame(Command.READ, 14, lane=1, word=0, count=8),
+        _frame(Command.READ, 15, lane=0, word=30, count=8), # range
+        _frame(Command.RATES, 16, eta=(5000, 1)), # value
         encode_frame(0x55, 17, b""),                                           # no command
         encode_frame(Command.COUNTERS, 18, b""),
         encode_frame(Command.RESET, 19, b""),
@@ -58,7 +68,7 @@ def _script(config):
         encode_frame(Command.COUNTERS, 21, b""),
         encode_frame(Command.STORE, 22, bytes(3)),             # no on-board set: no command
         encode_frame(Command.IDENTIFY, 200, b""),              # a new session at any number
-        encode_frame(Command.READ, 201, bytes([0, 0, 0, 6])),
+        _frame(Command.READ, 201, lane=0, word=0, count=6),
     ], image
 
 
@@ -77,8 +87,10 @@ def test_system_top_replies_exactly_as_the_reference_executor():
         got_body, want_body = _body(got), _body(want)
         if got_body.command == Command.COUNTERS | 0x80 and len(got_body.payload) > 1:
             # the fake device has no cycle counter: compare the rest, keep the core's count
-            cycles.append(struct.unpack_from("<I", got_body.payload, 1)[0])
-            got_body = got_body.payload[:1] + bytes(4) + got_body.payload[5:]
+            counted = REPLIES[Command.COUNTERS].unpack(got_body.payload[1:])
+            cycles.append(counted.cycles)
+            got_body = got_body.payload[:1] + REPLIES[Command.COUNTERS].pack(
+                cycles=0, samples=counted.samples, counters=counted.counters)
             want_body = want_body.payload
         assert got_body == want_body, f"frame {n}: RTL {got.hex()} reference {want.hex()}"
         statuses.append(_body(want).payload[0])
@@ -96,24 +108,23 @@ def test_a_committed_load_through_the_system_top():
     image = [list(lane) for lane in fake.executor.images]
     image[1][3] = -77
     frames = [encode_frame(Command.IDENTIFY, 0, b"")]
-    frames += [encode_frame(Command.WRITE, 1 + lane, struct.pack("<BH", lane, 0)
-                            + struct.pack(f"<{len(words)}h", *words))
+    frames += [_frame(Command.WRITE, 1 + lane, lane=lane, word=0, values=words)
                for lane, words in enumerate(image)]
-    frames += [encode_frame(Command.COMMIT, 3, struct.pack("<H", image_crc(image))),
+    frames += [_frame(Command.COMMIT, 3, crc=image_crc(image)),
                encode_frame(Command.INFER, 4, _samples(np.random.default_rng(1), 2)),
-               encode_frame(Command.READ, 5, bytes([1, 3, 0, 1]))]
+               _frame(Command.READ, 5, lane=1, word=3, count=1)]
     rtl = exchange_bytes(CONFIG, frames)
     for n, (frame, got) in enumerate(zip(frames, rtl)):
         fake.write(frame)
         assert got == fake.read(100_000), f"frame {n}"
     read = parse_body(cobs_decode(rtl[-1].strip(b"\x00"))).payload
-    assert read == bytes([Status.OK]) + struct.pack("<h", -77)
+    assert read == bytes([Status.OK]) + REPLIES[Command.READ].pack(values=(-77,))
 
 
 def test_the_status_outputs_show_learning_and_refused_frames():
     rng = np.random.default_rng(2)
     good = encode_frame(Command.IDENTIFY, 0, b"")
-    bad_crc = bytearray(encode_frame(Command.RATES, 1, struct.pack("<2H", 100, 200)))
+    bad_crc = bytearray(_frame(Command.RATES, 1, eta=(100, 200)))
     bad_crc[3] ^= 0x01                                   # inside the COBS body: CRC fails
     frames = [good, encode_frame(Command.INFER, 1, _samples(rng, 2)), bytes(bad_crc),
               encode_frame(Command.TRAIN, 2, _samples(rng, 2))]
@@ -130,15 +141,21 @@ STORE_CONFIG = CONFIG.replace(link=Link(store_samples=12),   # (3 lanes: a parti
                               hardware=Hardware(lanes=3))
 
 
+def _fields(train_payload: bytes) -> dict:
+    """A TRAIN payload's fields, to carry its samples in another request."""
+    r = REQUESTS[Command.TRAIN].unpack(train_payload, LinkLayout(CONFIG))
+    return dict(count=r.count, samples=[(s.x, s.label) for s in r.samples])
+
+
 def _epoch(seq, n, start, step, etas=(300, 200)):
-    return encode_frame(Command.EPOCH, seq, struct.pack("<5H", n, start, step, *etas))
+    return _frame(Command.EPOCH, seq, n=n, start=start, step=step, eta=etas)
 
 
 def _store_script():
     """STORE and EPOCH through every check, around two good runs of stored epochs."""
     rng = np.random.default_rng(3)
     store = lambda seq, index, n, bad=None: encode_frame(     # noqa: E731
-        Command.STORE, seq, struct.pack("<H", index) + _samples(rng, n, bad))
+        Command.STORE, seq, _req(Command.STORE, index=index, **_fields(_samples(rng, n, bad))))
     return [
         encode_frame(Command.IDENTIFY, 0, b""),
         store(1, 0, 4),
@@ -147,7 +164,8 @@ def _store_script():
         store(4, 4, 3), store(5, 7, 5),
         store(6, 10, 3),                                       # past the set's 12 samples
         store(7, 0, 2, "x"), store(8, 0, 2, "label"),
-        encode_frame(Command.STORE, 9, struct.pack("<H", 0) + _samples(rng, 2)[:-1]),  # size
+        encode_frame(Command.STORE, 9, _req(Command.STORE, index=0,
+                                            **_fields(_samples(rng, 2)))[:-1]),      # size
         encode_frame(Command.STORE, 10, b"\x00\x00"),          # shorter than its header
         _epoch(11, 12, 5, 7), _epoch(12, 12, 0, 5, (90, 40)),
         _epoch(13, 0, 0, 0),                                   # an empty epoch
@@ -155,8 +173,9 @@ def _store_script():
         _epoch(15, 12, 3, 12),                                 # step not below n
         _epoch(16, 12, 0, 1, (5000, 1)),                       # a rate that does not fit
         _epoch(17, 12, 0, 1)[:-2] + b"\x00",                   # CRC: dropped, no reply
-        encode_frame(Command.EPOCH, 17, struct.pack("<5H", 12, 0, 1, 2, 3)[:-1]),   # size
-        encode_frame(Command.WRITE, 18, struct.pack("<BH1h", 0, 0, 3)),
+        encode_frame(Command.EPOCH, 17, _req(Command.EPOCH, n=12, start=0, step=1,
+                                             eta=(2, 3))[:-1]),                     # size
+        _frame(Command.WRITE, 18, lane=0, word=0, values=(3,)),
         _epoch(19, 12, 0, 1),                                  # uncommitted model
         encode_frame(Command.IDENTIFY, 30, b""),
     ]
@@ -168,10 +187,9 @@ def test_the_on_board_set_replies_exactly_as_the_reference_executor():
     for frame in frames:
         scratch.write(frame)
     # commit what the script left, train 3 more epochs (n below the set), read the weights
-    frames += [encode_frame(Command.COMMIT, 31, struct.pack("<H", image_crc(
-                   scratch.executor.images)))]
+    frames += [_frame(Command.COMMIT, 31, crc=image_crc(scratch.executor.images))]
     frames += [_epoch(32, 9, 2, 4), _epoch(33, 9, 8, 2, (120, 80)), _epoch(34, 9, 0, 1)]
-    frames += [encode_frame(Command.READ, 35 + lane, bytes([lane, 0, 0, 24]))
+    frames += [_frame(Command.READ, 35 + lane, lane=lane, word=0, count=24)
                for lane in range(2)]
     rtl = exchange_bytes(STORE_CONFIG, frames)
     fake = FakeDevice(STORE_CONFIG)
