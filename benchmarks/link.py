@@ -31,16 +31,16 @@ def measure(config: Config, samples: int, on_board: bool) -> dict:
     print(f"  training {samples} samples {how} ...", file=sys.stderr)
     run = run_on_device(config, yinyang(), "sim", samples, 1, timeout=0.01, test_samples=1,
                         on_board=on_board)
-    c = run["counters"]
+    c = run.counters
     core_cycles = c["cycles"] / c["samples"]
-    return {"training": "on board" if on_board else "streamed", "samples": run["samples"],
-            "mismatches": run["mismatches"], "samples_per_second": run["samples_per_second"],
-            "host_samples_per_second": run["host_samples_per_second"],
-            "link_payload_fraction": run["link_payload_fraction"],
-            "device_cycles": run["device_cycles"],
+    return {"training": "on board" if on_board else "streamed", "samples": run.samples,
+            "mismatches": run.mismatches, "samples_per_second": run.samples_per_second,
+            "host_samples_per_second": run.host_samples_per_second,
+            "link_payload_fraction": run.link_payload_fraction,
+            "device_cycles": run.device_cycles,
             "core_cycles_per_sample": core_cycles,
             "core_samples_per_second": config.link.clock_mhz * 1e6 / core_cycles,
-            "wall_seconds": run["seconds"]}
+            "wall_seconds": run.seconds}
 
 
 def main(argv=None) -> int:

@@ -157,14 +157,14 @@ def _port(port: str, board) -> str:
     return find_port(board)
 
 
-def _checked(run: dict, json_path: str | None) -> int:
-    """The end of a run checked against the golden model: the first mismatch, the JSON, and
-    exit code 1 on any mismatch."""
-    if run["mismatches"]:
-        print(f"MISMATCH: {run['first_mismatch']}", file=sys.stderr)
+def _checked(run, json_path: str | None) -> int:
+    """The end of a run checked against the golden model (a SimReport or a RunReport): the
+    first mismatch, the JSON, and exit code 1 on any mismatch."""
+    if run.mismatches:
+        print(f"MISMATCH: {run.first_mismatch}", file=sys.stderr)
     if json_path:
-        write_json(json_path, run)
-    return 1 if run["mismatches"] else 0
+        write_json(json_path, run.to_dict())
+    return 1 if run.mismatches else 0
 
 
 def cmd_verilog(args: argparse.Namespace) -> int:
@@ -200,11 +200,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
                  "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
-                [[run["simulator"], run["samples"], run["mismatches"],
-                  f"{run['cycles_per_sample']:.1f}", f"{run['ideal_cycles_per_sample']:.1f}",
-                  f"{100 * run['mac_utilization']:.0f} %", f"{run['cycles_per_inference']:.1f}",
-                  percent(run["train_accuracy"]), percent(run["test_accuracy"]),
-                  percent(run["golden_test_accuracy"]), f"{run['seconds']:.1f}"]],
+                [[run.simulator, run.samples, run.mismatches,
+                  f"{run.cycles_per_sample:.1f}", f"{run.ideal_cycles_per_sample:.1f}",
+                  f"{100 * run.mac_utilization:.0f} %", f"{run.cycles_per_inference:.1f}",
+                  percent(run.train_accuracy), percent(run.test_accuracy),
+                  percent(run.golden_test_accuracy), f"{run.seconds:.1f}"]],
                 title=f"{'netlist' if args.netlist else 'RTL'} vs golden on {data.name}"))
     return _checked(run, args.json)
 
@@ -234,37 +234,37 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     print(f"fuzz: {span} of seed {args.seed} on {args.simulator}, {where}", file=sys.stderr)
     commands, done = {}, []
 
+    def campaign(results, **more) -> dict:
+        """The campaign's JSON: its seed, simulator, first config, and each config's."""
+        return {"seed": args.seed, "simulator": args.simulator, "first": args.first,
+                "configs": [r.to_dict() for r in sorted(results, key=lambda r: r.index)],
+                "failed": sum(r.mismatches > 0 for r in results)} | more
+
     def report(result):
         done.append(result)
         if args.json:   # kept as it grows: a stopped campaign keeps what it found
-            write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
-                                   "first": args.first,
-                                   "configs": sorted(done, key=lambda r: r["index"]),
-                                   "failed": sum(r["mismatches"] > 0 for r in done),
-                                   "complete": False})
-        if result["mismatches"]:
-            commands[result["index"]] = keep_failure(result, args.seed, args.simulator,
-                                                     args.samples, keep)
-            print(f"\nconfig {result['index']} MISMATCH: {result['first_mismatch']}\n"
-                  f"  reproduce: {commands[result['index']]}", file=sys.stderr)
+            write_json(args.json, campaign(done, complete=False))
+        if result.mismatches:
+            commands[result.index] = keep_failure(result, args.seed, args.simulator,
+                                                  args.samples, keep)
+            print(f"\nconfig {result.index} MISMATCH: {result.first_mismatch}\n"
+                  f"  reproduce: {commands[result.index]}", file=sys.stderr)
 
     start = time.perf_counter()
     results = run_fuzz(args.seed, args.configs, args.simulator, args.samples, args.workers,
                        args.scheduler, args.max_lanes, on_result=report, first=args.first)
     for r in results:
-        r["reproduce"] = commands.get(r["index"])
-    failed = [r for r in results if r["mismatches"]]
-    rows = [[r["index"], describe(Config.from_dict(r["config"])), r["samples"], r["mismatches"],
-             f"{r['seconds']:.1f}"] for r in (failed or results)[:20]]
+        r.reproduce = commands.get(r.index)
+    failed = [r for r in results if r.mismatches]
+    rows = [[r.index, describe(Config.from_dict(r.config)), r.samples, r.mismatches,
+             f"{r.seconds:.1f}"] for r in (failed or results)[:20]]
     print(table(["config", "drawn", "samples", "mismatches", "seconds"], rows,
                 title=("failing configs" if failed else "configs (the first 20)")))
     print(f"{len(results)} configs, {len(failed)} with mismatches, "
-          f"{sum(r['samples'] for r in results)} samples, {time.perf_counter() - start:.0f} s")
+          f"{sum(r.samples for r in results)} samples, {time.perf_counter() - start:.0f} s")
     if args.json:
-        write_json(args.json, {"seed": args.seed, "simulator": args.simulator,
-                               "first": args.first,
-                               "configs": results, "failed": len(failed), "complete": True,
-                               "seconds": time.perf_counter() - start})
+        write_json(args.json, campaign(results, complete=True,
+                                       seconds=time.perf_counter() - start))
     return 1 if failed else 0
 
 
@@ -292,21 +292,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DeviceError as exc:
         raise CommandError(str(exc)) from exc
     if board:
-        run |= {"board": board.name, "clock_mhz": config.link.clock_mhz}
-    rate, link = run["samples_per_second"], run["link_payload_fraction"]
+        run.board, run.clock_mhz = board.name, config.link.clock_mhz
+    rate, link = run.samples_per_second, run.link_payload_fraction
     print(table(["port", "training", "samples", "epochs", "mismatches", "train acc",
                  "test acc", "golden test acc", "samples/s", "link use", "rejected",
                  "seconds"],
-                [[run["port"], "on board" if run["on_board"] else "streamed", run["samples"],
-                  run["epochs"], run["mismatches"],
-                  percent(run["train_accuracy"]), percent(run["test_accuracy"]),
-                  percent(run["golden_test_accuracy"]),
+                [[run.port, "on board" if run.on_board else "streamed", run.samples,
+                  run.epochs, run.mismatches,
+                  percent(run.train_accuracy), percent(run.test_accuracy),
+                  percent(run.golden_test_accuracy),
                   "-" if rate is None else f"{rate:.0f}",
-                  "-" if link is None else f"{100 * link:.0f} %", run["rejected_frames"],
-                  f"{run['seconds']:.1f}"]],
+                  "-" if link is None else f"{100 * link:.0f} %", run.rejected_frames,
+                  f"{run.seconds:.1f}"]],
                 title=f"device vs golden on {data.name}"))
-    if run["mismatches"]:
-        start = ("the weights read from the device" if run["resumed"]
+    if run.mismatches:
+        start = ("the weights read from the device" if run.resumed
                  else "the config's initial weights, which it loaded first")
         print(f"compared with the fixed-point golden model started from {start}: every "
               "training prediction, every test prediction and every weight read back. Likely "
@@ -402,21 +402,21 @@ def cmd_build(args: argparse.Namespace) -> int:
             verified = verify_build(config, board, build_dir, samples)
         except RuntimeError as exc:
             raise CommandError(f"--verify: {exc}", code=1) from exc
-        result["verify"] = {k: verified[k] for k in ("samples", "on_board", "mismatches",
-                                                     "first_mismatch", "seconds")}
+        result["verify"] = {k: getattr(verified, k) for k in (
+            "samples", "on_board", "mismatches", "first_mismatch", "seconds")}
     if args.json:
         write_json(args.json, result)
     if report.problem:
         raise CommandError(f"the design {report.problem}")
     if verified is not None:
-        if verified["mismatches"]:
+        if verified.mismatches:
             raise CommandError(f"the netlist of this build differs from the golden model "
-                               f"({verified['mismatches']} mismatches; first: "
-                               f"{verified['first_mismatch']}): do not program "
+                               f"({verified.mismatches} mismatches; first: "
+                               f"{verified.first_mismatch}): do not program "
                                f"{report.bitstream}", code=1)
-        print(f"verified: the netlist of this build trained {verified['samples']} samples "
-              f"{'from its on-board set' if verified['on_board'] else 'streamed'} equal to the "
-              f"golden model, in every prediction and weight ({verified['seconds']:.0f} s)")
+        print(f"verified: the netlist of this build trained {verified.samples} samples "
+              f"{'from its on-board set' if verified.on_board else 'streamed'} equal to the "
+              f"golden model, in every prediction and weight ({verified.seconds:.0f} s)")
     print(f"wrote {report.bitstream} and its config {Path(report.bitstream).with_suffix('.toml')}")
     return 0
 

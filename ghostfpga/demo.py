@@ -29,7 +29,7 @@ def _system(config: Config, data: Dataset, samples: int, say) -> dict:
                         on_board=on_board)
     keys = ("samples", "on_board", "mismatches", "first_mismatch", "samples_per_second",
             "test_accuracy", "golden_test_accuracy", "device_seconds", "seconds")
-    return {k: run[k] for k in keys}
+    return {k: getattr(run, k) for k in keys}
 
 
 def _bitstream(config: Config, board_name: str, build_dir: Path, say) -> dict:

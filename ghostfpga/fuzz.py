@@ -16,9 +16,11 @@ Every config is a task: on this process (``workers = 1``), on a Dask ``LocalClus
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ from ghostfpga.config import Config, ConfigError, Hardware, Numerics
 from ghostfpga.devices import DEVICES
 
 __all__ = ["draw_config", "random_dataset", "fuzz_config", "run_fuzz", "reproduce_command",
-           "MAX_LANES", "EPOCHS"]
+           "FuzzResult", "MAX_LANES", "EPOCHS"]
 
 MAX_LANES = 32
 """Lanes drawn at most (the ECP5's 156 build for minutes in Verilator); ``--max-lanes``."""
@@ -35,6 +37,22 @@ EPOCHS = 2
 """Epochs each config trains: the rates change between them (``lr_decay`` is drawn)."""
 TRAIN, TEST = 60, 30
 """Training samples in each config's data set (one epoch) and test samples inferred."""
+
+
+@dataclass
+class FuzzResult:
+    """One config of a campaign: what was drawn and how its co-simulation went."""
+    index: int                       # config k of the campaign: drawn from [seed, k]
+    config: dict
+    mismatches: int                  # a crash of the generator or simulator counts as one
+    first_mismatch: str | None
+    samples: int                     # streamed: warm-up, training and inference
+    refused_draws: int               # draws the config, generator or memory refused first
+    seconds: float
+    reproduce: str | None = None     # the command that reruns a failing config
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def _log2_uniform(rng, lo: float, hi: float) -> float:
@@ -123,7 +141,7 @@ def random_dataset(config: Config, seed: int):
 
 
 def fuzz_config(seed: int, k: int, simulator: str, samples: int,
-                max_lanes: int = MAX_LANES) -> dict:
+                max_lanes: int = MAX_LANES) -> FuzzResult:
     """Draw config ``k`` of campaign ``seed`` and co-simulate it (a task of the campaign)."""
     from .hardware import simulate
 
@@ -132,13 +150,13 @@ def fuzz_config(seed: int, k: int, simulator: str, samples: int,
     data = random_dataset(config, config.seed)
     try:
         run = simulate(config, data, simulator, min(samples, TRAIN), TEST, epochs=EPOCHS)
-        mismatches, first = run["mismatches"], run["first_mismatch"]
-        streamed = run["warmup_samples"] + run["samples"] + run["test_samples"]
+        mismatches, first = run.mismatches, run.first_mismatch
+        streamed = run.warmup_samples + run.samples + run.test_samples
     except Exception as exc:   # a crash of the generator or simulator is a finding too
         mismatches, first, streamed = 1, f"{type(exc).__name__}: {exc}", 0
-    return {"index": k, "config": config.to_dict(), "mismatches": mismatches,
-            "first_mismatch": first, "samples": streamed, "refused_draws": refused,
-            "seconds": time.perf_counter() - start}
+    return FuzzResult(index=k, config=config.to_dict(), mismatches=mismatches,
+                      first_mismatch=first, samples=streamed, refused_draws=refused,
+                      seconds=time.perf_counter() - start)
 
 
 def reproduce_command(toml: Path, npz: Path, simulator: str, samples: int) -> str:
@@ -147,12 +165,12 @@ def reproduce_command(toml: Path, npz: Path, simulator: str, samples: int) -> st
                        "--epochs", str(EPOCHS), "--test-samples", str(TEST)])
 
 
-def keep_failure(result: dict, seed: int, simulator: str, samples: int, folder: Path) -> str:
+def keep_failure(result: FuzzResult, seed: int, simulator: str, samples: int, folder: Path) -> str:
     """Write a failing config and its data set into ``folder``; returns the command that
     reproduces the failure."""
-    config = Config.from_dict(result["config"])
+    config = Config.from_dict(result.config)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"fuzz-{seed}-{result['index']}"
+    stem = folder / f"fuzz-{seed}-{result.index}"
     toml, npz = stem.with_suffix(".toml"), stem.with_suffix(".npz")
     config.save(toml)
     data = random_dataset(config, config.seed)
@@ -162,7 +180,7 @@ def keep_failure(result: dict, seed: int, simulator: str, samples: int, folder: 
 
 def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
              workers: int = 1, scheduler: str | None = None, max_lanes: int = MAX_LANES,
-             progress: bool = True, on_result=None, first: int = 0) -> list[dict]:
+             progress: bool = True, on_result=None, first: int = 0) -> list[FuzzResult]:
     """Co-simulate configs ``first`` .. ``first + configs - 1`` of campaign ``seed`` (config k
     is drawn from ``[seed, k]`` alone, so a stopped campaign goes on from where it stopped);
     results in index order. ``on_result(result)`` is called as each finishes."""
@@ -175,11 +193,11 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
         def finished(result):
             results.append(result)
             bar.update(1)
-            failing = sum(r["mismatches"] > 0 for r in results)
+            failing = sum(r.mismatches > 0 for r in results)
             bar.set_postfix(mismatching=failing)
             if progress and bar.disable:   # no terminal (a log, CI): a line a config
                 print(f"fuzz: {len(results)}/{configs} configs, {failing} mismatching "
-                      f"(config {result['index']}: {result['seconds']:.0f} s)",
+                      f"(config {result.index}: {result.seconds:.0f} s)",
                       file=sys.stderr, flush=True)
             if on_result is not None:
                 on_result(result)
@@ -201,7 +219,7 @@ def run_fuzz(seed: int, configs: int, simulator: str, samples: int = TRAIN,
                     finished(future.result())
             finally:
                 close_cluster(client, cluster)
-    return sorted(results, key=lambda r: r["index"])
+    return sorted(results, key=lambda r: r.index)
 
 
 def describe(config: Config) -> str:

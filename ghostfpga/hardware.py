@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,73 @@ from ghostfpga.golden.datasets import Dataset
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.training import sample_order, stored_epochs, strided_order, warmup_order
 
-__all__ = ["write_verilog", "simulate", "run_on_device"]
+__all__ = ["write_verilog", "simulate", "run_on_device", "verify_build", "SimReport",
+           "RunReport"]
+
+
+class _Record:
+    """A result record: typed fields, and the JSON object of the same keys (``to_dict``)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SimReport(_Record):
+    """``ghostfpga sim``'s result: the core in co-simulation against the golden model."""
+    simulator: str
+    netlist: bool                        # the synthesized core, with the device's cell models
+    dataset: str
+    layers: list[int]
+    lanes: int
+    samples: int                         # training samples (every epoch's)
+    epochs: int
+    warmup_samples: int
+    test_samples: int
+    mismatches: int                      # outputs, predictions and weights that differ
+    first_mismatch: str | None
+    cycles: int
+    cycles_per_sample: float             # per training sample, measured
+    cycles_per_inference: float
+    ideal_cycles_per_sample: int         # MACs / lanes
+    ideal_cycles_per_inference: int
+    mac_utilization: float
+    train_accuracy: float
+    test_accuracy: float
+    golden_test_accuracy: float
+    seconds: float
+    config: dict
+
+
+@dataclass
+class RunReport(_Record):
+    """``ghostfpga run``'s result: a session on a device (``boards.session.Session``)
+    checked against the golden model trained on the same samples in the same order."""
+    port: str
+    samples: int
+    epochs: int
+    on_board: bool
+    resumed: bool
+    warmup_samples: int
+    mismatches: int
+    first_mismatch: str | None
+    train_accuracy: float
+    epoch_train_accuracy: list[float]
+    test_accuracy: float
+    golden_test_accuracy: float
+    samples_per_second: float | None     # on board: by the core's cycle counter
+    host_samples_per_second: float | None
+    device_cycles: int | None
+    upload_seconds: float | None
+    link_payload_fraction: float | None  # streamed: sample bytes / the link's byte rate
+    rejected_frames: int
+    counters: dict[str, int]
+    resent_frames: int
+    device_seconds: float
+    seconds: float
+    config: dict
+    board: str | None = None             # run with --board: its name and clock
+    clock_mhz: float | None = None
 
 
 def write_verilog(config: Config, out: str | Path) -> tuple[Path, Path]:
@@ -32,7 +99,8 @@ def write_verilog(config: Config, out: str | Path) -> tuple[Path, Path]:
 
 
 def simulate(config: Config, data: Dataset, simulator: str, samples: int,
-             test_samples: int | None = None, epochs: int = 1, netlist: bool = False) -> dict:
+             test_samples: int | None = None, epochs: int = 1,
+             netlist: bool = False) -> SimReport:
     """Train the RTL for ``epochs`` epochs on the first ``samples`` training samples of each
     epoch's order, at that epoch's decayed rates (normalized learned ghosts: after their
     warm-up at zero rates), then infer the test set, all checked against the fixed-point golden
@@ -72,37 +140,25 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
     ideal = plan.ideal_cycles()
     train_cycles = report.mean_cycles(warm + train + test, True)
     infer_cycles = report.mean_cycles(warm + train + test, False)
-    return {
-        "simulator": simulator,
-        "netlist": netlist,
-        "dataset": data.name,
-        "layers": list(config.layers),
-        "lanes": config.hardware.lanes,
-        "samples": len(train),
-        "epochs": epochs,
-        "warmup_samples": len(warm),
-        "test_samples": n_test,
-        "mismatches": report.mismatches,
-        "first_mismatch": report.first_mismatch,
-        "cycles": report.cycles,
-        "cycles_per_sample": train_cycles,
-        "cycles_per_inference": infer_cycles,
-        "ideal_cycles_per_sample": ideal["train"],
-        "ideal_cycles_per_inference": ideal["infer"],
-        "mac_utilization": ideal["train"] / train_cycles,
-        "train_accuracy": float(np.mean(labels[:len(train)] == train_labels)),
-        "test_accuracy": float(np.mean(labels[len(train):] == test_labels)),
-        "golden_test_accuracy": float(np.mean(golden_test == test_labels)),
-        "seconds": seconds,
-        "config": config.to_dict(),
-    }
+    return SimReport(
+        simulator=simulator, netlist=netlist, dataset=data.name, layers=list(config.layers),
+        lanes=config.hardware.lanes, samples=len(train), epochs=epochs,
+        warmup_samples=len(warm), test_samples=n_test, mismatches=report.mismatches,
+        first_mismatch=report.first_mismatch, cycles=report.cycles,
+        cycles_per_sample=train_cycles, cycles_per_inference=infer_cycles,
+        ideal_cycles_per_sample=ideal["train"], ideal_cycles_per_inference=ideal["infer"],
+        mac_utilization=ideal["train"] / train_cycles,
+        train_accuracy=float(np.mean(labels[:len(train)] == train_labels)),
+        test_accuracy=float(np.mean(labels[len(train):] == test_labels)),
+        golden_test_accuracy=float(np.mean(golden_test == test_labels)),
+        seconds=seconds, config=config.to_dict())
 
 
 def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                   epochs: int, timeout: float = 1.0, simulator: str = "verilator",
                   test_samples: int | None = None, divisor: int | None = None,
                   on_board: bool = False, resume: bool = False, netlist: bool = False,
-                  design: tuple[str, int] | None = None) -> dict:
+                  design: tuple[str, int] | None = None) -> RunReport:
     """Train through the host driver on ``port`` (a serial URL, ``fake``, or ``sim`` for the
     system top in co-simulation), streamed over the link or (``on_board``) from the on-board
     training set, then check every prediction and every read-back weight against the
@@ -111,7 +167,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
     a block-RAM row in the cycle it is written counts as a mismatch. ``design`` (with
     ``sim``): (Verilog, cycles to wait after reset) of another design with the system top's
     ports, a board build's netlist (``verify_build``)."""
-    from ghostfpga.boards.session import drive
+    from ghostfpga.boards.session import Session, drive
 
     n = len(data.y_train) if samples is None else min(samples, len(data.y_train))
     if test_samples is not None:
@@ -129,14 +185,14 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
         from ghostfpga.sim.board_sim import run_on_board
 
         check_memory_fit(config, link=True)
-        run = run_on_board(config, "ghostfpga.boards.session:drive_job",
+        run = Session.from_dict(run_on_board(config, "ghostfpga.boards.session:drive_job",
                            {"config": config.to_toml(), "x_train": x_train.tolist(),
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),
                             "epochs": epochs, "timeout": min(timeout, 0.05),
                             "on_board": on_board, "resume": resume},
                            simulator=simulator, divisor=divisor, netlist=netlist,
                            **({"design": design[0], "start_cycles": design[1]}
-                              if design else {}))
+                              if design else {})))
     else:
         from ghostfpga.boards.device import Device
         from ghostfpga.boards.fake import FakeDevice
@@ -146,7 +202,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
             run = drive(device, x_train, y_train, x_test, epochs, on_board=on_board,
                         resume=resume)
     seconds = time.perf_counter() - start
-    return _check_run(config, data, n, epochs, run) | {"port": port, "seconds": seconds}
+    return _check_run(config, data, n, epochs, run, port, seconds)
 
 
 def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_board: bool,
@@ -167,79 +223,78 @@ def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_
         yield order, np.array([model.step(x_q[i], int(y[i]), True, etas)[0] for i in order])
 
 
-def _check_run(config: Config, data: Dataset, n: int, epochs: int, run: dict) -> dict:
+def _check_run(config: Config, data: Dataset, n: int, epochs: int, run, port: str,
+               seconds: float) -> RunReport:
     from ghostfpga.boards.fake import params_from_images
+    from ghostfpga.boards.protocol import LinkLayout
     from ghostfpga.hdl import Plan
 
     plan = Plan(config)
     # where the device started: the config's initial weights, or (resumed) what it held
-    model = FixedModel(config, params_from_images(plan, run["start_images"])
-                       if run["resumed"] else None)
-    on_board = run["on_board"]
+    model = FixedModel(config, params_from_images(plan, run.start_images)
+                       if run.resumed else None)
+    on_board = run.on_board
     mismatches, first = 0, None
     y = data.y_train[:n]
     x_q = model.quantize_input(data.x_train[:n])
     epoch_correct = []
     for epoch, (order, want) in enumerate(_golden_training(config, model, x_q, y, epochs,
-                                                           on_board, run["warmup_samples"])):
+                                                           on_board, run.warmup_samples)):
         epoch_correct.append(int(np.sum(want == y[order])))
         if on_board:   # the device reports each epoch's count of correct predictions
-            got = run["epoch_correct"][epoch]
+            got = run.epoch_correct[epoch]
             if got != epoch_correct[-1]:
                 mismatches += 1
                 first = first or (f"epoch {epoch + 1}: device {got} correct, golden "
                                   f"{epoch_correct[-1]}")
             continue
-        got = np.array(run["train_predictions"][epoch])[order]
+        got = np.array(run.train_predictions[epoch])[order]
         for i, g, w in zip(order, got, want):
             if g != w:
                 mismatches += 1
                 first = first or f"epoch {epoch + 1}, sample {i}: device {g}, golden {w}"
-    for line in run.get("collisions", []):   # the strict block-RAM model (sim/netlist.py)
+    for line in run.collisions:   # the strict block-RAM model (sim/netlist.py)
         mismatches += 1
         first = first or f"block-RAM read-during-write collision: {line}"
     golden_test = model.predict(data.x_test)
-    test = np.array(run["test_predictions"])
+    test = np.array(run.test_predictions)
     wrong = int(np.sum(test != golden_test))
     if wrong:
         mismatches += wrong
         first = first or f"{wrong} test predictions differ from the golden model's"
     images = plan.lane_images(model.params)
-    for lane, (got, want) in enumerate(zip(run["images"], images)):
+    for lane, (got, want) in enumerate(zip(run.images, images)):
         for word, (g, w) in enumerate(zip(got, want)):
             if g != w:
                 mismatches += 1
                 first = first or f"lane {lane} word {word}: device {g}, golden {w}"
     trained = n * epochs
-    host_rate = trained / run["train_seconds"] if run["train_seconds"] > 0 else None
+    host_rate = trained / run.train_seconds if run.train_seconds > 0 else None
     if on_board:   # the core's busy cycles (None: the fake device has no clock)
-        cycles = run["device_cycles"]
-        rate = trained * run["clock_hz"] / cycles if cycles else None
+        cycles = run.device_cycles
+        rate = trained * run.clock_hz / cycles if cycles else None
     else:
         rate = host_rate
-    sample_bytes = 2 * config.layers[0] + 1
-    return {
-        "samples": n, "epochs": epochs, "on_board": on_board, "resumed": run["resumed"],
-        "warmup_samples": run["warmup_samples"],
-        "mismatches": mismatches, "first_mismatch": first,
-        "train_accuracy": (run["epoch_correct"][-1] if on_board else
-                           int(np.sum(np.array(run["train_predictions"][-1]) == y))) / n,
-        "epoch_train_accuracy": [c / n for c in epoch_correct],
-        "test_accuracy": float(np.mean(test == data.y_test)),
-        "golden_test_accuracy": float(np.mean(golden_test == data.y_test)),
-        "samples_per_second": rate, "host_samples_per_second": host_rate,
-        "device_cycles": run.get("device_cycles"),
-        "upload_seconds": run.get("upload_seconds"),
-        "link_payload_fraction": None if on_board else
-        trained * sample_bytes / run["train_seconds"] / (config.link.baud / 10),
-        "rejected_frames": run["counters"]["rejected_frames"],
-        "counters": run["counters"], "resent_frames": run["resent_frames"],
-        "device_seconds": run["seconds"], "config": config.to_dict(),
-    }
+    sample_bytes = LinkLayout(config).sample_bytes
+    return RunReport(
+        port=port, samples=n, epochs=epochs, on_board=on_board, resumed=run.resumed,
+        warmup_samples=run.warmup_samples, mismatches=mismatches, first_mismatch=first,
+        train_accuracy=(run.epoch_correct[-1] if on_board else
+                        int(np.sum(np.array(run.train_predictions[-1]) == y))) / n,
+        epoch_train_accuracy=[c / n for c in epoch_correct],
+        test_accuracy=float(np.mean(test == data.y_test)),
+        golden_test_accuracy=float(np.mean(golden_test == data.y_test)),
+        samples_per_second=rate, host_samples_per_second=host_rate,
+        device_cycles=run.device_cycles, upload_seconds=run.upload_seconds,
+        link_payload_fraction=None if on_board else
+        trained * sample_bytes / run.train_seconds / (config.link.baud / 10),
+        rejected_frames=run.counters["rejected_frames"], counters=run.counters,
+        resent_frames=run.resent_frames, device_seconds=run.seconds, seconds=seconds,
+        config=config.to_dict())
 
 
 def verify_build(config: Config, board, build_dir, samples: int = 16,
-                 simulator: str = "icarus") -> dict:
+                 simulator: str = "icarus") -> RunReport:
     """``ghostfpga build --verify``: the netlist of the build in ``build_dir`` (its own
     ``top.json``, with a stand-in for the PLL: sim/board_netlist.py) trains ``samples``
     seeded random samples under the real host driver, from its on-board set when it has one

@@ -22,9 +22,9 @@ def test_driver_trains_the_simulated_board_at_the_real_divisor():
     assert config.link.divisor == 8
     run = run_on_device(config, yinyang(), "sim", samples=150, epochs=2, test_samples=60,
                         timeout=0.01)
-    assert run["mismatches"] == 0, run["first_mismatch"]
-    assert run["counters"]["samples"] == 2 * 150 + 60
-    assert run["rejected_frames"] == 0 and run["resent_frames"] == 0
+    assert run.mismatches == 0, run.first_mismatch
+    assert run.counters["samples"] == 2 * 150 + 60
+    assert run.rejected_frames == 0 and run.resent_frames == 0
 
 
 def test_the_simulated_board_trains_from_its_on_board_set():
@@ -35,15 +35,15 @@ def test_the_simulated_board_trains_from_its_on_board_set():
     assert config.link.store_samples >= 120
     run = run_on_device(config, yinyang(), "sim", samples=120, epochs=3, test_samples=40,
                         timeout=0.01, on_board=True)
-    assert run["mismatches"] == 0, run["first_mismatch"]
-    assert run["counters"]["samples"] == 3 * 120 + 40
-    assert run["rejected_frames"] == 0 and run["resent_frames"] == 0
+    assert run.mismatches == 0, run.first_mismatch
+    assert run.counters["samples"] == 3 * 120 + 40
+    assert run.rejected_frames == 0 and run.resent_frames == 0
     # the rate from the core's busy cycles; the simulated time between the first EPOCH
     # request and the last reply adds the link's latency and the gaps between samples
-    assert 3 * 120 * Plan(config).ideal_cycles()["train"] < run["device_cycles"]
-    assert run["samples_per_second"] == 3 * 120 * config.link.clock_mhz * 1e6 / run["device_cycles"]
-    assert 0.75 * run["samples_per_second"] < run["host_samples_per_second"] \
-        < run["samples_per_second"]
+    assert 3 * 120 * Plan(config).ideal_cycles()["train"] < run.device_cycles
+    assert run.samples_per_second == 3 * 120 * config.link.clock_mhz * 1e6 / run.device_cycles
+    assert 0.75 * run.samples_per_second < run.host_samples_per_second \
+        < run.samples_per_second
 
 
 def test_driver_trains_a_learned_ghost_board_in_verilator():
@@ -53,8 +53,8 @@ def test_driver_trains_a_learned_ghost_board_in_verilator():
                     hardware=Hardware(lanes=3))
     run = run_on_device(config, yinyang(), "sim", samples=80, epochs=1, test_samples=30,
                         timeout=0.01, divisor=4)
-    assert run["mismatches"] == 0, run["first_mismatch"]
-    assert run["warmup_samples"] == 20
+    assert run.mismatches == 0, run.first_mismatch
+    assert run.warmup_samples == 20
 
 
 @pytest.mark.skipif(not simulator_available("icarus"),
@@ -64,7 +64,7 @@ def test_driver_trains_the_simulated_board_in_icarus():
                     hardware=Hardware(lanes=2))
     run = run_on_device(config, yinyang(), "sim", samples=16, epochs=1, test_samples=8,
                         timeout=0.01, simulator="icarus", divisor=4)
-    assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run.mismatches == 0, run.first_mismatch
 
 
 def test_a_thousand_bad_frames_leave_no_trace_but_the_counters():

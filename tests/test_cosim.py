@@ -83,7 +83,7 @@ def test_ghost_fit_errors_wider_than_the_operand_saturate():
     # RTL semantics, the same on every simulator: Icarus builds this core in a second
     simulator = "icarus" if simulator_available("icarus") else "verilator"
     run = simulate(config, random_dataset(config, config.seed), simulator, 8, 4)
-    assert run["mismatches"] == 0, run["first_mismatch"]
+    assert run.mismatches == 0, run.first_mismatch
 
 
 def test_full_yinyang_epoch_in_verilator():

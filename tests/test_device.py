@@ -179,8 +179,8 @@ def test_learned_ghosts_warm_up_through_the_driver_as_the_golden_model_does():
     config = Config(layers=(4, 10, 3), variant="learned", ghost_warmup=30,
                     hardware=Hardware(lanes=3))
     run = run_on_device(config, yinyang(), "fake", samples=60, epochs=2, test_samples=40)
-    assert run["mismatches"] == 0, run["first_mismatch"]
-    assert run["warmup_samples"] == 30
+    assert run.mismatches == 0, run.first_mismatch
+    assert run.warmup_samples == 30
 
 
 def _api_cases():

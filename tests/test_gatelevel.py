@@ -121,8 +121,8 @@ def test_the_synthesized_system_top_trains_bit_exact_under_the_host_driver():
 
     run = run_on_device(SYSTEM, yinyang(), "sim", 12, 1, timeout=0.01, simulator="verilator",
                         test_samples=6, netlist=True)
-    assert run["mismatches"] == 0, run["first_mismatch"]
-    assert run["samples"] == 12
+    assert run.mismatches == 0, run.first_mismatch
+    assert run.samples == 12
 
 
 BOARD_SMALL = dataclasses.replace(   # (one lane per row: it meets 24 MHz with room)
