@@ -57,8 +57,7 @@ def _job(dataset: str, layers: tuple, label: str, model: str, changes: dict, see
     config = Config(layers=layers, seed=seed, epochs=epochs, **changes)
     config, data = prepare(dataset, config, layers_given=True)
     run = run_training(config, data, model, show_progress=False)
-    run["label"] = label
-    return run
+    return run.to_dict() | {"label": label}   # (summarized from the JSON too)
 
 
 def summarize(runs: list[dict]) -> list[list]:

@@ -84,10 +84,10 @@ _RUN_HEADERS = ["model", "variant", "feedback", "schedule", "layers", "epochs", 
                 "test acc", "seconds"]
 
 
-def _run_row(run: dict) -> list:
-    return [run["model"], run["variant"] or "-", run["feedback"] or "-", run["schedule"] or "-",
-            "-".join(map(str, run["layers"])), run["epochs"], percent(run["train_accuracy"]),
-            percent(run["test_accuracy"]), f"{run['seconds']:.1f}"]
+def _run_row(run) -> list:
+    return [run.model, run.variant or "-", run.feedback or "-", run.schedule or "-",
+            "-".join(map(str, run.layers)), run.epochs, percent(run.train_accuracy),
+            percent(run.test_accuracy), f"{run.seconds:.1f}"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -97,9 +97,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(table(_RUN_HEADERS, [_run_row(run)], title=f"dataset {data.name}: "
                 f"{len(data.y_train)} train / {len(data.y_test)} test samples"))
     if args.json:
-        write_json(args.json, run)
+        write_json(args.json, run.to_dict())
     if args.plot:
-        plot_history({args.model: run["history"]}, args.plot, f"{data.name}")
+        plot_history({args.model: run.history}, args.plot, f"{data.name}")
     return 0
 
 

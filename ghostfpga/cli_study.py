@@ -122,37 +122,38 @@ def _at_least(args: argparse.Namespace, lowest: int, *names: str) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be {what}, not {value}")
 
 
-def _read_sweep(path: str | None) -> dict | None:
+def _read_sweep(path: str | None):
     """A sweep's JSON (checked before any work)."""
     import json
 
     if path is None:
         return None
+    from .sweep import SweepResult
+
     try:
         sweep = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise UsageError(f"--sweep {path}: cannot read it as JSON ({exc})") from None
-    if not isinstance(sweep, dict) or not {"points", "narrowest",
-                                           "float_ghost_test_accuracy"} <= set(sweep):
-        raise UsageError(f"--sweep {path}: not the JSON of ghostfpga sweep (it needs points, "
-                         "narrowest and float_ghost_test_accuracy)")
-    return sweep
+    try:
+        return SweepResult.from_dict(sweep)
+    except ValueError as exc:
+        raise UsageError(f"--sweep {path}: {exc}") from None
 
 
-def _print_comparison(result: dict, config: Config, data) -> None:
-    s = result["seconds"]
+def _print_comparison(result, config: Config, data) -> None:
+    s = result.seconds
     print(table(["model", "train acc", "test acc", "seconds"],
-                [["float backprop", percent(result["float_bp_train_accuracy"]),
-                  percent(result["float_bp_test_accuracy"]), f"{s['float_bp']:.1f}"],
-                 ["float ghost", percent(result["float_ghost_train_accuracy"]),
-                  percent(result["float_ghost_test_accuracy"]), f"{s['float_ghost']:.1f}"],
-                 ["fixed (= hardware)", percent(result["fixed_train_accuracy"]),
-                  percent(result["fixed_test_accuracy"]), f"{s['fixed']:.1f}"],
-                 ["RTL, trained weights", "-", percent(result["rtl_test_accuracy"]),
+                [["float backprop", percent(result.float_bp_train_accuracy),
+                  percent(result.float_bp_test_accuracy), f"{s['float_bp']:.1f}"],
+                 ["float ghost", percent(result.float_ghost_train_accuracy),
+                  percent(result.float_ghost_test_accuracy), f"{s['float_ghost']:.1f}"],
+                 ["fixed (= hardware)", percent(result.fixed_train_accuracy),
+                  percent(result.fixed_test_accuracy), f"{s['fixed']:.1f}"],
+                 ["RTL, trained weights", "-", percent(result.rtl_test_accuracy),
                   f"{s['rtl']:.1f}"]],
                 title=f"{data.name} {'-'.join(map(str, config.layers))}, {config.epochs} "
-                      f"epochs; RTL: {result['rtl_samples']} training samples and the test "
-                      f"set, {result['rtl_mismatches']} mismatches"))
+                      f"epochs; RTL: {result.rtl_samples} training samples and the test "
+                      f"set, {result.rtl_mismatches} mismatches"))
 
 
 def _say(text: str) -> None:
@@ -177,8 +178,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     files = write_report(result, args.report, sweep)
     print(f"report: {files[0]} (plots: {', '.join(str(f) for f in files[1:])})")
     if args.json:
-        write_json(args.json, result)
-    return 1 if result["rtl_mismatches"] or not result["rtl_predictions_equal_fixed"] else 0
+        write_json(args.json, result.to_dict())
+    return 1 if result.rtl_mismatches or not result.rtl_predictions_equal_fixed else 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -210,23 +211,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        Path(args.cache), args.normalize, args.weight_int_bits, say=say)
     headers = ["weight bits", "weight frac", "error frac", "lanes", "train acc", "test acc"]
     headers += ["logic cells", "Fmax MHz"] if args.synth else []
-    rows = [[r["weight_bits"], r["weight_frac"], r["error_frac"], r["lanes"],
-             percent(r["train_accuracy"]), percent(r["test_accuracy"])]
-            + ([r["luts"], "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"]
-               if args.synth else []) for r in result["points"]]
+    rows = [[r.weight_bits, r.weight_frac, r.error_frac, r.lanes,
+             percent(r.train_accuracy), percent(r.test_accuracy)]
+            + ([r.luts, "-" if r.fmax_mhz is None else f"{r.fmax_mhz:.1f}"]
+               if args.synth else []) for r in result.points]
     print(table(headers, rows, title=f"sweep on {data.name} ({len(points)} points, "
                 f"{config.epochs} epochs; float ghost: "
-                f"{percent(result['float_ghost_test_accuracy'])}; scheduler "
-                f"{result['scheduler']})"))
-    best = result["narrowest"]
+                f"{percent(result.float_ghost_test_accuracy)}; scheduler "
+                f"{result.scheduler})"))
+    best = result.narrowest
     print("narrowest within 0.5 points of the float ghost model: " + (
-        f"{best['weight_bits']}-bit weights, error_frac {best['error_frac']} "
-        f"({percent(best['test_accuracy'])})" if best else "none"))
+        f"{best.weight_bits}-bit weights, error_frac {best.error_frac} "
+        f"({percent(best.test_accuracy)})" if best else "none"))
     print("Pareto (accuracy vs bits" + (" vs logic cells" if args.synth else "") + "): "
-          + ", ".join(f"{r['weight_bits']}b/{r['error_frac']}e/{r['lanes']}P "
-                      f"{percent(r['test_accuracy'])}" for r in result["pareto"]))
+          + ", ".join(f"{r.weight_bits}b/{r.error_frac}e/{r.lanes}P "
+                      f"{percent(r.test_accuracy)}" for r in result.pareto))
     if args.json:
-        write_json(args.json, result)
+        write_json(args.json, result.to_dict())
     if args.plot:
         plot_sweep(result, args.plot)
     return 0
@@ -254,22 +255,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(config, data, board.name, args.rtl_samples, args.system_samples,
                       not args.no_bitstream, Path(args.build_dir), say=_say)
     _print_comparison(result, config, data)
-    system, bit = result["system"], result["bitstream"]
+    system, bit = result.system, result.bitstream
     if system:
-        rate = system["samples_per_second"]
-        how = "on-board set" if system["on_board"] else "streamed"
+        rate = system.samples_per_second
+        how = "on-board set" if system.on_board else "streamed"
         print(f"full system (co-simulated UART and driver, {how}): "
-              f"{system['samples']} samples, {system['mismatches']} mismatches"
+              f"{system.samples} samples, {system.mismatches} mismatches"
               + (f", {rate:,.0f} training samples/s at {config.link.clock_mhz:g} MHz"
                  if rate else ""))
     if bit:
-        fmax = "-" if bit["fmax_mhz"] is None else f"{bit['fmax_mhz']:.1f}"
-        print(f"bitstream: {bit['luts']} / {bit['luts_available']} logic cells, {bit['dsps']} "
-              f"DSPs, Fmax {fmax} MHz at {bit['clock_mhz']:g} MHz: "
-              + (bit["problem"] or f"ok, {bit['bitstream']}"))
+        fmax = "-" if bit.fmax_mhz is None else f"{bit.fmax_mhz:.1f}"
+        print(f"bitstream: {bit.luts} / {bit.luts_available} logic cells, {bit.dsps} "
+              f"DSPs, Fmax {fmax} MHz at {bit.clock_mhz:g} MHz: "
+              + (bit.problem or f"ok, {bit.bitstream}"))
     files = write_report(result, args.report, sweep)
     if args.json:
-        write_json(args.json, result)
-    print(f"report: {files[0]} (plots beside it); {result['seconds']['demo']:.0f} s in all")
-    failed = result["rtl_mismatches"] or (system and system["mismatches"])
-    return 1 if failed else 2 if bit and bit["problem"] else 0
+        write_json(args.json, result.to_dict())
+    print(f"report: {files[0]} (plots beside it); {result.seconds['demo']:.0f} s in all")
+    failed = result.rtl_mismatches or (system and system.mismatches)
+    return 1 if failed else 2 if bit and bit.problem else 0

@@ -5,6 +5,7 @@ Shared by ``ghostfpga train``, ``ghostfpga demo`` and ``benchmarks/accuracy.py``
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ghostfpga.config import Config, ConfigError
@@ -15,12 +16,34 @@ from ghostfpga.golden.training import train
 
 from .report import progress_bar
 
-__all__ = ["MODELS", "DEFAULT_HIDDEN", "fit_config", "prepare", "run_training"]
+__all__ = ["MODELS", "DEFAULT_HIDDEN", "TrainingRun", "fit_config", "prepare",
+           "run_training"]
 
 MODELS = ("ghost", "bp")
 
 # Hidden layer used when neither --layers nor a config file gives the layer sizes.
 DEFAULT_HIDDEN = {"yinyang": 30, "digits": 32}
+
+
+@dataclass
+class TrainingRun:
+    """``ghostfpga train``'s result: one model trained on one data set."""
+    dataset: str
+    model: str                           # ghost or bp
+    variant: str | None                  # the ghost model's (None for backprop)
+    feedback: str | None
+    schedule: str | None
+    layers: list[int]
+    epochs: int
+    seed: int
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+    history: list[dict]                  # golden.training's epoch records
+    config: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def fit_config(config: Config, data: Dataset, layers_given: bool) -> Config:
@@ -58,7 +81,7 @@ def samples_used(asked: int | None, data: Dataset, say=None) -> int:
 
 
 def run_training(config: Config, data: Dataset, model: str = "ghost",
-                 show_progress: bool = True) -> dict:
+                 show_progress: bool = True) -> TrainingRun:
     """Train ``model`` (``ghost`` or ``bp``) and return the run record."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
@@ -71,21 +94,14 @@ def run_training(config: Config, data: Dataset, model: str = "ghost",
             result = train(net, data, progress=update)
     else:
         result = train(net, data)
-    return {
-        "dataset": data.name,
-        "model": model,
-        "variant": config.variant if model == "ghost" else None,
-        "feedback": config.feedback if model == "ghost" else None,
-        "schedule": config.schedule if model == "ghost" else None,
-        "layers": list(config.layers),
-        "epochs": config.epochs,
-        "seed": config.seed,
-        "train_accuracy": result.train_accuracy,
-        "test_accuracy": result.test_accuracy,
-        "seconds": result.seconds,
-        "history": result.history,
-        "config": config.to_dict(),
-    }
+    ghost = model == "ghost"
+    return TrainingRun(
+        dataset=data.name, model=model, variant=config.variant if ghost else None,
+        feedback=config.feedback if ghost else None,
+        schedule=config.schedule if ghost else None, layers=list(config.layers),
+        epochs=config.epochs, seed=config.seed, train_accuracy=result.train_accuracy,
+        test_accuracy=result.test_accuracy, seconds=result.seconds, history=result.history,
+        config=config.to_dict())
 
 
 def run_parallel(fn, jobs: list[tuple], workers: int) -> list:

@@ -14,15 +14,14 @@ import hashlib
 import itertools
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ghostfpga import __version__
 from ghostfpga.config import Config, Hardware, Numerics
 
-__all__ = ["Point", "sweep_points", "point_config", "run_sweep", "narrowest", "pareto",
-           "plot_sweep",
-           "DEFAULT_CACHE", "WEIGHT_INT_BITS"]
+__all__ = ["Point", "SweepRow", "SweepResult", "sweep_points", "point_config", "run_sweep",
+           "narrowest", "pareto", "plot_sweep", "DEFAULT_CACHE", "WEIGHT_INT_BITS"]
 
 DEFAULT_CACHE = Path("build") / "sweep" / "cache"
 WEIGHT_INT_BITS = 3   # weights in [-4, 4): 8-bit weights get 5 fraction bits
@@ -37,6 +36,75 @@ class Point:
     def to_dict(self) -> dict:
         return {"weight_bits": self.weight_bits, "error_frac": self.error_frac,
                 "lanes": self.lanes}
+
+
+@dataclass
+class SweepRow:
+    """One point's result: its formats, its fixed model's accuracy, and (``--synth``) the
+    core's area and Fmax."""
+    weight_bits: int
+    weight_frac: int
+    error_frac: int
+    lanes: int
+    test_accuracy: float
+    train_accuracy: float | None = None
+    potential_bits: int | None = None
+    seconds: float | None = None
+    luts: int | None = None              # --synth: logic cells of the bare core
+    fmax_mhz: float | None = None
+    fits: bool | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if self.luts is None:            # synthesis keys only for a sweep that synthesized
+            del d["luts"], d["fmax_mhz"], d["fits"]
+        return d
+
+
+@dataclass
+class SweepResult:
+    """``ghostfpga sweep``'s result; ``to_dict`` / ``from_dict`` are its JSON."""
+    dataset: str
+    float_ghost_test_accuracy: float
+    points: list[SweepRow]
+    narrowest: SweepRow | None           # the narrowest formats within 0.5 points of float
+    pareto: list[SweepRow]
+    scheduler: str = ""
+    config: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"scheduler": self.scheduler, "dataset": self.dataset,
+                "float_ghost_test_accuracy": self.float_ghost_test_accuracy,
+                "points": [r.to_dict() for r in self.points],
+                "narrowest": None if self.narrowest is None else self.narrowest.to_dict(),
+                "pareto": [r.to_dict() for r in self.pareto], "config": self.config}
+
+    @classmethod
+    def from_dict(cls, d) -> "SweepResult":
+        """A sweep's JSON read back; ValueError naming what does not fit."""
+        names = {f.name for f in fields(SweepRow)}
+
+        def row(r, where: str) -> SweepRow:
+            if not isinstance(r, dict):
+                raise ValueError(f"{where} is not an object")
+            try:
+                return SweepRow(**{k: v for k, v in r.items() if k in names})
+            except TypeError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+
+        if not isinstance(d, dict) or not {"points", "narrowest",
+                                           "float_ghost_test_accuracy"} <= set(d):
+            raise ValueError("not the JSON of ghostfpga sweep (it needs points, narrowest and "
+                             "float_ghost_test_accuracy)")
+        if not isinstance(d["points"], list):
+            raise ValueError("points is not a list")
+        points = [row(r, f"points[{k}]") for k, r in enumerate(d["points"])]
+        return cls(dataset=d.get("dataset", ""),
+                   float_ghost_test_accuracy=d["float_ghost_test_accuracy"], points=points,
+                   narrowest=None if d["narrowest"] is None else row(d["narrowest"],
+                                                                     "narrowest"),
+                   pareto=[row(r, "pareto") for r in d.get("pareto", [])],
+                   scheduler=d.get("scheduler", ""), config=d.get("config"))
 
 
 def sweep_points(weight_bits, error_fracs, lanes) -> list[Point]:
@@ -156,7 +224,7 @@ def close_cluster(client, cluster, timeout: float = 10.0):
 def run_sweep(base: Config, dataset: str, points: list[Point], synth: bool = False,
               scheduler: str | None = None, workers: int = 2, cache: Path = DEFAULT_CACHE,
               normalize: bool = False, weight_int_bits: int = WEIGHT_INT_BITS,
-              progress: bool = True, say=print) -> dict:
+              progress: bool = True, say=print) -> SweepResult:
     """Every point's result (and the float ghost reference), computed on the cluster or
     taken from the cache."""
     from distributed import as_completed
@@ -195,21 +263,21 @@ def run_sweep(base: Config, dataset: str, points: list[Point], synth: bool = Fal
             close_cluster(client, cluster)
     rows = []
     for p, cfg in configs.items():
-        row = p.to_dict() | {"weight_frac": cfg.numerics.weight_frac,
-                             "potential_bits": cfg.numerics.potential_bits}
-        row |= results[_key("train", cfg, dataset)]
-        if synth:
-            s = results[_key("synth", cfg, dataset)]
-            row |= {"luts": s["luts"], "fmax_mhz": s["fmax_mhz"], "fits": s["fits"]}
-        rows.append(row)
+        trained = results[_key("train", cfg, dataset)]   # the cache's records (JSON)
+        synthesized = results[_key("synth", cfg, dataset)] if synth else {}
+        rows.append(SweepRow(
+            p.weight_bits, cfg.numerics.weight_frac, p.error_frac, p.lanes,
+            trained["test_accuracy"], trained["train_accuracy"], cfg.numerics.potential_bits,
+            trained["seconds"], synthesized.get("luts"), synthesized.get("fmax_mhz"),
+            synthesized.get("fits")))
     float_acc = results[reference]["test_accuracy"]
-    return {"scheduler": (scheduler or address) if todo else address, "dataset": dataset,
-            "float_ghost_test_accuracy": float_acc, "points": rows,
-            "narrowest": narrowest(rows, float_acc), "pareto": pareto(rows, synth),
-            "config": base.to_dict()}
+    return SweepResult(dataset=dataset, float_ghost_test_accuracy=float_acc, points=rows,
+                       narrowest=narrowest(rows, float_acc), pareto=pareto(rows, synth),
+                       scheduler=(scheduler or address) if todo else address,
+                       config=base.to_dict())
 
 
-def plot_sweep(result: dict, path: str | Path) -> None:
+def plot_sweep(result: SweepResult, path: str | Path) -> None:
     """Test accuracy against weight bits, one line per error format and lane count, with the
     float ghost model's accuracy and the 0.5-point band below it."""
     import matplotlib
@@ -218,19 +286,19 @@ def plot_sweep(result: dict, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    groups: dict[tuple, list[dict]] = {}
-    for r in result["points"]:
-        groups.setdefault((r["error_frac"], r["lanes"]), []).append(r)
+    groups: dict[tuple, list[SweepRow]] = {}
+    for r in result.points:
+        groups.setdefault((r.error_frac, r.lanes), []).append(r)
     for (ef, lanes), rows in sorted(groups.items()):
-        rows.sort(key=lambda r: r["weight_bits"])
-        ax.plot([r["weight_bits"] for r in rows], [100 * r["test_accuracy"] for r in rows],
+        rows.sort(key=lambda r: r.weight_bits)
+        ax.plot([r.weight_bits for r in rows], [100 * r.test_accuracy for r in rows],
                 "o-", label=f"error_frac {ef}, {lanes} lanes")
-    ref = 100 * result["float_ghost_test_accuracy"]
+    ref = 100 * result.float_ghost_test_accuracy
     ax.axhline(ref, color="black", linewidth=1, label="float ghost")
     ax.axhspan(ref - 0.5, ref, color="grey", alpha=0.2, label="within 0.5 points")
     ax.set_xlabel("weight bits")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"fixed-point formats on {result['dataset']}")
+    ax.set_title(f"fixed-point formats on {result.dataset}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -239,23 +307,24 @@ def plot_sweep(result: dict, path: str | Path) -> None:
     plt.close(fig)
 
 
-def narrowest(rows: list[dict], float_acc: float, within: float = 0.005) -> dict | None:
+def narrowest(rows: list[SweepRow], float_acc: float,
+              within: float = 0.005) -> SweepRow | None:
     """The narrowest formats (fewest weight bits, then error bits) within ``within`` of the
     float ghost model's test accuracy."""
-    good = [r for r in rows if r["test_accuracy"] >= float_acc - within]
-    return min(good, key=lambda r: (r["weight_bits"], r["error_frac"], r["lanes"]),
+    good = [r for r in rows if r.test_accuracy >= float_acc - within]
+    return min(good, key=lambda r: (r.weight_bits, r.error_frac, r.lanes),
                default=None)
 
 
-def pareto(rows: list[dict], synth: bool) -> list[dict]:
+def pareto(rows: list[SweepRow], synth: bool) -> list[SweepRow]:
     """The points no other point beats on accuracy and cost at once (cost: weight bits and
     error bits, and logic cells with synthesis)."""
     def cost(r):
-        return (r["weight_bits"], r["error_frac"]) + ((r["luts"],) if synth else ())
+        return (r.weight_bits, r.error_frac) + ((r.luts,) if synth else ())
 
     def dominates(a, b):
         ca, cb = cost(a), cost(b)
-        return (a["test_accuracy"] >= b["test_accuracy"] and all(x <= y for x, y in zip(ca, cb))
-                and (a["test_accuracy"] > b["test_accuracy"] or ca != cb))
+        return (a.test_accuracy >= b.test_accuracy and all(x <= y for x, y in zip(ca, cb))
+                and (a.test_accuracy > b.test_accuracy or ca != cb))
 
     return [r for r in rows if not any(dominates(o, r) for o in rows if o is not r)]

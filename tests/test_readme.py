@@ -62,3 +62,19 @@ def test_every_command_is_run_by_a_test(command):
                if path.name != Path(__file__).name and argv.search(path.read_text())
                and re.search(r"main\(.*\) == 0|subprocess", path.read_text())]
     assert runners, f"no test runs ghostfpga {command}"
+
+
+def test_the_json_keys_the_readme_names_are_the_records_fields():
+    """Where the README gives a result's JSON keys with its record (``JSON keys
+    (`module.Record`): `a, b, ...```), they are exactly that record's fields."""
+    import dataclasses
+    import importlib
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    found = re.findall(r"JSON keys \(`([\w.]+)`\): `([^`]+)`", text)
+    assert found, "the README names no record's JSON keys"
+    for path, keys in found:
+        module, name = path.rsplit(".", 1)
+        record = getattr(importlib.import_module(module), name)
+        fields = {f.name for f in dataclasses.fields(record)}
+        assert {k.strip() for k in keys.split(",")} == fields, path

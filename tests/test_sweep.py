@@ -10,7 +10,7 @@ import pytest
 from ghostfpga.cli import main
 from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import yinyang
-from ghostfpga.sweep import narrowest, pareto, run_sweep, sweep_points
+from ghostfpga.sweep import SweepRow, narrowest, pareto, run_sweep, sweep_points
 
 BASE = Config(layers=(4, 8, 3), epochs=1)
 
@@ -58,25 +58,25 @@ def test_a_worker_killed_mid_sweep_loses_no_point(small, tmp_path, monkeypatch):
     result = run_sweep(BASE, small, sweep_points([6, 8, 12], [14], [8]), workers=2,
                        cache=tmp_path / "cache", progress=False, say=lambda _: None)
     assert not marker.exists()            # a worker took the marker and was killed
-    assert [p["weight_bits"] for p in result["points"]] == [6, 8, 12]
-    assert all(0 < p["test_accuracy"] <= 1 for p in result["points"])
+    assert [p.weight_bits for p in result.points] == [6, 8, 12]
+    assert all(0 < p.test_accuracy <= 1 for p in result.points)
 
 
 def test_narrowest_and_pareto():
-    rows = [{"weight_bits": b, "error_frac": 14, "lanes": 8, "test_accuracy": a}
+    rows = [SweepRow(weight_bits=b, weight_frac=b - 3, error_frac=14, lanes=8, test_accuracy=a)
             for b, a in ((6, 0.70), (8, 0.968), (10, 0.975), (12, 0.972), (16, 0.976))]
-    assert narrowest(rows, 0.972)["weight_bits"] == 8        # 96.8 >= 97.2 - 0.5
+    assert narrowest(rows, 0.972).weight_bits == 8        # 96.8 >= 97.2 - 0.5
     assert narrowest(rows, 0.99) is None
     # 12 bits is beaten by 10 (fewer bits, better accuracy); the others trade off
-    assert [r["weight_bits"] for r in pareto(rows, synth=False)] == [6, 8, 10, 16]
+    assert [r.weight_bits for r in pareto(rows, synth=False)] == [6, 8, 10, 16]
 
 
 def test_a_synthesis_sweep_reports_area_and_fmax(small, tmp_path):
     base = Config(layers=(4, 4, 3), epochs=1, hardware=Hardware(lanes=1, split_rows=False))
     result = run_sweep(base, small, sweep_points([6, 12], [14], [1]), synth=True, workers=2,
                        cache=tmp_path / "cache", progress=False, say=lambda _: None)
-    narrow, wide = result["points"]
-    assert narrow["fits"] and wide["fits"]
+    narrow, wide = result.points
+    assert narrow.fits and wide.fits
     # the narrower weights take fewer logic cells (the same core, 6 bits fewer per weight)
-    assert 0 < narrow["luts"] < wide["luts"] < 5280
-    assert narrow["fmax_mhz"] > 10 and wide["fmax_mhz"] > 10
+    assert 0 < narrow.luts < wide.luts < 5280
+    assert narrow.fmax_mhz > 10 and wide.fmax_mhz > 10
