@@ -1,0 +1,7 @@
+"""``python -m ghostfpga``: the ``ghostfpga`` command."""
+
+import sys
+
+from ghostfpga.cli import main
+
+sys.exit(main())
