@@ -1,7 +1,9 @@
 """Package discovery for the one import namespace: the top-level folders hdl/, golden/, sim/
 and boards/ (the product's layout) install as ghostfpga.hdl, ghostfpga.golden, ghostfpga.sim
 and ghostfpga.boards beside the face package ghostfpga/, every subpackage included (a new
-folder with an __init__.py needs no entry anywhere). The metadata is in pyproject.toml."""
+folder with an __init__.py needs no entry anywhere). The example configs (examples/*.toml, the
+boards' default configs among them) install as the data package ghostfpga.examples. The
+metadata is in pyproject.toml."""
 
 from setuptools import find_packages, setup
 
@@ -12,4 +14,6 @@ packages = []
 for name, folder in ROOTS.items():
     packages += [name] + [f"{name}.{sub}" for sub in find_packages(folder)]
 
-setup(packages=packages, package_dir=ROOTS)
+setup(packages=packages + ["ghostfpga.examples"],
+      package_dir=ROOTS | {"ghostfpga.examples": "examples"},
+      package_data={"ghostfpga.examples": ["*.toml"]})

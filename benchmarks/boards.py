@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from ghostfpga.boards.build import build
-from ghostfpga.boards.catalog import BOARDS, EXAMPLES
+from ghostfpga.boards.bitstream.build import build
+from ghostfpga.boards.bitstream.catalog import BOARDS, EXAMPLES
 from ghostfpga.config import Config
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ghostfpga.boards.catalog import EXAMPLES
+from ghostfpga.boards.bitstream.catalog import EXAMPLES
 from ghostfpga.config import Config
 from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json

@@ -4,7 +4,7 @@ Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layer
                                    [--variant tied|replay|learned] [--ghost-rule RULE]
                                    [--no-split-rows] [--system] [--build-dir DIR] [--json OUT]
 
-Builds the core of the given config inside a minimal serial shell (boards/synth.py) with Yosys
+Builds the core of the given config inside a minimal serial shell (boards/bitstream/synth.py) with Yosys
 (`synth_ice40 -dsp` / `synth_ecp5`) and nextpnr, and reports logic cells, DSPs, block RAMs and
 the post-route Fmax of the whole (the shell adds about one logic cell per core port bit). A run
 takes a few minutes.
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ghostfpga.boards.synth import synthesize
+from ghostfpga.boards.bitstream.synth import synthesize
 from ghostfpga.config import GHOST_RULES, VARIANTS, Config, Hardware
 from ghostfpga.report import outputs_or_exit, table, write_json
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ghostfpga.boards.catalog import BOARDS
+from ghostfpga.boards.bitstream.catalog import BOARDS
 from ghostfpga.boards.protocol import LinkLayout
 from ghostfpga.config import Config
 from ghostfpga.golden.backprop import BackpropModel

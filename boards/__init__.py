@@ -1,8 +1,13 @@
-"""Boards and the host link: the UART link gateware and the system top, the wire protocol,
-the host driver ``Device`` and a ``FakeDevice`` (the golden model behind the protocol), and
-synthesis with Yosys/nextpnr."""
+"""Boards and the host link, in three parts around the one wire format (``protocol``, its
+payloads defined as data in ``payload``):
 
-from .device import Device, DeviceError, DeviceTimeout
-from .fake import FakeDevice
+- ``gateware``: the link's gateware and the system top (UART, framer, executor, counters, the
+  on-board set) that joins it to the learning core;
+- ``host``: the driver ``Device``, the ``FakeDevice`` (the golden model behind the protocol)
+  and a training session;
+- ``bitstream``: the boards, their clocks and tops, Yosys / nextpnr builds, programming."""
+
+from .host.device import Device, DeviceError, DeviceTimeout
+from .host.fake import FakeDevice
 
 __all__ = ["Device", "DeviceError", "DeviceTimeout", "FakeDevice"]

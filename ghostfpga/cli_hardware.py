@@ -134,21 +134,21 @@ def add_commands(sub) -> None:
 
 
 def _board_names() -> list[str]:
-    from ghostfpga.boards.catalog import BOARDS
+    from ghostfpga.boards.bitstream.catalog import BOARDS
 
     return list(BOARDS)
 
 
 def _board(name: str | None):
-    from ghostfpga.boards.catalog import BOARDS
+    from ghostfpga.boards.bitstream.catalog import BOARDS
 
     return BOARDS[name] if name else None
 
 
 def _port(port: str, board) -> str:
     """``port``, or with 'auto' the board's serial port found by USB VID:PID."""
-    from ghostfpga.boards.device import DeviceError
-    from ghostfpga.boards.program import find_port
+    from ghostfpga.boards.host.device import DeviceError
+    from ghostfpga.boards.bitstream.program import find_port
 
     if port != "auto":
         return port
@@ -269,7 +269,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ghostfpga.boards.device import DeviceError
+    from ghostfpga.boards.host.device import DeviceError
 
     from .hardware import run_on_device
 
@@ -357,8 +357,8 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from ghostfpga.boards.build import build
-    from ghostfpga.boards.catalog import BOARDS
+    from ghostfpga.boards.bitstream.build import build
+    from ghostfpga.boards.bitstream.catalog import BOARDS
 
     board = BOARDS[args.board]
     config = config_of(args, board)
@@ -424,8 +424,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_program(args: argparse.Namespace) -> int:
     import time
 
-    from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
-    from ghostfpga.boards.program import ProgramError, program
+    from ghostfpga.boards.host.device import Device, DeviceError, DeviceTimeout
+    from ghostfpga.boards.bitstream.program import ProgramError, program
 
     board = _board(args.board)
     bitstream = Path(args.bitstream or f"build/{board.name}/top{board.bitstream_suffix}")

@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    from ghostfpga.golden.gradcheck import beta_slopes, gradcheck
+    from ghostfpga.golden.studies.gradcheck import beta_slopes, gradcheck
 
     sections = [name for name in ("fixed_point", "cancellation", "loop") if getattr(args, name)]
     if len(sections) > 1:
@@ -161,7 +161,7 @@ def _report_section(args: argparse.Namespace, rows, headers, cells, title: str, 
 
 def _fixed_point(args: argparse.Namespace) -> int:
     from ghostfpga.golden.datasets import yinyang
-    from ghostfpga.golden.ffinit import fixed_point_over_training
+    from ghostfpga.golden.studies.ffinit import fixed_point_over_training
 
     from .report import plot_fixed_point
 
@@ -180,7 +180,7 @@ def _fixed_point(args: argparse.Namespace) -> int:
 
 def _cancellation(args: argparse.Namespace) -> int:
     from ghostfpga.config import GHOST_RULES
-    from ghostfpga.golden.cancellation import cancellation_over_training
+    from ghostfpga.golden.studies.cancellation import cancellation_over_training
     from ghostfpga.golden.datasets import yinyang
 
     from .report import plot_cancellation
@@ -205,7 +205,7 @@ def _cancellation(args: argparse.Namespace) -> int:
 
 def _loop(args: argparse.Namespace) -> int:
     from ghostfpga.golden.datasets import yinyang
-    from ghostfpga.golden.loopgain import loop_analysis
+    from ghostfpga.golden.studies.loopgain import loop_analysis
 
     from .report import plot_loop
 

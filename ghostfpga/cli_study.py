@@ -234,7 +234,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ghostfpga.boards.catalog import BOARDS
+    from ghostfpga.boards.bitstream.catalog import BOARDS
 
     from .compare_report import write_report
     from .demo import run_demo

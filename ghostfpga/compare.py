@@ -5,7 +5,7 @@ fixed-point golden model (= the hardware's arithmetic) trained for the full epoc
 RTL: Verilator trains on a slice of the training set, checked bit for bit against the golden
 model, then the RTL core, loaded with the fixed model's trained weights through its host port,
 infers the whole test set (its predictions must equal the fixed model's). The fixed model is
-probed at checkpoints of its training (golden/diagnostics.py) for the per-layer report.
+probed at checkpoints of its training (golden/studies/diagnostics.py) for the per-layer report.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from ghostfpga.config import Config
 from ghostfpga.golden.datasets import Dataset
-from ghostfpga.golden.diagnostics import Checkpoint
+from ghostfpga.golden.studies.diagnostics import Checkpoint
 from ghostfpga.golden.training import TrainResult
 
 __all__ = ["compare", "checkpoint_epochs", "Comparison", "PROBE_SAMPLES"]
@@ -108,7 +108,7 @@ def _train_float(config: Config, data: Dataset, model: str, queue) -> TrainResul
 
 def _train_fixed(config: Config, data: Dataset, queue) -> FixedRun:
     """Train the fixed model for the config's epochs, probing it at the checkpoints."""
-    from ghostfpga.golden.diagnostics import probe_checkpoint
+    from ghostfpga.golden.studies.diagnostics import probe_checkpoint
     from ghostfpga.golden.fixed import FixedModel
     from ghostfpga.golden.training import train
 

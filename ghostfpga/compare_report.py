@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .report import markdown_table, percent
 
 if TYPE_CHECKING:
-    from ghostfpga.golden.diagnostics import Checkpoint
+    from ghostfpga.golden.studies.diagnostics import Checkpoint
 
     from .compare import Comparison
     from .sweep import SweepResult

@@ -30,8 +30,8 @@ def _system(config: Config, data: Dataset, samples: int, say):
 
 
 def _bitstream(config: Config, board_name: str, build_dir: Path, say):
-    from ghostfpga.boards.build import build
-    from ghostfpga.boards.catalog import BOARDS
+    from ghostfpga.boards.bitstream.build import build
+    from ghostfpga.boards.bitstream.catalog import BOARDS
 
     board = BOARDS[board_name]
     say(f"the {board.title} bitstream (Yosys, nextpnr; a few minutes) ...")

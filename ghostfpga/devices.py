@@ -1,7 +1,7 @@
 """The FPGAs ghostfpga targets: one table of what each offers and how its tools are called.
 
 Used by the config (the lane limit), the memory-fit check (``ghostfpga.fit``), synthesis of
-the bare core (``boards/synth.py``) and the board builds (``boards/build.py``).
+the bare core (``boards/bitstream/synth.py``) and the board builds (``boards/bitstream/build.py``).
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
     a block-RAM row in the cycle it is written counts as a mismatch. ``design`` (with
     ``sim``): (Verilog, cycles to wait after reset) of another design with the system top's
     ports, a board build's netlist (``verify_build``)."""
-    from ghostfpga.boards.session import Session, drive
+    from ghostfpga.boards.host.session import Session, drive
 
     n = len(data.y_train) if samples is None else min(samples, len(data.y_train))
     if test_samples is not None:
@@ -185,7 +185,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
         from ghostfpga.sim.board_sim import run_on_board
 
         check_memory_fit(config, link=True)
-        run = Session.from_dict(run_on_board(config, "ghostfpga.boards.session:drive_job",
+        run = Session.from_dict(run_on_board(config, "ghostfpga.boards.host.session:drive_job",
                            {"config": config.to_toml(), "x_train": x_train.tolist(),
                             "y_train": y_train.tolist(), "x_test": x_test.tolist(),
                             "epochs": epochs, "timeout": min(timeout, 0.05),
@@ -194,8 +194,8 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                            **({"design": design[0], "start_cycles": design[1]}
                               if design else {})))
     else:
-        from ghostfpga.boards.device import Device
-        from ghostfpga.boards.fake import FakeDevice
+        from ghostfpga.boards.host.device import Device
+        from ghostfpga.boards.host.fake import FakeDevice
 
         target = FakeDevice(config, timeout) if port == "fake" else port
         with Device(target, config, timeout=timeout) as device:
@@ -225,7 +225,7 @@ def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_
 
 def _check_run(config: Config, data: Dataset, n: int, epochs: int, run, port: str,
                seconds: float) -> RunReport:
-    from ghostfpga.boards.fake import params_from_images
+    from ghostfpga.boards.host.fake import params_from_images
     from ghostfpga.boards.protocol import LinkLayout
     from ghostfpga.hdl import Plan
 

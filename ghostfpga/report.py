@@ -167,7 +167,7 @@ def plot_history(runs: dict[str, list[dict]], path: str | Path, title: str) -> N
 
 def plot_fixed_point(rows, path: str | Path) -> None:
     """The feedforward state's distance to the free fixed point per epoch, one line per
-    variant and layer (golden/ffinit.py), saved as an image."""
+    variant and layer (golden/studies/ffinit.py), saved as an image."""
     def draw(ax):
         for variant, layer in sorted({(r.variant, r.layer) for r in rows}):
             line = [r for r in rows if (r.variant, r.layer) == (variant, layer)]
@@ -200,7 +200,7 @@ def plot_cancellation(rows, path: str | Path) -> None:
 
 def plot_loop(rows, path: str | Path) -> None:
     """The update's cosine with backprop against the number of dynamics steps, one line per
-    alpha, one panel per variant and epoch (golden/loopgain.py), saved as an image."""
+    alpha, one panel per variant and epoch (golden/studies/loopgain.py), saved as an image."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -169,7 +169,7 @@ def synth_point(config_toml: str, cache: str, key: str) -> dict:
     """One point's synthesis of the bare core (a Dask task): logic cells and Fmax."""
     import tomllib
 
-    from ghostfpga.boards.synth import synthesize
+    from ghostfpga.boards.bitstream.synth import synthesize
 
     _maybe_die()
     config = Config.from_dict(tomllib.loads(config_toml))

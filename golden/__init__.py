@@ -1,4 +1,6 @@
-"""Golden models: the float ghost-unit model (the science), the backprop baseline, data sets.
+"""Golden models: the float ghost-unit model (the science), the bit-exact fixed-point model
+(the hardware's arithmetic, ``fixed`` over ``numerics``), the backprop baseline, data sets and
+the training loop; the studies measured on them are in ``studies``.
 
 Depends on numpy and the config type only; knows nothing of hdl/, sim/ or boards/.
 """

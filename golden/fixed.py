@@ -68,7 +68,7 @@ class FixedModel:
         self._lfsr = lfsr_table()
         self._fwd_shift = fmt.forward_shift
         self._err_shift = fmt.feedback_shift  # operand with error_frac fraction bits
-        self.probe = None   # golden/diagnostics.py: sees drives and updates before narrowing
+        self.probe = None   # golden/studies/diagnostics.py: sees drives and updates before narrowing
 
     # -- primitive operations (docs/numerics.md) ------------------------------------------
     def _narrow(self, acc):

@@ -9,7 +9,7 @@ from collections import Counter
 
 import numpy as np
 
-from ghostfpga.boards.device import Device
+from ghostfpga.boards.host.device import Device
 from ghostfpga.boards.protocol import (HEADER, REQUESTS, CobsError, Command, FrameError,
                                        LinkLayout, Reject, Status, cobs_decode, cobs_encode,
                                        crc16, encode_frame, parse_body)

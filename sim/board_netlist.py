@@ -48,9 +48,9 @@ def _with_pll_stand_in(models: str) -> str:
 
 
 def reset_cycles(config: Config) -> int:
-    """Cycles the board top holds its reset after the PLL locks (boards/clocks.py), and a
+    """Cycles the board top holds its reset after the PLL locks (boards/bitstream/clocks.py), and a
     few more."""
-    from ghostfpga.boards.clocks import ClockReset
+    from ghostfpga.boards.bitstream.clocks import ClockReset
 
     return ClockReset.hold_cycles(config.link.clock_mhz) + 8
 
@@ -59,7 +59,7 @@ def board_design(config: Config, board, build_dir: str | Path, simulator: str) -
     """The Verilog of ``build_dir``'s netlist (``top.json`` of ``ghostfpga build``) for
     ``simulator``: the wrapper ``ghost_system``, the netlist, the cell models with the PLL's
     stand-in. The netlist text is kept in ``build_dir/netlist.v``."""
-    from ghostfpga.boards.tools import run_tool
+    from ghostfpga.boards.bitstream.tools import run_tool
 
     from .board_sim import SYSTEM_TOP
 

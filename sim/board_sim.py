@@ -20,7 +20,7 @@ from typing import Callable
 
 from amaranth.back import verilog
 
-from ghostfpga.boards.system import SystemTop
+from ghostfpga.boards.gateware.system import SystemTop
 from ghostfpga.config import Config
 
 from .cosim import DEFAULT_BUILD_ROOT, build_verilog

@@ -140,7 +140,7 @@ def structure(config: Config) -> dict[str, int]:
     """Yosys's structural count of the core: cells by type and width, names aside."""
     from amaranth.back import verilog
 
-    from ghostfpga.boards.tools import tool_path
+    from ghostfpga.boards.bitstream.tools import tool_path
     from ghostfpga.hdl import GhostCore
 
     with tempfile.TemporaryDirectory() as tmp:   # the YoWASP tools see files, not pipes

@@ -105,7 +105,7 @@ def synthesized(config: Config, rtl: str, top: str, what: str, simulator: str,
                 root: Path = DEFAULT_NETLIST_ROOT) -> str:
     """``rtl`` (top module ``top``) synthesized with the synthesis command of ``config``'s
     device, written back as Verilog, with the device's cell models for ``simulator``."""
-    from ghostfpga.boards.tools import run_tool
+    from ghostfpga.boards.bitstream.tools import run_tool
 
     fpga = DEVICES[config.hardware.device]
     models = cell_models(fpga.family, simulator)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from amaranth.sim import Simulator
 
-from ghostfpga.boards.system import SystemTop
+from ghostfpga.boards.gateware.system import SystemTop
 from ghostfpga.config import Config
 
 __all__ = ["exchange_bytes", "STATUS"]

@@ -1,4 +1,4 @@
-"""cocotb testbench of the on-board training set's memory (boards/store.py): plays the
+"""cocotb testbench of the on-board training set's memory (boards/gateware/store.py): plays the
 job's operations (GHOSTFPGA_JOB: ``[addr, data]`` writes, ``[addr, null]`` reads, one per
 cycle) and writes to GHOSTFPGA_OUT what ``rdata`` holds in the cycle after each read, with the next
 operation already on the inputs (as the executor uses it). Run by

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ghostfpga.boards.build import BuildReport
-from ghostfpga.boards.catalog import BOARDS, EXAMPLES
-from ghostfpga.boards.clocks import ecp5_pll, ice40_pll
-from ghostfpga.boards.tools import tool_path
+from ghostfpga.boards.bitstream.build import BuildReport
+from ghostfpga.boards.bitstream.catalog import BOARDS, EXAMPLES
+from ghostfpga.boards.bitstream.clocks import ecp5_pll, ice40_pll
+from ghostfpga.boards.bitstream.tools import tool_path
 from ghostfpga.cli import main
 from ghostfpga.config import Config, ConfigError, Hardware, Link
 from ghostfpga.fit import check_memory_fit, memory_fit
@@ -97,7 +97,7 @@ def test_verilog_refuses_a_network_too_big_for_the_device_before_writing(tmp_pat
                          link=Link(clock_mhz=60.0, store_samples=10))),
 ])
 def test_board_top_elaborates_on_its_platform(tmp_path, name, config):
-    from ghostfpga.boards.top import BoardTop
+    from ghostfpga.boards.bitstream.top import BoardTop
 
     board = BOARDS[name]
     plan = board.make_platform().prepare(BoardTop(config, board), name="top")
@@ -148,7 +148,7 @@ def _ports(*entries):
 
 
 def test_find_port_takes_the_uart_interface_of_the_board():
-    from ghostfpga.boards.program import find_port
+    from ghostfpga.boards.bitstream.program import find_port
 
     ports = _ports(("/dev/ttyS0", None, None, None),
                    ("/dev/ttyUSB0", 0x0403, 0x6010, "1-1.4:1.0"),
@@ -159,8 +159,8 @@ def test_find_port_takes_the_uart_interface_of_the_board():
 
 
 def test_find_port_says_what_it_saw_and_refuses_to_guess():
-    from ghostfpga.boards.device import DeviceError
-    from ghostfpga.boards.program import find_port
+    from ghostfpga.boards.host.device import DeviceError
+    from ghostfpga.boards.bitstream.program import find_port
 
     with pytest.raises(DeviceError, match=r"no iCEBreaker .*0403:6010 interface 1.*ttyS0"):
         find_port(BOARDS["icebreaker"], _ports(("/dev/ttyS0", None, None, None)))
@@ -188,8 +188,8 @@ def test_program_names_the_missing_usb_libraries(tmp_path, monkeypatch, capsys):
 
 
 def test_program_writes_then_identifies_the_board(tmp_path, monkeypatch, capsys):
-    from ghostfpga.boards import device as device_module
-    from ghostfpga.boards.fake import FakeDevice
+    from ghostfpga.boards.host import device as device_module
+    from ghostfpga.boards.host.fake import FakeDevice
 
     board = BOARDS["icebreaker"]
     bit = tmp_path / "top.bin"
@@ -223,8 +223,8 @@ def test_run_on_a_board_uses_its_config_and_reports_board_and_clock(tmp_path):
 
 
 def test_program_reports_a_board_running_another_config_at_once(tmp_path, monkeypatch, capsys):
-    from ghostfpga.boards import device as device_module
-    from ghostfpga.boards.fake import FakeDevice
+    from ghostfpga.boards.host import device as device_module
+    from ghostfpga.boards.host.fake import FakeDevice
 
     bit = tmp_path / "top.bin"
     bit.write_bytes(b"\xff" * 16)

@@ -4,7 +4,7 @@ update equals the backprop gradient; the error shrinks linearly with beta; both 
 import numpy as np
 import pytest
 
-from ghostfpga.golden.gradcheck import beta_slopes, gradcheck
+from ghostfpga.golden.studies.gradcheck import beta_slopes, gradcheck
 
 NETWORKS = {1: (4, 30, 3), 2: (4, 30, 20, 3), 3: (8, 24, 16, 12, 4), 4: (6, 20, 16, 16, 12, 5)}
 
@@ -57,11 +57,11 @@ def test_update_vanishes_without_nudging():
 @pytest.mark.parametrize("variant", ["tied", "replay"])
 @pytest.mark.parametrize("layers", [(4, 30, 3), (4, 8, 7, 6, 3)])
 def test_the_feedforward_state_is_a_fixed_point_of_the_free_dynamics(variant, layers):
-    """Feedforward initialization (golden/ffinit.py): with tied or replay ghosts the free
+    """Feedforward initialization (golden/studies/ffinit.py): with tied or replay ghosts the free
     dynamics do not move the feedforward state, before and after training."""
     from ghostfpga.config import Config
     from ghostfpga.golden.datasets import yinyang
-    from ghostfpga.golden.ffinit import fixed_point_over_training
+    from ghostfpga.golden.studies.ffinit import fixed_point_over_training
 
     rows = fixed_point_over_training(Config(layers=layers, variant=variant), yinyang(), 1,
                                      samples=10, steps=30)
@@ -76,7 +76,7 @@ def test_untrained_learned_ghosts_move_the_free_state_until_they_fit_the_sample(
     free-phase fit removes it for the sample at hand (the weights are left as they were)."""
     from ghostfpga.config import Config
     from ghostfpga.golden.datasets import yinyang
-    from ghostfpga.golden.ffinit import fixed_point_distance
+    from ghostfpga.golden.studies.ffinit import fixed_point_distance
     from ghostfpga.golden.ghost import GhostModel
 
     model = GhostModel(Config(variant="learned", layers=(4, 12, 8, 3)))
@@ -89,11 +89,11 @@ def test_untrained_learned_ghosts_move_the_free_state_until_they_fit_the_sample(
 
 
 def test_the_normalized_fit_leaves_no_cancellation_residual_and_the_constant_rule_collapses():
-    """golden/cancellation.py: before training the ghosts' residual is many times the error
+    """golden/studies/cancellation.py: before training the ghosts' residual is many times the error
     signal; the normalized fit takes it to float rounding; with the constant rule the network
     collapses (no error signal left), with the normalized rule it learns."""
     from ghostfpga.config import Config
-    from ghostfpga.golden.cancellation import cancellation_over_training
+    from ghostfpga.golden.studies.cancellation import cancellation_over_training
     from ghostfpga.golden.datasets import yinyang
 
     data = yinyang().subset(n_train=1000, n_test=300)
@@ -107,7 +107,7 @@ def test_the_normalized_fit_leaves_no_cancellation_residual_and_the_constant_rul
 
 def _cosines(model, beta=1e-3, n=8, seed=0):
     """Per weight layer, the cosine of the model's pooled update with the backprop gradient."""
-    from ghostfpga.golden.gradcheck import compare_sample
+    from ghostfpga.golden.studies.gradcheck import compare_sample
 
     layers = model.config.layers
     rng = np.random.default_rng(seed)

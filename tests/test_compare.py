@@ -8,7 +8,7 @@ import pytest
 from ghostfpga.cli import main
 from ghostfpga.config import Config, Numerics
 from ghostfpga.golden.datasets import yinyang
-from ghostfpga.golden.diagnostics import probe_checkpoint
+from ghostfpga.golden.studies.diagnostics import probe_checkpoint
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.training import train
 

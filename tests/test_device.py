@@ -5,8 +5,8 @@ clear errors naming the port."""
 import numpy as np
 import pytest
 
-from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
-from ghostfpga.boards.fake import FakeDevice
+from ghostfpga.boards.host.device import Device, DeviceError, DeviceTimeout
+from ghostfpga.boards.host.fake import FakeDevice
 from ghostfpga.boards.protocol import Command, Status, encode_frame
 from ghostfpga.config import Config, Hardware, Link
 from ghostfpga.golden.datasets import yinyang

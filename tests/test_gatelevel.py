@@ -139,7 +139,7 @@ def test_build_verify_checks_the_very_netlist_of_the_build(tmp_path, capsys):
     the golden model can fail: ``test_the_netlist_is_what_runs_and_a_difference_is_caught``.)"""
     import json
 
-    from ghostfpga.boards.catalog import BOARDS
+    from ghostfpga.boards.bitstream.catalog import BOARDS
     from ghostfpga.hardware import verify_build
 
     config = tmp_path / "small.toml"

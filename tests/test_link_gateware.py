@@ -6,9 +6,9 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from ghostfpga.boards.framing import FrameReceiver, FrameSender
+from ghostfpga.boards.gateware.framing import FrameReceiver, FrameSender
 from ghostfpga.boards.protocol import Reject, cobs_decode, cobs_encode, crc16, encode_frame
-from ghostfpga.boards.uart import UARTReceiver, UARTTransmitter
+from ghostfpga.boards.gateware.uart import UARTReceiver, UARTTransmitter
 
 D = 6   # clocks per bit in these tests
 
@@ -154,7 +154,7 @@ def rtl_frames(stream: bytes):
 
 
 def ref_frames(stream: bytes):
-    """The protocol's reference framer (boards/fake.py logic): bodies without CRC, causes."""
+    """The protocol's reference framer (boards/host/fake.py logic): bodies without CRC, causes."""
     from ghostfpga.boards.protocol import CobsError, FrameError, parse_body
 
     bodies, causes = [], []

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from ghostfpga.boards.device import Device, DeviceError, DeviceTimeout
+from ghostfpga.boards.host.device import Device, DeviceError, DeviceTimeout
 from ghostfpga.config import Config
 
 

@@ -73,6 +73,21 @@ def test_the_wheel_imports_every_module(installed):
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
 
 
+def test_the_wheel_holds_the_boards_default_configs(installed):
+    """The boards' default configs come with the wheel (ghostfpga.examples), not from a
+    source tree beside it."""
+    python, tmp = installed
+    code = ("from ghostfpga.boards.bitstream.catalog import BOARDS, EXAMPLES\n"
+            "assert 'site-packages' in str(EXAMPLES), EXAMPLES\n"
+            "for board in BOARDS.values():\n"
+            "    board.config()\n"
+            "print(len(list(EXAMPLES.glob('*.toml'))))\n")
+    run = subprocess.run([str(python), "-c", code], cwd=tmp, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert int(run.stdout) == len(list((ROOT / "examples").glob("*.toml")))
+
+
 def test_the_wheel_runs_ghostfpga_sim(installed):
     python, tmp = installed
     simulator = "icarus" if simulator_available("icarus") else "verilator"

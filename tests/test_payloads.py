@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ghostfpga.boards.commands import at, size
+from ghostfpga.boards.gateware.commands import at, size
 from ghostfpga.boards.payload import REST, U8, U16, Field, Payload, PayloadError
 from ghostfpga.boards.protocol import (HEADER_BYTES, IDENTITY, REPLIES, REQUESTS, Command,
                                        Identity, LinkLayout, command_table)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostfpga.boards.device import Device
+from ghostfpga.boards.host.device import Device
 from ghostfpga.config import Config
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel

@@ -1,4 +1,4 @@
-"""The on-board training set's memory (boards/store.py) returns every word written, in all
+"""The on-board training set's memory (boards/gateware/store.py) returns every word written, in all
 three builds: the UP5K's SB_SPRAM256KA blocks (simulated with Yosys's model of the cell, its
 bank select and output mux included), the Verilog RAM of the other boards, and the
 amaranth.lib.memory of the simulated system top."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from amaranth.back import verilog
 
-from ghostfpga.boards.store import RAM_VERILOG, SPRAM_WORDS, SampleStore
+from ghostfpga.boards.gateware.store import RAM_VERILOG, SPRAM_WORDS, SampleStore
 from ghostfpga.config import Config
 from ghostfpga.sim.cosim import build_verilog
 

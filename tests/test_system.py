@@ -1,10 +1,10 @@
 """The system top (UART, framer, executor, sender, core) answers exactly as the reference
-executor of boards/fake.py does: the same reply bytes for every command, every status and every
+executor of boards/host/fake.py does: the same reply bytes for every command, every status and every
 session rule, checked pin to pin in Amaranth's simulator."""
 
 import numpy as np
 
-from ghostfpga.boards.fake import FakeDevice, image_crc
+from ghostfpga.boards.host.fake import FakeDevice, image_crc
 from ghostfpga.boards.protocol import (REPLIES, REQUESTS, Command, LinkLayout, Status,
                                        cobs_decode, encode_frame, parse_body)
 from ghostfpga.config import Config, Hardware, Link, Numerics

@@ -13,9 +13,9 @@ import numpy as np
 
 from ghostfpga.config import Config
 
-from .backprop import backprop_gradients
-from .ghost import GhostModel
-from .network import init_params
+from ..backprop import backprop_gradients
+from ..ghost import GhostModel
+from ..network import init_params
 
 __all__ = ["GradcheckRow", "gradcheck", "beta_slopes", "DEFAULT_NETWORKS", "DEFAULT_BETAS"]
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from ghostfpga.config import Config
 
-from .datasets import Dataset
-from .ghost import GhostModel
-from .network import one_hot, rho
-from .training import accuracy, train
+from ..datasets import Dataset
+from ..ghost import GhostModel
+from ..network import one_hot, rho
+from ..training import accuracy, train
 
 __all__ = ["CancellationRow", "cancellation_ratios", "cancellation_over_training"]
 

@@ -22,7 +22,7 @@ from ghostfpga.golden.training import sample_order, stored_epochs, warmup_order
 from ghostfpga.hdl.plan import Plan
 
 from .fake import image_crc, params_from_images
-from .protocol import (REPLIES, REPLY_BIT, REQUESTS, CobsError, Command, FrameError, Identity,
+from ..protocol import (REPLIES, REPLY_BIT, REQUESTS, CobsError, Command, FrameError, Identity,
                        LinkLayout, PayloadError, Reject, Status, cobs_decode, encode_frame,
                        parse_body)
 

@@ -1,4 +1,4 @@
-"""A board top: the system top (boards/system.py) on a real board's clock, UART and LEDs.
+"""A board top: the system top (boards/gateware/system.py) on a real board's clock, UART and LEDs.
 
     oscillator -> PLL -> ClockReset --sync--> SystemTop <-> uart rx / tx
                                                  |-> LEDs: busy, learning, link error
@@ -16,7 +16,7 @@ from ghostfpga.config import Config
 
 from .catalog import Board
 from .clocks import ClockReset
-from .system import SystemTop
+from ..gateware.system import SystemTop
 
 __all__ = ["BoardTop"]
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from ghostfpga.config import Config
 
-from .datasets import Dataset
-from .ghost import GhostModel
-from .training import accuracy, train
+from ..datasets import Dataset
+from ..ghost import GhostModel
+from ..training import accuracy, train
 
 __all__ = ["FixedPointRow", "fixed_point_distance", "fixed_point_over_training"]
 

@@ -1,4 +1,4 @@
-"""The command states of the host link's executor (boards/executor.py), one method per
+"""The command states of the host link's executor (boards/gateware/executor.py), one method per
 command. They run inside the executor's FSM on its shared machinery: the frame cursor
 (``cur``, ``word``, ``take``, ``seek``), the reply writer (``emit``, ``emit_lo``), ``checked``
 and ``fail``. Each command starts with ``cur`` on its first payload byte and ends in FINISH.
@@ -7,7 +7,7 @@ and ``fail``. Each command starts with ``cur`` on its first payload byte and end
 from amaranth.hdl import Array, Cat, Const, Mux
 from amaranth.lib.crc import catalog
 
-from .protocol import HEADER_BYTES, REQUESTS, Command, Status
+from ..protocol import HEADER_BYTES, REQUESTS, Command, Status
 
 __all__ = ["CommandStates", "P0", "at", "size"]
 
@@ -31,7 +31,7 @@ assert REQUESTS[Command.WRITE].item_bytes("values") == 2 and (P0 + _WRITE_HEAD) 
 
 class CommandStates:
     """WRITE, READ, COMMIT, RATES, TRAIN / INFER, COUNTERS and RESET (a mixin of the
-    executor's builder). EPOCH (boards/stored.py) reuses the RATES states for its rates."""
+    executor's builder). EPOCH (boards/gateware/stored.py) reuses the RATES states for its rates."""
 
     def write(self):
         """WRITE lane u8, word u16, values i16 x n: checks, then (core idle) the writes."""

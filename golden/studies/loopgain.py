@@ -23,11 +23,11 @@ import numpy as np
 
 from ghostfpga.config import Config
 
-from .backprop import backprop_gradients
-from .datasets import Dataset
-from .ghost import GhostModel
-from .network import Params, rho_prime
-from .training import train, warm_up
+from ..backprop import backprop_gradients
+from ..datasets import Dataset
+from ..ghost import GhostModel
+from ..network import Params, rho_prime
+from ..training import train, warm_up
 
 __all__ = ["LoopRow", "loop_gains", "update_cosines", "loop_analysis", "ALPHAS", "STEPS"]
 

@@ -1,7 +1,7 @@
 """The command executor of the host link: takes checked frames from the framer's ring, runs
 them on the core and writes one reply each into the sender's slots (docs/protocol.md).
 
-The rules are boards/fake.py's ``ReferenceExecutor``, one for one: IDENTIFY starts a session;
+The rules are boards/host/fake.py's ``ReferenceExecutor``, one for one: IDENTIFY starts a session;
 a sequence number found in the reply cache resends the cached reply (same CRC) or is refused
 as DUPLICATE; any other number but the next is refused as SEQUENCE; a command's checks
 (size, range, value, commit state) all pass before it touches the core, and writes, reads,
@@ -27,7 +27,7 @@ from ghostfpga.hdl.plan import Plan
 
 from .commands import P0, CommandStates, size
 from .stored import StoredStates
-from .protocol import HEADER_BYTES, N_COUNTERS, REPLY_BIT, Command, LinkLayout, Reject, Status
+from ..protocol import HEADER_BYTES, N_COUNTERS, REPLY_BIT, Command, LinkLayout, Reject, Status
 
 __all__ = ["Executor"]
 
@@ -92,7 +92,7 @@ class Executor(wiring.Component):
 
 class _Build(StoredStates, CommandStates):
     """The executor's registers, its frame cursor and reply writer, and its states: the
-    frame-level ones here, one method per command in boards/commands.py (called inside the
+    frame-level ones here, one method per command in boards/gateware/commands.py (called inside the
     FSM)."""
 
     def __init__(self, ex: Executor, m: Module):

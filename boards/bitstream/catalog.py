@@ -4,6 +4,7 @@ and default config. One entry per board; everything board-specific reads it."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,18 @@ from .clocks import ecp5_pll, ice40_pll
 
 __all__ = ["Board", "BOARDS", "board_named", "EXAMPLES"]
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _examples() -> Path:
+    """The example configs: the data package ``ghostfpga.examples`` as installed (a wheel),
+    else the source tree's examples/ (an editable install made before it was one)."""
+    spec = importlib.util.find_spec("ghostfpga.examples")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "examples"
+
+
+EXAMPLES = _examples()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ghostfpga.golden.numerics import lfsr_position
 from ghostfpga.golden.training import strided_order
 from ghostfpga.hdl.plan import Plan
 
-from .protocol import (HEADER, N_COUNTERS, REJECT_OF_STATUS, REPLIES, REPLY_BIT, REQUESTS,
+from ..protocol import (HEADER, N_COUNTERS, REJECT_OF_STATUS, REPLIES, REPLY_BIT, REQUESTS,
                        CobsError, Command, FrameError, Identity, LinkLayout, PayloadError, Reject,
                        Status, cobs_decode, cobs_encode, crc16, parse_body)
 

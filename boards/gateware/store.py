@@ -29,7 +29,7 @@ SPRAM_WORDS = 16384   # 16-bit words of one SB_SPRAM256KA
 
 
 RAM_MODULE = "ghost_sample_ram"
-RAM_VERILOG = """// The on-board training set's words (boards/store.py): one port, no initial value.
+RAM_VERILOG = """// The on-board training set's words (boards/gateware/store.py): one port, no initial value.
 module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1) (
     input clk, input [ABITS-1:0] addr, input [WIDTH-1:0] wdata, input we,
     output reg [WIDTH-1:0] rdata);

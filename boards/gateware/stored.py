@@ -1,5 +1,5 @@
 """The executor's states for the on-board training set (docs/protocol.md): STORE's header
-(its samples are parsed by the TRAIN / INFER states, boards/commands.py, and written into the
+(its samples are parsed by the TRAIN / INFER states, boards/gateware/commands.py, and written into the
 SampleStore instead of the core) and EPOCH, which trains one epoch from the store.
 
 EPOCH checks n, start and step, then runs its rates through the RATES states (checked, then
@@ -14,7 +14,7 @@ from one epoch to the next without waiting for the link.
 from amaranth.hdl import Mux, Signal
 
 from .commands import _times, at, size
-from .protocol import Command, Status
+from ..protocol import Command, Status
 
 __all__ = ["StoredStates"]
 

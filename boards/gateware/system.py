@@ -5,7 +5,7 @@
                                    GhostCore, CounterBank, SampleStore
 
 Board-independent: its ports are the UART pins and three status outputs for LEDs; a board top
-(boards/top.py) adds the clock, the reset and the pins. Simulations drive ``rx`` and read
+(boards/bitstream/top.py) adds the clock, the reset and the pins. Simulations drive ``rx`` and read
 ``tx`` directly.
 """
 
@@ -19,7 +19,7 @@ from ghostfpga.hdl import GhostCore, Plan
 from .counters import CounterBank
 from .executor import Executor
 from .framing import FrameReceiver, FrameSender
-from .protocol import Identity, LinkLayout, Reject
+from ..protocol import Identity, LinkLayout, Reject
 from .store import SampleStore
 from .uart import UARTReceiver, UARTTransmitter
 
@@ -28,7 +28,7 @@ __all__ = ["SystemTop"]
 
 class SystemTop(wiring.Component):
     """The host link around ``GhostCore(config)``, with the on-board training set when
-    ``link.store_samples`` (built as ``store``: boards/store.py). ``divisor`` (clocks per UART
+    ``link.store_samples`` (built as ``store``: boards/gateware/store.py). ``divisor`` (clocks per UART
     bit) defaults to the config's clock / baud; simulations may lower it."""
 
     rx: In(1, init=1)
@@ -41,7 +41,7 @@ class SystemTop(wiring.Component):
 
     def __init__(self, config: Config, divisor: int | None = None, store: str = "memory"):
         self.config = config
-        self.store_kind = store   # how the on-board training set is built (boards/store.py)
+        self.store_kind = store   # how the on-board training set is built (boards/gateware/store.py)
         self.divisor = config.link.divisor if divisor is None else divisor
         self.layout = LinkLayout(config)
         self.plan = Plan(config)

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.hdl.memory import block_ram
 
-from .protocol import N_COUNTERS
+from ..protocol import N_COUNTERS
 
 __all__ = ["CounterBank"]
 

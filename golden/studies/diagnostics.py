@@ -14,7 +14,7 @@ it reports, against each format's limits:
   stochastic rounding) and the share the rounding sets to zero;
 - alignment: the cosine between the hardware's update before rounding (dequantized) and the
   float backprop gradient -dC/dW at the same weights, averaged over the samples; and pooled,
-  the cosine of all samples' vectors joined (as golden/gradcheck.py measures the float
+  the cosine of all samples' vectors joined (as golden/studies/gradcheck.py measures the float
   model), in which samples with small gradients weigh less.
 """
 
@@ -25,11 +25,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .backprop import backprop_gradients
-from .fixed import FixedModel, FixedParams
-from .ghost import GhostModel
-from .network import Params, one_hot
-from .numerics import SCALED_ERROR_BITS
+from ..backprop import backprop_gradients
+from ..fixed import FixedModel, FixedParams
+from ..ghost import GhostModel
+from ..network import Params, one_hot
+from ..numerics import SCALED_ERROR_BITS
 
 __all__ = ["LayerStats", "Checkpoint", "probe_checkpoint", "dequantize"]
 

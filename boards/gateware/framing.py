@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.hdl.memory import block_ram
 
-from .protocol import CRC_BYTES, HEADER_BYTES, OVERHEAD, Reject
+from ..protocol import CRC_BYTES, HEADER_BYTES, OVERHEAD, Reject
 
 __all__ = ["FrameReceiver", "FrameSender"]
 

