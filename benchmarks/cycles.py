@@ -24,8 +24,9 @@ from ghostfpga.golden.datasets import digits, yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
-from ghostfpga.sim.cosim import cosimulate, simulator_available
-from ghostfpga.sim.protocol import Sample, predicted_sample_cycles
+from ghostfpga.sim.core.cocotb_sim import cosimulate
+from ghostfpga.sim.cocotb_build import simulator_available
+from ghostfpga.sim.core.protocol import Sample, predicted_sample_cycles
 
 HERE = Path(__file__).resolve().parent
 

@@ -33,8 +33,8 @@ from ghostfpga.golden.ghost import GhostModel
 from ghostfpga.golden.network import one_hot
 from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
-from ghostfpga.sim.cosim import cosimulate
-from ghostfpga.sim.protocol import Sample
+from ghostfpga.sim.core.cocotb_sim import cosimulate
+from ghostfpga.sim.core.protocol import Sample
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "examples"

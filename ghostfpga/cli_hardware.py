@@ -177,7 +177,7 @@ def cmd_verilog(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from ghostfpga.sim.cosim import simulator_available
+    from ghostfpga.sim.cocotb_build import simulator_available
 
     from .hardware import simulate
 
@@ -210,7 +210,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from ghostfpga.sim.cosim import simulator_available
+    from ghostfpga.sim.cocotb_build import simulator_available
 
     from .fuzz import TRAIN, describe, keep_failure, run_fuzz
 
@@ -329,7 +329,7 @@ def _check_netlist_device(config) -> None:
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
     from ghostfpga.fit import check_memory_fit
-    from ghostfpga.sim.board_sim import BoardStopTimeout, port_problem, serve_board
+    from ghostfpga.sim.system.cocotb_sim import BoardStopTimeout, port_problem, serve_board
 
     problem = port_problem(args.listen)
     if problem:
@@ -365,7 +365,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.verify_samples is not None and not args.verify:
         raise UsageError("--verify-samples takes effect only with --verify")
     if args.verify:   # refused before the build: no models, no simulator
-        from ghostfpga.sim.cosim import simulator_available
+        from ghostfpga.sim.cocotb_build import simulator_available
 
         if board.fpga.family != "ice40":
             raise UsageError(f"--verify: the {board.title}'s cells (MULT18X18D, DP16KD) have "

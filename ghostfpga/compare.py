@@ -169,8 +169,8 @@ def _rtl(config: Config, data: Dataset, fixed: FixedRun, samples: int, simulator
     set from the fixed model's trained weights."""
     from ghostfpga.golden.fixed import FixedModel, FixedParams
     from ghostfpga.golden.training import sample_order
-    from ghostfpga.sim.cosim import cosimulate
-    from ghostfpga.sim.protocol import Sample
+    from ghostfpga.sim.core.cocotb_sim import cosimulate
+    from ghostfpga.sim.core.protocol import Sample
 
     model = FixedModel(config)
     etas = model.etas(config.lr_at(0))

@@ -107,9 +107,9 @@ def simulate(config: Config, data: Dataset, simulator: str, samples: int,
     model bit for bit. With ``netlist`` the core is the one Yosys synthesizes for the config's
     device, with its cell models (sim/netlist.py)."""
     from ghostfpga.hdl import Plan
-    from ghostfpga.sim.cosim import cosimulate
+    from ghostfpga.sim.core.cocotb_sim import cosimulate
     from ghostfpga.sim.netlist import core_netlist
-    from ghostfpga.sim.protocol import Sample
+    from ghostfpga.sim.core.protocol import Sample
 
     check_memory_fit(config)
     design = core_netlist(config, simulator) if netlist else None
@@ -182,7 +182,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
         raise ValueError(f"netlist: only the simulated board (port 'sim') has one, not {port!r}")
     start = time.perf_counter()
     if port == "sim":
-        from ghostfpga.sim.board_sim import run_on_board
+        from ghostfpga.sim.system.cocotb_sim import run_on_board
 
         check_memory_fit(config, link=True)
         run = Session.from_dict(run_on_board(config, "ghostfpga.boards.host.session:drive_job",
@@ -296,12 +296,12 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run, port: st
 def verify_build(config: Config, board, build_dir, samples: int = 16,
                  simulator: str = "icarus") -> RunReport:
     """``ghostfpga build --verify``: the netlist of the build in ``build_dir`` (its own
-    ``top.json``, with a stand-in for the PLL: sim/board_netlist.py) trains ``samples``
+    ``top.json``, with a stand-in for the PLL: sim/system/board_netlist.py) trains ``samples``
     seeded random samples under the real host driver, from its on-board set when it has one
     (else streamed), and infers them; every prediction and weight read back is checked
     against the golden model (``run_on_device``'s report, ``mismatches``)."""
     from ghostfpga.golden.datasets import Dataset
-    from ghostfpga.sim.board_netlist import board_design, reset_cycles
+    from ghostfpga.sim.system.board_netlist import board_design, reset_cycles
 
     rng = np.random.default_rng(0)
     n0, classes = config.layers[0], config.layers[-1]

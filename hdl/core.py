@@ -14,7 +14,7 @@ Ports (amaranth.lib.wiring):
   (reads go through the lanes and the adder tree; one address a cycle).
 - ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, which
   goes on after the sample's result has left: the host changes them only while ``busy`` is low
-  (the system top's executor and sim/driver.py wait for it), and they apply from the next sample
+  (the system top's executor and sim/core/driver.py wait for it), and they apply from the next sample
   on (a decay schedule, the ghosts' warm-up at zero rates).
 - ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
 

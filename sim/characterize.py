@@ -36,9 +36,9 @@ from amaranth.lib import wiring
 from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.fixed import FixedModel
 
-from .amaranth_sim import run_amaranth
+from .core.amaranth_sim import run_amaranth
 from .configs import COSIMULATED
-from .protocol import Sample
+from .core.protocol import Sample
 
 __all__ = ["CHARACTERIZED", "SYNTHESIZED", "Tracer", "characterize", "structure"]
 
@@ -161,7 +161,7 @@ def cosim_cycles(name: str) -> list[int]:
     """Per-sample busy cycles of a co-simulated config on the stream tests/test_cosim.py
     uses (120 samples, Verilator)."""
     from .configs import cosim_samples
-    from .cosim import cosimulate
+    from .core.cocotb_sim import cosimulate
 
     config = COSIMULATED[name]
     samples, etas = cosim_samples(config, 120)

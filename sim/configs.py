@@ -7,7 +7,7 @@ from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.datasets import digits, yinyang
 from ghostfpga.golden.fixed import FixedModel
 
-from .protocol import Sample
+from .core.protocol import Sample
 
 __all__ = ["COSIMULATED", "cosim_samples"]
 

@@ -4,13 +4,13 @@ the same testbench and driver as the RTL and checked against the same golden mod
 ``core_netlist(config, simulator)`` synthesizes the core's Verilog with the device's own
 synthesis command (the read path and command of the board builds: ``read_verilog``, then
 ``synth_ice40 -dsp``), writes the mapped netlist back as Verilog (``write_verilog -noattr``;
-Yosys keeps the top's port names, so ``tb_core`` drives it as it is) and appends the device's
+Yosys keeps the top's port names, so ``core.cocotb_tb`` drives it as it is) and appends the device's
 cell models: Yosys's ``share/ice40/cells_sim.v`` (SB_LUT4, SB_CARRY, the flip-flops,
 SB_RAM40_4K, SB_MAC16 with its registers and modes). Zero-delay functional simulation: it
 checks what synthesis made of the design (DSP and block-RAM mapping, flip-flop initial values,
 the FSMs), not timing, which nextpnr's analysis covers. Netlists are cached by the hash of the
 Verilog and the command, under ``build/sim/netlist``. ``system_netlist`` does the same for the
-system top (host link, on-board set in the UP5K's SPRAMs, core), which sim/board_sim.py then
+system top (host link, on-board set in the UP5K's SPRAMs, core), which sim/system/cocotb_sim.py then
 runs under the real host driver (``ghostfpga run --port sim --netlist``).
 
 The ECP5's MULT18X18D and DP16KD have no behaviour in Yosys's library; their models are not
@@ -95,7 +95,7 @@ def system_netlist(config: Config, simulator: str, divisor: int | None = None,
                    root: Path = DEFAULT_NETLIST_ROOT) -> str:
     """The system top of ``config`` (UART divisor ``divisor``; its on-board set in SPRAM, as
     the board builds it) synthesized for its device, with the cell models appended."""
-    from .board_sim import SYSTEM_TOP, system_verilog
+    from .system.cocotb_sim import SYSTEM_TOP, system_verilog
 
     return synthesized(config, system_verilog(config, divisor, store="spram"), SYSTEM_TOP,
                        "the system top", simulator, root)

@@ -11,8 +11,8 @@ from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hardware import run_on_device
 from ghostfpga.hdl import Plan
-from ghostfpga.sim.board_sim import run_on_board
-from ghostfpga.sim.cosim import simulator_available
+from ghostfpga.sim.system.cocotb_sim import run_on_board
+from ghostfpga.sim.cocotb_build import simulator_available
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -71,7 +71,7 @@ def test_a_thousand_bad_frames_leave_no_trace_but_the_counters():
     config = Config(layers=(4, 10, 3), hardware=Hardware(lanes=4))
     data = yinyang()
     n = 104
-    run = run_on_board(config, "ghostfpga.sim.board_jobs:fault_job",
+    run = run_on_board(config, "ghostfpga.sim.system.jobs:fault_job",
                        {"config": config.to_toml(), "x_train": data.x_train[:n].tolist(),
                         "y_train": data.y_train[:n].tolist(), "faults": 1000, "seed": 1,
                         "timeout": 0.01}, divisor=4)

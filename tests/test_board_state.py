@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ghostfpga.cli import main
-from ghostfpga.sim.cosim import simulator_available
+from ghostfpga.sim.cocotb_build import simulator_available
 
 GHOSTFPGA = str(Path(sys.executable).parent / "ghostfpga")
 CONFIG = """layers = [4, 8, 3]

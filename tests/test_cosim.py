@@ -10,9 +10,10 @@ import pytest
 from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
-from ghostfpga.sim.cosim import cosimulate, simulator_available
+from ghostfpga.sim.core.cocotb_sim import cosimulate
+from ghostfpga.sim.cocotb_build import simulator_available
 from ghostfpga.sim.configs import COSIMULATED, cosim_samples
-from ghostfpga.sim.protocol import Sample, predicted_sample_cycles
+from ghostfpga.sim.core.protocol import Sample, predicted_sample_cycles
 
 CONFIGS = COSIMULATED
 _REFERENCE = Path(__file__).parent / "data" / "characterization.json"
@@ -121,7 +122,7 @@ def test_weights_loaded_through_the_host_port_give_the_golden_predictions(simula
 
 def test_a_cached_verilator_build_keeps_no_precompiled_headers():
     """They serve only the compilation (146 of 149 MB a design): the cache stays small."""
-    from ghostfpga.sim.cosim import build
+    from ghostfpga.sim.core.cocotb_sim import build
 
     folder = build(COSIMULATED["yinyang-P8"], "verilator")
     assert (folder / "built").exists() and not list(folder.glob("*.gch"))

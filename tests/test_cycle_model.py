@@ -9,10 +9,10 @@ import pytest
 
 from ghostfpga.config import Config, Hardware
 from ghostfpga.hdl import Plan
-from ghostfpga.sim.amaranth_sim import run_amaranth
+from ghostfpga.sim.core.amaranth_sim import run_amaranth
 from ghostfpga.sim.characterize import CHARACTERIZED, _samples
 from ghostfpga.sim.configs import COSIMULATED, cosim_samples
-from ghostfpga.sim.protocol import predicted_sample_cycles
+from ghostfpga.sim.core.protocol import predicted_sample_cycles
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "characterization.json").read_text())
 

@@ -9,8 +9,8 @@ import pytest
 
 from ghostfpga.cli import main
 from ghostfpga.config import Config
-from ghostfpga.fuzz import draw_config, keep_failure
-from ghostfpga.sim.cosim import simulator_available
+from ghostfpga.fuzz import FuzzResult, draw_config, keep_failure
+from ghostfpga.sim.cocotb_build import simulator_available
 
 FUZZ_KEYS = {"config", "mismatches", "first_mismatch", "samples", "seconds"}
 
@@ -64,9 +64,9 @@ def test_a_failing_config_is_kept_with_a_command_that_reruns_it(tmp_path, capsys
 
     def fake(seed, k, simulator, samples, max_lanes):   # config 1 "fails"
         config = draw_config(seed, k)[0]
-        return {"index": k, "config": config.to_dict(), "mismatches": int(k == 1),
-                "first_mismatch": "sample 0: injected" if k == 1 else None, "samples": 1,
-                "refused_draws": 0, "seconds": 0.0}
+        return fuzz.FuzzResult(index=k, config=config.to_dict(), mismatches=int(k == 1),
+                               first_mismatch="sample 0: injected" if k == 1 else None,
+                               samples=1, refused_draws=0, seconds=0.0)
 
     monkeypatch.setattr(fuzz, "fuzz_config", fake)
     out = tmp_path / "fuzz.json"
@@ -92,8 +92,9 @@ def test_a_stopped_campaign_goes_on_from_a_given_config(tmp_path, capsys, monkey
     import ghostfpga.fuzz as fuzz
 
     def fake(seed, k, simulator, samples, max_lanes):
-        return {"index": k, "config": draw_config(seed, k)[0].to_dict(), "mismatches": 0,
-                "first_mismatch": None, "samples": 1, "refused_draws": 0, "seconds": 0.0}
+        return fuzz.FuzzResult(index=k, config=draw_config(seed, k)[0].to_dict(),
+                               mismatches=0, first_mismatch=None, samples=1, refused_draws=0,
+                               seconds=0.0)
 
     monkeypatch.setattr(fuzz, "fuzz_config", fake)
     out = tmp_path / "fuzz.json"
@@ -124,7 +125,8 @@ def test_keep_refuses_a_file(tmp_path, capsys):
 
 def test_keep_failure_writes_config_and_data(tmp_path):
     config = draw_config(3, 0)[0]
-    command = keep_failure({"index": 0, "config": config.to_dict()}, 3, "icarus", 60,
-                           tmp_path)
+    result = FuzzResult(index=0, config=config.to_dict(), mismatches=1, first_mismatch="x",
+                        samples=1, refused_draws=0, seconds=0.0)
+    command = keep_failure(result, 3, "icarus", 60, tmp_path)
     assert (tmp_path / "fuzz-3-0.toml").exists() and (tmp_path / "fuzz-3-0.npz").exists()
     assert "--simulator icarus" in command

@@ -10,7 +10,8 @@ from ghostfpga.cli import main
 from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.sim.configs import cosim_samples
-from ghostfpga.sim.cosim import cosimulate, simulator_available
+from ghostfpga.sim.core.cocotb_sim import cosimulate
+from ghostfpga.sim.cocotb_build import simulator_available
 from ghostfpga.sim.netlist import NetlistError, core_netlist
 
 pytestmark = pytest.mark.gatelevel

@@ -180,8 +180,8 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     from ghostfpga.golden.datasets import yinyang
     from ghostfpga.golden.fixed import FixedModel
     from ghostfpga.hdl import GhostCore, Plan
-    from ghostfpga.sim.driver import AmaranthPorts, CoreDriver
-    from ghostfpga.sim.protocol import Protocol, Sample
+    from ghostfpga.sim.core.driver import AmaranthPorts, CoreDriver
+    from ghostfpga.sim.core.protocol import Protocol, Sample
 
     config = Config(layers=(4, 10, 3), hardware=Hardware(lanes=lanes, split_rows=split))
     assert Plan(config).slots[("W", 1)].lane_map.by_columns == split

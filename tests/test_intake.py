@@ -9,8 +9,8 @@ from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import GhostCore
-from ghostfpga.sim.driver import AmaranthPorts, CoreDriver
-from ghostfpga.sim.protocol import Protocol, Sample
+from ghostfpga.sim.core.driver import AmaranthPorts, CoreDriver
+from ghostfpga.sim.core.protocol import Protocol, Sample
 
 CONFIGS = {   # 5 inputs: two beats of 3 (the last one partial), three beats of 2
     "rows-P3": Config(layers=(5, 7, 3), hardware=Hardware(lanes=3, split_rows=False)),

@@ -15,8 +15,8 @@ from ghostfpga.config import Config, Hardware
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import GhostCore
-from ghostfpga.sim.driver import AmaranthPorts, CoreDriver
-from ghostfpga.sim.protocol import Protocol, Sample
+from ghostfpga.sim.core.driver import AmaranthPorts, CoreDriver
+from ghostfpga.sim.core.protocol import Protocol, Sample
 
 CONFIGS = {
     "default": Config(),
@@ -116,7 +116,7 @@ def test_no_memory_of_the_system_top_reads_a_word_while_writing_it():
 
     from ghostfpga.boards.protocol import REQUESTS, Command, LinkLayout, encode_frame
     from ghostfpga.config import Link
-    from ghostfpga.sim.system_sim import exchange_bytes
+    from ghostfpga.sim.system.amaranth_sim import exchange_bytes
 
     config = Config(layers=(4, 6, 3), hardware=Hardware(lanes=3),
                     link=Link(store_samples=8))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ghostfpga.sim.cosim import simulator_available
+from ghostfpga.sim.cocotb_build import simulator_available
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"ghostfpga": "ghostfpga", "golden": "ghostfpga.golden", "hdl": "ghostfpga.hdl",
@@ -63,7 +63,7 @@ def test_the_wheel_imports_every_module(installed):
     assert "ghostfpga.hdl.passes.learn" in modules and len(modules) > 60
     code = ("import importlib, sys\n"
             f"for name in {modules!r}:\n"
-            "    if name.endswith(('tb_core', 'tb_system')):\n"
+            "    if name.endswith(('cocotb_tb', 'store_tb')):\n"
             "        continue   # cocotb testbenches: imported inside the simulator\n"
             "    module = importlib.import_module(name)\n"
             "    assert 'site-packages' in module.__file__, module.__file__\n"

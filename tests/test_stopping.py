@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ghostfpga.sim.cosim import simulator_available
+from ghostfpga.sim.cocotb_build import simulator_available
 
 GHOSTFPGA = str(Path(sys.executable).parent / "ghostfpga")
 
@@ -107,13 +107,13 @@ def test_a_fuzz_campaign_on_a_dask_cluster_stops_with_its_workers():
 
 def test_a_stopped_build_leaves_no_compiler_running(tmp_path):
     """What a stopped command's Verilator build leaves (the runner ends its own child, not
-    that child's children) is ended by sim/cosim.py's ``stop_compilers``: every process whose
+    that child's children) is ended by sim/cocotb_build.py's ``stop_compilers``: every process whose
     command line names the build folder."""
     import subprocess
     import sys
     import time
 
-    from ghostfpga.sim.cosim import stop_compilers
+    from ghostfpga.sim.cocotb_build import stop_compilers
 
     build_dir = tmp_path / "verilator" / "0123abcd"
     build_dir.mkdir(parents=True)

@@ -13,7 +13,7 @@ from amaranth.back import verilog
 
 from ghostfpga.boards.gateware.store import RAM_VERILOG, SPRAM_WORDS, SampleStore
 from ghostfpga.config import Config
-from ghostfpga.sim.cosim import build_verilog
+from ghostfpga.sim.cocotb_build import build_verilog
 
 
 def spram_model() -> str:
@@ -31,7 +31,7 @@ def play(store: SampleStore, ops, tmp_path, extra: str = "") -> list[int]:
     text = verilog.convert(store, name="store", emit_src=False) + "\n" + extra
     build_dir = build_verilog(text, "store", Config(), "verilator")
     (tmp_path / "job.json").write_text(json.dumps(ops))
-    get_runner("verilator").test(test_module="ghostfpga.sim.tb_store", hdl_toplevel="store",
+    get_runner("verilator").test(test_module="ghostfpga.sim.system.store_tb", hdl_toplevel="store",
                                  hdl_toplevel_lang="verilog", build_dir=build_dir,
                                  test_dir=tmp_path,
                                  extra_env={"GHOSTFPGA_JOB": str(tmp_path / "job.json"),

@@ -8,7 +8,7 @@ from ghostfpga.boards.host.fake import FakeDevice, image_crc
 from ghostfpga.boards.protocol import (REPLIES, REQUESTS, Command, LinkLayout, Status,
                                        cobs_decode, encode_frame, parse_body)
 from ghostfpga.config import Config, Hardware, Link, Numerics
-from ghostfpga.sim.system_sim import exchange_bytes
+from ghostfpga.sim.system.amaranth_sim import exchange_bytes
 
 
 def _req(command, **fields):

@@ -1,5 +1,5 @@
 """One training session through the host driver, the same for a real board, the fake device
-and the simulated board (run inside the co-simulation by sim/board_sim.py)."""
+and the simulated board (run inside the co-simulation by sim/system/cocotb_sim.py)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def drive(device: Device, x_train, y_train, x_test, epochs: int, progress: bool 
 
 def drive_job(port, config: str, x_train, y_train, x_test, epochs: int,
               timeout: float, on_board: bool = False, resume: bool = False) -> dict:
-    """``drive`` on a simulated board's port (sim/tb_system.py): config as TOML text, times
+    """``drive`` on a simulated board's port (sim/system/cocotb_tb.py): config as TOML text, times
     in simulated seconds."""
     import tomllib
 

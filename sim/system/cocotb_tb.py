@@ -1,7 +1,7 @@
 """cocotb testbench of the system top: a UART on its pins and a pyserial-like port on the host
 side, so that the real host driver (boards/host/device.py) runs against the simulated board.
 
-Run by sim/board_sim.py. The job (JSON, path in GHOSTFPGA_JOB) names a host function
+Run by sim/system/cocotb_sim.py. The job (JSON, path in GHOSTFPGA_JOB) names a host function
 ``module:function``, its arguments, the clock and the UART divisor; the function is called as
 ``function(port, **args)`` through cocotb's ``bridge`` and its result is written as JSON to
 GHOSTFPGA_OUT. The port's read timeout is simulated time.

@@ -1,5 +1,5 @@
 """Run the core in Amaranth's own simulator: the same job through the same driver as the cocotb
-testbench (sim/driver.py: samples in, results, per-sample cycles and all weights out), for
+testbench (sim/core/driver.py: samples in, results, per-sample cycles and all weights out), for
 quick checks, the characterization and speed comparisons."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["run_amaranth"]
 def run_amaranth(config: Config, samples: list[Sample], etas: list[list[int]],
                  cycle_limit: int = 1_000_000, tracer=None, load=None):
     """Stream ``samples`` through the core (after writing the lane images ``load`` through
-    the host port); returns an RtlRun like sim.cosim.run_rtl. ``tracer``
+    the host port); returns an RtlRun like sim.core.cocotb_sim.run_rtl. ``tracer``
     (sim/characterize.py) may watch every cycle of the elaborated design."""
     core = GhostCore(config)
     fragment = Fragment.get(core, None)

@@ -9,7 +9,7 @@ netlist (``top.json``, what nextpnr placed) back into Verilog, with the device's
   input pin, locked from the start, so the simulation clock runs at the PLL's output
   frequency (``link.clock_mhz``), the UART divisor the build used;
 - a wrapper named like the system top (``clk``, ``rst``, ``rx``, ``tx``), so the simulated
-  board's testbench (sim/tb_system.py) and the host driver run it as they run the system top.
+  board's testbench (sim/system/cocotb_tb.py) and the host driver run it as they run the system top.
   Its ``rst`` is not connected: the board top makes its own reset from the PLL's lock and
   holds it ``ClockReset.hold`` cycles, which ``reset_cycles`` says the testbench must wait.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ghostfpga.config import Config
 
-from .netlist import NetlistError, cell_models
+from ..netlist import NetlistError, cell_models
 
 __all__ = ["board_design", "reset_cycles"]
 
@@ -33,7 +33,7 @@ _PLL_BLACKBOX_END = """	parameter EXTERNAL_DIVIDE_FACTOR = 1;
 endmodule
 """
 _PLL_STAND_IN = """	parameter EXTERNAL_DIVIDE_FACTOR = 1;
-	// ghostfpga's stand-in (sim/board_netlist.py): the clock passes through, locked
+	// ghostfpga's stand-in (sim/system/board_netlist.py): the clock passes through, locked
 	assign PLLOUTGLOBAL = PACKAGEPIN;
 	assign PLLOUTCORE = PACKAGEPIN;
 	assign LOCK = 1'b1;
@@ -61,7 +61,7 @@ def board_design(config: Config, board, build_dir: str | Path, simulator: str) -
     stand-in. The netlist text is kept in ``build_dir/netlist.v``."""
     from ghostfpga.boards.bitstream.tools import run_tool
 
-    from .board_sim import SYSTEM_TOP
+    from .cocotb_sim import SYSTEM_TOP
 
     if board.fpga.family != "ice40":
         raise NetlistError(f"the {board.title}'s build cannot be verified at gate level: "

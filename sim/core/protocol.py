@@ -82,7 +82,7 @@ def predicted_sample_cycles(config: Config, samples: list[Sample],
     with the busy cycle that counts it (``samples``). The runners stream the next sample as
     soon as they have the result, so it is in when a training sample ends
     (``Program.cycles(chained=True)``), unless its rates differ: new rates wait until the
-    core is idle (sim/driver.py)."""
+    core is idle (sim/core/driver.py)."""
     from ghostfpga.hdl import Plan
 
     program = Plan(config).program()
