@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # every output option: its flag and the suffixes it takes (none: any)
-_OUTPUTS = {"json": ("--json", ()), "plot": ("--plot", (".png", ".pdf", ".svg")),
+_OUTPUTS = {"json": ("--json", (".json",)), "plot": ("--plot", (".png", ".pdf", ".svg")),
             "report": ("--report", (".md",)), "output": ("-o", (".v",))}
 _INPUTS = ("config", "dataset", "sweep", "bitstream")
 

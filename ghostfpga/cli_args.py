@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 __all__ = ["positive_int", "non_negative_int", "positive_seconds", "int_list", "config_of",
-           "config_option", "data_options", "json_option", "CommandError", "UsageError"]
+           "config_option", "data_options", "json_option", "folder_or_refuse",
+           "scheduler_or_refuse", "CommandError", "UsageError"]
 
 
 class CommandError(Exception):
@@ -82,6 +84,43 @@ def config_of(args, board=None, saved=None):
 
 
 # -- options shared by several commands: declared once, as argparse parent parsers ------------
+def folder_or_refuse(path, option: str) -> Path:
+    """``path`` as a folder a command may create and write into, or UsageError: not a file,
+    and under no file (checked before the work)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: is a file, not a folder")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is a file, not a folder")
+    return path
+
+
+def scheduler_or_refuse(address: str | None) -> None:
+    """Reach the Dask scheduler ``address`` (tcp://HOST:PORT) before any work, or refuse."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address is None:
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or not port:
+        raise UsageError(f"--scheduler must be tcp://HOST:PORT, not {address!r}")
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=5):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--scheduler {address}: nothing answers there "
+                         f"({exc.strerror or exc}); start it with dask-scheduler, or leave "
+                         "--scheduler out for local workers") from None
+
+
 def config_option(default: str) -> argparse.ArgumentParser:
     """``--config FILE``; ``default`` says what runs without it (``config_of``)."""
     parent = argparse.ArgumentParser(add_help=False)

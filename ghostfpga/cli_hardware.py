@@ -10,7 +10,8 @@ from pathlib import Path
 from ghostfpga.config import Config
 
 from .cli_args import (CommandError, UsageError, config_of, config_option, data_options,
-                       json_option, positive_int, positive_seconds)
+                       folder_or_refuse, json_option, positive_int, positive_seconds,
+                       scheduler_or_refuse)
 from .report import percent, table, write_json
 from .runs import prepare, samples_used
 
@@ -224,9 +225,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be {bound}, not {value}")
     if not simulator_available(args.simulator):
         raise UsageError(f"simulator {args.simulator} is not installed")
-    keep = Path(args.keep)
-    if keep.exists() and not keep.is_dir():
-        raise UsageError(f"--keep {keep} is a file, not a folder")
+    keep = folder_or_refuse(args.keep, "--keep")
+    scheduler_or_refuse(args.scheduler)
     where = args.scheduler or (f"{args.workers} local workers" if args.workers > 1
                                else "this process")
     span = f"configs {args.first} to {args.first + args.configs - 1}" if args.first \
@@ -271,7 +271,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from ghostfpga.boards.host.device import DeviceError
 
-    from .hardware import run_on_device
+    from .hardware import check_on_board, run_on_device
 
     if args.netlist and args.port != "sim":
         raise UsageError(f"--netlist needs --port sim (the simulated board), not {args.port}")
@@ -281,7 +281,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _check_netlist_device(config)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config or board),
                            normalize=args.normalize)
-    samples_used(args.samples, data, say)
+    n = samples_used(args.samples, data, say)
+    check_on_board(config, n, args.on_board)
     try:
         if board:
             board.check(config)
@@ -362,6 +363,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     board = BOARDS[args.board]
     config = config_of(args, board)
+    board.check(config)                   # a config for another device: refused now
+    build_dir = str(folder_or_refuse(args.build_dir or f"build/{board.name}", "--build-dir"))
     if args.verify_samples is not None and not args.verify:
         raise UsageError("--verify-samples takes effect only with --verify")
     if args.verify:   # refused before the build: no models, no simulator
@@ -373,7 +376,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         if not simulator_available("icarus"):
             raise UsageError("--verify simulates with Icarus Verilog, which is not installed "
                              "(apt-get install iverilog)")
-    build_dir = args.build_dir or f"build/{board.name}"
     print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
           f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
           f"minutes) ...", file=sys.stderr)
@@ -429,6 +431,12 @@ def cmd_program(args: argparse.Namespace) -> int:
 
     board = _board(args.board)
     bitstream = Path(args.bitstream or f"build/{board.name}/top{board.bitstream_suffix}")
+    if bitstream.suffix != board.bitstream_suffix:
+        raise UsageError(f"--bitstream {bitstream}: the {board.title} takes a "
+                         f"{board.bitstream_suffix} bitstream")
+    if not bitstream.is_file():
+        raise UsageError(f"--bitstream: no bitstream at {bitstream} (ghostfpga build "
+                         f"--board {board.name} writes it)")
     saved = bitstream.with_suffix(".toml")
     config = config_of(args, board, saved)
     try:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from ghostfpga.config import Config, ConfigError
 
-from .cli_args import (config_of, config_option, data_options, json_option, non_negative_int,
-                       positive_int)
-from .cli_args import UsageError
+from .cli_args import (UsageError, config_of, config_option, data_options, folder_or_refuse,
+                       json_option, non_negative_int, positive_int, scheduler_or_refuse)
 from .cli_hardware import _board, _board_names
 from .report import percent, table, write_json
 from .runs import prepare
@@ -95,25 +94,6 @@ def _int_list(text: str | None, option: str) -> list[int] | None:
     return values
 
 
-def _check_scheduler(address: str | None) -> None:
-    """Reach the Dask scheduler ``address`` (tcp://HOST:PORT) before any work, or refuse."""
-    import socket
-    from urllib.parse import urlsplit
-
-    if address is None:
-        return
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme != "tcp" or not parts.hostname or not parts.port:
-        raise UsageError(f"--scheduler must be tcp://HOST:PORT, not {address!r}")
-    try:
-        with socket.create_connection((parts.hostname, parts.port), timeout=5):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--scheduler {address}: nothing answers there "
-                         f"({exc.strerror or exc}); start it with dask-scheduler, or leave "
-                         "--scheduler out for local workers") from None
-
-
 def _at_least(args: argparse.Namespace, lowest: int, *names: str) -> None:
     for name in names:
         value = getattr(args, name)
@@ -185,7 +165,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import plot_sweep, run_sweep, sweep_points
 
-    _check_scheduler(args.scheduler)
+    scheduler_or_refuse(args.scheduler)
+    folder_or_refuse(args.cache, "--cache")
     config = config_of(args)
     if args.epochs is not None:
         config = config.replace(epochs=args.epochs)
@@ -242,6 +223,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _at_least(args, 1, "epochs")
     _at_least(args, 0, "rtl_samples", "system_samples")
     sweep = _read_sweep(args.sweep)
+    if not args.no_bitstream:
+        folder_or_refuse(args.build_dir, "--build-dir")
     board = BOARDS["icebreaker"]
     config = config_of(args, board)
     if args.epochs:

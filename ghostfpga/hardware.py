@@ -15,8 +15,8 @@ from ghostfpga.golden.datasets import Dataset
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.golden.training import sample_order, stored_epochs, strided_order, warmup_order
 
-__all__ = ["write_verilog", "simulate", "run_on_device", "verify_build", "SimReport",
-           "RunReport"]
+__all__ = ["write_verilog", "simulate", "run_on_device", "verify_build", "check_on_board",
+           "SimReport", "RunReport"]
 
 
 class _Record:
@@ -173,10 +173,7 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
     if test_samples is not None:
         data = dataclasses.replace(data, x_test=data.x_test[:test_samples],
                                    y_test=data.y_test[:test_samples])
-    if on_board and n > config.link.store_samples:
-        raise ConfigError("link.store_samples", config.link.store_samples,
-                          f"must hold the {n} training samples of --on-board (lower "
-                          "--samples, or raise it and build for it)")
+    check_on_board(config, n, on_board)
     x_train, y_train, x_test = data.x_train[:n], data.y_train[:n], data.x_test
     if netlist and port != "sim":
         raise ValueError(f"netlist: only the simulated board (port 'sim') has one, not {port!r}")
@@ -203,6 +200,14 @@ def run_on_device(config: Config, data: Dataset, port: str, samples: int | None,
                         resume=resume)
     seconds = time.perf_counter() - start
     return _check_run(config, data, n, epochs, run, port, seconds)
+
+
+def check_on_board(config: Config, samples: int, on_board: bool) -> None:
+    """Refuse an on-board training its set cannot hold (ConfigError, naming the field)."""
+    if on_board and samples > config.link.store_samples:
+        raise ConfigError("link.store_samples", config.link.store_samples,
+                          f"must hold the {samples} training samples of --on-board (lower "
+                          "--samples, or raise it and build for it)")
 
 
 def _golden_training(config: Config, model: FixedModel, x_q, y, epochs: int, on_board: bool,

@@ -71,8 +71,6 @@ def output_problem(path: str | Path | None, option: str, inputs=(),
     if path is None:
         return None
     path = Path(path)
-    if suffixes and path.suffix.lower() not in suffixes:
-        return f"{option} {path}: must end in {' or '.join(suffixes)}"
     for given in inputs:
         if given is not None and Path(given).exists() and path.exists() \
                 and path.resolve() == Path(given).resolve():
@@ -84,6 +82,8 @@ def output_problem(path: str | Path | None, option: str, inputs=(),
         parent = parent.parent
     if not parent.is_dir():
         return f"{option} {path}: {parent} is a file, not a folder"
+    if suffixes and path.suffix.lower() not in suffixes:
+        return f"{option} {path}: must end in {' or '.join(suffixes)}"
     existed = path.exists()
     try:
         if path.parent.exists():
