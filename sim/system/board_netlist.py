@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ghostfpga.config import Config
 
-from ..netlist import NetlistError, cell_models
+from ..netlist import NetlistError, cell_models, gate_level_problem
 
 __all__ = ["board_design", "reset_cycles"]
 
@@ -63,9 +63,9 @@ def board_design(config: Config, board, build_dir: str | Path, simulator: str) -
 
     from .cocotb_sim import SYSTEM_TOP
 
-    if board.fpga.family != "ice40":
-        raise NetlistError(f"the {board.title}'s build cannot be verified at gate level: "
-                           "the ECP5's MULT18X18D and DP16KD have no models yet")
+    problem = gate_level_problem(board.fpga.family)
+    if problem:
+        raise NetlistError(f"the {board.title}'s build: {problem}")
     build_dir = Path(build_dir)
     if not (build_dir / "top.json").is_file():
         raise NetlistError(f"{build_dir / 'top.json'} is missing: build the board first "
