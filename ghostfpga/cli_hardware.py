@@ -187,7 +187,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
                          + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""))
     config = config_of(args)
     if args.netlist:   # a device without cell models: refused before the data
-        _check_netlist_device(config)
+        _check_netlist_device(config, system=False)
     config, data = prepare(args.dataset, config, layers_given=bool(args.config),
                            normalize=args.normalize)
     samples = samples_used(args.samples, data, say)
@@ -319,12 +319,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _checked(run, args.json)
 
 
-def _check_netlist_device(config) -> None:
+def _check_netlist_device(config, system: bool = True) -> None:
     """Refuse a gate-level simulation the device's cell models cannot run, at the door."""
     from ghostfpga.devices import DEVICES
     from ghostfpga.sim.netlist import gate_level_problem
 
-    problem = gate_level_problem(DEVICES[config.hardware.device].family)
+    problem = gate_level_problem(DEVICES[config.hardware.device].family, system)
     if problem:
         raise UsageError(f"--netlist: {problem}")
 
@@ -373,7 +373,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         from ghostfpga.sim.netlist import gate_level_problem
 
-        problem = gate_level_problem(board.fpga.family)
+        problem = gate_level_problem(board.fpga.family, system=True)
         if problem:
             raise UsageError(f"--verify: {problem}")
         if not simulator_available("icarus"):

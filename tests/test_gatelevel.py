@@ -1,6 +1,8 @@
 """Gate-level co-simulation: the core as Yosys synthesizes it for the iCE40 (``synth_ice40
--dsp``: SB_LUT4, SB_CARRY, flip-flops, SB_RAM40_4K, SB_MAC16), with Yosys's cell models, driven
-by the RTL's testbench and driver and equal to the golden model in every result and weight."""
+-dsp``: SB_LUT4, SB_CARRY, flip-flops, SB_RAM40_4K, SB_MAC16) with Yosys's cell models, and for
+the ECP5 (``synth_ecp5``: LUT4, CCU2C, TRELLIS_FF, LUT RAM, DP16KD, MULT18X18D) with Yosys's
+models and the project's DP16KD and MULT18X18D (sim/ecp5_cells.v), driven by the RTL's
+testbench and driver and equal to the golden model in every result and weight."""
 
 import dataclasses
 
@@ -20,12 +22,21 @@ needs_icarus = pytest.mark.skipif(not simulator_available("icarus"),
 TIED = Config(layers=(4, 6, 3), hardware=Hardware(lanes=2))
 LEARNED = Config(layers=(4, 6, 3), variant="learned", ghost_warmup=0,
                  hardware=Hardware(lanes=2))
+ECP5 = Hardware(device="ecp5-85f", lanes=2)
+ECP5_TIED = dataclasses.replace(TIED, hardware=ECP5)          # LUT RAM, MULT18X18D
+ECP5_LEARNED = dataclasses.replace(LEARNED, hardware=ECP5)
+ECP5_BRAM = Config(layers=(64, 16, 10),                       # DP16KD: 18- and 9-bit ports
+                   hardware=dataclasses.replace(ECP5, lanes=1))
 
 
 @pytest.mark.parametrize("simulator, config, n", [
     pytest.param("icarus", TIED, 30, marks=needs_icarus),
     pytest.param("icarus", LEARNED, 20, marks=needs_icarus),
-    pytest.param("verilator", TIED, 20, marks=pytest.mark.slow)])
+    pytest.param("verilator", TIED, 20, marks=pytest.mark.slow),
+    pytest.param("icarus", ECP5_TIED, 20, marks=needs_icarus),
+    pytest.param("icarus", ECP5_LEARNED, 12, marks=needs_icarus),
+    pytest.param("icarus", ECP5_BRAM, 4, marks=needs_icarus),
+    pytest.param("verilator", ECP5_TIED, 12, marks=pytest.mark.slow)])
 def test_the_synthesized_core_equals_the_golden_model(simulator, config, n):
     samples, etas = cosim_samples(config, n)
     model = FixedModel(config)
@@ -56,14 +67,21 @@ def test_sim_netlist_reports_like_sim(tmp_path, capsys):
     assert '"netlist": true' in out.read_text()
 
 
-def test_an_ecp5_config_is_refused_with_the_reason(tmp_path, capsys):
-    ecp5 = dataclasses.replace(TIED, hardware=Hardware(device="ecp5-85f", lanes=2))
-    with pytest.raises(NetlistError, match="MULT18X18D and DP16KD"):
-        core_netlist(ecp5, "icarus")
-    config = tmp_path / "ecp5.toml"
-    config.write_text(ecp5.to_toml())
-    assert main(["sim", "--netlist", "--config", str(config), "--samples", "4"]) == 2
-    assert "not written yet" in capsys.readouterr().err
+def test_an_ecp5_netlist_in_a_mode_the_models_do_not_cover_is_refused_by_name(tmp_path,
+                                                                            capsys):
+    from ghostfpga.sim.netlist import ecp5_mode_problems
+
+    netlist = ("  MULT18X18D #(\n    .REG_INPUTA_CLK(\"CLK0\")\n  ) mult (\n    .A0(a));\n"
+               "  DP16KD #(\n    .DATA_WIDTH_A(32'd36),\n    .REGMODE_B(\"OUTREG\")\n  ) \\ram.0  (\n"
+               "    .CLKA(clk));\n  DP16KD #(\n    .DATA_WIDTH_A(32'd9)\n  ) ok (\n    .CLKA(clk));\n")
+    assert ecp5_mode_problems(netlist) == ["MULT18X18D mult: REG_INPUTA_CLK = CLK0",
+                                           "DP16KD \\ram.0: DATA_WIDTH_A = 36",
+                                           "DP16KD \\ram.0: REGMODE_B = OUTREG"]
+    # the system top and the board build of an ECP5 are refused, naming why
+    ecp5 = tmp_path / "ecp5.toml"
+    ecp5.write_text(ECP5_TIED.to_toml())
+    assert main(["run", "--port", "sim", "--netlist", "--config", str(ecp5)]) == 2
+    assert "EHXPLLL" in capsys.readouterr().err
 
 
 @needs_icarus

@@ -60,12 +60,18 @@ def run_rtl(config: Config, simulator: str, samples: list[Sample], etas: list[li
                                  "GHOSTFPGA_OUT": str(out)} | owner_env(),
                       log_file=run_dir / "sim.log")
     seconds = time.perf_counter() - start
+    log = (run_dir / "sim.log").read_text(errors="replace")
+    collisions = [line.strip() for line in log.splitlines() if COLLISION in line]
     if not out.exists():
-        log = (run_dir / "sim.log").read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{simulator} run failed (results in {xml}); log tail:\n{log}")
+        if collisions:   # the undefined word read in a collision stopped the testbench
+            raise RuntimeError(
+                f"{simulator}: the design read a block-RAM row in the cycle it was written "
+                f"({len(collisions)} times; first: {collisions[0].split(COLLISION)[-1].strip()})"
+                "; the word read is undefined on the device, and it stopped the simulation "
+                f"(results in {xml})")
+        raise RuntimeError(f"{simulator} run failed (results in {xml}); log tail:\n"
+                           f"{log[-3000:]}")
     data = json.loads(out.read_text())
-    collisions = [line.strip() for line in (run_dir / "sim.log").read_text(
-        errors="replace").splitlines() if COLLISION in line]
     if not waves:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RtlRun(data["results"], data["cycles"], data["samples"], data["sample_cycles"],

@@ -63,7 +63,7 @@ def board_design(config: Config, board, build_dir: str | Path, simulator: str) -
 
     from .cocotb_sim import SYSTEM_TOP
 
-    problem = gate_level_problem(board.fpga.family)
+    problem = gate_level_problem(board.fpga.family, system=True)
     if problem:
         raise NetlistError(f"the {board.title}'s build: {problem}")
     build_dir = Path(build_dir)
