@@ -288,13 +288,15 @@ class CommandStates:
         length = ex.length
         sample_bytes = self.samples_bytes   # n x the bytes of a sample (SAMPLES)
         train, store = at(Command.TRAIN, "samples"), at(Command.STORE, "samples")
+        # (the first check: no count byte, an empty payload. Written as ``length < train`` it
+        # built another netlist, which routed at 25.9 MHz on the iCEBreaker against 29.0)
         if not lay.store_samples:
-            return ((length < train, Status.SIZE),
+            return ((self.payload_is(0), Status.SIZE),
                     ((n == 0) | (n > lay.max_samples), Status.RANGE),
                     (length != train + sample_bytes, Status.SIZE),
                     (~self.committed, Status.UNCOMMITTED))
         st = self.storing
-        return ((length < Mux(st, store, train), Status.SIZE),
+        return ((Mux(st, length < store, self.payload_is(0)), Status.SIZE),
                 ((n == 0) | Mux(st, (n > lay.max_store)
                                 | ((self.sidx != 0) & (self.sidx != self.filled))
                                 | self.past_store,
