@@ -58,7 +58,6 @@ def installed(tmp_path_factory):
 
 
 def test_the_wheel_imports_every_module(installed):
-    python, tmp = installed
     modules = _modules()
     assert "ghostfpga.hdl.passes.learn" in modules and len(modules) > 60
     code = ("import importlib, sys\n"
@@ -68,24 +67,34 @@ def test_the_wheel_imports_every_module(installed):
             "    module = importlib.import_module(name)\n"
             "    assert 'site-packages' in module.__file__, module.__file__\n"
             "print('ok')\n")
-    run = subprocess.run([str(python), "-c", code], cwd=tmp, capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
+    assert _python(installed, code) == "ok"
 
 
 def test_the_wheel_holds_the_boards_default_configs(installed):
     """The boards' default configs come with the wheel (ghostfpga.examples), not from a
     source tree beside it."""
-    python, tmp = installed
     code = ("from ghostfpga.boards.bitstream.catalog import BOARDS, EXAMPLES\n"
             "assert 'site-packages' in str(EXAMPLES), EXAMPLES\n"
             "for board in BOARDS.values():\n"
             "    board.config()\n"
             "print(len(list(EXAMPLES.glob('*.toml'))))\n")
+    assert int(_python(installed, code)) == len(list((ROOT / "examples").glob("*.toml")))
+
+
+def test_the_wheel_holds_the_ecp5_cell_models(installed):
+    """sim/ecp5_cells.v comes with the wheel (package data of ghostfpga.sim)."""
+    code = ("from ghostfpga.sim.netlist import cell_models\n"
+            "print(cell_models('ecp5', 'icarus').count('module DP16KD'))\n")
+    assert _python(installed, code) == "1"
+
+
+def _python(installed, code: str) -> str:
+    """What ``code`` prints in the wheel's venv (its stdout, stripped); fails on an error."""
+    python, tmp = installed
     run = subprocess.run([str(python), "-c", code], cwd=tmp, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert int(run.stdout) == len(list((ROOT / "examples").glob("*.toml")))
+    return run.stdout.strip()
 
 
 def test_the_wheel_runs_ghostfpga_sim(installed):
