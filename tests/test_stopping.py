@@ -108,7 +108,8 @@ def test_a_fuzz_campaign_on_a_dask_cluster_stops_with_its_workers():
 def test_a_stopped_build_leaves_no_compiler_running(tmp_path):
     """What a stopped command's Verilator build leaves (the runner ends its own child, not
     that child's children) is ended by sim/cocotb_build.py's ``stop_compilers``: every process whose
-    command line names the build folder."""
+    command line names the build folder, or that runs in it (the C++ compilers ``make -C``
+    starts there name only relative paths)."""
     import subprocess
     import sys
     import time
@@ -119,13 +120,15 @@ def test_a_stopped_build_leaves_no_compiler_running(tmp_path):
     build_dir.mkdir(parents=True)
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
                                f"-Mdir={build_dir}"])
+    compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                                 "Vtop__pch.h"], cwd=build_dir)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         time.sleep(0.2)
-        assert stop_compilers(build_dir) == [orphan.pid]
-        assert orphan.wait(timeout=10) != 0
+        assert sorted(stop_compilers(build_dir)) == sorted([orphan.pid, compiler.pid])
+        assert orphan.wait(timeout=10) != 0 and compiler.wait(timeout=10) != 0
         assert other.poll() is None   # not in the build folder: left alone
     finally:
-        for process in (orphan, other):
+        for process in (orphan, compiler, other):
             process.kill()
             process.wait(timeout=10)
