@@ -205,6 +205,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
                        netlist=args.netlist)
     except NetlistError as exc:
         raise CommandError(str(exc)) from exc
+    except RuntimeError as exc:   # the simulation stopped: a collision, a hang, a crash
+        raise CommandError(f"the simulation failed: {exc}", code=1) from exc
     print(table(["simulator", "samples", "mismatches", "cycles/sample", "ideal", "MAC use",
                  "cycles/inference", "train acc", "test acc", "golden test acc", "seconds"],
                 [[run.simulator, run.samples, run.mismatches,

@@ -1,7 +1,7 @@
 """Does a config's memory fit its device? Checked before any Verilog is generated.
 
-The core's lane weight memories (P lanes x ``Plan.depth`` words x ``weight_bits``) are counted
-exactly, in the device's block-RAM shapes; the neuron-state memories and the logic are left to
+The core's lane weight memories (P lanes x ``Plan.depth`` words x their word: ``weight_bits``,
+at least 9 on the iCE40, hdl/memory.py) are counted exactly, in the device's block-RAM shapes; the neuron-state memories and the logic are left to
 synthesis, so passing this check is necessary, not sufficient. A config that fails it would
 otherwise write megabytes of memory initializers for a design no tool can place.
 """
@@ -65,7 +65,9 @@ def memory_fit(config: Config, link: bool = False) -> MemoryFit:
 
     dev = DEVICES[config.hardware.device]
     plan = Plan(config)
-    P, bits = config.hardware.lanes, config.numerics.weight_bits
+    from ghostfpga.hdl.memory import weight_ram_bits
+
+    P, bits = config.hardware.lanes, weight_ram_bits(dev.family, config.numerics.weight_bits)
     return MemoryFit(dev.name, plan.depth, P * plan.depth * bits,
                      P * dev.brams_for(bits, plan.depth), link_brams(config) if link else 0,
                      dev.brams, dev.lutram_bits)
@@ -78,7 +80,8 @@ def check_memory_fit(config: Config, link: bool = False) -> MemoryFit:
     fit = memory_fit(config, link)
     if not fit.fits:
         P = config.hardware.lanes
-        what = f"{P} lanes x {fit.weight_words} words x {config.numerics.weight_bits} bits"
+        word = fit.weight_bits // (P * fit.weight_words)
+        what = f"{P} lanes x {fit.weight_words} words x {word} bits"
         if fit.lutram_bits:
             need = f"{fit.weight_bits / 8192:.0f} KiB of weight memory ({what})"
         else:

@@ -60,11 +60,14 @@ class MacLane(wiring.Component):
 
     def __init__(self, fmt: Formats, depth: int, init: list[int],
                  acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,),
-                 eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None):
+                 eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None,
+                 ram_bits: int | None = None):
         """``eta_bits`` and ``eta_shifts``: the learning-rate multiplier's width and the right
         shifts of its ETA (one per multiplier format, ``eta_sel`` picks one); the formats'
-        by default."""
+        by default. ``ram_bits``: the weight memory's word, the weight sign-extended
+        (hdl/memory.py: ``weight_ram_bits``; default the weight's width)."""
         self.fmt = fmt
+        self.ram_bits = max(ram_bits or 0, fmt.weight_bits)
         self.eta_bits = eta_bits or fmt.eta_bits
         self.eta_shifts = tuple(eta_shifts or (fmt.eta_shift,))
         # the accumulator also carries the learning sum e x pre + rounding bits to stage 3
@@ -113,7 +116,7 @@ class MacLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        m.submodules.mem = mem = block_ram(signed(fmt.weight_bits), self.depth, self.init)
+        m.submodules.mem = mem = block_ram(signed(self.ram_bits), self.depth, self.init)
         rd = mem.read_port()
         wr = mem.write_port()
         self.ports = {"w": (mem, rd, wr)}   # for simulation checks

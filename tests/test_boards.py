@@ -13,7 +13,7 @@ from ghostfpga.boards.bitstream.catalog import BOARDS, EXAMPLES
 from ghostfpga.boards.bitstream.clocks import ecp5_pll, ice40_pll
 from ghostfpga.boards.bitstream.tools import tool_path
 from ghostfpga.cli import main
-from ghostfpga.config import Config, ConfigError, Hardware, Link
+from ghostfpga.config import Config, ConfigError, Hardware, Link, Numerics
 from ghostfpga.fit import check_memory_fit, memory_fit
 
 
@@ -72,6 +72,14 @@ def test_memory_fit_counts_the_weight_memories_in_block_ram_shapes():
                   link=Link(store_samples=1437))
     # 1437 x 65 words of 9 bits: the 9 x 2048 shape, 46 blocks
     assert memory_fit(ecp5, link=True).link_brams == 2 + 1 + 46
+    # 8-bit weights: 9 bits wide on the iCE40 (one word a row, hdl/memory.py), so 610 words a
+    # lane take 3 blocks of 256 x 16, not 2 of 1024 x 4; 8 bits on the ECP5
+    narrow = Numerics(weight_bits=8, weight_frac=5)
+    ice8 = memory_fit(Config(layers=(64, 32, 10), numerics=narrow, hardware=Hardware(lanes=4)))
+    assert (ice8.weight_words, ice8.weight_bits, ice8.weight_brams) == (610, 4 * 610 * 9, 12)
+    ecp8 = memory_fit(Config(layers=(64, 32, 10), numerics=narrow,
+                             hardware=Hardware(device="ecp5-85f", lanes=4)))
+    assert ecp8.weight_bits == 4 * 610 * 8
 
 
 def test_the_on_board_set_must_fit_the_up5k_spram():

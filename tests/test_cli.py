@@ -294,3 +294,17 @@ def test_build_verify_without_its_simulator_is_refused_before_the_build(
                         lambda *a, **k: pytest.fail("the build started"))
     assert main(["build", "--board", board, "--verify"]) == 2
     assert f"with {simulator}" in capsys.readouterr().err
+
+
+def test_a_simulation_that_stops_is_one_error_line_with_exit_1(monkeypatch, capsys):
+    """A co-simulation that stops (here: the strict block RAM's collision report) ends
+    ``ghostfpga sim`` with its message and exit 1, not a traceback."""
+    def stopped(*args, **kwargs):
+        raise RuntimeError("icarus: the design read a block-RAM row in the cycle it was "
+                           "written (12 times; first: ghost_core.lane0.mem.0.0 row 4)")
+
+    monkeypatch.setattr("ghostfpga.hardware.simulate", stopped)
+    assert main(["sim", "--simulator", "icarus", "--samples", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "error: the simulation failed: icarus: the design read a block-RAM row" in err
+    assert "Traceback" not in err
