@@ -195,3 +195,24 @@ def test_build_verify_checks_the_very_netlist_of_the_build(tmp_path, capsys):
 def test_run_netlist_is_refused_off_the_simulated_board(capsys):
     assert main(["run", "--port", "fake", "--netlist", "--samples", "4"]) == 2
     assert "--netlist needs --port sim" in capsys.readouterr().err
+
+
+def test_an_ecp5_board_netlist_gets_its_pll_stand_in_and_one_way_pads():
+    """EHXPLLL (a black box in Yosys's library) passes its clock through, locked; the pads'
+    TRELLIS_IO cells become one-way buffers for Verilator, and a pad not driven at all times
+    (its enable not tied low) is refused rather than simulated as driven."""
+    from ghostfpga.sim.netlist import cell_models
+    from ghostfpga.sim.system.board_netlist import _pads, _with_pll_stand_in
+
+    models = _with_pll_stand_in(cell_models("ecp5", "verilator"), "ecp5")
+    stand_in = models[models.index("module EHXPLLL"):]
+    stand_in = stand_in[:stand_in.index("endmodule")]
+    assert "assign CLKOP = CLKI;" in stand_in and "assign LOCK = 1'b1;" in stand_in
+    netlist = ('  TRELLIS_IO #(\n    .DIR("INPUT")\n  ) \\rx.buf  (\n    .B(uart_0__rx__io),\n'
+               '    .O(rx)\n  );\n  TRELLIS_IO #(\n    .DIR("OUTPUT")\n  ) \\tx.buf  (\n'
+               '    .B(uart_0__tx__io),\n    .I(tx),\n    .T(1\'h0)\n  );\n')
+    pads = _pads(netlist)
+    assert "GHOSTFPGA_TRELLIS_INPUT #(" in pads and "GHOSTFPGA_TRELLIS_OUTPUT #(" in pads
+    assert "TRELLIS_IO" not in pads.replace("GHOSTFPGA_TRELLIS_", "")
+    with pytest.raises(NetlistError, match="driven at all times"):
+        _pads(netlist.replace(".T(1'h0)", ".T(oe)"))
