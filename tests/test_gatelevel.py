@@ -156,10 +156,10 @@ def test_the_synthesized_ecp5_system_top_trains_from_its_block_ram_set_bit_exact
     from ghostfpga.golden.datasets import yinyang
     from ghostfpga.hardware import run_on_device
 
-    run = run_on_device(ECP5_SYSTEM, yinyang(), "sim", 8, 1, timeout=0.01, simulator="icarus",
-                        test_samples=4, netlist=True, on_board=True)
+    run = run_on_device(ECP5_SYSTEM, yinyang(), "sim", 6, 1, timeout=0.01, simulator="icarus",
+                        test_samples=3, netlist=True, on_board=True)
     assert run.mismatches == 0, run.first_mismatch
-    assert run.samples == 8
+    assert run.samples == 6
 
 
 BOARD_SMALL = dataclasses.replace(   # (one lane per row: it meets 24 MHz with room)
@@ -190,6 +190,24 @@ def test_build_verify_checks_the_very_netlist_of_the_build(tmp_path, capsys):
     other = dataclasses.replace(BOARD_SMALL, numerics=Numerics(lfsr_seed=77))
     with pytest.raises(RuntimeError, match="DeviceError: sim: the device runs config"):
         verify_build(other, BOARDS["icebreaker"], build_dir, 8)
+
+
+@pytest.mark.slow
+def test_an_ecp5_board_build_is_verified_on_verilator(tmp_path, capsys):
+    """``build --board ulx3s-85f --verify`` on a small config: the ECP5 build's own netlist
+    (EHXPLLL's stand-in, the pads as one-way buffers, the on-board set in a DP16KD) trains
+    from its set on Verilator, equal to the golden model."""
+    import json
+
+    config = tmp_path / "small.toml"
+    config.write_text(ECP5_SYSTEM.to_toml())
+    out = tmp_path / "build.json"
+    assert main(["build", "--board", "ulx3s-85f", "--config", str(config), "--build-dir",
+                 str(tmp_path / "build"), "--verify", "--verify-samples", "8",
+                 "--json", str(out)]) == 0
+    assert "verified: the netlist of this build trained 8 samples from its on-board set" \
+        in capsys.readouterr().out
+    assert json.loads(out.read_text())["verify"]["mismatches"] == 0
 
 
 def test_run_netlist_is_refused_off_the_simulated_board(capsys):
