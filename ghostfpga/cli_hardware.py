@@ -353,6 +353,9 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
     def ready():
         print(f"serving the simulated board on socket://127.0.0.1:{args.listen} "
               "(one client at a time; Ctrl-C stops)", flush=True)
+        if args.netlist:   # a client's default 1 s wait for a reply is too short for it
+            print("the netlist runs about 30 times slower than the RTL: give clients a reply "
+                  "timeout of 10 s or more (ghostfpga run --timeout 10)", flush=True)
     try:
         stopped = serve_board(config, args.listen, ready, netlist=args.netlist)
     except BoardStopTimeout as exc:

@@ -146,3 +146,23 @@ def test_no_way_of_stopping_it_leaves_the_simulator_running(signum, client):
             device.close()
     finally:
         _stop(proc)
+
+
+def test_sim_board_netlist_tells_clients_to_wait_longer(monkeypatch, capsys):
+    """The netlist answers about 30 times slower than the RTL, past a client's default 1 s
+    reply timeout: ``sim-board --netlist`` says so when it starts serving."""
+    import ghostfpga.sim.system.cocotb_sim as cocotb_sim
+    from ghostfpga.cli import main
+
+    def serve(config, port, ready, netlist=False):
+        ready()
+        return None
+
+    monkeypatch.setattr(cocotb_sim, "serve_board", serve)
+    with socket.socket() as probe:   # a port free now
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    assert main(["sim-board", "--listen", port, "--netlist"]) == 0
+    assert "--timeout 10" in capsys.readouterr().out
+    assert main(["sim-board", "--listen", port]) == 0
+    assert "--timeout" not in capsys.readouterr().out
