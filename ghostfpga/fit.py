@@ -1,8 +1,9 @@
 """Does a config's memory fit its device? Checked before any Verilog is generated.
 
 The core's lane weight memories (P lanes x ``Plan.depth`` words x their word: ``weight_bits``,
-at least 9 on the iCE40, hdl/memory.py) are counted exactly, in the device's block-RAM shapes; the neuron-state memories and the logic are left to
-synthesis, so passing this check is necessary, not sufficient. A config that fails it would
+at least 9 on the iCE40, hdl/memory.py) are counted exactly, in the device's block-RAM shapes;
+the neuron-state memories and the logic are left to synthesis, so passing this check is
+necessary, not sufficient. A config that fails it would
 otherwise write megabytes of memory initializers for a design no tool can place.
 """
 

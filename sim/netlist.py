@@ -10,9 +10,9 @@ SB_RAM40_4K, SB_MAC16 with its registers and modes). Zero-delay functional simul
 checks what synthesis made of the design (DSP and block-RAM mapping, flip-flop initial values,
 the FSMs), not timing, which nextpnr's analysis covers. Netlists are cached by the hash of the
 Verilog and the command, under ``build/sim/netlist``. ``system_netlist`` does the same for the
-system top (host link, on-board set as the board top builds it: the UP5K's SPRAMs or block RAM,
-core), which sim/system/cocotb_sim.py then
-runs under the real host driver (``ghostfpga run --port sim --netlist``).
+system top (host link, on-board set as the board top builds it: the UP5K's SPRAMs or block
+RAM, core), which sim/system/cocotb_sim.py then runs under the real host driver (``ghostfpga
+run --port sim --netlist``).
 
 On the ECP5 the cell models are Yosys's ``share/ecp5/cells_sim.v`` (LUT4, PFUMX, L6MUX21,
 CCU2C, TRELLIS_FF, TRELLIS_DPR16X4) with the project's own DP16KD and MULT18X18D
@@ -158,9 +158,9 @@ def system_netlist(config: Config, simulator: str, divisor: int | None = None,
                    root: Path = DEFAULT_NETLIST_ROOT) -> str:
     """The system top of ``config`` (UART divisor ``divisor``; its on-board set in SPRAM, as
     the board builds it) synthesized for its device, with the cell models appended."""
-    from .system.cocotb_sim import SYSTEM_TOP, system_verilog
-
     from ghostfpga.boards.gateware.store import RAM_VERILOG
+
+    from .system.cocotb_sim import SYSTEM_TOP, system_verilog
 
     fpga = DEVICES[config.hardware.device]
     problem = gate_level_problem(fpga.family, system=True)

@@ -6,12 +6,17 @@ netlist (``top.json``, what nextpnr placed) back into Verilog, with the device's
 (sim/netlist.py: the strict block RAM included) and two additions:
 
 - a stand-in for the PLL (``SB_PLL40_PAD`` on the iCE40, ``EHXPLLL`` on the ECP5: Yosys
-  ships both as black boxes): its output is its input pin, locked from the start, so the simulation clock runs at the PLL's output
-  frequency (``link.clock_mhz``), the UART divisor the build used;
+  ships both as black boxes): its output is its input pin, locked from the start, so the
+  simulation clock runs at the PLL's output frequency (``link.clock_mhz``), the UART divisor
+  the build used;
 - a wrapper named like the system top (``clk``, ``rst``, ``rx``, ``tx``), so the simulated
-  board's testbench (sim/system/cocotb_tb.py) and the host driver run it as they run the system top.
-  Its ``rst`` is not connected: the board top makes its own reset from the PLL's lock and
-  holds it ``ClockReset.hold`` cycles, which ``reset_cycles`` says the testbench must wait.
+  board's testbench (sim/system/cocotb_tb.py) and the host driver run it as they run the
+  system top. Its ``rst`` is not connected: the board top makes its own reset from the PLL's
+  lock and holds it ``ClockReset.hold`` cycles, which ``reset_cycles`` says the testbench
+  must wait.
+
+On the ECP5 the pads' TRELLIS_IO cells are also simulated as one-way buffers (``_pads``), so
+that Verilator runs the netlist.
 
 What it checks: the board top exactly as built (the LED logic, the reset hold, the pins'
 I/O cells, the on-board set's SPRAMs or block RAMs), against the golden model, under the real
@@ -28,12 +33,14 @@ from ..netlist import NetlistError, cell_models, gate_level_problem
 
 __all__ = ["board_design", "reset_cycles", "verify_simulator"]
 
-# the PLL's stand-in per family: its declaration in Yosys's models (a black box) is replaced
-# by a module of the same ports whose output clock is its input, locked from the start
+# the PLL's stand-in per family: the module Yosys declares as a black box, given a body in
+# which its output clock is its input (and its other outputs low), locked from the start
 _PLL_STAND_IN = {
-    "ice40": ("SB_PLL40_PAD", "assign PLLOUTGLOBAL = PACKAGEPIN;\n\tassign PLLOUTCORE = PACKAGEPIN;"),
-    "ecp5": ("EHXPLLL", "assign CLKOP = CLKI;\n\tassign {CLKOS, CLKOS2, CLKOS3, INTLOCK, REFCLK,"
-                        " CLKINTFB} = 6'b0;"),
+    "ice40": ("SB_PLL40_PAD",
+              "assign PLLOUTGLOBAL = PACKAGEPIN;\n\tassign PLLOUTCORE = PACKAGEPIN;"),
+    "ecp5": ("EHXPLLL",
+             "assign CLKOP = CLKI;\n\tassign {CLKOS, CLKOS2, CLKOS3, INTLOCK, REFCLK, "
+             "CLKINTFB} = 6'b0;"),
 }
 
 
