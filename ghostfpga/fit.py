@@ -21,6 +21,7 @@ __all__ = ["MemoryFit", "memory_fit", "check_memory_fit", "check_store_fit", "li
 class MemoryFit:
     device: str
     weight_words: int        # per lane
+    word_bits: int           # a weight memory's word (hdl/memory.py: weight_ram_bits)
     weight_bits: int         # bits of all lanes' weight memories
     weight_brams: int        # block RAMs they take, in the device's best shapes
     link_brams: int          # the host link's frame buffers, counter bank and (without SPRAM)
@@ -69,7 +70,7 @@ def memory_fit(config: Config, link: bool = False) -> MemoryFit:
     from ghostfpga.hdl.memory import weight_ram_bits
 
     P, bits = config.hardware.lanes, weight_ram_bits(dev.family, config.numerics.weight_bits)
-    return MemoryFit(dev.name, plan.depth, P * plan.depth * bits,
+    return MemoryFit(dev.name, plan.depth, bits, P * plan.depth * bits,
                      P * dev.brams_for(bits, plan.depth), link_brams(config) if link else 0,
                      dev.brams, dev.lutram_bits)
 
@@ -81,8 +82,7 @@ def check_memory_fit(config: Config, link: bool = False) -> MemoryFit:
     fit = memory_fit(config, link)
     if not fit.fits:
         P = config.hardware.lanes
-        word = fit.weight_bits // (P * fit.weight_words)
-        what = f"{P} lanes x {fit.weight_words} words x {word} bits"
+        what = f"{P} lanes x {fit.weight_words} words x {fit.word_bits} bits"
         if fit.lutram_bits:
             need = f"{fit.weight_bits / 8192:.0f} KiB of weight memory ({what})"
         else:

