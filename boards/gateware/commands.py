@@ -259,14 +259,11 @@ class CommandStates:
                 m.d.sync += self.label.eq(self.cur)
                 m.next = "S_SUBMIT"
         self.submit("S_SUBMIT", "S_RESULT")
-        with m.State("S_RESULT"):
-            m.d.comb += ex.result.ready.eq(1)
+        with m.State("S_RESULT"):             # the result is read where the core holds it
             with m.If(ex.result.valid):
-                m.d.sync += [self.res_label.eq(ex.result.payload.label),
-                             self.res_out.eq(ex.result.payload.outputs.as_value()),
-                             self.index.eq(self.index + 1)]
-                m.next = "S_EMIT_LABEL"
-        self._emit_result()
+                self.emit(ex.result.payload.label)
+                m.next = "S_OUT"
+        self._emit_outputs()
         with m.State("S_STEP"):
             with m.If(self.index == self.count):
                 m.next = "FINISH"
@@ -319,22 +316,24 @@ class CommandStates:
             m.d.comb += [ex.store_we.eq(1), ex.store_wdata.eq(value)]
             m.d.sync += self.store_addr.eq(self.store_addr + 1)
 
-    def _emit_result(self):
-        """States appending a result: its class u8, then each output u16."""
-        m, xbits = self.m, self.xbits
-        with m.State("S_EMIT_LABEL"):
-            self.emit(self.res_label)
-            m.next = "S_OUT"
+    def _emit_outputs(self):
+        """States appending the offered result's outputs (u16 each, after its class), read
+        from the core's result registers by ``field``: the result is taken after the last,
+        so the core holds it meanwhile (a stream's payload is stable until taken) and the
+        executor keeps no copy (90 flip-flops and their shift on the digits core)."""
+        m, ex, xbits = self.m, self.ex, self.xbits
+        outputs = ex.result.payload.outputs
+        n_out = self.ex.layout.n_outputs
         with m.State("S_OUT"):
-            self.emit_lo(self.res_out[:xbits])
-            m.d.sync += [self.res_out.eq(self.res_out >> xbits),
-                         self.field.eq(self.field + 1)]
+            self.emit_lo(outputs[self.field[:max(1, (n_out - 1).bit_length())]])
+            m.d.sync += self.field.eq(self.field + 1)
             m.next = "S_OUT_HI"
         with m.State("S_OUT_HI"):
             self.emit(self.held)
             m.next = "S_OUT"
-            with m.If(self.field == self.ex.layout.n_outputs):
-                m.d.sync += self.field.eq(0)
+            with m.If(self.field == n_out):
+                m.d.comb += ex.result.ready.eq(1)
+                m.d.sync += [self.field.eq(0), self.index.eq(self.index + 1)]
                 m.next = "S_STEP"
 
     def counters(self):

@@ -218,8 +218,6 @@ class _Build(StoredStates, CommandStates):
         self.beat_full = self.beat_lane == self.per_beat - 1
         self.label = Signal(_bits(lay.n_outputs))
         self.train = Signal()
-        self.res_label = Signal(_bits(lay.n_outputs))
-        self.res_out = Signal(self.xbits * lay.n_outputs)
         self.lane = Signal(_bits(plan.lanes))
         self.lane_bad = Signal()              # the requested lane is not below P
         self.addr = Signal(_bits(plan.depth))

@@ -200,6 +200,7 @@ class FrameSender(wiring.Component):
         body = Signal(range(S + 1))        # body bytes
         pos = Signal(range(S + 1))         # first byte of the current block
         n = Signal(range(256))             # bytes of the current block
+        end = Signal(range(S + 1))         # pos + n once the block is scanned
         index = Signal(range(S + 2))       # the byte being read
         done_slot = Signal(range(N))
         finished = Signal()
@@ -250,7 +251,8 @@ class FrameSender(wiring.Component):
                 with m.If(self.o.ready):
                     m.d.sync += [n.eq(0), index.eq(pos)]
                     m.next = "SCAN_READ"
-            # scan: count the nonzero bytes of the block at ``pos``
+            # scan: count the nonzero bytes of the block at ``pos`` (n and index step
+            # together, so index = pos + n throughout, and ``end`` keeps it for the block)
             with m.State("SCAN_READ"):
                 m.d.comb += [read_index.eq(index), reading.eq(1)]
                 with m.If((n == 254) | (index == total)):
@@ -270,11 +272,11 @@ class FrameSender(wiring.Component):
             with m.State("CODE"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(n + 1)]
                 with m.If(self.o.ready):
-                    m.d.sync += index.eq(pos)
+                    m.d.sync += [index.eq(pos), end.eq(index)]
                     m.next = "DATA_READ"
             with m.State("DATA_READ"):
                 m.d.comb += [read_index.eq(index), reading.eq(1)]
-                with m.If(index == pos + n):
+                with m.If(index == end):
                     m.next = "NEXT"
                 with m.Else():
                     m.next = "DATA"
@@ -287,12 +289,12 @@ class FrameSender(wiring.Component):
             with m.State("NEXT"):
                 m.d.sync += n.eq(0)
                 with m.If(n == 254):
-                    m.d.sync += [pos.eq(pos + 254), index.eq(pos + 254)]
+                    m.d.sync += [pos.eq(end), index.eq(end)]
                     m.next = "SCAN_READ"
-                with m.Elif(pos + n == total):
+                with m.Elif(end == total):
                     m.next = "CLOSE"
                 with m.Else():                             # skip the zero that ends the block
-                    m.d.sync += [pos.eq(pos + n + 1), index.eq(pos + n + 1)]
+                    m.d.sync += [pos.eq(end + 1), index.eq(end + 1)]
                     m.next = "SCAN_READ"
             with m.State("CLOSE"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(0)]
