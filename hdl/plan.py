@@ -64,29 +64,49 @@ class Plan:
             base += lane_map.words
         self.depth = base
 
-    @property
-    def lane_accumulator_bits(self) -> int:
-        """Width of the lanes' own accumulators: exact for every sum a lane builds. Rate
-        operands (``rate_frac + 2`` bits) along a row or a chunk of it in forward passes;
-        error operands (16 bits) over the rows of a split matrix in its transposed pass, along
-        the rows of B with random feedback, and one product at a time in transposed passes
-        over row groups (the adder tree and the running sum then work at the full
-        accumulator width)."""
-        fmt = self.fmt
-        rate, error = fmt.rate_frac + 2, OPERAND_BITS
-        terms = []   # (operand bits, terms summed)
+    def lane_sums(self) -> list[tuple[tuple[int, int], int]]:
+        """Every kind of sum a lane builds, as (the operand's range, terms summed): rate
+        operands (0 .. 1.0 = 2^rate_frac, unsigned) along a row or a chunk of it in forward
+        passes; error operands (16-bit signed) over the rows of a split matrix in its
+        transposed pass, along the rows of B with random feedback, and one product at a time
+        in transposed passes over row groups (the adder tree and the running sum then work
+        at the full accumulator width)."""
+        rates = (0, self.fmt.rate_one)
+        errors = (-(1 << (OPERAND_BITS - 1)), (1 << (OPERAND_BITS - 1)) - 1)
+        sums = []
         for slot in self.slots.values():
             lm = slot.lane_map
             if slot.name in ("B", "Q"):   # error-format operands along a row
-                terms.append((error, slot.cols))
+                sums.append((errors, slot.cols))
                 continue
             if slot.name == "V":
-                terms.append((rate, slot.cols))
+                sums.append((rates, slot.cols))
                 continue
-            terms.append((rate, lm.chunks if lm.by_columns else slot.cols))
+            sums.append((rates, lm.chunks if lm.by_columns else slot.cols))
             if slot.index > 0 and self.config.feedback == "transpose":
-                terms.append((error, slot.rows if lm.by_columns else 1))
-        return max(fmt.weight_bits + bits + max(0, math.ceil(math.log2(n))) for bits, n in terms)
+                sums.append((errors, slot.rows if lm.by_columns else 1))
+        return sums
+
+    @property
+    def lane_rounding(self) -> int:
+        """The largest rounding constant a lane's sum starts from (the ``mac_shifts`` of
+        hdl/core.py: forward, feedback, none)."""
+        fmt = self.fmt
+        return max(_half(shift) for shift in (fmt.forward_shift, fmt.feedback_shift, 0))
+
+    @property
+    def lane_accumulator_bits(self) -> int:
+        """Width of the lanes' own accumulators: the fewest bits that hold every sum of
+        ``lane_sums`` exactly, from the operands' and the weights' ranges and the rounding
+        constant. (A bound of weight + operand + log2(terms) bits gave the digits core's
+        65-term rows 33 bits where they need 31; above 32 bits the iCE40's lanes grow by
+        some 30 logic cells each and their adder becomes the critical path:
+        docs/hardware.md.)"""
+        weights = (-(1 << (self.fmt.weight_bits - 1)), (1 << (self.fmt.weight_bits - 1)) - 1)
+        def bits(operands, n):
+            products = [w * v for w in weights for v in operands]
+            return signed_bits(n * min(products), n * max(products) + self.lane_rounding)
+        return max(bits(operands, n) for operands, n in self.lane_sums())
 
     def lane_images(self, params: FixedParams) -> list[list[int]]:
         """The initial contents of every lane memory for integer parameters ``params``."""
@@ -134,3 +154,13 @@ class Plan:
         else:
             train = 2 * S + F + hold
         return {"train": train / self.lanes, "infer": S / self.lanes}
+
+
+def _half(shift: int) -> int:
+    """The round-half-up constant of a right shift by ``shift`` (hdl/lane.py)."""
+    return 1 << (shift - 1) if shift > 0 else 0
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """The fewest bits of a signed integer that holds every value in ``lo .. hi``."""
+    return 1 + max(hi.bit_length() if hi > 0 else 0, (-lo - 1).bit_length() if lo < 0 else 0)

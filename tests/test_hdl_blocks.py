@@ -1,5 +1,7 @@
 """Amaranth-simulator tests of each block against the golden functions (ref_* vs rtl_*)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal, signed, unsigned
@@ -10,6 +12,8 @@ from ghostfpga.golden import numerics as golden
 from ghostfpga.golden.numerics import Formats
 from ghostfpga.hdl import arith
 from ghostfpga.hdl.lane import LaneOp, MacLane
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 def rtl_comb(build, inputs: dict, cases: list[dict]) -> list[int]:
@@ -83,11 +87,11 @@ def test_lfsr_next_follows_the_golden_sequence():
     assert rtl == [golden.lfsr_step(s) for s in states]
 
 
-def _run_lane(fmt, init, ops, mac_shift=0):
+def _run_lane(fmt, init, ops, mac_shift=0, lane=None):
     """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
     cycle later, first two cycles later, a LEARN's read address two and its write address
     four cycles later); return the accumulators seen after each cycle and the final memory."""
-    lane = MacLane(fmt, len(init), init, mac_shifts=(mac_shift,))
+    lane = lane or MacLane(fmt, len(init), init, mac_shifts=(mac_shift,))
     accs, words = [], []
 
     async def bench(ctx):
@@ -131,6 +135,30 @@ def test_mac_lane_accumulates_exactly_at_the_extremes():
         accs, _ = _run_lane(fmt, init, ops, mac_shift=shift)
         assert accs[len(ops) + 1] == dot + (1 << shift >> 1)  # valid 3 cycles after the issue
         assert accs[len(ops) + 1] >> shift == golden.round_shift(dot, shift)
+
+
+@pytest.mark.parametrize("name", ["icebreaker_digits", "default", "ulx3s_mnist"])
+def test_lane_accumulator_width_holds_every_sum_at_its_extremes_and_no_more(name):
+    """The plan's lane width (``lane_accumulator_bits``, exact rather than a bound) against a
+    lane summing each kind of sum at both extremes (every weight and operand at the corner,
+    the largest rounding constant first): the accumulator equals the exact sum, and one bit
+    fewer could not hold the widest."""
+    from ghostfpga.hdl.plan import Plan, signed_bits
+
+    plan = Plan(Config.load(EXAMPLES / f"{name}.toml"))
+    fmt, bits = plan.fmt, plan.lane_accumulator_bits
+    shift = max((fmt.forward_shift, fmt.feedback_shift, 0), key=lambda s: 1 << s >> 1)
+    wmin, wmax = -(1 << (fmt.weight_bits - 1)), (1 << (fmt.weight_bits - 1)) - 1
+    widest = 0
+    for (lo, hi), n in set(plan.lane_sums()):
+        for w, v in ((wmin, hi), (wmin, lo), (wmax, hi)):
+            ops = [(LaneOp.MAC, a, v, int(a == 0), 0) for a in range(n)]
+            lane = MacLane(fmt, n, [w] * n, bits, mac_shifts=(shift,))
+            accs, _ = _run_lane(fmt, [w] * n, ops, mac_shift=shift, lane=lane)
+            exact = n * w * v + (1 << shift >> 1)
+            assert accs[n + 1] == exact, (n, w, v)
+            widest = max(widest, signed_bits(min(exact, 0), max(exact, 0)))
+    assert widest == bits
 
 
 @pytest.mark.parametrize("rounding,eta_bits,eta", [("stochastic", 12, 4000),

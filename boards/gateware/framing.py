@@ -211,9 +211,13 @@ class FrameSender(wiring.Component):
         read_index = Signal(range(S + 2))
         reading = Signal()                 # a state that uses the slot's bytes
         m.d.comb += [rd.addr.eq(addr(read_index)), rd.en.eq(reading)]
+        # where ``index`` is, from registers: every state that uses ``byte`` (SCAN, DATA)
+        # follows a read state that keeps ``index``, so the comparisons are a cycle ahead
+        # (a cut of the path from ``body`` through the compare into the state machine)
+        in_body, crc_high = Signal(), Signal()
+        m.d.sync += [in_body.eq(index < body), crc_high.eq(index == body)]
         byte = Signal(8)                   # the byte at ``index`` (body, then CRC)
-        m.d.comb += byte.eq(Mux(index < body, rd.data,
-                                Mux(index == body, crc.crc[8:], crc.crc[:8])))
+        m.d.comb += byte.eq(Mux(in_body, rd.data, Mux(crc_high, crc.crc[8:], crc.crc[:8])))
         header = Signal(16)
 
         queued = Signal(N)
@@ -261,7 +265,7 @@ class FrameSender(wiring.Component):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += [read_index.eq(index), reading.eq(1)]
-                with m.If(index < body):   # every body byte is scanned once, in order
+                with m.If(in_body):        # every body byte is scanned once, in order
                     m.d.comb += [crc.valid.eq(1), crc.data.eq(rd.data),
                                  crc.start.eq(index == 0)]
                 with m.If(byte == 0):
