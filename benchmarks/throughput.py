@@ -1,7 +1,7 @@
 """Training and inference throughput of every board config, against the DSP limit and the CPU.
 
-Usage:  python benchmarks/throughput.py [--only icebreaker_yinyang ...] [--samples 8]
-                                        [--json OUT] [--md OUT]
+Usage:  python benchmarks/throughput.py [--only icebreaker_yinyang ...] [--update]
+                                        [--samples 8] [--json OUT] [--md OUT]
 
 For each board config in examples/ (its board's clock, link.clock_mhz): the RTL's cycles per
 training and per inference sample (Verilator, random samples, checked bit for bit against the
@@ -11,7 +11,8 @@ for streamed training (baud / 10 bytes per second over the sample's bytes) and, 
 benchmarks/results/link.json measured it, the streamed and on-board rates; and whether the
 board build met the clock (benchmarks/results/boards.json). Then this machine's CPU, one
 sample at a time, for the same layer sizes: the float ghost model, the fixed golden model, a
-NumPy backprop MLP and, when installed, PyTorch.
+NumPy backprop MLP and, when installed, PyTorch. ``--update`` keeps the other configs' rows
+of an earlier run (to re-measure one config).
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ def _verdicts(path: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=CONFIGS, default=CONFIGS)
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of configs not measured now from the existing JSON")
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--json", default=str(HERE / "results" / "throughput.json"))
     parser.add_argument("--md", default=str(HERE / "results" / "throughput.md"))
@@ -194,7 +197,11 @@ def main(argv=None) -> int:
     boards = _verdicts(HERE / "results" / "boards.json")
     link_path = HERE / "results" / "link.json"
     link = json.loads(link_path.read_text()) if link_path.exists() else {}
-    results = [measure(name, args.samples, boards, link) for name in args.only]
+    earlier = {}
+    if args.update and Path(args.json).is_file():
+        earlier = {r["config"]: r for r in json.loads(Path(args.json).read_text())["results"]}
+    results = [measure(name, args.samples, boards, link) if name in args.only else earlier[name]
+               for name in CONFIGS if name in args.only or name in earlier]
     headers, rows = rows_of(results)
     print(table(headers, rows, title="throughput: training samples per second"))
     write_json(args.json, {"results": results})
