@@ -14,6 +14,11 @@ __all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp"
            "lfsr_next", "materialize", "pick", "aligned_random"]
 
 
+def half(shift: int) -> int:
+    """The round-half-up constant of a right shift by ``shift`` (0 for no shift)."""
+    return 1 << (shift - 1) if shift > 0 else 0
+
+
 def round_shift(value: Value, shift: int) -> Value:
     """value / 2^shift, round half up; ``shift <= 0`` multiplies exactly."""
     value = Value.cast(value)

@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.golden.numerics import LFSR_BITS, OPERAND_BITS, SCALED_ERROR_BITS, Formats
 
-from .arith import aligned_random, saturate
+from .arith import aligned_random, half, saturate
 from .memory import block_ram
 
 __all__ = ["LaneOp", "MacLane"]
@@ -47,11 +47,6 @@ class LaneOp(enum.IntEnum):
     MAC = 1
     ETA = 2
     LEARN = 3
-
-
-def _half(shift: int) -> int:
-    """The round-half-up constant of a right shift by ``shift``."""
-    return 1 << (shift - 1) if shift > 0 else 0
 
 
 class MacLane(wiring.Component):
@@ -165,16 +160,16 @@ class MacLane(wiring.Component):
                     with m.Switch(self.round_sel):
                         for i, shift in enumerate(self.mac_shifts):
                             with m.Case(i):
-                                m.d.comb += addend.eq(_half(shift))
+                                m.d.comb += addend.eq(half(shift))
             with m.Case(LaneOp.ETA):
                 def eta_rounding(shift):
-                    m.d.comb += addend.eq(_half(shift))
+                    m.d.comb += addend.eq(half(shift))
                 self._each_eta_shift(m, s2_eta_sel, eta_rounding)
             with m.Case(LaneOp.LEARN):
                 if fmt.stochastic:  # golden stochastic_shift: u aligned to the dropped bits
                     m.d.comb += addend.eq(aligned_random(random, learn_shift))
                 else:
-                    m.d.comb += addend.eq(_half(learn_shift))
+                    m.d.comb += addend.eq(half(learn_shift))
         total = Signal(signed(width))
         m.d.comb += total.eq(product + addend)
         # acc holds the sum of every operation (LEARN reads it at stage 3); ETA also saturates

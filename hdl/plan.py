@@ -13,6 +13,8 @@ from ghostfpga.golden.fixed import FixedParams
 from ghostfpga.golden.lanes import LaneMap
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
+from .arith import half
+
 __all__ = ["MatrixSlot", "Plan"]
 
 
@@ -92,7 +94,7 @@ class Plan:
         """The largest rounding constant a lane's sum starts from (the ``mac_shifts`` of
         hdl/core.py: forward, feedback, none)."""
         fmt = self.fmt
-        return max(_half(shift) for shift in (fmt.forward_shift, fmt.feedback_shift, 0))
+        return max(half(shift) for shift in (fmt.forward_shift, fmt.feedback_shift, 0))
 
     @property
     def lane_accumulator_bits(self) -> int:
@@ -154,11 +156,6 @@ class Plan:
         else:
             train = 2 * S + F + hold
         return {"train": train / self.lanes, "infer": S / self.lanes}
-
-
-def _half(shift: int) -> int:
-    """The round-half-up constant of a right shift by ``shift`` (hdl/lane.py)."""
-    return 1 << (shift - 1) if shift > 0 else 0
 
 
 def signed_bits(lo: int, hi: int) -> int:
