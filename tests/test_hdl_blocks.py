@@ -87,11 +87,11 @@ def test_lfsr_next_follows_the_golden_sequence():
     assert rtl == [golden.lfsr_step(s) for s in states]
 
 
-def _run_lane(fmt, init, ops, mac_shift=0, lane=None):
+def _run_lane(fmt, init, ops, mac_shift=0, acc_bits=None):
     """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
     cycle later, first two cycles later, a LEARN's read address two and its write address
     four cycles later); return the accumulators seen after each cycle and the final memory."""
-    lane = lane or MacLane(fmt, len(init), init, mac_shifts=(mac_shift,))
+    lane = MacLane(fmt, len(init), init, acc_bits, mac_shifts=(mac_shift,))
     accs, words = [], []
 
     async def bench(ctx):
@@ -153,8 +153,7 @@ def test_lane_accumulator_width_holds_every_sum_at_its_extremes_and_no_more(name
     for (lo, hi), n in set(plan.lane_sums()):
         for w, v in ((wmin, hi), (wmin, lo), (wmax, hi)):
             ops = [(LaneOp.MAC, a, v, int(a == 0), 0) for a in range(n)]
-            lane = MacLane(fmt, n, [w] * n, bits, mac_shifts=(shift,))
-            accs, _ = _run_lane(fmt, [w] * n, ops, mac_shift=shift, lane=lane)
+            accs, _ = _run_lane(fmt, [w] * n, ops, mac_shift=shift, acc_bits=bits)
             exact = n * w * v + (1 << shift >> 1)
             assert accs[n + 1] == exact, (n, w, v)
             widest = max(widest, signed_bits(min(exact, 0), max(exact, 0)))
