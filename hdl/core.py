@@ -53,7 +53,7 @@ from .context import Build
 from .element import Elements
 from .intake import SampleIntake
 from .lane import MacLane
-from .memory import weight_ram_bits
+from .memory import weight_ram_banks, weight_ram_bits
 from .operands import Fetch, Issue, eta_formats
 from .plan import Plan
 from .program import Program
@@ -122,14 +122,16 @@ class GhostCore(wiring.Component):
         b = Build(m, self, plan, Program(plan), smap, max(fmt.potential_bits, OPERAND_BITS))
         fwd_shift = fmt.forward_shift
         images = plan.lane_images(self.params)
-        ram_bits = weight_ram_bits(DEVICES[self.config.hardware.device].family, fmt.weight_bits)
+        family = DEVICES[self.config.hardware.device].family
+        ram_bits = weight_ram_bits(family, fmt.weight_bits)
+        bank_words = weight_ram_banks(family, plan.depth)[0]
         lanes, banks = [], []
         etas = {"eta_bits": max(fmt.eta_bits, STEP_BITS),
                 "eta_shifts": tuple(eta_formats(b))} if b.normalized else {}
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.feedback_shift, 0), ram_bits=ram_bits,
-                           **etas)
+                           bank_words=bank_words, **etas)
             bank = StateBank(smap.depths, b.width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank

@@ -17,6 +17,12 @@ Pipeline (one operation issued per cycle, throughput 1/cycle):
   the weight read through the update into the RAM's write data);
 - stage 4 (``LEARN``): the updated weight written at ``waddr``.
 
+A LEARN that follows an ETA slotted between two LEARNs has its weight read one cycle early,
+in the ETA's read cycle (the ETA carries the LEARN's address), and ``hold`` keeps that word on
+the read port through the LEARN's own read cycle: there, the word before it is being written,
+which may share its physical row (hdl/memory.py). So a read is never within one word of the
+word written in its cycle.
+
 The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
 ``LEARN`` two cycles after its issue (so the read data meets the sum at stage 3 without a
 holding register), and its write address four cycles after its issue. Controls that are the same for every lane (``eta`` at stage 1; ``first``
@@ -49,6 +55,14 @@ class LaneOp(enum.IntEnum):
     LEARN = 3
 
 
+class _Port:
+    """A memory port's signals over a lane's banks: ``addr``, ``en`` and a word ``data``."""
+
+    def __init__(self, addr_shape, ram_bits: int):
+        self.addr, self.en = Signal(addr_shape), Signal()
+        self.data = Signal(signed(ram_bits))
+
+
 class MacLane(wiring.Component):
     """A lane with ``depth`` weight words initialized to ``init``; ``mac_shifts`` are the right
     shifts the core applies to ``acc`` (one per kind of pass)."""
@@ -56,11 +70,12 @@ class MacLane(wiring.Component):
     def __init__(self, fmt: Formats, depth: int, init: list[int],
                  acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,),
                  eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None,
-                 ram_bits: int | None = None):
+                 ram_bits: int | None = None, bank_words: int | None = None):
         """``eta_bits`` and ``eta_shifts``: the learning-rate multiplier's width and the right
         shifts of its ETA (one per multiplier format, ``eta_sel`` picks one); the formats'
         by default. ``ram_bits``: the weight memory's word, the weight sign-extended
-        (hdl/memory.py: ``weight_ram_bits``; default the weight's width)."""
+        (hdl/memory.py: ``weight_ram_bits``; default the weight's width). ``bank_words``:
+        the weights held in memories of at most that many words (``weight_ram_banks``)."""
         self.fmt = fmt
         self.ram_bits = max(ram_bits or 0, fmt.weight_bits)
         self.eta_bits = eta_bits or fmt.eta_bits
@@ -70,6 +85,7 @@ class MacLane(wiring.Component):
                             SCALED_ERROR_BITS + fmt.rate_frac + 3)
         self.depth = max(depth, 2)
         self.init = list(init) + [0] * (self.depth - len(init))
+        self.bank_words = bank_words or self.depth
         self.mac_shifts = tuple(mac_shifts)
         addr_bits = max(1, (self.depth - 1).bit_length())
         # exact for the three products: weight x operand (MAC), eta x error (ETA, eta
@@ -82,6 +98,7 @@ class MacLane(wiring.Component):
         super().__init__({
             "op": In(2),
             "addr": In(addr_bits),
+            "hold": In(1),   # no read: the read port keeps its word (a LEARN read early)
             "operand": In(signed(OPERAND_BITS)),
             "eta": In(unsigned(self.eta_bits)),
             **eta_sel,   # stage 1, with eta
@@ -111,16 +128,7 @@ class MacLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        m.submodules.mem = mem = block_ram(signed(self.ram_bits), self.depth, self.init)
-        rd = mem.read_port()
-        wr = mem.write_port()
-        self.ports = {"w": (mem, rd, wr)}   # for simulation checks
-        # no read in a host write's cycle: the row read may be the one written (the host's
-        # consecutive words; a read, then a write of one word), whose data the iCE40
-        # leaves undefined; nothing uses a read then (the host reads after its writes)
-        m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.host_write),
-                     self.rdata.eq(rd.data)]
-
+        rd, wr = self._weight_memory(m)
         # stage 0 -> 1 (data registers carry no reset, so Yosys can pack them into the DSP)
         s1_op = Signal(2)
         s1_operand = Signal.like(self.operand, reset_less=True)
@@ -185,6 +193,43 @@ class MacLane(wiring.Component):
 
         self._write_back(m, rd, wr, acc, learning)
         return m
+
+    def _weight_memory(self, m):
+        """The weights, in banks of ``bank_words`` (one memory each; the write and the read
+        enabled in the addressed bank only, the read data picked by the bank of the last
+        read): a read port (``addr``, ``en``, ``data``) and a write port (``addr``, ``en``,
+        ``data``) over all of them. Reads see the word ``addr`` held the cycle before."""
+        banks = [min(self.bank_words, self.depth - base)
+                 for base in range(0, self.depth, self.bank_words)]   # (weight_ram_banks)
+        low = max(1, (self.bank_words - 1).bit_length()) if len(banks) > 1 else len(self.addr)
+        rd = _Port(self.addr.shape(), self.ram_bits)
+        wr = _Port(self.addr.shape(), self.ram_bits)
+        # no read in a host write's cycle: the row read may be the one written (the host's
+        # consecutive words; a read, then a write of one word), whose data the iCE40
+        # leaves undefined; nothing uses a read then (the host reads after its writes)
+        m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.host_write & ~self.hold),
+                     self.rdata.eq(rd.data)]
+        read_bank = Signal(range(len(banks)))   # the bank the read port's word came from
+        self.ports = {}                          # each bank's ports, for simulation checks
+        for i, words in enumerate(banks):
+            mem = block_ram(signed(self.ram_bits), words,
+                            self.init[i * self.bank_words:i * self.bank_words + words])
+            m.submodules[f"mem{i}" if len(banks) > 1 else "mem"] = mem
+            brd, bwr = mem.read_port(), mem.write_port()
+            self.ports[f"w{i}"] = (mem, brd, bwr)
+            m.d.comb += [brd.addr.eq(rd.addr[:low]), bwr.addr.eq(wr.addr[:low]),
+                         bwr.data.eq(wr.data)]
+            if len(banks) == 1:
+                m.d.comb += [brd.en.eq(rd.en), bwr.en.eq(wr.en), rd.data.eq(brd.data)]
+                continue
+            m.d.comb += [brd.en.eq(rd.en & (rd.addr[low:] == i)),
+                         bwr.en.eq(wr.en & (wr.addr[low:] == i))]
+            with m.If(read_bank == i):
+                m.d.comb += rd.data.eq(brd.data)
+        if len(banks) > 1:
+            with m.If(rd.en):
+                m.d.sync += read_bank.eq(rd.addr[low:])
+        return rd, wr
 
     def _write_back(self, m, rd, wr, acc, learning):
         """Stage 3: a LEARN's sum meets its weight (read two cycles after its issue), the

@@ -11,11 +11,22 @@ board, so ``tests/test_memory_collisions.py`` checks every memory on whole train
 
 On the iCE40 a "row" is physical: an SB_RAM40_4K has 256 rows of 16 bits, and in its narrow
 modes (512 x 8, 1024 x 4, 2048 x 2) Yosys puts a memory's low address bits on the sub-word
-select, so 2, 4 or 8 consecutive words share one row. The learning pass reads the weight two
-words ahead of the one it writes, in the same row half of the time or more, and the silicon's
-read of a row being written is undefined (the gate-level model is strict: sim/netlist.py).
-So a lane's weight memory is never narrower than 9 bits there (``weight_ram_bits``): Yosys
-maps it 256 x 16, one word a row. It costs block RAMs only for weights of 8 bits or fewer.
+select, so 2, 4 or 8 consecutive words share one row, and the silicon's read of a row being
+written is undefined (the gate-level model is strict: sim/netlist.py). Yosys picks the mode
+that needs the fewest block RAMs and, among equals, no read multiplexer: a lane of 257 to 512
+words of 9 to 16 bits becomes two 512 x 8 halves (two words a row), one of 769 to 1024 words
+four 1024 x 4 quarters (four words a row). Two rules keep every read off the row being
+written:
+
+- the learning walk never reads within one word of the word it writes (it reads two words
+  ahead, and a LEARN after an ETA slot reads early: hdl/lane.py), so two words a row are safe;
+- on the iCE40 a lane's weights are held in banks of at most 512 words
+  (``weight_ram_banks``) of at least 9 bits (``weight_ram_bits``), which Yosys maps 256 x 16
+  or 512 x 8: never more than two words a row. A deeper lane pays a read multiplexer (about
+  one logic cell a bit per extra bank), where Yosys would have mapped it four words a row.
+
+``tests/test_memory_collisions.py`` checks the first rule at two words a row on whole
+training runs, ``tests/test_gatelevel.py`` the mapping.
 """
 
 from __future__ import annotations
@@ -23,7 +34,8 @@ from __future__ import annotations
 from amaranth.hdl import ShapeLike
 from amaranth.lib.memory import Memory
 
-__all__ = ["block_ram", "weight_ram_bits", "ICE40_MIN_RAM_BITS"]
+__all__ = ["block_ram", "weight_ram_bits", "weight_ram_banks", "ICE40_MIN_RAM_BITS",
+           "ICE40_BANK_WORDS"]
 
 
 def block_ram(shape: ShapeLike, depth: int, init=()) -> Memory:
@@ -34,10 +46,20 @@ def block_ram(shape: ShapeLike, depth: int, init=()) -> Memory:
 
 ICE40_MIN_RAM_BITS = 9
 """The narrowest word of a lane's weight memory on the iCE40: wider than 8, so that Yosys maps
-it 256 x 16, one word per physical row (see above)."""
+a bank of it 256 x 16 or 512 x 8, at most two words a physical row (see above)."""
+
+ICE40_BANK_WORDS = 512
+"""The deepest bank of a lane's weight memory on the iCE40 (see above)."""
 
 
 def weight_ram_bits(family: str, weight_bits: int) -> int:
     """The word width of a lane's weight memory on a device ``family``: the weight's, but at
     least ``ICE40_MIN_RAM_BITS`` on the iCE40 (weights held sign-extended)."""
     return max(weight_bits, ICE40_MIN_RAM_BITS) if family == "ice40" else weight_bits
+
+
+def weight_ram_banks(family: str, depth: int) -> list[int]:
+    """The depths of the memories that hold a lane's ``depth`` weight words on a device
+    ``family``: one memory, or on the iCE40 banks of ``ICE40_BANK_WORDS`` (the last the rest)."""
+    bank = ICE40_BANK_WORDS if family == "ice40" else max(depth, 1)
+    return [min(bank, depth - base) for base in range(0, max(depth, 1), bank)]
