@@ -20,7 +20,7 @@ from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q
 from .arbiter import Arbiter, When
 from .arith import lfsr_next, pick, saturate
 from .normalizer import Normalizer
-from .stages import LEARN_READ, Round, Src, bits, delay
+from .stages import Round, Src, bits, delay
 
 __all__ = ["Fetch", "Issue", "Lfsr", "eta_formats", "broadcasts_from_a"]
 
@@ -90,7 +90,6 @@ class Fetch:
         self.round = Signal(Round.as_shape(), name="f_round")
         self.learn = Signal(name="f_learn")           # a learning pass
         self.update = Signal(name="f_update")         # LEARN issued (the LFSR steps)
-        self.read_ahead = Signal(name="f_read_ahead")  # an ETA reads the next LEARN's weight
         self.addr = Signal(addr_shape, name="f_addr")
         self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
         self.eta_sel = Signal(2, name="f_eta_sel")    # its format (normalized fits)
@@ -139,12 +138,16 @@ class Issue:
             etas.append(fmt.eta_mantissa(b.config.ghost_lr, "ghost_lr"))
         m.d.sync += self.s1_eta.eq(Array(etas)[o_eta])
         self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
-        # a MAC reads its weight at issue, a LEARN two stages later (lane.py); after a
-        # read-ahead ETA (which read the LEARN's weight in its own read cycle) the lanes hold
-        # the word through the LEARN's read cycle
+        # a MAC reads its weight at issue, a LEARN two stages later (lane.py). A LEARN whose
+        # read would meet the write of the LEARN before it (a LEARN at stage 4, an ETA at
+        # stage 3 between them: hdl/passes/learn.py) was read in the ETA's read cycle, which
+        # carried its address: the lanes hold that word
         m.d.comb += [self.lane_raddr.eq(Mux(s2_learn, s2_addr, self.o_addr)),
                      self.lane_waddr.eq(Mux(core.busy, self.s4_addr, core.host_addr))]
-        self.lane_hold = delay(m, f.read_ahead, LEARN_READ + 1, "read_ahead")
+        s3_update = delay(m, s2_update, 1, "update_s2")
+        s4_update = delay(m, s3_update, 1, "update_s3")
+        self.lane_hold = Signal()
+        m.d.comb += self.lane_hold.eq(s2_update & ~s3_update & s4_update)
         self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
         # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
         # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)

@@ -26,7 +26,7 @@ from amaranth.lib import enum
 
 __all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_FEEDBACK", "DRAIN_LANES",
            "DRAIN_ELEMENT", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay",
-           "settle_write_lag", "LEARN_WRITE", "LEARN_READ"]
+           "settle_write_lag", "LEARN_WRITE"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
@@ -46,7 +46,6 @@ DRAIN_FEEDBACK = stage("P3")        # transposed feedback through the adder tree
 DRAIN_ELEMENT = stage("E3")         # the element pipeline
 HOST_READ_LATENCY = stage("P1")     # clock edges from host_addr/host_lane to host_rdata
 LEARN_WRITE = stage("O") + 4        # a LEARN's fetch to its weight's write (lane stage 4)
-LEARN_READ = stage("O") + 2         # a LEARN's fetch to its weight's read (lane stage 2)
 
 
 class Src(enum.IntEnum, shape=4):

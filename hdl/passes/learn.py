@@ -76,8 +76,8 @@ def _learn(b, n, walk: LearnWalk):
     An ETA must issue two cycles before the first LEARN that uses it, so the next row's ETA
     goes just before the last LEARN of the current row: one extra cycle per row (two with
     replay and learned ghosts, whose ETA and LEARN operands share a memory port). That ETA
-    reads ahead: it carries the last LEARN's address, whose weight the lanes read in the
-    ETA's read cycle, not in the next, where the word before it is written (hdl/lane.py)."""
+    carries the last LEARN's address: the lanes read its weight in the ETA's read cycle and
+    hold it through the next, where the word before it is written (hdl/lane.py)."""
     m, count = b.m, b.count
     lm = walk.slot.lane_map
     length = lm.chunks if lm.by_columns else walk.slot.cols
@@ -97,7 +97,7 @@ def _learn(b, n, walk: LearnWalk):
         if overlap:
             with m.If((count.c == length - 1) & (count.g != rows - 1) & ~count.eta_next):
                 _issue_eta(b, walk, count.g + 1, next_gl, next_gw)
-                m.d.comb += [b.fetch.addr.eq(count.waddr), b.fetch.read_ahead.eq(1)]
+                m.d.comb += b.fetch.addr.eq(count.waddr)   # (the last LEARN's, read ahead)
                 m.d.sync += count.eta_next.eq(1)
             with m.Else():
                 _issue_learn(b, walk, length)
