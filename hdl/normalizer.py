@@ -1,9 +1,12 @@
 """The step of a normalized ghost fit (golden/numerics.normalized_step): the sum of squares of
 the presynaptic rates it is fed, then one restoring division.
 
-``add`` adds ``value``^2 to the sum (one rate a cycle, rate format). ``start`` (one cycle,
-``sel`` picks the fit: 0 = V's fraction bits, 1 = Q's) takes the sum, clears it for the next
-fit and divides: ``step`` = floor(2^(frac + 2 rate_frac) / sum), saturated to STEP_BITS bits,
+``add`` adds ``value``^2 to the sum (one rate a cycle, rate format), through two registers
+(the rate, then its square: the path from the state memory's read through the operand select
+ends at the first), so the sum holds it ``ADD_LATENCY`` cycles after the cycle of ``add``.
+``start`` (one cycle, ``sel`` picks the fit: 0 = V's fraction bits, 1 = Q's; at least
+``ADD_LATENCY`` cycles after the last ``add``) takes the sum, clears it for the next fit and
+divides: ``step`` = floor(2^(frac + 2 rate_frac) / sum), saturated to STEP_BITS bits,
 0 for a sum of 0. Latency: ``step`` holds the result NORMALIZER_CYCLES cycles after the cycle
 of ``start`` (sooner for a saturated or empty fit) until the next ``start``; ``busy`` while
 the quotient's bits are found.
@@ -17,7 +20,11 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.golden.numerics import Q_STEP_FRAC, STEP_BITS, V_STEP_FRAC, Formats
 
-__all__ = ["Normalizer", "NORMALIZER_CYCLES"]
+__all__ = ["Normalizer", "NORMALIZER_CYCLES", "ADD_LATENCY"]
+
+ADD_LATENCY = 3
+"""Cycles from an ``add`` to the first ``start`` that counts it: the rate registered, its
+square registered, the sum registered."""
 
 NORMALIZER_CYCLES = STEP_BITS + 1
 """Cycles from ``start`` to the cycle ``step`` is valid in: the start, then one quotient bit a
@@ -50,8 +57,12 @@ class Normalizer(wiring.Component):
         rem = Signal(top)
         quotient = Signal(STEP_BITS)
         count = Signal(range(STEP_BITS + 1))
-        with m.If(self.add):
-            m.d.sync += total.eq(total + self.value * self.value)
+        rate, adding = Signal.like(self.value), Signal()
+        square, summing = Signal(2 * len(self.value)), Signal()
+        m.d.sync += [rate.eq(self.value), adding.eq(self.add),
+                     square.eq(rate * rate), summing.eq(adding)]
+        with m.If(summing):
+            m.d.sync += total.eq(total + square)
         numerator = Mux(self.sel, self.numerators[1], self.numerators[0])
         m.d.comb += [self.busy.eq(count != 0), self.step.eq(quotient)]
         with m.If(self.start):

@@ -287,8 +287,9 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
 def test_normalizer_gives_the_golden_step_of_both_fits():
     """hdl/normalizer.py against golden.normalized_step: sums of squares of random rates (and
     the edges: all zero, a single LSB, saturated steps, full rates), V's step with the bias
-    input, Q's without; the result is read NORMALIZER_CYCLES cycles after the start."""
-    from ghostfpga.hdl.normalizer import NORMALIZER_CYCLES, Normalizer
+    input, Q's without; started ADD_LATENCY cycles after the last rate, the result read
+    NORMALIZER_CYCLES cycles after the start."""
+    from ghostfpga.hdl.normalizer import ADD_LATENCY, NORMALIZER_CYCLES, Normalizer
 
     fmt = Formats.from_config(Config())
     dut = Normalizer(fmt, 41)
@@ -305,6 +306,7 @@ def test_normalizer_gives_the_golden_step_of_both_fits():
                     ctx.set(dut.value, v)
                     await ctx.tick()
                 ctx.set(dut.add, 0)
+                await ctx.tick().repeat(ADD_LATENCY - 1)
                 ctx.set(dut.sel, sel)
                 ctx.set(dut.start, 1)
                 await ctx.tick()

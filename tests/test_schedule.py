@@ -70,3 +70,20 @@ def test_element_walks_read_one_bank_only_where_it_buys_cycles():
     walks = [n for n, op in enumerate(dynamics) if op.kind.name in ("ARGMAX", "GHOST", "OUTPUT",
                                                                      "ERROR")]
     assert walks and all(dynamics.reads_one_bank(n) for n in walks)
+
+
+@pytest.mark.parametrize("name", [n for n, c in CONFIGS.items()
+                                  if c.variant == "learned" and c.ghost_rule == "normalized"])
+def test_a_fit_starts_after_its_last_rate_reached_the_normalizers_sum(name):
+    """The normalizer sums its rates through registers (hdl/normalizer.py ``ADD_LATENCY``):
+    every NORM pass starts at least that long after the tapping pass's last rate (fed at
+    stage I of its last fetch)."""
+    from ghostfpga.hdl.normalizer import ADD_LATENCY
+    from ghostfpga.hdl.program import PassKind
+
+    program = Plan(CONFIGS[name]).program()
+    norms = [n for n, op in enumerate(program) if op.kind == PassKind.NORM]
+    assert norms
+    for n in norms:
+        assert program.passes[n - 1].tap
+        assert program.drain(n - 1) + 1 - stage("I") >= ADD_LATENCY
