@@ -43,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 from ghostfpga.golden.numerics import LFSR_BITS, OPERAND_BITS, SCALED_ERROR_BITS, Formats
 
 from .arith import aligned_random, half, saturate
-from .memory import block_ram
+from .memory import bank_depths, block_ram
 
 __all__ = ["LaneOp", "MacLane"]
 
@@ -199,8 +199,7 @@ class MacLane(wiring.Component):
         enabled in the addressed bank only, the read data picked by the bank of the last
         read): a read port (``addr``, ``en``, ``data``) and a write port (``addr``, ``en``,
         ``data``) over all of them. Reads see the word ``addr`` held the cycle before."""
-        banks = [min(self.bank_words, self.depth - base)
-                 for base in range(0, self.depth, self.bank_words)]   # (weight_ram_banks)
+        banks = bank_depths(self.depth, self.bank_words)
         low = max(1, (self.bank_words - 1).bit_length()) if len(banks) > 1 else len(self.addr)
         rd = _Port(self.addr.shape(), self.ram_bits)
         wr = _Port(self.addr.shape(), self.ram_bits)

@@ -34,8 +34,8 @@ from __future__ import annotations
 from amaranth.hdl import ShapeLike
 from amaranth.lib.memory import Memory
 
-__all__ = ["block_ram", "weight_ram_bits", "weight_ram_banks", "ICE40_MIN_RAM_BITS",
-           "ICE40_BANK_WORDS"]
+__all__ = ["block_ram", "bank_depths", "weight_ram_bits", "weight_ram_banks",
+           "ICE40_MIN_RAM_BITS", "ICE40_BANK_WORDS"]
 
 
 def block_ram(shape: ShapeLike, depth: int, init=()) -> Memory:
@@ -58,8 +58,13 @@ def weight_ram_bits(family: str, weight_bits: int) -> int:
     return max(weight_bits, ICE40_MIN_RAM_BITS) if family == "ice40" else weight_bits
 
 
+def bank_depths(depth: int, bank_words: int) -> list[int]:
+    """The depths of the memories that hold ``depth`` words in banks of ``bank_words`` (the
+    last the rest)."""
+    return [min(bank_words, depth - base) for base in range(0, max(depth, 1), bank_words)]
+
+
 def weight_ram_banks(family: str, depth: int) -> list[int]:
     """The depths of the memories that hold a lane's ``depth`` weight words on a device
-    ``family``: one memory, or on the iCE40 banks of ``ICE40_BANK_WORDS`` (the last the rest)."""
-    bank = ICE40_BANK_WORDS if family == "ice40" else max(depth, 1)
-    return [min(bank, depth - base) for base in range(0, max(depth, 1), bank)]
+    ``family``: one memory, or on the iCE40 banks of ``ICE40_BANK_WORDS``."""
+    return bank_depths(depth, ICE40_BANK_WORDS if family == "ice40" else max(depth, 1))

@@ -37,6 +37,14 @@ def rtl_comb(build, inputs: dict, cases: list[dict]) -> list[int]:
     return results
 
 
+def run_clocked(dut, bench):
+    """Run the testbench ``bench`` on ``dut`` with a clock on its sync domain."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 @pytest.mark.parametrize("shift", [-2, 0, 1, 4, 6, 11])
 def test_round_shift(shift):
     xs = list(range(-300, 300)) + [-(1 << 20), (1 << 20) - 1]
@@ -116,10 +124,7 @@ def _run_lane(fmt, init, ops, mac_shift=0, acc_bits=None):
             await ctx.tick()
             words.append(ctx.get(lane.rdata))
 
-    sim = Simulator(lane)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(lane, bench)
     return accs, words
 
 
@@ -160,10 +165,7 @@ def test_a_banked_lane_writes_and_reads_every_word_and_holds_a_read():
             await ctx.tick()
             seen.append(ctx.get(lane.rdata))
 
-    sim = Simulator(lane)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(lane, bench)
     assert len(lane.ports) == 3
     want = [written.get(a, init[a]) for a in range(10)]
     assert seen == want + [written[9], written[9]]
@@ -315,9 +317,6 @@ def test_normalizer_gives_the_golden_step_of_both_fits():
                 got.append(ctx.get(dut.step))
                 want.append(golden.normalized_step(fmt, rates, frac, bias))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(dut, bench)
     assert got == want
     assert 0 in want and (1 << golden.STEP_BITS) - 1 in want   # the edges were reached
