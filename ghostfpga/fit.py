@@ -70,7 +70,8 @@ def memory_fit(config: Config, link: bool = False) -> MemoryFit:
     from ghostfpga.hdl.memory import weight_ram_banks, weight_ram_bits
 
     P, bits = config.hardware.lanes, weight_ram_bits(dev.family, config.numerics.weight_bits)
-    lane_brams = sum(dev.brams_for(bits, words) for words in weight_ram_banks(dev.family, plan.depth))
+    lane_brams = sum(dev.brams_for(bits, words)   # per bank (hdl/memory.py)
+                     for words in weight_ram_banks(dev.family, plan.depth))
     return MemoryFit(dev.name, plan.depth, bits, P * plan.depth * bits,
                      P * lane_brams, link_brams(config) if link else 0,
                      dev.brams, dev.lutram_bits)

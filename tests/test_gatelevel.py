@@ -28,8 +28,9 @@ LEARNED = Config(layers=(4, 6, 3), variant="learned", ghost_warmup=0,
 ICE40_8BIT = Config(layers=(4, 30, 3), numerics=Numerics(weight_bits=8, weight_frac=5),
                     hardware=Hardware(lanes=6))
 # lanes of 257 to 512 words: Yosys maps them 512 x 8, two words a row, where the learning walk
-# read the last word of a row while writing the one before (72 collisions in 3 samples of
-# the RTL checker before reads ahead); deeper lanes banked at 512 words (hdl/memory.py)
+# read the last word of a row while writing the one before (the 402-word core failed here
+# before that read moved ahead); deeper lanes banked at 512 words (hdl/memory.py; unbanked,
+# the 803-word core mapped 1024 x 4)
 ICE40_TWO_A_ROW = Config(layers=(4, 100, 3), hardware=Hardware(lanes=2))   # 402 words
 ICE40_BANKED = Config(layers=(4, 100, 3), hardware=Hardware(lanes=1))      # 512 + 291 words
 ECP5 = Hardware(device="ecp5-85f", lanes=2)
