@@ -10,7 +10,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 
 from ghostfpga.golden.numerics import LFSR_BITS, LFSR_TAPS
 
-__all__ = ["round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate",
+__all__ = ["half", "round_shift", "floor_shift", "stochastic_shift", "saturate", "clamp", "rho", "rate",
            "lfsr_next", "materialize", "pick", "aligned_random"]
 
 
@@ -24,7 +24,7 @@ def round_shift(value: Value, shift: int) -> Value:
     value = Value.cast(value)
     if shift <= 0:
         return value << -shift
-    return (value + (1 << (shift - 1))) >> shift
+    return (value + half(shift)) >> shift
 
 
 def floor_shift(value: Value, shift: int) -> Value:
