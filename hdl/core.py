@@ -55,6 +55,7 @@ from .intake import SampleIntake
 from .lane import MacLane
 from .memory import weight_ram_banks, weight_ram_bits
 from .operands import Fetch, Issue, eta_formats
+from .passes.learn import uses_eta_ahead
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
@@ -128,10 +129,12 @@ class GhostCore(wiring.Component):
         lanes, banks = [], []
         etas = {"eta_bits": max(fmt.eta_bits, STEP_BITS),
                 "eta_shifts": tuple(eta_formats(b))} if b.normalized else {}
+        ahead = uses_eta_ahead(b)   # lane P - 1 computes split rows' scaled errors ahead
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.feedback_shift, 0), ram_bits=ram_bits,
-                           bank_words=bank_words, **etas)
+                           bank_words=bank_words, takes_error=ahead,
+                           eta_ahead=ahead and p == plan.lanes - 1, **etas)
             bank = StateBank(smap.depths, b.width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank

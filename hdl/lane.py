@@ -23,6 +23,13 @@ the read port through the LEARN's own read cycle: there, the word before it is b
 which may share its physical row (hdl/memory.py). So a read is never within one word of the
 word written in its cycle.
 
+Split rows (columns layout) learn with one scaled error for all lanes. Where a row's last
+word leaves lane P - 1 idle, that lane is the ETA lane (``eta_ahead``): an ETA issued with
+``ahead`` loads its ``eta_out`` instead of its scaled error, and every lane (``takes_error``)
+loads ``error_in`` (the ETA lane's ``eta_out``) into its scaled error when ``take`` comes
+with a row's first LEARN (hdl/passes/learn.py ``eta_ahead``): no cycle of the walk is spent
+on the rows' ETAs.
+
 The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
 ``LEARN`` two cycles after its issue (so the read data meets the sum at stage 3 without a
 holding register), and its write address four cycles after its issue. Controls that are the same for every lane (``eta`` at stage 1; ``first``
@@ -70,12 +77,15 @@ class MacLane(wiring.Component):
     def __init__(self, fmt: Formats, depth: int, init: list[int],
                  acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,),
                  eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None,
-                 ram_bits: int | None = None, bank_words: int | None = None):
+                 ram_bits: int | None = None, bank_words: int | None = None,
+                 takes_error: bool = False, eta_ahead: bool = False):
         """``eta_bits`` and ``eta_shifts``: the learning-rate multiplier's width and the right
         shifts of its ETA (one per multiplier format, ``eta_sel`` picks one); the formats'
         by default. ``ram_bits``: the weight memory's word, the weight sign-extended
         (hdl/memory.py: ``weight_ram_bits``; default the weight's width). ``bank_words``:
-        the weights held in memories of at most that many words (``weight_ram_banks``)."""
+        the weights held in memories of at most that many words (``weight_ram_banks``).
+        ``takes_error``: the ports ``take`` and ``error_in`` (a row's scaled error shared
+        by the ETA lane); ``eta_ahead``: this lane is the ETA lane (``ahead``, ``eta_out``)."""
         self.fmt = fmt
         self.ram_bits = max(ram_bits or 0, fmt.weight_bits)
         self.eta_bits = eta_bits or fmt.eta_bits
@@ -95,6 +105,11 @@ class MacLane(wiring.Component):
                                                fmt.rate_frac + 2)
         eta_sel = {"eta_sel": In(max(1, (len(self.eta_shifts) - 1).bit_length()))} \
             if len(self.eta_shifts) > 1 else {}
+        self.takes_error, self.eta_ahead = takes_error, eta_ahead
+        shared = {"take": In(1), "error_in": In(signed(SCALED_ERROR_BITS))} \
+            if takes_error else {}
+        ahead = {"ahead": In(1), "eta_out": Out(signed(SCALED_ERROR_BITS))} \
+            if eta_ahead else {}
         super().__init__({
             "op": In(2),
             "addr": In(addr_bits),
@@ -112,6 +127,7 @@ class MacLane(wiring.Component):
             "rdata": Out(signed(fmt.weight_bits)),
             "product": Out(signed(self.product_bits)),
             "acc": Out(signed(self.acc_bits)),
+            **shared, **ahead,
         })
 
     def _each_eta_shift(self, m, sel, emit):
@@ -184,15 +200,37 @@ class MacLane(wiring.Component):
         # it into the scaled error
         with m.If(s2_op != LaneOp.NONE):
             m.d.sync += acc.eq(total)
-        def load_scaled_error(shift):
-            m.d.sync += scaled_error.eq(saturate(m, total >> shift, SCALED_ERROR_BITS))
-        with m.If(s2_op == LaneOp.ETA):
-            self._each_eta_shift(m, s2_eta_sel, load_scaled_error)
+        self._load_scaled_error(m, scaled_error, total, s2_op, s2_eta_sel)
         learning = Signal()
         m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
 
         self._write_back(m, rd, wr, acc, learning)
         return m
+
+    def _load_scaled_error(self, m, scaled_error, total, s2_op, s2_eta_sel):
+        """Stage 2 of an ETA: the scaled error, sat16(sum >> its shift), into
+        ``scaled_error``, or (the ETA lane, ``ahead``) into ``eta_out``; with ``take``, the
+        shared scaled error ``error_in`` into ``scaled_error`` (a row's first LEARN)."""
+        if self.eta_ahead:
+            s1_ahead, s2_ahead = Signal(), Signal()
+            eta_out = Signal(signed(SCALED_ERROR_BITS), reset_less=True)
+            m.d.sync += [s1_ahead.eq(self.ahead), s2_ahead.eq(s1_ahead)]
+            m.d.comb += self.eta_out.eq(eta_out)
+
+        def load(shift):
+            value = saturate(m, total >> shift, SCALED_ERROR_BITS)
+            if self.eta_ahead:
+                with m.If(s2_ahead):
+                    m.d.sync += eta_out.eq(value)
+                with m.Else():
+                    m.d.sync += scaled_error.eq(value)
+            else:
+                m.d.sync += scaled_error.eq(value)
+        with m.If(s2_op == LaneOp.ETA):
+            self._each_eta_shift(m, s2_eta_sel, load)
+        if self.takes_error:   # (never in the cycle an ETA loads scaled_error)
+            with m.If(self.take):
+                m.d.sync += scaled_error.eq(self.error_in)
 
     def _weight_memory(self, m):
         """The weights, in banks of ``bank_words`` (one memory each; the write and the read

@@ -94,6 +94,10 @@ class Fetch:
         self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
         self.eta_sel = Signal(2, name="f_eta_sel")    # its format (normalized fits)
         self.norm = Signal(name="f_norm")             # the broadcast rate feeds the normalizer
+        # learning ahead (hdl/passes/learn.py ``eta_ahead``): lane P - 1's ETA, of the s word
+        # of lane bsel, loads its eta_out; every lane takes that scaled error (with its op)
+        self.eta_ahead = Signal(name="f_eta_ahead")
+        self.take = Signal(name="f_take")
 
 
 class Issue:
@@ -113,6 +117,11 @@ class Issue:
         self.i_bias_lane = delay(m, f.bias_lane, 1, "bias_lane")
         self.i_host_lane = delay(m, core.host_lane, 1, "host_lane")
         self.o_op = [delay(m, f.op[p], 2, f"op{p}") for p in range(b.P)]
+        from .passes.learn import uses_eta_ahead
+        if uses_eta_ahead(b):   # (no registers where no walk computes scaled errors ahead)
+            self.i_ahead = delay(m, f.eta_ahead, 1, "eta_ahead")
+            self.o_ahead, self.o_take = delay(m, self.i_ahead, 1, "eta_ahead_i"), \
+                delay(m, f.take, 2, "take")
         self.o_addr, o_eta = delay(m, f.addr, 2, "addr"), delay(m, f.eta, 2, "eta")
         s2_addr = delay(m, self.o_addr, 2, "addr_o")
         self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
@@ -237,7 +246,15 @@ class Issue:
                 with m.If(self.i_own_bias & (self.i_bias_lane == p)):
                     m.d.comb += own.eq(fmt.rate_one)
             operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
-            m.d.sync += operand.eq(Mux(self.i_bcast, bcast, own))
+            selected = Mux(self.i_bcast, bcast, own)
+            if lane.eta_ahead:   # its ETA ahead: the error (s) of the broadcast lane
+                error = Signal(signed(OPERAND_BITS), name="ahead_error")
+                m.d.comb += error.eq(broadcast["s"])
+                selected = Mux(self.i_ahead, error, selected)
+                m.d.comb += lane.ahead.eq(self.o_ahead)
+            if lane.takes_error:
+                m.d.comb += [lane.take.eq(self.o_take), lane.error_in.eq(lanes[-1].eta_out)]
+            m.d.sync += operand.eq(selected)
             if self.normalizer is not None:
                 m.d.comb += lane.eta_sel.eq(self.s1_eta_sel)
             m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.lane_raddr),

@@ -262,6 +262,8 @@ class Program:
             walk, rows = (lm.chunks, slot.rows) if lm.by_columns else (slot.cols, slot.groups)
             if plan.config.variant in ("replay", "learned"):   # an ETA and a wait per row
                 return rows * (walk + 2)
+            if self.eta_ahead(n):   # the ETA lane computes the rows' scaled errors
+                return 2 + rows * walk
             return 2 + rows * walk + (rows - 1)   # the next row's ETA overlaps
         if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W":   # transposed
             units = sizes[op.layer + 1]
@@ -271,6 +273,14 @@ class Program:
         if lm.by_columns:
             return slot.rows * lm.chunks
         return slot.groups * slot.cols
+
+    def eta_ahead(self, n: int) -> bool:
+        """Whether learning pass ``n`` computes its rows' scaled errors ahead in the ETA lane
+        (hdl/passes/learn.py ``eta_ahead``)."""
+        from .passes.learn import eta_ahead, learn_walk_of
+        from .schedule import pass_context
+        context = pass_context(self)
+        return eta_ahead(context, learn_walk_of(context, self.passes[n]))
 
     def beats(self) -> int:
         """Beats of a sample on the streamed sample port (hdl/intake.py): P inputs each."""

@@ -38,7 +38,7 @@ from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
 from .stages import settle_write_lag, stage
 from .statemap import StateMap
 
-__all__ = ["events", "schedule", "WAITS_BEFORE", "WAITS_AFTER"]
+__all__ = ["events", "schedule", "pass_context", "WAITS_BEFORE", "WAITS_AFTER"]
 
 K = PassKind
 ALL = None                            # every bank
@@ -194,6 +194,8 @@ class _Passes:
         length = lm.chunks if lm.by_columns else walk.slot.cols
         rows = walk.slot.rows if lm.by_columns else walk.slot.groups
         overlap = not self.held
+        from .passes.learn import eta_ahead
+        ahead = eta_ahead(self, walk)
         out, t = [], 0
 
         def eta(t, index):
@@ -219,6 +221,17 @@ class _Passes:
                 events.append(_ev(t, ("select",)))
             return events
 
+        if ahead:   # the first row's ETA; the second row's in the ETA lane; then in the
+            # last word of row g the ETA lane's of row g + 2
+            out += eta(0, 0) + eta(1, 1)
+            t = 2
+            for g in range(rows):
+                for c in range(length):
+                    if c == length - 1 and g + 2 < rows:
+                        out += eta(t, g + 2)
+                    out += learn(t, c)
+                    t += 1
+            return out
         for g in range(rows):
             if g == 0 or not overlap:
                 out += eta(t, g)
@@ -274,6 +287,12 @@ class _Passes:
             out += [_ev(c + when, ("write", m), m, base + word, frozenset([lane]), True)
                     for m, base in self._element_writes(op)]
         return out
+
+
+def pass_context(program) -> _Passes:
+    """What the pass walks read of a core's build (``Build``), without one: the program's
+    plan, state map and variant (hdl/passes/learn.py ``learn_walk_of``, ``eta_ahead``)."""
+    return _Passes(program)
 
 
 def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tuple]:

@@ -10,6 +10,8 @@ import pytest
 from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
+from ghostfpga.hdl import Plan
+from ghostfpga.hdl.program import PassKind
 from ghostfpga.sim.core.cocotb_sim import cosimulate
 from ghostfpga.sim.cocotb_build import simulator_available
 from ghostfpga.sim.configs import COSIMULATED, cosim_samples
@@ -69,6 +71,21 @@ def test_rates_changed_between_training_samples_apply_from_the_next_sample(simul
     report = cosimulate(config, simulator, samples, rates, model=model)
     assert report.mismatches == 0, report.first_mismatch
     assert report.sample_cycles == predicted_sample_cycles(config, samples, rates)
+
+
+@pytest.mark.parametrize("layers, lanes", [((4, 7, 2, 3), 3), ((4, 6, 3), 2)])
+def test_split_rows_learn_with_scaled_errors_computed_ahead(layers, lanes):
+    """Split rows whose last word leaves the ETA lane idle learn with their scaled errors
+    computed ahead (hdl/passes/learn.py ``eta_ahead``): two such passes back to back, of
+    two-word rows and of a two-row matrix (only the walk's first two ETAs), P = 3 and P = 2
+    (the row two ahead in the next word), bit-exact and as the cycle model predicts."""
+    config = Config(layers=layers, hardware=Hardware(lanes=lanes))
+    program = Plan(config).program()
+    ahead = [program.slot(op) for n, op in enumerate(program)
+             if op.kind == PassKind.LEARN and program.eta_ahead(n)]
+    assert ahead and all(slot.lane_map.by_columns for slot in ahead)
+    report = _check(config, "amaranth", 16)
+    assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 16))
 
 
 def test_ghost_fit_errors_wider_than_the_operand_saturate():

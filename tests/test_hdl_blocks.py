@@ -232,6 +232,57 @@ def test_learning_update_matches_golden_with_saturation(rounding, eta_bits, eta)
     assert words[-2] == (1 << 15) - 1  # saturated, not wrapped
 
 
+def test_the_eta_lane_computes_a_scaled_error_ahead_that_every_lane_takes():
+    """An ETA issued with ``ahead`` loads the ETA lane's ``eta_out`` (the golden scaled
+    error), not its own scaled error: its next LEARN still uses the row's. A LEARN issued
+    with ``take`` loads ``error_in`` first and learns with it (hdl/passes/learn.py
+    ``eta_ahead``)."""
+    cfg = Config()
+    fmt = Formats.from_config(cfg)
+    eta, err_row, err_next = 3000, 7000, -5000
+    init, pre = [1000, -2000, 300], [200, 256, 17]
+    lane = MacLane(fmt, len(init), init, takes_error=True, eta_ahead=True)
+    eta_out = []
+    # (op, operand, addr, ahead, take, error_in): issue cycles; eta one cycle later, a
+    # LEARN's read address two and its write address four cycles later
+    stream = [(LaneOp.ETA, err_row, 0, 0, 0, 0), (LaneOp.ETA, err_next, 0, 1, 0, 0),
+              (LaneOp.LEARN, pre[0], 0, 0, 0, 0), (LaneOp.NONE, 0, 0, 0, 0, 0),
+              (LaneOp.LEARN, pre[1], 1, 0, 0, 0), (LaneOp.LEARN, pre[2], 2, 0, 1, "eta_out")]
+    stream += [(LaneOp.NONE, 0, 0, 0, 0, 0)] * 4
+    words = []
+
+    async def bench(ctx):
+        state = 1
+        for t, (op, operand, addr, ahead, take, error_in) in enumerate(stream):
+            learning = t >= 2 and stream[t - 2][0] == LaneOp.LEARN
+            if learning:
+                state = golden.lfsr_step(state)
+            ctx.set(lane.op, op)
+            ctx.set(lane.operand, operand)
+            ctx.set(lane.ahead, ahead)
+            ctx.set(lane.take, take)
+            ctx.set(lane.error_in, ctx.get(lane.eta_out) if error_in == "eta_out" else error_in)
+            ctx.set(lane.random, state)
+            ctx.set(lane.addr, stream[t - 2][2] if learning else addr)
+            ctx.set(lane.eta, eta)
+            ctx.set(lane.waddr, stream[t - 4][2] if t >= 4 else 0)
+            await ctx.tick()
+            eta_out.append(ctx.get(lane.eta_out))
+        for a in range(len(init)):
+            ctx.set(lane.addr, a)
+            await ctx.tick()
+            words.append(ctx.get(lane.rdata))
+
+    run_clocked(lane, bench)
+    assert eta_out[3] == golden.scaled_error(fmt, eta, err_next)[0] != \
+        golden.scaled_error(fmt, eta, err_row)[0]
+    table = golden.lfsr_table()
+    want = [golden.learn_update(fmt, init[0], eta, err_row, pre[0], int(table[1])),
+            golden.learn_update(fmt, init[1], eta, err_row, pre[1], int(table[2])),
+            golden.learn_update(fmt, init[2], eta, err_next, pre[2], int(table[3]))]
+    assert words == want
+
+
 @pytest.mark.parametrize("lanes,split", [(3, False), (8, True)])
 def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     """One training sample in the core: the output's nudged error and the hidden layer's error

@@ -87,3 +87,28 @@ def test_a_fit_starts_after_its_last_rate_reached_the_normalizers_sum(name):
     for n in norms:
         assert program.passes[n - 1].tap
         assert program.drain(n - 1) + 1 - stage("I") >= ADD_LATENCY
+
+
+def test_split_rows_learn_without_eta_cycles_where_the_eta_lane_is_idle():
+    """MNIST's 100 rows of 25 words (the last word holds 17 of 32 columns) learn one LEARN a
+    cycle after the first row's ETA and wait; the events issue an ETA read two rows ahead in
+    every row's last word but the last two rows'. A full last word (no idle ETA lane) and a
+    held variant (its ETA shares the rates' port) keep one ETA a row."""
+    from ghostfpga.hdl.program import PassKind
+
+    def learns(config):
+        program = Plan(config).program()
+        return program, [n for n, op in enumerate(program) if op.kind == PassKind.LEARN]
+
+    program, (learn0, _) = learns(CONFIGS["mnist-P32"])
+    slot = program.slot(program.passes[learn0])
+    assert program.eta_ahead(learn0) and (slot.rows, slot.lane_map.chunks) == (100, 25)
+    assert program.fetch_cycles(learn0) == 2 + 100 * 25
+    reads = sorted(t for t, port, *_ in events(program, learn0) if port == ("read", "s"))
+    assert reads == [0, 1] + [2 + 25 * g + 24 for g in range(98)]
+    full = Config(layers=(4, 31, 3), hardware=Hardware(lanes=8))   # W1: 32 columns, 4 words
+    held = Config(layers=(4, 30, 3), variant="replay")
+    for config in (full, held):
+        program, (_, learn1) = learns(config)
+        slot = program.slot(program.passes[learn1])
+        assert slot.lane_map.by_columns and not program.eta_ahead(learn1)

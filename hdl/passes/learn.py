@@ -65,6 +65,28 @@ def learn_walk_of(b, op) -> LearnWalk:
                      ("g", k), bias=False, eta_sel=sel_q)
 
 
+def eta_ahead(b, walk: LearnWalk) -> bool:
+    """Whether the walk computes its rows' scaled errors in the ETA lane (lane P - 1), two
+    rows ahead, in the last word of a row, where that lane holds no column: a split row
+    (columns layout) of at least two words whose last word leaves lane P - 1 idle, an error
+    read from ``s`` alone (held variants read it with their rates' port), two rows or more.
+    Every lane takes the row's scaled error from the ETA lane as the row starts, so no cycle
+    of the walk is an ETA but the first row's."""
+    slot, lm = walk.slot, walk.slot.lane_map
+    if not lm.by_columns or b.held or set(walk.err_reads) != {"s"}:
+        return False
+    tail = slot.cols - (lm.chunks - 1) * b.P   # lanes with a column in the last word
+    return lm.chunks >= 2 and tail < b.P and slot.rows >= 2
+
+
+def uses_eta_ahead(b) -> bool:
+    """Whether any learning pass of the program computes its scaled errors ahead
+    (``eta_ahead``): then the lanes take a shared scaled error, and lane P - 1 is the ETA
+    lane."""
+    return any(eta_ahead(b, learn_walk_of(b, op)) for op in b.program
+               if op.kind in (PassKind.LEARN, PassKind.LEARN_V, PassKind.LEARN_Q))
+
+
 def emit_learn(b, n, op) -> PassBuild:
     """A learning pass writes its weights in the lanes (no post-stage write-back)."""
     walk = learn_walk_of(b, op)
@@ -77,11 +99,15 @@ def _learn(b, n, walk: LearnWalk):
     goes just before the last LEARN of the current row: one extra cycle per row (two with
     replay and learned ghosts, whose ETA and LEARN operands share a memory port). That ETA
     carries the last LEARN's address: the lanes read its weight in the ETA's read cycle and
-    hold it through the next, where the word before it is written (hdl/lane.py)."""
+    hold it through the next, where the word before it is written (hdl/lane.py). A walk
+    that computes its scaled errors ahead (``eta_ahead``) has no such slot: after the first
+    row's ETA and the wait (where the ETA lane computes the second row's), one LEARN a
+    cycle."""
     m, count = b.m, b.count
     lm = walk.slot.lane_map
     length = lm.chunks if lm.by_columns else walk.slot.cols
     overlap = not b.held
+    ahead = eta_ahead(b, walk)
     m.d.comb += [b.fetch.eta.eq(walk.eta), b.fetch.learn.eq(1)]
     if b.normalized:
         m.d.comb += b.fetch.eta_sel.eq(walk.eta_sel)
@@ -91,10 +117,21 @@ def _learn(b, n, walk: LearnWalk):
         _issue_eta(b, walk, count.g, count.gl, count.gw)
         m.d.sync += count.phase.eq(1)
     with m.Elif(count.phase == 1):
+        if ahead:   # the second row's scaled error, in the ETA lane
+            _issue_eta_ahead(b, walk, 1 % b.P, 1 // b.P)
         m.d.sync += count.phase.eq(2)
     with m.Else():
         rows = walk.slot.rows if lm.by_columns else walk.slot.groups
-        if overlap:
+        if ahead:   # every lane takes the row's scaled error as it starts; in a row's last
+            # word the ETA lane computes the scaled error of the row after the next
+            _issue_learn(b, walk, length)
+            m.d.comb += b.fetch.take.eq((count.c == 0) & (count.g != 0))
+            lane2 = Mux(count.gl >= b.P - 2, count.gl + 2 - b.P, count.gl + 2)
+            word2 = Mux(count.gl >= b.P - 2, count.gw + 1, count.gw)
+            with m.If((count.c == length - 1) & (count.g < rows - 2)):
+                _issue_eta_ahead(b, walk, lane2, word2)
+            _advance(b, n, length, rows, overlap)
+        elif overlap:
             with m.If((count.c == length - 1) & (count.g != rows - 1) & ~count.eta_next):
                 _issue_eta(b, walk, count.g + 1, next_gl, next_gw)
                 m.d.comb += b.fetch.addr.eq(count.waddr)   # (the last LEARN's, read ahead)
@@ -122,6 +159,15 @@ def _issue_eta(b, walk, index, lane, word):
         for p in range(b.P):
             with m.If(index < len(range(p, walk.slot.rows, b.P))):
                 m.d.comb += f.op[p].eq(LaneOp.ETA)
+
+
+def _issue_eta_ahead(b, walk, lane, word):
+    """An ETA in the ETA lane (P - 1) alone, into its ``eta_out``: the scaled error of the
+    row whose error is word ``word`` of bank ``lane``, that lane's operand."""
+    m, f = b.m, b.fetch
+    m.d.comb += [f.eta_ahead.eq(1), f.bsel.eq(lane), f.op[b.P - 1].eq(LaneOp.ETA)]
+    for name, base in walk.err_reads.items():
+        b.state.read(name, base + word, lane)
 
 
 def _issue_learn(b, walk, length):
