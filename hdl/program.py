@@ -152,6 +152,7 @@ class Program:
         self.plan = plan
         self.passes = build_program(plan)
         self._drains = None
+        self._context = None   # what the pass walks read of a build (``eta_ahead``)
 
     def __len__(self):
         return len(self.passes)
@@ -279,8 +280,9 @@ class Program:
         (hdl/passes/learn.py ``eta_ahead``)."""
         from .passes.learn import eta_ahead, learn_walk_of
         from .schedule import pass_context
-        context = pass_context(self)
-        return eta_ahead(context, learn_walk_of(context, self.passes[n]))
+        if self._context is None:
+            self._context = pass_context(self)
+        return eta_ahead(self._context, learn_walk_of(self._context, self.passes[n]))
 
     def beats(self) -> int:
         """Beats of a sample on the streamed sample port (hdl/intake.py): P inputs each."""

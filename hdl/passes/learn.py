@@ -18,7 +18,7 @@ from ghostfpga.golden.numerics import Q_STEP_FRAC, V_STEP_FRAC
 
 from ..lane import LaneOp
 from ..operands import eta_formats
-from ..program import PassKind
+from ..program import LEARN_KINDS, PassKind
 from ..stages import Src
 from .build import PassBuild
 from .walks import real_columns, row_lanes
@@ -84,7 +84,7 @@ def uses_eta_ahead(b) -> bool:
     (``eta_ahead``): then the lanes take a shared scaled error, and lane P - 1 is the ETA
     lane."""
     return any(eta_ahead(b, learn_walk_of(b, op)) for op in b.program
-               if op.kind in (PassKind.LEARN, PassKind.LEARN_V, PassKind.LEARN_Q))
+               if op.kind in LEARN_KINDS)
 
 
 def emit_learn(b, n, op) -> PassBuild:
