@@ -95,16 +95,19 @@ def test_lfsr_next_follows_the_golden_sequence():
     assert rtl == [golden.lfsr_step(s) for s in states]
 
 
-def _run_lane(fmt, init, ops, mac_shift=0, acc_bits=None):
+def _run_lane(fmt, init, ops, mac_shift=0, acc_bits=None, lane=None, extras=None):
     """Drive (op, addr, operand, first, eta) tuples into a lane the way the core does (eta one
     cycle later, first two cycles later, a LEARN's read address two and its write address
-    four cycles later); return the accumulators seen after each cycle and the final memory."""
-    lane = MacLane(fmt, len(init), init, acc_bits, mac_shifts=(mac_shift,))
-    accs, words = [], []
+    four cycles later); ``extras``: per op, other ports set with it ({port: value}; the value
+    "eta_out" is the lane's eta_out of that cycle). Return the accumulators seen after each
+    cycle (or, with ``extras``, eta_out) and the final memory."""
+    lane = lane or MacLane(fmt, len(init), init, acc_bits, mac_shifts=(mac_shift,))
+    seen, words = [], []
 
     async def bench(ctx):
         idle = (LaneOp.NONE, 0, 0, 0, 0)
         stream = ops + [idle] * 4
+        more = (extras or [{}] * len(ops)) + [{}] * 4
         state = 1   # the core's LFSR, stepped for each LEARN at stage 2 (lane 0: no rotation)
         for t, (op, addr, operand, _, _) in enumerate(stream):
             ctx.set(lane.op, op)
@@ -117,15 +120,20 @@ def _run_lane(fmt, init, ops, mac_shift=0, acc_bits=None):
             ctx.set(lane.eta, stream[t - 1][4] if t >= 1 else 0)
             ctx.set(lane.first, stream[t - 2][3] if t >= 2 else 0)
             ctx.set(lane.waddr, stream[t - 4][1] if t >= 4 else 0)
+            if extras is not None:
+                for port in ("ahead", "take", "error_in"):
+                    value = more[t].get(port, 0)
+                    ctx.set(getattr(lane, port),
+                            ctx.get(lane.eta_out) if value == "eta_out" else value)
             await ctx.tick()
-            accs.append(ctx.get(lane.acc))
+            seen.append(ctx.get(lane.acc if extras is None else lane.eta_out))
         for a in range(len(init)):
             ctx.set(lane.addr, a)
             await ctx.tick()
             words.append(ctx.get(lane.rdata))
 
     run_clocked(lane, bench)
-    return accs, words
+    return seen, words
 
 
 def test_mac_lane_accumulates_exactly_at_the_extremes():
@@ -234,46 +242,19 @@ def test_learning_update_matches_golden_with_saturation(rounding, eta_bits, eta)
 
 def test_the_eta_lane_computes_a_scaled_error_ahead_that_every_lane_takes():
     """An ETA issued with ``ahead`` loads the ETA lane's ``eta_out`` (the golden scaled
-    error), not its own scaled error: its next LEARN still uses the row's. A LEARN issued
-    with ``take`` loads ``error_in`` first and learns with it (hdl/passes/learn.py
-    ``eta_ahead``)."""
+    error), not its own scaled error: its LEARNs after it still use the row's. A LEARN issued
+    with ``take`` loads ``error_in`` (here the ETA lane's own ``eta_out``) first and learns
+    with it (hdl/passes/learn.py ``eta_ahead``)."""
     cfg = Config()
     fmt = Formats.from_config(cfg)
     eta, err_row, err_next = 3000, 7000, -5000
     init, pre = [1000, -2000, 300], [200, 256, 17]
     lane = MacLane(fmt, len(init), init, takes_error=True, eta_ahead=True)
-    eta_out = []
-    # (op, operand, addr, ahead, take, error_in): issue cycles; eta one cycle later, a
-    # LEARN's read address two and its write address four cycles later
-    stream = [(LaneOp.ETA, err_row, 0, 0, 0, 0), (LaneOp.ETA, err_next, 0, 1, 0, 0),
-              (LaneOp.LEARN, pre[0], 0, 0, 0, 0), (LaneOp.NONE, 0, 0, 0, 0, 0),
-              (LaneOp.LEARN, pre[1], 1, 0, 0, 0), (LaneOp.LEARN, pre[2], 2, 0, 1, "eta_out")]
-    stream += [(LaneOp.NONE, 0, 0, 0, 0, 0)] * 4
-    words = []
-
-    async def bench(ctx):
-        state = 1
-        for t, (op, operand, addr, ahead, take, error_in) in enumerate(stream):
-            learning = t >= 2 and stream[t - 2][0] == LaneOp.LEARN
-            if learning:
-                state = golden.lfsr_step(state)
-            ctx.set(lane.op, op)
-            ctx.set(lane.operand, operand)
-            ctx.set(lane.ahead, ahead)
-            ctx.set(lane.take, take)
-            ctx.set(lane.error_in, ctx.get(lane.eta_out) if error_in == "eta_out" else error_in)
-            ctx.set(lane.random, state)
-            ctx.set(lane.addr, stream[t - 2][2] if learning else addr)
-            ctx.set(lane.eta, eta)
-            ctx.set(lane.waddr, stream[t - 4][2] if t >= 4 else 0)
-            await ctx.tick()
-            eta_out.append(ctx.get(lane.eta_out))
-        for a in range(len(init)):
-            ctx.set(lane.addr, a)
-            await ctx.tick()
-            words.append(ctx.get(lane.rdata))
-
-    run_clocked(lane, bench)
+    ops = [(LaneOp.ETA, 0, err_row, 0, eta), (LaneOp.ETA, 0, err_next, 0, eta),
+           (LaneOp.LEARN, 0, pre[0], 0, eta), (LaneOp.NONE, 0, 0, 0, eta),
+           (LaneOp.LEARN, 1, pre[1], 0, eta), (LaneOp.LEARN, 2, pre[2], 0, eta)]
+    extras = [{}, {"ahead": 1}, {}, {}, {}, {"take": 1, "error_in": "eta_out"}]
+    eta_out, words = _run_lane(fmt, init, ops, lane=lane, extras=extras)
     assert eta_out[3] == golden.scaled_error(fmt, eta, err_next)[0] != \
         golden.scaled_error(fmt, eta, err_row)[0]
     table = golden.lfsr_table()
