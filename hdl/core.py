@@ -53,7 +53,7 @@ from .context import Build
 from .element import Elements
 from .intake import SampleIntake
 from .lane import MacLane
-from .memory import weight_ram_banks, weight_ram_bits
+from .memory import weight_ram_banks, weight_ram_bits, weight_read_registered
 from .operands import Fetch, Issue, eta_formats
 from .passes.learn import uses_eta_ahead
 from .plan import Plan
@@ -134,7 +134,8 @@ class GhostCore(wiring.Component):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.feedback_shift, 0), ram_bits=ram_bits,
                            bank_words=bank_words, takes_error=ahead,
-                           eta_ahead=ahead and p == plan.lanes - 1, **etas)
+                           eta_ahead=ahead and p == plan.lanes - 1,
+                           registered_read=weight_read_registered(family), **etas)
             bank = StateBank(smap.depths, b.width)
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank

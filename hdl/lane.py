@@ -30,6 +30,11 @@ loads ``error_in`` (the ETA lane's ``eta_out``) into its scaled error when ``tak
 with a row's first LEARN (hdl/passes/learn.py ``eta_ahead``): no cycle of the walk is spent
 on the rows' ETAs.
 
+On the ECP5 the lane registers its weight memory's read data (``registered_read``,
+hdl/memory.py ``weight_read_registered``) and the core gives every read address and ``hold``
+a cycle earlier than below, so each word arrives in the same cycle: the block RAM's
+clock-to-out no longer meets the multiplier in one cycle.
+
 The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
 ``LEARN`` two cycles after its issue (so the read data meets the sum at stage 3 without a
 holding register), and its write address four cycles after its issue. Controls that are the same for every lane (``eta`` at stage 1; ``first``
@@ -78,14 +83,18 @@ class MacLane(wiring.Component):
                  acc_bits: int | None = None, mac_shifts: tuple[int, ...] = (0,),
                  eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None,
                  ram_bits: int | None = None, bank_words: int | None = None,
-                 takes_error: bool = False, eta_ahead: bool = False):
+                 takes_error: bool = False, eta_ahead: bool = False,
+                 registered_read: bool = False):
         """``eta_bits`` and ``eta_shifts``: the learning-rate multiplier's width and the right
         shifts of its ETA (one per multiplier format, ``eta_sel`` picks one); the formats'
         by default. ``ram_bits``: the weight memory's word, the weight sign-extended
         (hdl/memory.py: ``weight_ram_bits``; default the weight's width). ``bank_words``:
         the weights held in memories of at most that many words (``weight_ram_banks``).
         ``takes_error``: the ports ``take`` and ``error_in`` (a row's scaled error shared
-        by the ETA lane); ``eta_ahead``: this lane is the ETA lane (``ahead``, ``eta_out``)."""
+        by the ETA lane); ``eta_ahead``: this lane is the ETA lane (``ahead``, ``eta_out``).
+        ``registered_read``: the weight read data registered (``memory.weight_read_registered``):
+        the core then gives every read address and ``hold`` a cycle earlier."""
+        self.registered_read = registered_read
         self.fmt = fmt
         self.ram_bits = max(ram_bits or 0, fmt.weight_bits)
         self.eta_bits = eta_bits or fmt.eta_bits
@@ -236,11 +245,17 @@ class MacLane(wiring.Component):
         """The weights, in banks of ``bank_words`` (one memory each; the write and the read
         enabled in the addressed bank only, the read data picked by the bank of the last
         read): a read port (``addr``, ``en``, ``data``) and a write port (``addr``, ``en``,
-        ``data``) over all of them. Reads see the word ``addr`` held the cycle before."""
+        ``data``) over all of them. Reads see the word ``addr`` held the cycle before (two
+        cycles before with ``registered_read``)."""
         banks = bank_depths(self.depth, self.bank_words)
         low = max(1, (self.bank_words - 1).bit_length()) if len(banks) > 1 else len(self.addr)
         rd = _Port(self.addr.shape(), self.ram_bits)
         wr = _Port(self.addr.shape(), self.ram_bits)
+        data = rd.data   # the memories' read data (registered into rd.data: registered_read)
+        if self.registered_read:   # (no reset: a data register, its reset net spared)
+            data, rd.data = rd.data, Signal(signed(self.ram_bits), name="rd_data",
+                                            reset_less=True)
+            m.d.sync += rd.data.eq(data)
         # no read in a host write's cycle: the row read may be the one written (the host's
         # consecutive words; a read, then a write of one word), whose data the iCE40
         # leaves undefined; nothing uses a read then (the host reads after its writes)
@@ -257,12 +272,12 @@ class MacLane(wiring.Component):
             m.d.comb += [brd.addr.eq(rd.addr[:low]), bwr.addr.eq(wr.addr[:low]),
                          bwr.data.eq(wr.data)]
             if len(banks) == 1:
-                m.d.comb += [brd.en.eq(rd.en), bwr.en.eq(wr.en), rd.data.eq(brd.data)]
+                m.d.comb += [brd.en.eq(rd.en), bwr.en.eq(wr.en), data.eq(brd.data)]
                 continue
             m.d.comb += [brd.en.eq(rd.en & (rd.addr[low:] == i)),
                          bwr.en.eq(wr.en & (wr.addr[low:] == i))]
             with m.If(read_bank == i):
-                m.d.comb += rd.data.eq(brd.data)
+                m.d.comb += data.eq(brd.data)
         if len(banks) > 1:
             with m.If(rd.en):
                 m.d.sync += read_bank.eq(rd.addr[low:])

@@ -19,7 +19,10 @@ four 1024 x 4 quarters (four words a row). Two rules keep every read off the row
 written:
 
 - the learning walk never reads within one word of the word it writes (it reads two words
-  ahead, and a LEARN after an ETA slot reads early: hdl/lane.py), so two words a row are safe;
+  ahead, and a LEARN after an ETA slot reads early: hdl/lane.py), so two words a row are safe
+  (on the ECP5, whose block RAM collides by the word, not the row, the lanes read a cycle
+  earlier, ``weight_read_registered``: a row's first LEARN after a held variant's ETA and
+  wait then reads the word after the one being written, never that word);
 - on the iCE40 a lane's weights are held in banks of at most 512 words
   (``weight_ram_banks``) of at least 9 bits (``weight_ram_bits``), which Yosys maps 256 x 16
   or 512 x 8: never more than two words a row. A deeper lane pays a read multiplexer (about
@@ -35,7 +38,7 @@ from amaranth.hdl import ShapeLike
 from amaranth.lib.memory import Memory
 
 __all__ = ["block_ram", "bank_depths", "weight_ram_bits", "weight_ram_banks",
-           "ICE40_MIN_RAM_BITS", "ICE40_BANK_WORDS"]
+           "weight_read_registered", "ICE40_MIN_RAM_BITS", "ICE40_BANK_WORDS"]
 
 
 def block_ram(shape: ShapeLike, depth: int, init=()) -> Memory:
@@ -68,3 +71,12 @@ def weight_ram_banks(family: str, depth: int) -> list[int]:
     """The depths of the memories that hold a lane's ``depth`` weight words on a device
     ``family``: one memory, or on the iCE40 banks of ``ICE40_BANK_WORDS``."""
     return bank_depths(depth, ICE40_BANK_WORDS if family == "ice40" else max(depth, 1))
+
+
+def weight_read_registered(family: str) -> bool:
+    """Whether a lane registers its weight memory's read data on a device ``family`` (and the
+    core addresses it a cycle earlier, so every word arrives when it did unregistered): on
+    the ECP5, where the DP16KD's clock-to-out (5.8 ns; Yosys does not use its output register)
+    straight into the MULT18X18D limits the clock (docs/hardware.md). The iCE40's SB_RAM40_4K
+    into the SB_MAC16 is not its critical path, and a register there costs 16 cells a lane."""
+    return family == "ecp5"

@@ -14,11 +14,13 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ghostfpga.devices import DEVICES
 from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q_STEP_FRAC,
                                        STEP_BITS, V_STEP_FRAC, lfsr_step)
 
 from .arbiter import Arbiter, When
 from .arith import lfsr_next, pick, saturate
+from .memory import weight_read_registered
 from .normalizer import Normalizer
 from .stages import Round, Src, bits, delay
 
@@ -150,13 +152,23 @@ class Issue:
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py). A LEARN whose
         # read would meet the write of the LEARN before it (a LEARN at stage 4, an ETA at
         # stage 3 between them: hdl/passes/learn.py) was read in the ETA's read cycle, which
-        # carried its address: the lanes hold that word
-        m.d.comb += [self.lane_raddr.eq(Mux(s2_learn, s2_addr, self.o_addr)),
+        # carried its address: the lanes hold that word. Lanes that register their read data
+        # (memory.weight_read_registered) take each address and hold a cycle earlier
+        early = weight_read_registered(DEVICES[b.config.hardware.device].family)
+        if early:
+            i_addr, s1_addr = delay(m, f.addr, 1, "raddr"), delay(m, self.o_addr, 1, "raddr_o")
+            s1_learn = delay(m, f.learn, 3, "raddr_learn")
+            s1_update = delay(m, f.update, 3, "raddr_update")
+            raddr = Mux(s1_learn, s1_addr, i_addr)
+        else:
+            raddr = Mux(s2_learn, s2_addr, self.o_addr)
+        m.d.comb += [self.lane_raddr.eq(raddr),
                      self.lane_waddr.eq(Mux(core.busy, self.s4_addr, core.host_addr))]
         s3_update = delay(m, s2_update, 1, "update_s2")
         s4_update = delay(m, s3_update, 1, "update_s3")
         self.lane_hold = Signal()
-        m.d.comb += self.lane_hold.eq(s2_update & ~s3_update & s4_update)
+        m.d.comb += self.lane_hold.eq((s1_update & ~s2_update & s3_update) if early
+                                      else (s2_update & ~s3_update & s4_update))
         self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
         # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
         # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)

@@ -2,15 +2,17 @@
 result and every weight must match bit for bit."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
 from ghostfpga.config import Config, Hardware, Numerics
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
-from ghostfpga.hdl import Plan
+from ghostfpga.hdl import GhostCore, Plan
 from ghostfpga.hdl.program import PassKind
 from ghostfpga.sim.core.cocotb_sim import cosimulate
 from ghostfpga.sim.cocotb_build import simulator_available
@@ -86,6 +88,26 @@ def test_split_rows_learn_with_scaled_errors_computed_ahead(layers, lanes):
     assert ahead and all(slot.lane_map.by_columns for slot in ahead)
     report = _check(config, "amaranth", 16)
     assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 16))
+
+
+@pytest.mark.parametrize("name", ["yinyang-P8", "replay-P5", "learned-P8", "dynamics-tied",
+                                  "digits-P8"])
+def test_ecp5_lanes_register_their_weight_reads_bit_exact(name):
+    """On the ECP5 every lane registers its weight memory's read data and the core addresses
+    it a cycle earlier (hdl/memory.py ``weight_read_registered``): the same results, weights
+    and cycles as the iCE40's core (with the address a cycle late, or ``hold`` a cycle late,
+    the default config mismatches from the first samples)."""
+    config = CONFIGS[name]
+    config = replace(config, hardware=replace(config.hardware, device="ecp5-85f"))
+    assert all(lane.registered_read for lane in _elaborated(config).lanes)
+    report = _check(config, "amaranth", 12)
+    assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 12))
+
+
+def _elaborated(config):
+    core = GhostCore(config)
+    Fragment.get(core, None)
+    return core
 
 
 def test_ghost_fit_errors_wider_than_the_operand_saturate():

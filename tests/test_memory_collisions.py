@@ -5,14 +5,15 @@ The memories are declared collision-free to Yosys (hdl/memory.py): on the iCE40 
 row being written returns undefined data, and simulators return the old word, so a collision
 would pass co-simulation and fail on the board. This test runs whole training samples in
 Amaranth's simulator and checks, every cycle, every state memory (whose reads are enabled only
-where the core uses them) and every bank of every lane's weight memory, there at two words a
-physical row (Yosys's 512 x 8 mode: hdl/memory.py).
+where the core uses them) and every bank of every lane's weight memory, there on the iCE40 at
+two words a physical row (Yosys's 512 x 8 mode: hdl/memory.py), on the ECP5 by the word.
 """
 
 import pytest
 from amaranth.sim import Simulator
 
 from ghostfpga.config import Config, Hardware
+from ghostfpga.devices import DEVICES
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import GhostCore
@@ -32,12 +33,17 @@ CONFIGS = {
                                  steps=3, alpha=1.0, hardware=Hardware(lanes=2)),
     "tied-dynamics-P1": Config(layers=(4, 5, 3), schedule="dynamics", steps=2,
                                hardware=Hardware(lanes=1)),
+    # the ECP5's lanes register their weight reads, addressed a cycle earlier
+    "default-ecp5": Config(hardware=Hardware(device="ecp5-85f")),
+    "replay-ecp5-P3": Config(layers=(4, 10, 3), variant="replay",
+                             hardware=Hardware(lanes=3, device="ecp5-85f")),
     # 803 words a lane: two banks on the iCE40 (512 + 291), each at most two words a row
     "deep-banked-P1": Config(layers=(4, 100, 3), hardware=Hardware(lanes=1)),
 }
 
-WEIGHT_ROW_WORDS = 2
-"""Consecutive weight words that may share a physical row (hdl/memory.py)."""
+WEIGHT_ROW_WORDS = {"ice40": 2, "ecp5": 1}
+"""Consecutive weight words that may share a physical row (hdl/memory.py): on the ECP5 a
+block RAM collides by the word, not by the row."""
 
 
 def _run(config):
@@ -49,7 +55,8 @@ def _run(config):
     eta = proto.pack_eta(model.etas(config.lr_at(0)))
 
     async def bench(ctx):
-        ports = [(f"lane{p}.{bank}", port, WEIGHT_ROW_WORDS)
+        row_words = WEIGHT_ROW_WORDS[DEVICES[config.hardware.device].family]
+        ports = [(f"lane{p}.{bank}", port, row_words)
                  for p, lane in enumerate(core.lanes) for bank, port in lane.ports.items()]
         ports += [(f"state{p}.{name}", port, 1) for p, bank in enumerate(core.banks)
                   for name, port in bank.ports.items()]
