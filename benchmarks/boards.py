@@ -6,7 +6,8 @@ Usage:  python benchmarks/boards.py [--only icebreaker_yinyang ...] [--update] [
 Each config is built exactly as ``ghostfpga build --board B --config F`` builds it (host link,
 PLL, LEDs; YoWASP Yosys and nextpnr, seed 1), in build/bench/<config>. The Markdown table is
 the README's board table. A build that does not fit or misses its clock is reported, not hidden.
-``--update`` keeps the other configs' rows of an earlier run (to rebuild one config).
+``--update`` keeps the other configs' rows of an earlier run (to rebuild one config), as the
+JSON holds them when this run ends (so runs of different configs may overlap).
 """
 
 from __future__ import annotations
@@ -42,22 +43,24 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     outputs_or_exit(parser, ("--json", args.json, (".json",)), ("--md", args.md, (".md",)))
 
-    rows = []
-    earlier = {}
-    if args.update and Path(args.json).is_file():
-        earlier = {r["name"]: r for r in json.loads(Path(args.json).read_text())["builds"]}
+    built = {}
     for board_name, name in CONFIGS:
-        if args.only and name not in args.only and name in earlier:
-            rows.append(earlier[name])
         if args.only and name not in args.only:
             continue
         board = BOARDS[board_name]
         config = Config.load(EXAMPLES / f"{name}.toml")
         print(f"  {name} on {board.name} ...", file=sys.stderr, flush=True)
         report = build(config, board, ROOT / "build" / "bench" / name)
-        rows.append({"name": name, **report.to_dict()})
+        built[name] = {"name": name, **report.to_dict()}
+    # the other configs' rows as the JSON holds them now, not when this run started (two
+    # runs of different configs may overlap)
+    earlier = {}
+    if args.update and Path(args.json).is_file():
+        earlier = {r["name"]: r for r in json.loads(Path(args.json).read_text())["builds"]}
+    rows = [built.get(name, earlier.get(name)) for _, name in CONFIGS
+            if name in built or name in earlier]
     write_outputs(rows, args.json, args.md)
-    return 0 if all(r["problem"] is None for r in rows) else 1
+    return 0 if all(r["problem"] is None for r in built.values()) else 1
 
 
 def write_outputs(rows: list[dict], json_path: str, md_path: str) -> None:
