@@ -188,13 +188,12 @@ class _Passes:
         return out
 
     def learn(self, op):
-        from .passes.learn import learn_walk_of
+        from .passes.learn import eta_ahead, learn_walk_of
         walk = learn_walk_of(self, op)   # (self has what the walk reads of a Build)
         lm = walk.slot.lane_map
         length = lm.chunks if lm.by_columns else walk.slot.cols
         rows = walk.slot.rows if lm.by_columns else walk.slot.groups
         overlap = not self.held
-        from .passes.learn import eta_ahead
         ahead = eta_ahead(self, walk)
         out, t = [], 0
 
