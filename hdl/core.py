@@ -10,8 +10,9 @@ Ports (amaranth.lib.wiring):
 - ``result`` (stream out): ``label`` (argmax of the output drive of the free phase; the lowest
   index wins a tie) and ``outputs`` (output rates). Sent for every sample, before learning.
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
-  ``host_wdata``; ``host_rdata`` holds the addressed word ``HOST_READ_LATENCY`` cycles later
-  (reads go through the lanes and the adder tree; one address a cycle).
+  ``host_wdata``; ``host_rdata`` holds the addressed word ``host_read_latency`` cycles later
+  (reads go through the lanes and the adder tree; one address a cycle; 6, or 7 with the tree's
+  pipeline register: ``Plan.tree_stages``).
 - ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, which
   goes on after the sample's result has left: the host changes them only while ``busy`` is low
   (the system top's executor and sim/core/driver.py wait for it), and they apply from the next sample
@@ -59,13 +60,12 @@ from .passes.learn import uses_eta_ahead
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
-from .stages import DRAIN, DRAIN_FEEDBACK, HOST_READ_LATENCY, POST, bits
+from .stages import DRAIN, POST, bits
 from .state import StateBank, StateMemories
 from .statemap import StateMap
 from .writeback import WriteBack
 
-__all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN", "DRAIN_FEEDBACK",
-           "HOST_READ_LATENCY"]
+__all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN"]
 
 _bits = bits   # (the board executor's name for it)
 

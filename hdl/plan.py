@@ -9,11 +9,13 @@ import math
 from dataclasses import dataclass
 
 from ghostfpga.config import Config, ConfigError
+from ghostfpga.devices import DEVICES
 from ghostfpga.golden.fixed import FixedParams
 from ghostfpga.golden.lanes import LaneMap
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
+from .stages import TreeStages, tree_registers
 
 __all__ = ["MatrixSlot", "Plan"]
 
@@ -50,6 +52,9 @@ class Plan:
             raise ConfigError("free_steps", config.free_steps,
                               "must be 0 for the hardware generator (free phase = feedforward)")
         self.lanes = P = config.hardware.lanes
+        self.family = DEVICES[config.hardware.device].family
+        # the stages after the adder tree (its pipeline registers on this device)
+        self.tree_stages = TreeStages(tree_registers(self.family, P))
         sizes = config.layers
         self.L = config.n_layers
         shapes = [("W", k, sizes[k + 1], sizes[k] + 1) for k in range(self.L)]

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 from .normalizer import NORMALIZER_CYCLES
-from .stages import (DRAIN, DRAIN_ELEMENT, DRAIN_FEEDBACK, DRAIN_LANES, LEARN_WRITE, bits,
-                     settle_write_lag)
+from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_LANES, LEARN_WRITE, bits, settle_write_lag
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
@@ -236,14 +235,13 @@ class Program:
             return DRAIN_ELEMENT
         if op.kind == K.SETTLE:   # one fixed-point iteration per stage, then the write
             return max(DRAIN, settle_write_lag(self.plan.config.settle_iterations) + 1)
-        slot = self.slot(op)
+        slot, tree = self.slot(op), self.plan.tree_stages
         if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W" \
                 and not slot.lane_map.by_columns:
-            return DRAIN_FEEDBACK
-        if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE) \
-                and not slot.lane_map.by_columns:
-            return DRAIN
-        return DRAIN_LANES
+            return tree.feedback              # transposed: through the tree
+        if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
+            return tree.sum if slot.lane_map.by_columns else DRAIN   # a split row's drive
+        return DRAIN_LANES                    # per-lane feedback
 
     def fetch_cycles(self, n: int) -> int:
         """Cycles pass ``n`` spends in its own state (without the drain)."""

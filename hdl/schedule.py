@@ -42,7 +42,7 @@ __all__ = ["events", "schedule", "pass_context", "WAITS_BEFORE", "WAITS_AFTER"]
 
 K = PassKind
 ALL = None                            # every bank
-P0, P1, P3 = stage("P0"), stage("P1"), stage("P3")
+P0, P1 = stage("P0"), stage("P1")
 E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
 # barriers (module docstring): these passes start after every earlier event; the pass after
 # these (or after a pass that taps the normalizer) too
@@ -67,6 +67,7 @@ class _Passes:
         self.dynamics = self.config.schedule == "dynamics"
         self.normalized = self.config.fits_ghosts
         self.tied_ghosts = self.smap.tied_ghosts
+        self.tree = program.plan.tree_stages   # the stages of the passes through the tree
 
     def _bcast_uses_a(self, src) -> bool:
         return src in broadcasts_from_a(self)
@@ -104,15 +105,16 @@ class _Passes:
         return out
 
     def write_tree(self, t, last, unit, k, role):
-        out = [_ev(t + P1, ("select",))]
+        tree = self.tree
+        out = [_ev(t + tree.sum, ("select",))]
         if not last:
             return out
         word, lane = divmod(unit, self.P)
         one = frozenset([lane]) if self.dynamics else ALL
-        out += [_ev(t + P1, ("read", m), m, self.smap.base(m, k) + word, one)
+        out += [_ev(t + tree.sum, ("read", m), m, self.smap.base(m, k) + word, one)
                 for m in self._unit_reads(role)]
         memory = self._result_memory(role)
-        out.append(_ev(t + P3, ("write", memory), memory, self.smap.base(memory, k) + word,
+        out.append(_ev(t + tree.feedback, ("write", memory), memory, self.smap.base(memory, k) + word,
                        frozenset([lane]), True))
         return out
 
@@ -129,8 +131,8 @@ class _Passes:
                     out.append(_ev(t, ("read", "a"), "a", src_base + c))
                     if c == chunks - 1:
                         word, lane = divmod(g, self.P)
-                        out += [_ev(t + P1, ("write", m), m, base + word, frozenset([lane]),
-                                    True) for m, base in targets]
+                        out += [_ev(t + self.tree.sum, ("write", m), m, base + word,
+                                    frozenset([lane]), True) for m, base in targets]
                     t += 1
             return out
         for g in range(slot.groups):

@@ -15,18 +15,24 @@ read off one table:
     P2  the running sum over row groups of a transposed pass
     P3  the transposed pass's feedback narrowed and written
 
+A wide adder tree holds a pipeline register of its own (``tree_registers``): then the tree's sum
+and every stage after it (P1 to P3 of the passes that read the tree) come that many edges
+later, as ``TreeStages`` gives them; the per-lane write-backs at P1 do not move.
+
 The element pipeline (one unit a cycle: argmax, settle, Euler steps) is shorter: E0 fetch,
 E1 the words are read and the update computed, E2 the write is registered, written at E3.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import Signal
 from amaranth.lib import enum
 
-__all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_FEEDBACK", "DRAIN_LANES",
-           "DRAIN_ELEMENT", "HOST_READ_LATENCY", "Src", "Round", "bits", "delay",
-           "settle_write_lag", "LEARN_WRITE"]
+__all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_LANES", "DRAIN_ELEMENT", "Src",
+           "Round", "bits", "delay", "settle_write_lag", "LEARN_WRITE", "TreeStages",
+           "tree_registers"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
@@ -41,11 +47,45 @@ def stage(name: str) -> int:
 
 POST = stage("P0")                  # fetch to the first post stage: F, I, O, L1, L2
 DRAIN = stage("P0")                 # a pass written at P0 (rows layout)
-DRAIN_LANES = stage("P1")           # written at P1: a split row's drive, per-lane feedback
-DRAIN_FEEDBACK = stage("P3")        # transposed feedback through the adder tree
+DRAIN_LANES = stage("P1")           # written at P1: per-lane feedback
 DRAIN_ELEMENT = stage("E3")         # the element pipeline
-HOST_READ_LATENCY = stage("P1")     # clock edges from host_addr/host_lane to host_rdata
 LEARN_WRITE = stage("O") + 4        # a LEARN's fetch to its weight's write (lane stage 4)
+
+
+def tree_registers(family: str, terms: int) -> int:
+    """Pipeline registers inside the adder tree of ``terms`` lanes on a device ``family``: one
+    on the ECP5 for a tree of four levels or more (more than 8 terms), where the five levels of
+    32 lanes took 17.0 ns, routing included (the ULX3S MNIST build's critical path, 58.7 MHz);
+    none for 8 terms or fewer (three levels, off the critical path of every build)."""
+    return 1 if family == "ecp5" and terms > 8 else 0
+
+
+@dataclass(frozen=True)
+class TreeStages:
+    """The stages of the passes that read the adder tree, for a tree holding ``registers``
+    pipeline registers: its sum (split rows' drives, host reads), the running sum over row
+    groups and the transposed feedback's write each come ``registers`` edges after P1, P2, P3."""
+    registers: int = 0
+
+    @property
+    def sum(self) -> int:
+        """F to the tree's registered sum: a split row's drive is written here (its drain)."""
+        return stage("P1") + self.registers
+
+    @property
+    def running(self) -> int:
+        """F to the running sum of a transposed pass."""
+        return stage("P2") + self.registers
+
+    @property
+    def feedback(self) -> int:
+        """F to a transposed pass's feedback write (its drain)."""
+        return stage("P3") + self.registers
+
+    @property
+    def host_read_latency(self) -> int:
+        """Clock edges from host_addr / host_lane to host_rdata (the tree's sum)."""
+        return self.sum
 
 
 class Src(enum.IntEnum, shape=4):

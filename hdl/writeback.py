@@ -3,8 +3,10 @@ every MAC pass's results into the state memories (stages P0 to P3 of hdl/stages.
 
 Each fetch of a pass that produces results carries a tag (the pass, whether it is the first or
 last fetch of its unit, the unit's index and (lane, word)) down a register chain; the tag at
-P0 sees the lanes' accumulators, at P1 the adder tree's sum, at P2 the running sum of a
-transposed pass, at P3 its narrowed feedback. Every write-back runs under its pass's tag and
+P0 sees the lanes' accumulators, at P1 a lane's feedback or the adder tree's sum, at P2 the
+running sum of a transposed pass, at P3 its narrowed feedback; where the tree holds a pipeline
+register, its sum and the stages after it come one edge later (``TreeStages``: the tags
+``t1``, ``t2``, ``t3``). Every write-back runs under its pass's tag and
 requests the state memories' ports as a WRITEBACK-tier requester ranked by its pass index
 (hdl/arbiter.py); the sequencer builds the write-backs after its FSM, in program order.
 """
@@ -17,20 +19,22 @@ from amaranth.lib.wiring import In, Out
 
 from .arbiter import Tier, When
 from .arith import floor_shift, pick, round_shift
-from .stages import POST, bits, stage
+from .stages import POST, bits
 
 __all__ = ["AdderTree", "WriteBack"]
 
-TAG_STAGES = stage("P3") + 1   # tags from F (tag 0) to P3
 
 
 class AdderTree(wiring.Component):
     """The sum of ``n`` signed terms as a balanced tree of two-input adders, each level in
     signals of its own (one carry chain per adder; Yosys would otherwise fold the sum into one
-    multi-operand adder built from LUTs). Combinational."""
+    multi-operand adder built from LUTs). Combinational, or with ``registers`` = 1 a pipeline
+    register after the first half of the levels (``levels // 2``): ``sum`` one edge after its
+    terms (hdl/stages.py ``tree_registers``)."""
 
-    def __init__(self, n: int, term_bits: int):
-        self.n = n
+    def __init__(self, n: int, term_bits: int, registers: int = 0):
+        assert registers in (0, 1)
+        self.n, self.registers = n, registers
         width = term_bits + (n - 1).bit_length()
         super().__init__({**{f"term{i}": In(signed(term_bits)) for i in range(n)},
                           "sum": Out(signed(width))})
@@ -38,7 +42,12 @@ class AdderTree(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         values, level = [getattr(self, f"term{i}") for i in range(self.n)], 0
+        cut = (self.n - 1).bit_length() // 2 if self.registers else None
         while len(values) > 1:
+            if level == cut:   # the pipeline register: every value of this level
+                registered = [Signal.like(v, name=f"cut{i}") for i, v in enumerate(values)]
+                m.d.sync += [r.eq(v) for r, v in zip(registered, values)]
+                values = registered
             pairs = [values[i:i + 2] for i in range(0, len(values), 2)]
             values = []
             for i, pair in enumerate(pairs):
@@ -61,16 +70,19 @@ class WriteBack:
         self.b, self.lanes = b, lanes
         m, fmt, P = b.m, b.fmt, b.P
         tag_bits, self.idx_bits = b.program.pass_bits, b.program.index_bits
+        self.tree_stages = tree = b.plan.tree_stages
         self.tag = [dict(op=Signal(tag_bits, name=f"tag{d}_op"),
                          valid=Signal(name=f"tag{d}_valid"), last=Signal(name=f"tag{d}_last"),
                          first=Signal(name=f"tag{d}_first"),
                          index=Signal(self.idx_bits, name=f"tag{d}_index"),
                          lane=Signal(bits(P), name=f"tag{d}_lane"),
                          word=Signal(self.idx_bits, name=f"tag{d}_word"))
-                    for d in range(TAG_STAGES)]
-        for d in range(1, TAG_STAGES):
+                    for d in range(tree.feedback + 1)]   # tags from F (tag 0) to the last
+        for d in range(1, len(self.tag)):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
-        self.p0, self.p1, self.p2, self.p3 = (self.tag[POST + i] for i in range(4))
+        self.p0, self.p1 = self.tag[POST], self.tag[POST + 1]
+        # the tags of the passes through the tree: its sum, the running sum, the feedback
+        self.t1, self.t2, self.t3 = (self.tag[s] for s in (tree.sum, tree.running, tree.feedback))
         self.fwd_shift = fmt.forward_shift
         self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
@@ -80,12 +92,14 @@ class WriteBack:
         self.lane_results = {}   # per-lane feedback write-back values, built once per kind
 
     def connect_tree(self):
-        """The adder tree over the lanes' accumulators, registered at P1 (``tree``): a row's
-        partial sums (columns layout), one product per lane (transposed passes, then the
-        running sum ``fb_acc`` over row groups at P2), or a host read. A lane without a row
-        in the group reads a state word that is never written (zero): its product is zero."""
+        """The adder tree over the lanes' accumulators, registered at tag t1 (``tree``; P1, or
+        later with the tree's own registers): a row's partial sums (columns layout), one
+        product per lane (transposed passes, then the running sum ``fb_acc`` over row groups at
+        t2), or a host read. A lane without a row in the group reads a state word that is never
+        written (zero): its product is zero."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
-        m.submodules.adder_tree = adder = AdderTree(b.P, self.lanes[0].acc_bits)
+        m.submodules.adder_tree = adder = AdderTree(b.P, self.lanes[0].acc_bits,
+                                                    self.tree_stages.registers)
         m.d.comb += [getattr(adder, f"term{p}").eq(lane.acc)
                      for p, lane in enumerate(self.lanes)]
         self.tree = Signal(signed(fmt.accumulator_bits))
@@ -94,8 +108,8 @@ class WriteBack:
         self.tree_drive = Signal(signed(fmt.potential_bits))   # a split row's drive
         m.d.comb += self.tree_drive.eq(b.narrow(round_shift(self.tree, self.fwd_shift)))
         self.fb_acc = Signal(signed(fmt.accumulator_bits))
-        with m.If(self.p1["valid"]):
-            m.d.sync += self.fb_acc.eq(Mux(self.p1["first"], self.tree,
+        with m.If(self.t1["valid"]):
+            m.d.sync += self.fb_acc.eq(Mux(self.t1["first"], self.tree,
                                            self.fb_acc + self.tree))
 
     def at(self, tag, n, last=True):
@@ -121,11 +135,11 @@ class WriteBack:
                                                  self.rows_enabled(p0["index"], rows), when)
 
     def write_tree_drive(self, n, targets):
-        """Columns layout: at P1 the tree holds the row's sum; round, narrow, write it."""
-        p1 = self.p1
-        when = self.when(n, "tree drive at P1", self.at(p1, n))
+        """Columns layout: at t1 the tree holds the row's sum; round, narrow, write it."""
+        t1 = self.t1
+        when = self.when(n, "tree drive at P1", self.at(t1, n))
         for memory, base in targets:
-            self.b.state.writes[memory].shared(base + p1["word"], self.tree_drive, p1["lane"],
+            self.b.state.writes[memory].shared(base + t1["word"], self.tree_drive, t1["lane"],
                                                when)
 
     def region(self, memory, k):
@@ -195,11 +209,11 @@ class WriteBack:
                                         self.when(n, "feedback at P1", self.at(p1, n)))
 
     def write_tree(self, n, k, role):
-        """Write-back of a transposed pass through the adder tree: P1 tree; P2 running sum
-        (fb_acc), fetch a (and h, d) of the unit; P3 narrowed feedback, a and h registered,
-        write s (or h, q, a)."""
+        """Write-back of a transposed pass through the adder tree: t1 (P1) tree; t2 (P2)
+        running sum (fb_acc), fetch a (and h, d) of the unit; t3 (P3) narrowed feedback, a and
+        h registered, write s (or h, q, a)."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
-        p1, p2, p3 = self.p1, self.p2, self.p3
+        p1, p2, p3 = self.t1, self.t2, self.t3
         feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
         m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.feedback_shift)))
         if role != "hold":

@@ -14,11 +14,22 @@ CONFIGS = {**COSIMULATED, **CHARACTERIZED}
 
 
 def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
-    assert (stages.POST, stages.DRAIN, stages.DRAIN_FEEDBACK, stages.HOST_READ_LATENCY) == \
-        (5, 5, 8, 6)
+    assert (stages.POST, stages.DRAIN, stages.DRAIN_LANES) == (5, 5, 6)
     assert stages.POST == stages.PIPELINE.index("P0")
-    assert stages.HOST_READ_LATENCY == stages.stage("P1")
     assert stages.DRAIN_ELEMENT == 3
+    tree = stages.TreeStages()   # a combinational adder tree
+    assert (tree.sum, tree.running, tree.feedback, tree.host_read_latency) == (6, 7, 8, 6)
+    assert tree.host_read_latency == stages.stage("P1")
+    # its pipeline register moves the tree's sum and the stages after it, not the lanes'
+    cut = stages.TreeStages(1)
+    assert (cut.sum, cut.running, cut.feedback, cut.host_read_latency) == (7, 8, 9, 7)
+
+
+@pytest.mark.parametrize("family, terms, registers", [
+    ("ice40", 8, 0), ("ecp5", 2, 0), ("ecp5", 8, 0), ("ecp5", 9, 1), ("ecp5", 32, 1),
+    ("ecp5", 64, 1)])
+def test_only_the_ecp5_trees_of_four_levels_or_more_hold_a_register(family, terms, registers):
+    assert stages.tree_registers(family, terms) == registers
 
 
 # which memories share a map (the same word for the same unit), as the module says

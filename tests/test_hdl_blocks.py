@@ -136,6 +136,34 @@ def _run_lane(fmt, init, ops, mac_shift=0, acc_bits=None, lane=None, extras=None
     return seen, words
 
 
+@pytest.mark.parametrize("n, registers", [(8, 0), (9, 1), (32, 1), (33, 1)])
+def test_the_adder_tree_sums_its_extremes_after_its_latency(n, registers):
+    """The adder tree (hdl/writeback.py) sums n terms at their extremes exactly, ``registers``
+    edges after them (and not before: the register sits inside the tree)."""
+    from ghostfpga.hdl.writeback import AdderTree
+
+    bits = 34
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    rng = np.random.default_rng(n)
+    cases = [[lo] * n, [hi] * n, [hi, lo] * (n // 2) + [hi] * (n % 2),
+             [int(v) for v in rng.integers(lo, hi, n, endpoint=True)]]
+    tree, seen = AdderTree(n, bits, registers), []
+    top = Module()   # (a clock domain for the combinational tree too)
+    top.submodules.tree = tree
+    top.d.sync += Signal(name="tick").eq(1)
+
+    async def bench(ctx):
+        for i, terms in enumerate(cases + [[0] * n] * registers):
+            for k, v in enumerate(terms):
+                ctx.set(getattr(tree, f"term{k}"), v)
+            seen.append(ctx.get(tree.sum))
+            await ctx.tick()
+    run_clocked(top, bench)
+    assert seen[registers:] == [sum(c) for c in cases]
+    if registers:
+        assert seen[0] != sum(cases[0])
+
+
 def test_mac_lane_accumulates_exactly_at_the_extremes():
     fmt = Formats.from_config(Config())
     wmax, wmin = (1 << 15) - 1, -(1 << 15)

@@ -37,6 +37,13 @@ CONFIGS = {
     "default-ecp5": Config(hardware=Hardware(device="ecp5-85f")),
     "replay-ecp5-P3": Config(layers=(4, 10, 3), variant="replay",
                              hardware=Hardware(lanes=3, device="ecp5-85f")),
+    # 16 lanes on the ECP5: the adder tree's pipeline register moves the transposed passes'
+    # write-backs (and a split row's drive) one stage on (hdl/stages.py TreeStages)
+    "rows-ecp5-P16": Config(hardware=Hardware(lanes=16, split_rows=False, device="ecp5-85f")),
+    "replay-dynamics-ecp5-P16": Config(layers=(4, 20, 3), variant="replay",
+                                       schedule="dynamics", steps=3, alpha=1.0,
+                                       hardware=Hardware(lanes=16, split_rows=False,
+                                                         device="ecp5-85f")),
     # 803 words a lane: two banks on the iCE40 (512 + 291), each at most two words a row
     "deep-banked-P1": Config(layers=(4, 100, 3), hardware=Hardware(lanes=1)),
 }

@@ -121,6 +121,26 @@ def test_a_committed_load_through_the_system_top():
     assert read == bytes([Status.OK]) + REPLIES[Command.READ].pack(values=(-77,))
 
 
+def test_weight_reads_through_an_ecp5_adder_tree_with_its_pipeline_register():
+    """16 lanes on the ECP5: the adder tree holds a pipeline register, so a host read takes a
+    cycle more (hdl/stages.py ``TreeStages``); the executor waits for it, and READ replies the
+    reference's words after training (a wait one short replies the previous word's)."""
+    config = Config(layers=(4, 20, 3), hardware=Hardware(device="ecp5-85f", lanes=16))
+    layout = LinkLayout(config)
+    frames = [encode_frame(Command.IDENTIFY, 0, b""),
+              encode_frame(Command.TRAIN, 1, REQUESTS[Command.TRAIN].pack(
+                  layout, count=2, samples=[((256, 0, 128, 64), 1), ((3, 250, 17, 99), 2)])),
+              encode_frame(Command.READ, 2, REQUESTS[Command.READ].pack(
+                  layout, lane=5, word=0, count=8)),
+              encode_frame(Command.READ, 3, REQUESTS[Command.READ].pack(
+                  layout, lane=15, word=2, count=3))]
+    rtl = exchange_bytes(config, frames)
+    fake = FakeDevice(config)
+    for n, (frame, got) in enumerate(zip(frames, rtl)):
+        fake.write(frame)
+        assert got == fake.read(100_000), f"frame {n}"
+
+
 def test_the_status_outputs_show_learning_and_refused_frames():
     rng = np.random.default_rng(2)
     good = encode_frame(Command.IDENTIFY, 0, b"")

@@ -14,15 +14,13 @@ Timing (the same on every simulator, which the characterization's trace hashes p
 sample's beats go in one per cycle as soon as the core is ready for them, right after the
 previous sample's result; a sample's stamp is the busy-cycle count after the edge that
 counts it (``samples``); a weight read sets the address and reads ``host_rdata``
-``HOST_READ_LATENCY`` edges later.
+``host_read_latency`` edges later (the job's: the core's ``Plan.tree_stages``).
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Value
 from amaranth.lib import wiring
-
-from ghostfpga.hdl.stages import HOST_READ_LATENCY
 
 __all__ = ["CoreDriver", "AmaranthPorts", "Timeout", "make_job"]
 
@@ -38,6 +36,7 @@ def make_job(config, samples, etas, load=None, cycle_limit: int = 1_000_000) -> 
     return {"samples": [proto.pack_sample(s) for s in samples],
             "etas": [proto.pack_eta(e) for e in etas],
             "lane_words": [plan.depth] * plan.lanes, "load": load,
+            "host_read_latency": plan.tree_stages.host_read_latency,
             "cycle_limit": cycle_limit}
 
 
@@ -121,23 +120,24 @@ class CoreDriver:
     async def finish(self):
         await self.wait("busy", "the core to finish", value=0)
 
-    async def read_weights(self, lane_words: list[int]) -> list[list[int]]:
-        """Every word of every lane, through the host port."""
+    async def read_weights(self, lane_words: list[int], latency: int) -> list[list[int]]:
+        """Every word of every lane, through the host port (each ``latency`` edges after its
+        address)."""
         weights = []
         for lane, depth in enumerate(lane_words):
             words = []
             for addr in range(depth):
                 self.ports.set("host_lane", lane)
                 self.ports.set("host_addr", addr)
-                for _ in range(HOST_READ_LATENCY):
+                for _ in range(latency):
                     await self.tick()
                 words.append(self.ports.get("host_rdata", signed=True))
             weights.append(words)
         return weights
 
     async def run(self, job: dict) -> dict:
-        """A job (sim/core/cocotb_sim.py's format): ``load``, ``samples`` and ``etas`` (packed), and
-        ``lane_words``; returns results, counters, per-sample cycles and the weights."""
+        """A job (``make_job``): ``load``, ``samples`` and ``etas`` (packed), ``lane_words`` and
+        ``host_read_latency``; returns results, counters, per-sample cycles and the weights."""
         self.idle_inputs()
         await self.load(job.get("load"))
         self.counted, self.stamps = self.ports.get("samples"), [self.ports.get("cycles")]
@@ -148,7 +148,7 @@ class CoreDriver:
         await self.finish()
         cycles, samples = self.ports.get("cycles"), self.ports.get("samples")
         stamps = self.stamps
-        weights = await self.read_weights(job["lane_words"])
+        weights = await self.read_weights(job["lane_words"], job["host_read_latency"])
         return {"results": results, "cycles": cycles, "samples": samples,
                 "sample_cycles": [b - a for a, b in zip(stamps, stamps[1:])],
                 "weights": weights}
