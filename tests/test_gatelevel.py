@@ -38,6 +38,10 @@ ECP5_TIED = dataclasses.replace(TIED, hardware=ECP5)          # LUT RAM, MULT18X
 ECP5_LEARNED = dataclasses.replace(LEARNED, hardware=ECP5)
 ECP5_BRAM = Config(layers=(64, 16, 10),                       # DP16KD: 18- and 9-bit ports
                    hardware=dataclasses.replace(ECP5, lanes=1))
+# 16 lanes: the adder tree's pipeline register (hdl/stages.py tree_registers) under the
+# transposed feedback and the host reads
+ECP5_TREE = Config(layers=(4, 20, 3),
+                   hardware=dataclasses.replace(ECP5, lanes=16, split_rows=False))
 
 
 @pytest.mark.parametrize("simulator, config, n", [
@@ -48,6 +52,7 @@ ECP5_BRAM = Config(layers=(64, 16, 10),                       # DP16KD: 18- and 
     pytest.param("icarus", ECP5_TIED, 20, marks=needs_icarus),
     pytest.param("icarus", ECP5_LEARNED, 12, marks=needs_icarus),
     pytest.param("icarus", ECP5_BRAM, 4, marks=needs_icarus),
+    pytest.param("icarus", ECP5_TREE, 4, marks=needs_icarus),
     pytest.param("verilator", ECP5_TIED, 12, marks=pytest.mark.slow)])
 def test_the_synthesized_core_equals_the_golden_model(simulator, config, n):
     samples, etas = cosim_samples(config, n)
