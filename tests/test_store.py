@@ -26,6 +26,7 @@ def spram_model() -> str:
 
 
 def play(store: SampleStore, ops, tmp_path, extra: str = "") -> list[int]:
+    """What the store's ``rdata`` shows ``store.latency`` cycles after each read of ``ops``."""
     from cocotb_tools.runner import get_runner
 
     text = verilog.convert(store, name="store", emit_src=False) + "\n" + extra
@@ -35,13 +36,15 @@ def play(store: SampleStore, ops, tmp_path, extra: str = "") -> list[int]:
                                  hdl_toplevel_lang="verilog", build_dir=build_dir,
                                  test_dir=tmp_path,
                                  extra_env={"GHOSTFPGA_JOB": str(tmp_path / "job.json"),
-                                            "GHOSTFPGA_OUT": str(tmp_path / "out.json")},
+                                            "GHOSTFPGA_OUT": str(tmp_path / "out.json"),
+                                            "GHOSTFPGA_LATENCY": str(store.latency)},
                                  log_file=tmp_path / "sim.log")
     return json.loads((tmp_path / "out.json").read_text())
 
 
-@pytest.mark.parametrize("kind", ["spram", "verilog", "memory"])
-def test_the_store_returns_every_word_written(kind, tmp_path):
+@pytest.mark.parametrize("kind, latency", [("spram", 1), ("verilog", 1), ("verilog", 2),
+                                           ("memory", 1), ("memory", 2)])
+def test_the_store_returns_every_word_written(kind, latency, tmp_path):
     words, width = 3 * SPRAM_WORDS + 100, 9            # four SPRAM banks, the last partly
     rng = random.Random(4)
     # the edges of every bank, and random words
@@ -55,6 +58,13 @@ def test_the_store_returns_every_word_written(kind, tmp_path):
     ops += [[a, None] for a in order]                  # back to back, across banks
     ops += [[a, None] if k % 2 else [a, want[a]] for k, a in enumerate(order[:20])]
     extra = {"spram": spram_model(), "verilog": RAM_VERILOG, "memory": ""}[kind]
-    reads = play(SampleStore(words, width, kind), ops, tmp_path, extra)
+    reads = play(SampleStore(words, width, kind, latency), ops, tmp_path, extra)
     expected = [want[a] for a, v in ops if v is None]
     assert reads == expected
+
+
+def test_a_store_latency_the_build_cannot_give_is_refused_by_name():
+    with pytest.raises(ValueError, match="a spram store reads with a latency of 1, not 2"):
+        SampleStore(100, 9, "spram", 2)
+    with pytest.raises(ValueError, match="a verilog store reads with a latency of 1 or 2, not 3"):
+        SampleStore(100, 9, "verilog", 3)

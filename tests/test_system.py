@@ -3,6 +3,7 @@ executor of boards/host/fake.py does: the same reply bytes for every command, ev
 session rule, checked pin to pin in Amaranth's simulator."""
 
 import numpy as np
+import pytest
 
 from ghostfpga.boards.host.fake import FakeDevice, image_crc
 from ghostfpga.boards.protocol import (REPLIES, REQUESTS, Command, LinkLayout, Status,
@@ -201,9 +202,14 @@ def _store_script():
     ]
 
 
-def test_the_on_board_set_replies_exactly_as_the_reference_executor():
+@pytest.mark.parametrize("device", ["up5k", "ecp5-85f"])
+def test_the_on_board_set_replies_exactly_as_the_reference_executor(device):
+    """Every STORE and EPOCH check, and stored epochs, as the reference executor answers them;
+    on the ECP5 from a store of read latency 2 (boards/gateware/store.py ``read_latency``: a
+    word every two cycles, its address a word ahead; a wrong word changes the replies)."""
+    config = STORE_CONFIG.replace(hardware=Hardware(device=device, lanes=3))
     frames = _store_script()
-    scratch = FakeDevice(STORE_CONFIG)
+    scratch = FakeDevice(config)
     for frame in frames:
         scratch.write(frame)
     # commit what the script left, train 3 more epochs (n below the set), read the weights
@@ -211,8 +217,8 @@ def test_the_on_board_set_replies_exactly_as_the_reference_executor():
     frames += [_epoch(32, 9, 2, 4), _epoch(33, 9, 8, 2, (120, 80)), _epoch(34, 9, 0, 1)]
     frames += [_frame(Command.READ, 35 + lane, lane=lane, word=0, count=24)
                for lane in range(2)]
-    rtl = exchange_bytes(STORE_CONFIG, frames)
-    fake = FakeDevice(STORE_CONFIG)
+    rtl = exchange_bytes(config, frames)
+    fake = FakeDevice(config)
     reached = set()
     for n, (frame, got) in enumerate(zip(frames, rtl)):
         fake.write(frame)

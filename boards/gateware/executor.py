@@ -221,8 +221,8 @@ class _Build(StoredStates, CommandStates):
         self.lane = Signal(_bits(plan.lanes))
         self.lane_bad = Signal()              # the requested lane is not below P
         self.addr = Signal(_bits(plan.depth))
-        self.read_latency = plan.tree_stages.host_read_latency
-        self.wait = Signal(range(self.read_latency + 1))   # clock edges since addr changed
+        self.host_latency = plan.tree_stages.host_read_latency
+        self.wait = Signal(range(self.host_latency + 1))   # clock edges since addr changed
         self.rdata16 = Signal(16)             # the host read word, sign-extended
         m.d.comb += [
             ex.eta.as_value().eq(self.eta_reg),
@@ -257,7 +257,7 @@ class _Build(StoredStates, CommandStates):
     def wait_read(self):
         """True in the cycle ``host_rdata`` holds the word at ``addr`` (counts ``wait``)."""
         self.m.d.sync += self.wait.eq(self.wait + 1)
-        return self.wait == self.read_latency
+        return self.wait == self.host_latency
 
     # -- states ----------------------------------------------------------------------------
     def header(self):

@@ -1,8 +1,11 @@
 """The on-board training set's memory: ``words`` words of ``width`` bits, one port.
 
 One address for reads and writes (the executor never does both at once); ``rdata`` is the
-word at the ``addr`` of the previous cycle (one cycle of latency), as with a block RAM's
-synchronous read. Three builds of the same behaviour:
+word at the ``addr`` of ``latency`` cycles before: one, as with a block RAM's synchronous read,
+or two where the read data is registered once more after the memory's output multiplexer
+(``read_latency``: on the ECP5, whose whole digits set takes 46 block RAMs; that multiplexer
+from the DP16KDs' outputs into the core's sample beat was the ULX3S digits build's critical
+path, 20.4 ns). Three builds of the same behaviour:
 
 - ``kind="spram"`` (the iCEBreaker's board top): the UP5K's single-port SB_SPRAM256KA blocks,
   16384 x 16 bits each; the address's top bits choose the block.
@@ -23,35 +26,47 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.hdl.memory import block_ram
 
-__all__ = ["SampleStore", "SPRAM_WORDS", "RAM_MODULE", "RAM_VERILOG", "KINDS"]
+__all__ = ["SampleStore", "SPRAM_WORDS", "RAM_MODULE", "RAM_VERILOG", "KINDS", "read_latency"]
 
 SPRAM_WORDS = 16384   # 16-bit words of one SB_SPRAM256KA
 
 
+def read_latency(family: str) -> int:
+    """Cycles from ``addr`` to its word on ``rdata`` for a store on a device ``family``."""
+    return 2 if family == "ecp5" else 1
+
+
 RAM_MODULE = "ghost_sample_ram"
-RAM_VERILOG = """// The on-board training set's words (boards/gateware/store.py): one port, no initial value.
-module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1) (
+RAM_VERILOG = """// The on-board training set's words (boards/gateware/store.py): one port, no initial value;
+// the read data registered once (LATENCY 1) or once more after the output multiplexer (2).
+module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1, LATENCY = 1) (
     input clk, input [ABITS-1:0] addr, input [WIDTH-1:0] wdata, input we,
-    output reg [WIDTH-1:0] rdata);
+    output [WIDTH-1:0] rdata);
   reg [WIDTH-1:0] mem [0:WORDS-1];
+  reg [WIDTH-1:0] word, word_q;
   always @(posedge clk) begin
     if (we)
       mem[addr] <= wdata;
     else
-      rdata <= mem[addr];
+      word <= mem[addr];
+    word_q <= word;
   end
+  assign rdata = LATENCY == 2 ? word_q : word;
 endmodule
 """
 KINDS = ("memory", "spram", "verilog")
 
 
 class SampleStore(wiring.Component):
-    def __init__(self, words: int, width: int, kind: str = "memory"):
+    def __init__(self, words: int, width: int, kind: str = "memory", latency: int = 1):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if kind == "spram" and width > 16:
             raise ValueError(f"a {width}-bit sample word does not fit the SPRAM's 16 bits")
-        self.words, self.width, self.kind = words, width, kind
+        if latency not in (1, 2) or (kind == "spram" and latency != 1):
+            raise ValueError(f"a {kind} store reads with a latency of 1"
+                             + ("" if kind == "spram" else " or 2") + f", not {latency}")
+        self.words, self.width, self.kind, self.latency = words, width, kind, latency
         super().__init__({"addr": In(range(max(words, 2))), "wdata": In(width), "we": In(1),
                           "rdata": Out(width)})
 
@@ -64,7 +79,8 @@ class SampleStore(wiring.Component):
                 platform.add_file(f"{RAM_MODULE}.v", RAM_VERILOG)
             m.submodules.words = Instance(
                 RAM_MODULE, p_WORDS=max(self.words, 2), p_WIDTH=self.width,
-                p_ABITS=len(self.addr), i_clk=ClockSignal("sync"), i_addr=self.addr,
+                p_ABITS=len(self.addr), p_LATENCY=self.latency, i_clk=ClockSignal("sync"),
+                i_addr=self.addr,
                 i_wdata=self.wdata, i_we=self.we, o_rdata=self.rdata)
         else:
             m.submodules.words = mem = block_ram(self.width, self.words)
@@ -73,7 +89,13 @@ class SampleStore(wiring.Component):
             # one address: a write cycle reads nothing (the SPRAM's read data is then
             # undefined too), so no read meets a write
             m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.we), wr.addr.eq(self.addr),
-                         wr.en.eq(self.we), wr.data.eq(self.wdata), self.rdata.eq(rd.data)]
+                         wr.en.eq(self.we), wr.data.eq(self.wdata)]
+            if self.latency == 2:
+                word = Signal(self.width, name="word_q")
+                m.d.sync += word.eq(rd.data)
+                m.d.comb += self.rdata.eq(word)
+            else:
+                m.d.comb += self.rdata.eq(rd.data)
         return m
 
     def _sprams(self, m: Module) -> None:

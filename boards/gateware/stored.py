@@ -4,7 +4,8 @@ SampleStore instead of the core) and EPOCH, which trains one epoch from the stor
 
 EPOCH checks n, start and step, then runs its rates through the RATES states (checked, then
 loaded once the core is idle), then visits sample ``(start + i * step) mod n`` for
-i = 0 .. n-1: the sample's n_0 + 1 words stream out of the store (one per cycle), gathered
+i = 0 .. n-1: the sample's n_0 + 1 words stream out of the store (one per cycle, or one every
+two cycles from a store of read latency 2: boards/gateware/store.py ``read_latency``), gathered
 into beats of one input per lane for the core's sample port (hdl/intake.py), while the core
 still learns from the previous sample, so the core waits for no fetch. Each result's class is compared with the label; the reply is the epoch's
 count of correct predictions. The host keeps several EPOCH frames in flight, so the core goes
@@ -14,6 +15,7 @@ from one epoch to the next without waiting for the link.
 from amaranth.hdl import Mux, Signal
 
 from .commands import _times, at, size
+from .store import read_latency
 from ..protocol import Command, Status
 
 __all__ = ["StoredStates"]
@@ -101,32 +103,58 @@ class StoredStates:
         self._epoch_samples()
 
     def _epoch_samples(self):
-        """The samples of the epoch, fetched from the store and trained; then the count."""
+        """The samples of the epoch, fetched from the store and trained; then the count.
+
+        A store of read latency 1 gives the word of the address the previous cycle set: the
+        address steps with every input taken (and holds while a whole beat waits). One of
+        latency 2 is read one word every two cycles, its address a word ahead: it steps in
+        the cycle before an input is taken (``T_NEXT``), so every word is read at its address
+        for the two cycles before it is taken."""
         m, ex, lay = self.m, self.ex, self.ex.layout
         xbits, rdata = self.xbits, ex.store_rdata
+        two = read_latency(self.ex.plan.family) == 2
+        step = self.store_addr.eq(self.store_addr + 1)
         with m.State("T_BASE"):
             m.d.sync += [self.store_addr.eq(self.store_base()), self.field.eq(0),
                          self.beat_lane.eq(0)]
             m.next = "T_FETCH"
         with m.State("T_FETCH"):              # the store reads the first word
-            m.d.sync += self.store_addr.eq(self.store_addr + 1)
-            m.next = "T_X"
+            if two:
+                m.next = "T_NEXT"
+            else:
+                m.d.sync += step
+                m.next = "T_X"
+        if two:
+            with m.State("T_NEXT"):           # the next word's address (latency 2)
+                m.d.sync += step
+                m.next = "T_X"
+            with m.State("T_LAST"):           # the label's second read cycle (latency 2)
+                m.next = "T_LABEL"
         with m.State("T_X"):                  # rdata = an input
             last = self.field == lay.n_inputs - 1
             self.put_x(rdata[:xbits], last)
             m.d.sync += self.field.eq(self.field + 1)
             with m.If(last):
-                m.d.sync += self.store_addr.eq(self.store_addr + 1)
-                m.next = "T_LABEL"
+                if two:                       # (the address is the label's already)
+                    m.next = "T_LAST"
+                else:
+                    m.d.sync += step
+                    m.next = "T_LABEL"
             with m.Elif(self.beat_full):      # the next input's read is held until it goes
                 m.next = "T_BEAT"
             with m.Else():
-                m.d.sync += self.store_addr.eq(self.store_addr + 1)
+                if two:
+                    m.next = "T_NEXT"
+                else:
+                    m.d.sync += step
         with m.State("T_BEAT"):               # a whole beat (not the last) to the core
             m.d.comb += ex.sample.valid.eq(1)
             with m.If(ex.sample.ready):
-                m.d.sync += self.store_addr.eq(self.store_addr + 1)
-                m.next = "T_X"
+                if two:
+                    m.next = "T_NEXT"
+                else:
+                    m.d.sync += step
+                    m.next = "T_X"
         with m.State("T_LABEL"):              # rdata = the label
             nxt = self.sidx + self.step       # the next sample of the epoch, mod n
             wrapped = (nxt - self.n)[:17]     # negative (top bit set) when nxt < n

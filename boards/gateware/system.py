@@ -20,7 +20,7 @@ from .counters import CounterBank
 from .executor import Executor
 from .framing import FrameReceiver, FrameSender
 from ..protocol import Identity, LinkLayout, Reject
-from .store import SampleStore
+from .store import SampleStore, read_latency
 from .uart import UARTReceiver, UARTTransmitter
 
 __all__ = ["SystemTop"]
@@ -98,7 +98,8 @@ class SystemTop(wiring.Component):
         ]
         if lay.store_samples:
             m.submodules.store = store = SampleStore(lay.store_words, lay.store_width,
-                                                     self.store_kind)
+                                                     self.store_kind,
+                                                     read_latency(self.plan.family))
             self.parts["store"] = store
             m.d.comb += [store.addr.eq(ex.store_addr), store.wdata.eq(ex.store_wdata),
                          store.we.eq(ex.store_we), ex.store_rdata.eq(store.rdata)]
