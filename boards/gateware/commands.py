@@ -216,8 +216,10 @@ class CommandStates:
                          # the checks' sums, a cycle ahead (timing: S_CHECKS decides from
                          # registers)
                          self.samples_bytes.eq(_times(self.cur, lay.sample_bytes))]
-            if lay.store_samples:
-                m.d.sync += self.past_store.eq(self.sidx + self.cur > lay.store_samples)
+            if lay.store_samples:   # STORE: past the store, or neither a new set nor its end
+                m.d.sync += self.bad_index.eq((self.sidx + self.cur > lay.store_samples)
+                                              | ((self.sidx != 0)
+                                                 & (self.sidx != self.filled)))
             self.take()
             m.next = "S_CHECKS"
         with m.State("S_CHECKS"):             # (checked from registers: timing)
@@ -294,9 +296,7 @@ class CommandStates:
                     (~self.committed, Status.UNCOMMITTED))
         st = self.storing
         return ((Mux(st, length < store, self.payload_is(0)), Status.SIZE),
-                ((n == 0) | Mux(st, (n > lay.max_store)
-                                | ((self.sidx != 0) & (self.sidx != self.filled))
-                                | self.past_store,
+                ((n == 0) | Mux(st, (n > lay.max_store) | self.bad_index,
                                 n > lay.max_samples), Status.RANGE),
                 (length != Mux(st, store, train) + sample_bytes, Status.SIZE),
                 (~self.committed & ~st, Status.UNCOMMITTED))

@@ -114,7 +114,8 @@ class _Build(StoredStates, CommandStates):
         self.held = Signal(8)                 # a byte kept for the next cycle
         self.storing = Signal()               # a STORE frame (its samples go to the store)
         self.samples_bytes = Signal(range(255 * lay.sample_bytes + 1))   # count x sample
-        self.past_store = Signal()            # STORE: index + count beyond the store
+        self.bad_index = Signal()             # STORE: index + count beyond the store, or the
+        #                                       index neither 0 nor the set's end
         self._cursor()
         self._reply_writer()
         self._session()

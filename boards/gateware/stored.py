@@ -37,7 +37,7 @@ class StoredStates:
         self.step = Signal(16)
         self.left = Signal(16)                # samples left in the epoch
         self.correct = Signal(16)
-        self.bad_record = Signal()            # start or step not below n
+        self.bad_record = Signal()            # n 0 or above the set; start or step >= n
         m.d.comb += ex.store_addr.eq(self.store_addr)
 
     def store_base(self):
@@ -84,8 +84,9 @@ class StoredStates:
         with m.State("EP_START"):
             self.take()
             m.next = "EP_START_HI"
-        with m.State("EP_START_HI"):          # word = start
-            m.d.sync += [self.sidx.eq(self.word), self.bad_record.eq(past)]
+        with m.State("EP_START_HI"):          # word = start (n's checks here, off the FSM)
+            n_bad = (self.n == 0) | (self.n > self.filled)
+            m.d.sync += [self.sidx.eq(self.word), self.bad_record.eq(n_bad | past)]
             self.take()
             m.next = "EP_STEP"
         with m.State("EP_STEP"):
@@ -95,9 +96,9 @@ class StoredStates:
             m.d.sync += [self.step.eq(self.word), self.bad_record.eq(self.bad_record | past)]
             self.take()
             m.next = "EP_CHECKS"
-        with m.State("EP_CHECKS"):            # (checked from registers: timing)
-            bad = (self.n == 0) | (self.n > self.filled) | self.bad_record
-            with self.checked((bad, Status.RANGE), (~self.committed, Status.UNCOMMITTED)):
+        with m.State("EP_CHECKS"):            # (checked from a register: timing)
+            with self.checked((self.bad_record, Status.RANGE),
+                              (~self.committed, Status.UNCOMMITTED)):
                 m.d.sync += [self.index.eq(0), self.validate.eq(1)]
                 m.next = "E_LO"               # the rates, as RATES runs them
         self._epoch_samples()
