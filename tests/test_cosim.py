@@ -115,7 +115,7 @@ def test_ecp5_adder_tree_with_its_pipeline_register_bit_exact(name, changes):
     (hdl/stages.py ``tree_registers``): the split rows' drives, the transposed feedback and the
     host reads come one stage later, and the cycle model's drains follow; the same results,
     weights and predicted cycles. (With the register but the old stages, every config here
-    mismatches from its first sample.)"""
+    mismatches.)"""
     config = CONFIGS[name]
     config = replace(config, hardware=replace(config.hardware, device="ecp5-85f", lanes=16,
                                               **changes))
