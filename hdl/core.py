@@ -46,7 +46,6 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ghostfpga.config import Config
-from ghostfpga.devices import DEVICES
 from ghostfpga.golden.fixed import FixedModel, FixedParams
 from ghostfpga.golden.numerics import OPERAND_BITS, STEP_BITS
 
@@ -123,7 +122,7 @@ class GhostCore(wiring.Component):
         b = Build(m, self, plan, Program(plan), smap, max(fmt.potential_bits, OPERAND_BITS))
         fwd_shift = fmt.forward_shift
         images = plan.lane_images(self.params)
-        family = DEVICES[self.config.hardware.device].family
+        family = plan.family
         ram_bits = weight_ram_bits(family, fmt.weight_bits)
         bank_words = weight_ram_banks(family, plan.depth)[0]
         lanes, banks = [], []

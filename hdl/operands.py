@@ -14,7 +14,6 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ghostfpga.devices import DEVICES
 from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q_STEP_FRAC,
                                        STEP_BITS, V_STEP_FRAC, lfsr_step)
 
@@ -154,7 +153,7 @@ class Issue:
         # stage 3 between them: hdl/passes/learn.py) was read in the ETA's read cycle, which
         # carried its address: the lanes hold that word. Lanes that register their read data
         # (memory.weight_read_registered) take each address and hold a cycle earlier
-        early = weight_read_registered(DEVICES[b.config.hardware.device].family)
+        early = weight_read_registered(b.plan.family)
         if early:
             i_addr, s1_addr = delay(m, f.addr, 1, "raddr"), delay(m, self.o_addr, 1, "raddr_o")
             s1_learn = delay(m, f.learn, 3, "raddr_learn")

@@ -24,7 +24,6 @@ from .stages import POST, bits
 __all__ = ["AdderTree", "WriteBack"]
 
 
-
 class AdderTree(wiring.Component):
     """The sum of ``n`` signed terms as a balanced tree of two-input adders, each level in
     signals of its own (one carry chain per adder; Yosys would otherwise fold the sum into one
@@ -213,28 +212,28 @@ class WriteBack:
         running sum (fb_acc), fetch a (and h, d) of the unit; t3 (P3) narrowed feedback, a and
         h registered, write s (or h, q, a)."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
-        p1, p2, p3 = self.t1, self.t2, self.t3
+        t1, t2, t3 = self.t1, self.t2, self.t3
         feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
         m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.feedback_shift)))
         if role != "hold":
-            one = p1["lane"] if b.dynamics else None   # (only dynamics writes what it reads)
-            fetch = self.when(n, "unit words at P1", self.at(p1, n))
+            one = t1["lane"] if b.dynamics else None   # (only dynamics writes what it reads)
+            fetch = self.when(n, "unit words at P1", self.at(t1, n))
             if role == "nudged":
-                b.state.read("a", self.region("a", k) + p1["word"], one, when=fetch)
+                b.state.read("a", self.region("a", k) + t1["word"], one, when=fetch)
                 if b.dynamics:
-                    b.state.read("d", self.region("d", k) + p1["word"], one, when=fetch)
+                    b.state.read("d", self.region("d", k) + t1["word"], one, when=fetch)
             if b.held:
-                b.state.read("h", self.region("h", k) + p1["word"], one, when=fetch)
-        b.issue.select_a(p1["lane"], self.when(n, "a word at P1", self.at(p1, n, last=False)))
+                b.state.read("h", self.region("h", k) + t1["word"], one, when=fetch)
+        b.issue.select_a(t1["lane"], self.when(n, "a word at P1", self.at(t1, n, last=False)))
         a_val = Signal.like(b.issue.picked_a, name=f"post_a{n}")
         m.d.sync += a_val.eq(b.issue.picked_a)
-        h_val = self._registered("h", p2["lane"], n) if b.held else 0
-        d_val = self._registered("d", p2["lane"], n) if b.dynamics else None
+        h_val = self._registered("h", t2["lane"], n) if b.held else 0
+        d_val = self._registered("d", t2["lane"], n) if b.dynamics else None
         memory, value = self.feedback_result(feedback, a_val, h_val, role, d_val)
         result = Signal(value.shape(), name=f"post_value{n}")   # built once
         m.d.comb += result.eq(value)
-        b.state.writes[memory].shared(self.region(memory, k) + p3["word"], result, p3["lane"],
-                                      self.when(n, "feedback at P3", self.at(p3, n)))
+        b.state.writes[memory].shared(self.region(memory, k) + t3["word"], result, t3["lane"],
+                                      self.when(n, "feedback at P3", self.at(t3, n)))
 
     def _registered(self, memory, lane, n):
         """The word of ``memory`` read in bank ``lane``, registered."""

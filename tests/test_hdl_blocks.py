@@ -153,7 +153,7 @@ def test_the_adder_tree_sums_its_extremes_after_its_latency(n, registers):
     top.d.sync += Signal(name="tick").eq(1)
 
     async def bench(ctx):
-        for i, terms in enumerate(cases + [[0] * n] * registers):
+        for terms in cases + [[0] * n] * registers:
             for k, v in enumerate(terms):
                 ctx.set(getattr(tree, f"term{k}"), v)
             seen.append(ctx.get(tree.sum))
