@@ -305,3 +305,67 @@ def test_sender_splits_long_runs_into_254_byte_blocks():
               _reply(bytes(rng.randrange(1, 256) for _ in range(253)) + b"\x00"
                      + bytes(rng.randrange(1, 256) for _ in range(254)))]
     assert rtl_send(bodies, 1024) == ref_send(bodies)
+
+
+def _bank_reference(events_per_cycle, clears, n):
+    """The counter bank's ``idle`` and counts, cycle by cycle (its rules: a pending cause
+    waits for its read-modify-write, READ then WRITE, lowest cause first; CLEAR walks every
+    word)."""
+    state, pending, cause, counts, idles = "IDLE", 0, 0, [0] * n, []
+    for events, clear in zip(events_per_cycle, clears):
+        idles.append(state == "IDLE" and pending == 0)
+        taken = 0
+        if state == "IDLE":
+            if clear:
+                state, cause = "CLEAR", 0
+            elif pending:
+                cause = (pending & -pending).bit_length() - 1
+                state = "READ"
+        elif state == "READ":
+            taken, state = 1 << cause, "WRITE"
+        elif state == "WRITE":
+            counts[cause] = min(counts[cause] + 1, 0xFFFF)
+            state = "IDLE"
+        else:
+            counts[cause], taken = 0, 1 << cause
+            cause += 1
+            if cause == n:
+                state, cause = "IDLE", n - 1
+        pending = (pending & ~taken) | events
+    return idles, counts
+
+
+def test_counter_bank_is_idle_exactly_when_nothing_is_pending():
+    """``idle`` is a register computed a cycle ahead: it must equal "in IDLE with nothing
+    pending" in every cycle, with events and clears arriving at random."""
+    from ghostfpga.boards.gateware.counters import CounterBank
+    from ghostfpga.boards.protocol import N_COUNTERS
+    rng = random.Random(3)
+    cycles = 600
+    events = [rng.getrandbits(N_COUNTERS) if rng.random() < 0.15 else 0 for _ in range(cycles)]
+    clears = [rng.random() < 0.01 for _ in range(cycles)]
+    want_idle, want_counts = _bank_reference(events, clears, N_COUNTERS)
+    bank = CounterBank(b"id")
+    got_idle, got_counts = [], []
+
+    async def bench(ctx):
+        for ev, clear in zip(events, clears):
+            ctx.set(bank.events, ev)
+            ctx.set(bank.clear, clear)
+            got_idle.append(bool(ctx.get(bank.idle)))
+            await ctx.tick()
+        ctx.set(bank.events, 0)
+        ctx.set(bank.clear, 0)
+        for _ in range(4 * N_COUNTERS):         # let the last causes drain
+            await ctx.tick()
+        for k in range(N_COUNTERS):
+            ctx.set(bank.raddr, k)
+            await ctx.tick()
+            got_counts.append(ctx.get(bank.rdata))
+
+    run(bank, bench)
+    assert got_idle == want_idle
+    # the drained counts: the reference's, plus the causes still pending at its end
+    _, drained = _bank_reference(events + [0] * 4 * N_COUNTERS,
+                                 clears + [False] * 4 * N_COUNTERS, N_COUNTERS)
+    assert got_counts == drained

@@ -42,8 +42,8 @@ class CommandStates:
         with m.State("WRITE"):
             length = ex.length                # whole values: an odd length (see _WRITE_HEAD)
             head = P0 + _WRITE_HEAD
+            m.d.sync += [self.validate.eq(1), self.count.eq((length - head) >> 1)]
             with self.checked(((length < head + 2) | ~length[0], Status.SIZE)):
-                m.d.sync += [self.validate.eq(1), self.count.eq((length - head) >> 1)]
                 m.next = "W_LANE"
         with m.State("W_LANE"):
             self.take_lane()
@@ -67,11 +67,12 @@ class CommandStates:
             m.d.sync += self.index.eq(self.index - 1)   # values left, counting down
             last = self.index == 1
             with m.If(self.validate):
+                with m.If(last):
+                    m.d.sync += self.validate.eq(0)
+                    self.seek(P0)
                 with self.checked((~sign_ok, Status.VALUE)):
                     m.next = "W_VALUE"
                     with m.If(last):
-                        m.d.sync += self.validate.eq(0)
-                        self.seek(P0)
                         m.next = "W_IDLE"
             with m.Else():
                 m.d.comb += ex.host_write.eq(1)
@@ -87,8 +88,8 @@ class CommandStates:
         """READ lane u8, word u16, count u8 -> values i16 x count."""
         m, lay = self.m, self.ex.layout
         with m.State("READ"):
+            self.take_lane()
             with self.checked((~self.payload_is(size(Command.READ)), Status.SIZE)):
-                self.take_lane()
                 m.next = "R_ADDR"
         with m.State("R_ADDR"):
             self.take()
@@ -125,9 +126,9 @@ class CommandStates:
         m, plan = self.m, self.ex.plan
         m.submodules.commit_crc = crc = catalog.CRC16_IBM_3740(data_width=8).create()
         with m.State("COMMIT"):
+            m.d.sync += [self.lane.eq(0), self.addr.eq(0), self.wait.eq(0)]
+            self.take()
             with self.checked((~self.payload_is(size(Command.COMMIT)), Status.SIZE)):
-                m.d.sync += [self.lane.eq(0), self.addr.eq(0), self.wait.eq(0)]
-                self.take()
                 m.next = "C_IDLE"
         with m.State("C_IDLE"):               # word = the host's CRC (the cursor stays)
             m.d.comb += crc.start.eq(1)
@@ -163,9 +164,9 @@ class CommandStates:
         """RATES eta u16 per layer: checks, then (core idle) the new multipliers."""
         m, L, ebits = self.m, self.L, self.ebits
         with m.State("RATES"):
+            m.d.sync += [self.index.eq(0), self.validate.eq(1)]
             with self.checked((~self.payload_is(size(Command.RATES, self.ex.layout)),
                                Status.SIZE)):
-                m.d.sync += [self.index.eq(0), self.validate.eq(1)]
                 m.next = "E_LO"
         with m.State("E_LO"):
             self.take()
@@ -175,11 +176,12 @@ class CommandStates:
             m.d.sync += self.index.eq(self.index + 1)
             last = self.index == L - 1
             with m.If(self.validate):
+                with m.If(last):
+                    m.d.sync += [self.validate.eq(0), self.index.eq(0)]
+                    self.seek(self.rates_at())
                 with self.checked(((self.word >> ebits) != 0, Status.VALUE)):
                     m.next = "E_LO"
                     with m.If(last):
-                        m.d.sync += [self.validate.eq(0), self.index.eq(0)]
-                        self.seek(self.rates_at())
                         m.next = "E_IDLE"
             with m.Else():
                 m.d.sync += self.eta_reg.eq(Cat(self.eta_reg[ebits:], self.word[:ebits]))
@@ -248,17 +250,16 @@ class CommandStates:
                 m.next = "S_X"
         with m.State("S_LABEL"):              # cur = the label
             self.take()
-            m.d.sync += self.field.eq(0)
+            m.d.sync += [self.field.eq(0), self.label.eq(self.cur)]
+            with m.If(self.validate | self.storing):   # a sample checked or stored
+                m.d.sync += self.index.eq(self.index + 1)
             with m.If(self.validate):
                 with self.checked((self.cur >= lay.n_outputs, Status.VALUE)):
-                    m.d.sync += self.index.eq(self.index + 1)
                     m.next = "S_STEP"
             with m.Elif(self.storing):
                 self.to_store(self.cur)
-                m.d.sync += self.index.eq(self.index + 1)
                 m.next = "S_STEP"
             with m.Else():
-                m.d.sync += self.label.eq(self.cur)
                 m.next = "S_SUBMIT"
         self.submit("S_SUBMIT", "S_RESULT")
         with m.State("S_RESULT"):             # the result is read where the core holds it
@@ -340,8 +341,8 @@ class CommandStates:
         """COUNTERS: the core's cycles and samples (u32 each), then the counter bank."""
         m, ex = self.m, self.ex
         with m.State("COUNTERS"):
+            m.d.sync += self.index.eq(0)
             with self.checked((~self.payload_is(size(Command.COUNTERS)), Status.SIZE)):
-                m.d.sync += self.index.eq(0)
                 m.next = "K_IDLE"
         with m.State("K_IDLE"):               # the core's counters hold still while it is idle
             self.when_idle("K_BIG")

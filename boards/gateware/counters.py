@@ -22,7 +22,9 @@ class CounterBank(wiring.Component):
     of sources at once); a cause waits in ``pending`` until its read-modify-write (3 cycles,
     lowest cause first). Two events of one cause within those cycles count once: the link's
     sources are at least a byte time apart. ``clear`` zeroes every counter. While ``idle``,
-    ``raddr`` reads a word (``rdata`` one cycle later).
+    ``raddr`` reads a word (``rdata`` one cycle later). ``idle`` is a register, set from
+    the state and the pending causes the bank will have (timing: the executor's state
+    machine branches on it).
     """
 
     def __init__(self, identity: bytes):
@@ -33,8 +35,8 @@ class CounterBank(wiring.Component):
         self.depth = N_COUNTERS + len(self.identity_words)
         if self.depth > 128:
             raise ValueError(f"identity of {len(identity)} bytes does not fit the counter bank")
-        super().__init__({"idle": Out(1), "clear": In(1), "raddr": In(7), "rdata": Out(16),
-                          "events": In(N_COUNTERS)})
+        super().__init__({"idle": Out(1, init=1), "clear": In(1), "raddr": In(7),
+                          "rdata": Out(16), "events": In(N_COUNTERS)})
 
     @property
     def identity_base(self) -> int:
@@ -49,12 +51,12 @@ class CounterBank(wiring.Component):
         pending = Signal(N_COUNTERS)
         cause = Signal(range(N_COUNTERS))
         taken = Signal(N_COUNTERS)
-        m.d.sync += pending.eq((pending & ~taken) | self.events)
+        pending_next = (pending & ~taken) | self.events
+        m.d.sync += [pending.eq(pending_next), self.idle.eq(0)]
         # (no read in the writing states: a read never meets a write)
         m.d.comb += [rd.addr.eq(self.raddr), rd.en.eq(~wr.en), self.rdata.eq(rd.data)]
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.idle.eq(pending == 0)
                 with m.If(self.clear):
                     m.d.sync += cause.eq(0)
                     m.next = "CLEAR"
@@ -63,17 +65,21 @@ class CounterBank(wiring.Component):
                         with m.If(pending[k]):
                             m.d.sync += cause.eq(k)
                     m.next = "READ"
+                with m.Else():
+                    m.d.sync += self.idle.eq(pending_next == 0)
             with m.State("READ"):
                 m.d.comb += [rd.addr.eq(cause), taken.eq(1 << cause)]
                 m.next = "WRITE"
             with m.State("WRITE"):
                 m.d.comb += [wr.addr.eq(cause), wr.en.eq(1),
                              wr.data.eq(Mux(rd.data == 0xFFFF, rd.data, rd.data + 1))]
+                m.d.sync += self.idle.eq(pending_next == 0)
                 m.next = "IDLE"
             with m.State("CLEAR"):
                 m.d.comb += [wr.addr.eq(cause), wr.en.eq(1), wr.data.eq(0),
                              taken.eq(1 << cause)]
                 m.d.sync += cause.eq(cause + 1)
                 with m.If(cause == N_COUNTERS - 1):
+                    m.d.sync += self.idle.eq(pending_next == 0)
                     m.next = "IDLE"
         return m

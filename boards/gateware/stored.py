@@ -73,9 +73,9 @@ class StoredStates:
         m, L = self.m, self.L
         past = self.word >= self.n            # one comparator for start and step
         with m.State("EPOCH"):
+            self.take()
             with self.checked((~self.payload_is(size(Command.EPOCH, self.ex.layout)),
                                Status.SIZE)):
-                self.take()
                 m.next = "EP_N"
         with m.State("EP_N"):                 # word = n
             m.d.sync += self.n.eq(self.word)
@@ -97,9 +97,9 @@ class StoredStates:
             self.take()
             m.next = "EP_CHECKS"
         with m.State("EP_CHECKS"):            # (checked from a register: timing)
+            m.d.sync += [self.index.eq(0), self.validate.eq(1)]
             with self.checked((self.bad_record, Status.RANGE),
                               (~self.committed, Status.UNCOMMITTED)):
-                m.d.sync += [self.index.eq(0), self.validate.eq(1)]
                 m.next = "E_LO"               # the rates, as RATES runs them
         self._epoch_samples()
 
