@@ -119,7 +119,10 @@ def measure(name: str, samples: int, boards: dict, link: dict) -> dict:
     if built and built["clock_mhz"] != config.link.clock_mhz:
         built = {"verdict": f"not built at {config.link.clock_mhz:g} MHz"}
     measured = {}
-    if link.get("config") == f"{name}.toml":
+    # (a link measurement at another clock, or of another link, is not this config's)
+    if (link.get("config") == f"{name}.toml"
+            and link.get("clock_mhz") == config.link.clock_mhz
+            and link.get("baud") == config.link.baud):
         measured = {r["training"]: r["samples_per_second"] for r in link["runs"]}
     print(f"  {name}: CPU rates ...", file=sys.stderr)
     cpu = cpu_rates(config, max(20, min(400, 40000 // sum(config.layers))))
