@@ -2,6 +2,12 @@
 command. They run inside the executor's FSM on its shared machinery: the frame cursor
 (``cur``, ``word``, ``take``, ``seek``), the reply writer (``emit``, ``emit_lo``), ``checked``
 and ``fail``. Each command starts with ``cur`` on its first payload byte and ends in FINISH.
+
+A state loads its registers (counters, ``validate``, lane, address) whether or not its checks
+pass: a failed check ends the command, FINISH reads none of them, and every command loads its
+own before reading them. So only the state machine branches on the checks, and no check sits
+in a register's clock enable (timing, docs/hardware.md). Side effects (core writes, rates,
+the store, ``committed``) stay behind the checks.
 """
 
 from amaranth.hdl import Array, Cat, Const, Mux
