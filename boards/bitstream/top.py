@@ -58,7 +58,10 @@ class BoardTop(Elaboratable):
         lfsr = Signal(16, init=1)
         m.d.sync += lfsr.eq(Cat(lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10], lfsr[:15]))
         hold = Signal(range(ticks + 1))
-        with m.If(system.link_error):
+        error = Signal()   # the refusal a cycle late, from a flip-flop: the events that
+        #                    raise it come from the framer's and executor's checks (timing)
+        m.d.sync += error.eq(system.link_error)
+        with m.If(error):
             m.d.sync += hold.eq(ticks)
         with m.Elif((hold != 0) & (lfsr == 1)):
             m.d.sync += hold.eq(hold - 1)

@@ -219,8 +219,9 @@ class CommandStates:
         and its result into the reply."""
         m, ex, lay = self.m, self.ex, self.ex.layout
         with m.State("SAMPLES"):              # cur = the count
+            self.set_field(0)
             m.d.sync += [self.count.eq(self.cur), self.validate.eq(1), self.index.eq(0),
-                         self.field.eq(0), self.beat_lane.eq(0),
+                         self.beat_lane.eq(0),
                          # the checks' sums, a cycle ahead (timing: S_CHECKS decides from
                          # registers)
                          self.samples_bytes.eq(_times(self.cur, lay.sample_bytes))]
@@ -238,8 +239,8 @@ class CommandStates:
             m.next = "S_X_HI"
         with m.State("S_X_HI"):               # word = an input
             self.take()
-            last = self.field == lay.n_inputs - 1
-            m.d.sync += self.field.eq(self.field + 1)
+            last = self.field_last_input
+            self.set_field(self.field + 1)
             self.put_x(self.word[:self.xbits], last)
             self.to_store(self.word)
             whole = self.word >> self.ex.plan.fmt.rate_frac   # input_max is 1.0 = 1 << rate_frac
@@ -256,7 +257,8 @@ class CommandStates:
                 m.next = "S_X"
         with m.State("S_LABEL"):              # cur = the label
             self.take()
-            m.d.sync += [self.field.eq(0), self.label.eq(self.cur)]
+            self.set_field(0)
+            m.d.sync += self.label.eq(self.cur)
             with m.If(self.validate | self.storing):   # a sample checked or stored
                 m.d.sync += self.index.eq(self.index + 1)
             with m.If(self.validate):
@@ -333,14 +335,15 @@ class CommandStates:
         n_out = self.ex.layout.n_outputs
         with m.State("S_OUT"):
             self.emit_lo(outputs[self.field[:max(1, (n_out - 1).bit_length())]])
-            m.d.sync += self.field.eq(self.field + 1)
+            self.set_field(self.field + 1)
             m.next = "S_OUT_HI"
         with m.State("S_OUT_HI"):
             self.emit(self.held)
             m.next = "S_OUT"
-            with m.If(self.field == n_out):
+            with m.If(self.field_outputs_done):
                 m.d.comb += ex.result.ready.eq(1)
-                m.d.sync += [self.field.eq(0), self.index.eq(self.index + 1)]
+                self.set_field(0)
+                m.d.sync += self.index.eq(self.index + 1)
                 m.next = "S_STEP"
 
     def counters(self):

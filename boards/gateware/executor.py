@@ -110,6 +110,7 @@ class _Build(StoredStates, CommandStates):
         self.index = Signal(range(most + 1))  # the word, sample or bank word being handled
         self.count = Signal(range(most + 1))  # words or samples of this frame
         self.field = Signal(range(max(lay.n_inputs, lay.n_outputs) + 1))
+        self._field_flags()
         self.validate = Signal()              # first pass: checks only
         self.held = Signal(8)                 # a byte kept for the next cycle
         self.storing = Signal()               # a STORE frame (its samples go to the store)
@@ -133,6 +134,23 @@ class _Build(StoredStates, CommandStates):
         m.d.sync += self.ptr.eq(self.ptr_next)
         self.cur = ex.rdata                   # the byte at ptr
         self.word = Cat(self.sh[8:], self.cur)   # the word whose low byte was just taken
+
+    def _field_flags(self):
+        """``field``'s comparisons the state machine branches on, as registers loaded with
+        ``field`` (from ``field_next``), so no comparison of the widely fanned-out counter
+        sits in front of the next state (timing)."""
+        m, lay = self.m, self.ex.layout
+        self.field_next = Signal.like(self.field)
+        self.field_last_input = Signal(init=int(lay.n_inputs == 1))   # field = n_0 - 1
+        self.field_outputs_done = Signal(init=int(lay.n_outputs == 0))   # field = outputs
+        m.d.comb += self.field_next.eq(self.field)
+        m.d.sync += [self.field.eq(self.field_next),
+                     self.field_last_input.eq(self.field_next == lay.n_inputs - 1),
+                     self.field_outputs_done.eq(self.field_next == lay.n_outputs)]
+
+    def set_field(self, value):
+        """``field`` becomes ``value`` at the next clock edge (with its flags)."""
+        self.m.d.comb += self.field_next.eq(value)
 
     def take(self):
         """Step past ``cur`` (its byte shifts into ``sh``)."""

@@ -116,7 +116,8 @@ class StoredStates:
         two = read_latency(self.ex.plan.family) == 2
         step = self.store_addr.eq(self.store_addr + 1)
         with m.State("T_BASE"):
-            m.d.sync += [self.store_addr.eq(self.store_base()), self.field.eq(0),
+            self.set_field(0)
+            m.d.sync += [self.store_addr.eq(self.store_base()),
                          self.beat_lane.eq(0)]
             m.next = "T_FETCH"
         with m.State("T_FETCH"):              # the store reads the first word
@@ -132,9 +133,9 @@ class StoredStates:
             with m.State("T_LAST"):           # the label's second read cycle (latency 2)
                 m.next = "T_LABEL"
         with m.State("T_X"):                  # rdata = an input
-            last = self.field == lay.n_inputs - 1
+            last = self.field_last_input
             self.put_x(rdata[:xbits], last)
-            m.d.sync += self.field.eq(self.field + 1)
+            self.set_field(self.field + 1)
             with m.If(last):
                 if two:                       # (the address is the label's already)
                     m.next = "T_LAST"
