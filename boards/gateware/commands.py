@@ -48,7 +48,8 @@ class CommandStates:
         with m.State("WRITE"):
             length = ex.length                # whole values: an odd length (see _WRITE_HEAD)
             head = P0 + _WRITE_HEAD
-            m.d.sync += [self.validate.eq(1), self.count.eq((length - head) >> 1)]
+            self.start_validating()
+            m.d.sync += self.count.eq((length - head) >> 1)
             with self.checked(((length < head + 2) | ~length[0], Status.SIZE)):
                 m.next = "W_LANE"
         with m.State("W_LANE"):
@@ -73,13 +74,12 @@ class CommandStates:
             m.d.sync += self.index.eq(self.index - 1)   # values left, counting down
             last = self.index == 1
             with m.If(self.validate):
+                self.note_value(~sign_ok)
+                m.next = "W_VALUE"
                 with m.If(last):
                     m.d.sync += self.validate.eq(0)
                     self.seek(P0)
-                with self.checked((~sign_ok, Status.VALUE)):
-                    m.next = "W_VALUE"
-                    with m.If(last):
-                        m.next = "W_IDLE"
+                    m.next = "W_IDLE"
             with m.Else():
                 m.d.comb += ex.host_write.eq(1)
                 m.d.sync += self.addr.eq(self.addr + 1)
@@ -88,7 +88,8 @@ class CommandStates:
                     m.d.sync += self.committed.eq(0)
                     m.next = "FINISH"
         with m.State("W_IDLE"):
-            self.when_idle("W_LANE")
+            with self.checked((self.value_bad, Status.VALUE)):
+                self.when_idle("W_LANE")
 
     def read(self):
         """READ lane u8, word u16, count u8 -> values i16 x count."""
@@ -170,7 +171,8 @@ class CommandStates:
         """RATES eta u16 per layer: checks, then (core idle) the new multipliers."""
         m, L, ebits = self.m, self.L, self.ebits
         with m.State("RATES"):
-            m.d.sync += [self.index.eq(0), self.validate.eq(1)]
+            self.start_validating()
+            m.d.sync += self.index.eq(0)
             with self.checked((~self.payload_is(size(Command.RATES, self.ex.layout)),
                                Status.SIZE)):
                 m.next = "E_LO"
@@ -182,20 +184,20 @@ class CommandStates:
             m.d.sync += self.index.eq(self.index + 1)
             last = self.index == L - 1
             with m.If(self.validate):
+                self.note_value((self.word >> ebits) != 0)
+                m.next = "E_LO"
                 with m.If(last):
                     m.d.sync += [self.validate.eq(0), self.index.eq(0)]
                     self.seek(self.rates_at())
-                with self.checked(((self.word >> ebits) != 0, Status.VALUE)):
-                    m.next = "E_LO"
-                    with m.If(last):
-                        m.next = "E_IDLE"
+                    m.next = "E_IDLE"
             with m.Else():
                 m.d.sync += self.eta_reg.eq(Cat(self.eta_reg[ebits:], self.word[:ebits]))
                 m.next = "E_LO"
                 with m.If(last):
                     self.rates_done()
         with m.State("E_IDLE"):
-            self.when_idle("E_LO")
+            with self.checked((self.value_bad, Status.VALUE)):
+                self.when_idle("E_LO")
 
     def submit(self, state, then):
         """State ``state``: the sample's last beat (with its label) goes to the core; then
@@ -220,8 +222,8 @@ class CommandStates:
         m, ex, lay = self.m, self.ex, self.ex.layout
         with m.State("SAMPLES"):              # cur = the count
             self.set_field(0)
-            m.d.sync += [self.count.eq(self.cur), self.validate.eq(1), self.index.eq(0),
-                         self.beat_lane.eq(0),
+            self.start_validating()
+            m.d.sync += [self.count.eq(self.cur), self.index.eq(0), self.beat_lane.eq(0),
                          # the checks' sums, a cycle ahead (timing: S_CHECKS decides from
                          # registers)
                          self.samples_bytes.eq(_times(self.cur, lay.sample_bytes))]
@@ -245,12 +247,12 @@ class CommandStates:
             self.to_store(self.word)
             whole = self.word >> self.ex.plan.fmt.rate_frac   # input_max is 1.0 = 1 << rate_frac
             above = (whole > 1) | ((whole == 1) & (self.word[:self.ex.plan.fmt.rate_frac] != 0))
-            with self.checked((self.validate & above, Status.VALUE)):
-                m.next = "S_X"
-                with m.If(last):
-                    m.next = "S_LABEL"
-                with m.Elif(self.beat_full & ~self.validate & ~self.storing):
-                    m.next = "S_BEAT"
+            self.note_value(self.validate & above)
+            m.next = "S_X"
+            with m.If(last):
+                m.next = "S_LABEL"
+            with m.Elif(self.beat_full & ~self.validate & ~self.storing):
+                m.next = "S_BEAT"
         with m.State("S_BEAT"):               # a whole beat (not the last) to the core
             m.d.comb += ex.sample.valid.eq(1)
             with m.If(ex.sample.ready):
@@ -262,8 +264,8 @@ class CommandStates:
             with m.If(self.validate | self.storing):   # a sample checked or stored
                 m.d.sync += self.index.eq(self.index + 1)
             with m.If(self.validate):
-                with self.checked((self.cur >= lay.n_outputs, Status.VALUE)):
-                    m.next = "S_STEP"
+                self.note_value(self.cur >= lay.n_outputs)
+                m.next = "S_STEP"
             with m.Elif(self.storing):
                 self.to_store(self.cur)
                 m.next = "S_STEP"
@@ -275,8 +277,10 @@ class CommandStates:
                 self.emit(ex.result.payload.label)
                 m.next = "S_OUT"
         self._emit_outputs()
-        with m.State("S_STEP"):
-            with m.If(self.index == self.count):
+        with m.State("S_STEP"):                # (a bad value: only in the checking pass)
+            with m.If(self.value_bad):
+                self.fail(Status.VALUE)
+            with m.Elif(self.index == self.count):
                 m.next = "FINISH"
                 self.stored_up_to()
                 with m.If(self.validate):     # second pass: run (or store) the samples

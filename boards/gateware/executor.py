@@ -112,6 +112,7 @@ class _Build(StoredStates, CommandStates):
         self.field = Signal(range(max(lay.n_inputs, lay.n_outputs) + 1))
         self._field_flags()
         self.validate = Signal()              # first pass: checks only
+        self.value_bad = Signal()             # a value of this first pass is out of range
         self.held = Signal(8)                 # a byte kept for the next cycle
         self.storing = Signal()               # a STORE frame (its samples go to the store)
         self.samples_bytes = Signal(range(255 * lay.sample_bytes + 1))   # count x sample
@@ -142,7 +143,7 @@ class _Build(StoredStates, CommandStates):
         m, lay = self.m, self.ex.layout
         self.field_next = Signal.like(self.field)
         self.field_last_input = Signal(init=int(lay.n_inputs == 1))   # field = n_0 - 1
-        self.field_outputs_done = Signal(init=int(lay.n_outputs == 0))   # field = outputs
+        self.field_outputs_done = Signal(init=int(lay.n_outputs == 0))   # field = n_outputs
         m.d.comb += self.field_next.eq(self.field)
         m.d.sync += [self.field.eq(self.field_next),
                      self.field_last_input.eq(self.field_next == lay.n_inputs - 1),
@@ -198,6 +199,17 @@ class _Build(StoredStates, CommandStates):
                 self.fail(code)
         with m.Else():
             yield
+
+    def start_validating(self):
+        """The command's first pass starts: it only checks."""
+        self.m.d.sync += [self.validate.eq(1), self.value_bad.eq(0)]
+
+    def note_value(self, bad):
+        """A value check of the first pass: remembered in ``value_bad``, and the pass fails
+        with VALUE where it ends, from that register, rather than at the value (whose byte
+        comes straight from the frame's RAM: timing). The reply is the same: a pass that only
+        checks changes nothing, and VALUE is the last check of every command that has one."""
+        self.m.d.sync += self.value_bad.eq(self.value_bad | bad)
 
     def payload_is(self, n: int):
         """The frame's payload has ``n`` bytes (compared on the framer's length, so no

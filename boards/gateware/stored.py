@@ -97,7 +97,8 @@ class StoredStates:
             self.take()
             m.next = "EP_CHECKS"
         with m.State("EP_CHECKS"):            # (checked from a register: timing)
-            m.d.sync += [self.index.eq(0), self.validate.eq(1)]
+            self.start_validating()
+            m.d.sync += self.index.eq(0)
             with self.checked((self.bad_record, Status.RANGE),
                               (~self.committed, Status.UNCOMMITTED)):
                 m.next = "E_LO"               # the rates, as RATES runs them
