@@ -277,10 +277,8 @@ class CommandStates:
                 self.emit(ex.result.payload.label)
                 m.next = "S_OUT"
         self._emit_outputs()
-        with m.State("S_STEP"):                # (a bad value: only in the checking pass)
-            with m.If(self.value_bad):
-                self.fail(Status.VALUE)
-            with m.Elif(self.index == self.count):
+        with m.State("S_STEP"):
+            with m.If(self.index == self.count):
                 m.next = "FINISH"
                 self.stored_up_to()
                 with m.If(self.validate):     # second pass: run (or store) the samples
@@ -290,7 +288,8 @@ class CommandStates:
                         m.d.sync += self.store_addr.eq(self.store_base())
                         with m.If(self.storing):
                             self.seek(at(Command.STORE, "samples"))
-                    m.next = "S_X"
+                    with self.checked((self.value_bad, Status.VALUE)):
+                        m.next = "S_X"
             with m.Else():
                 m.next = "S_X"
 
