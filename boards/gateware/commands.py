@@ -88,7 +88,7 @@ class CommandStates:
                     m.d.sync += self.committed.eq(0)
                     m.next = "FINISH"
         with m.State("W_IDLE"):
-            with self.checked((self.value_bad, Status.VALUE)):
+            with self.values_checked():
                 self.when_idle("W_LANE")
 
     def read(self):
@@ -196,7 +196,7 @@ class CommandStates:
                 with m.If(last):
                     self.rates_done()
         with m.State("E_IDLE"):
-            with self.checked((self.value_bad, Status.VALUE)):
+            with self.values_checked():
                 self.when_idle("E_LO")
 
     def submit(self, state, then):
@@ -288,7 +288,7 @@ class CommandStates:
                         m.d.sync += self.store_addr.eq(self.store_base())
                         with m.If(self.storing):
                             self.seek(at(Command.STORE, "samples"))
-                    with self.checked((self.value_bad, Status.VALUE)):
+                    with self.values_checked():
                         m.next = "S_X"
             with m.Else():
                 m.next = "S_X"

@@ -211,6 +211,11 @@ class _Build(StoredStates, CommandStates):
         checks changes nothing, and VALUE is the last check of every command that has one."""
         self.m.d.sync += self.value_bad.eq(self.value_bad | bad)
 
+    def values_checked(self):
+        """Where a checking pass ends: fail with VALUE if ``note_value`` saw a bad value; the
+        body runs otherwise."""
+        return self.checked((self.value_bad, Status.VALUE))
+
     def payload_is(self, n: int):
         """The frame's payload has ``n`` bytes (compared on the framer's length, so no
         subtraction sits in the path)."""
