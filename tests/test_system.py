@@ -198,6 +198,10 @@ def _store_script():
                                              eta=(2, 3))[:-1]),                     # size
         _frame(Command.WRITE, 18, lane=0, word=0, values=(3,)),
         _epoch(19, 12, 0, 1),                                  # uncommitted model
+        # fields whose low bits are in range: the set's 12 samples take 4 bits, and the
+        # gateware holds indices in those (boards/gateware/stored.py): 16 = 0b10000
+        store(20, 16, 2), _epoch(21, 16 + 12, 0, 1), _epoch(22, 12, 16, 1),
+        _epoch(23, 12, 0, 16 + 1),
         encode_frame(Command.IDENTIFY, 30, b""),
     ]
 

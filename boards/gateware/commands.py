@@ -228,7 +228,8 @@ class CommandStates:
                          # registers)
                          self.samples_bytes.eq(_times(self.cur, lay.sample_bytes))]
             if lay.store_samples:   # STORE: past the store, or neither a new set nor its end
-                m.d.sync += self.bad_index.eq((self.sidx + self.cur > lay.store_samples)
+                m.d.sync += self.bad_index.eq(self.sidx_high
+                                              | (self.sidx + self.cur > lay.store_samples)
                                               | ((self.sidx != 0)
                                                  & (self.sidx != self.filled)))
             self.take()

@@ -29,16 +29,24 @@ class StoredStates:
 
     def _store_ports(self):
         m, ex, lay = self.m, self.ex, self.ex.layout
-        self.sidx = Signal(16)                # STORE: the first sample; EPOCH: the sample
+        # sample indices and counts are held in the bits of the store's size (the requests'
+        # u16 fields are checked whole: a field with bits above these is out of range)
+        self.index_bits = B = lay.store_samples.bit_length()
+        self.sidx = Signal(B)                 # STORE: the first sample; EPOCH: the sample
+        self.sidx_high = Signal()             # STORE: the index has bits above B
         self.store_addr = Signal(range(max(lay.store_words, 2)))
-        self.filled = Signal(16)              # the set: samples 0 .. filled - 1
+        self.filled = Signal(B)               # the set: samples 0 .. filled - 1
         self.epoch = Signal()                 # an EPOCH frame (in the RATES states)
-        self.n = Signal(16)                   # EPOCH: samples of the epoch
-        self.step = Signal(16)
-        self.left = Signal(16)                # samples left in the epoch
-        self.correct = Signal(16)
+        self.n = Signal(B)                    # EPOCH: samples of the epoch
+        self.step = Signal(B)
+        self.left = Signal(B)                 # samples left in the epoch
+        self.correct = Signal(B)
         self.bad_record = Signal()            # n 0 or above the set; start or step >= n
         m.d.comb += ex.store_addr.eq(self.store_addr)
+
+    def _high(self, word):
+        """``word`` (a u16 field) has bits above the store's sample indices."""
+        return word[self.index_bits:16].any()
 
     def store_base(self):
         """The store address of sample ``sidx``'s first word."""
@@ -64,21 +72,21 @@ class StoredStates:
             self.take()
             m.next = "ST_INDEX"
         with m.State("ST_INDEX"):             # word = the index
-            m.d.sync += self.sidx.eq(self.word)
+            m.d.sync += [self.sidx.eq(self.word), self.sidx_high.eq(self._high(self.word))]
             self.take()
             m.next = "SAMPLES"
 
     def epochs(self):
         """EPOCH n u16, start u16, step u16, eta u16 x L -> correct u16."""
-        m, L = self.m, self.L
-        past = self.word >= self.n            # one comparator for start and step
+        m, B = self.m, self.index_bits
+        past = self._high(self.word) | (self.word[:B] >= self.n)   # start or step >= n
         with m.State("EPOCH"):
             self.take()
             with self.checked((~self.payload_is(size(Command.EPOCH, self.ex.layout)),
                                Status.SIZE)):
                 m.next = "EP_N"
         with m.State("EP_N"):                 # word = n
-            m.d.sync += self.n.eq(self.word)
+            m.d.sync += [self.n.eq(self.word), self.bad_record.eq(self._high(self.word))]
             self.take()
             m.next = "EP_START"
         with m.State("EP_START"):
@@ -86,7 +94,8 @@ class StoredStates:
             m.next = "EP_START_HI"
         with m.State("EP_START_HI"):          # word = start (n's checks here, off the FSM)
             n_bad = (self.n == 0) | (self.n > self.filled)
-            m.d.sync += [self.sidx.eq(self.word), self.bad_record.eq(n_bad | past)]
+            m.d.sync += [self.sidx.eq(self.word), self.bad_record.eq(self.bad_record | n_bad
+                                                                     | past)]
             self.take()
             m.next = "EP_STEP"
         with m.State("EP_STEP"):
@@ -159,9 +168,10 @@ class StoredStates:
                     m.d.sync += step
                     m.next = "T_X"
         with m.State("T_LABEL"):              # rdata = the label
+            B = self.index_bits
             nxt = self.sidx + self.step       # the next sample of the epoch, mod n
-            wrapped = (nxt - self.n)[:17]     # negative (top bit set) when nxt < n
-            m.d.sync += [self.label.eq(rdata), self.sidx.eq(Mux(wrapped[16], nxt, wrapped))]
+            wrapped = (nxt - self.n)[:B + 1]  # negative (top bit set) when nxt < n (< 2^B)
+            m.d.sync += [self.label.eq(rdata), self.sidx.eq(Mux(wrapped[B], nxt, wrapped))]
             m.next = "T_SUBMIT"
         self.submit("T_SUBMIT", "T_RESULT")
         with m.State("T_RESULT"):
