@@ -249,7 +249,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if bit:
         fmax = "-" if bit.fmax_mhz is None else f"{bit.fmax_mhz:.1f}"
         print(f"bitstream: {bit.luts} / {bit.luts_available} logic cells, {bit.dsps} "
-              f"DSPs, Fmax {fmax} MHz at {bit.clock_mhz:g} MHz: "
+              f"DSPs, Fmax {fmax} MHz at {bit.clock_mhz:g} MHz (placement seed {bit.seed}): "
               + (bit.problem or f"ok, {bit.bitstream}"))
     files = write_report(result, args.report, sweep)
     if args.json:

@@ -182,11 +182,12 @@ def _system_lines(result: Comparison) -> list[str]:
         fmax = "-" if bit.fmax_mhz is None else f"{bit.fmax_mhz:.1f}"
         lines += [f"## The bitstream ({result.board})", "",
                   markdown_table(["logic cells", "FFs", "DSPs", "block RAMs", "SPRAMs",
-                                  "clock MHz", "Fmax MHz", "seconds"],
+                                  "clock MHz", "Fmax MHz", "placement seed", "seconds"],
                                  [[f"{bit.luts} / {bit.luts_available}", bit.ffs,
                                    f"{bit.dsps} / {bit.dsps_available}",
                                    f"{bit.brams} / {bit.brams_available}", bit.sprams,
-                                   f"{bit.clock_mhz:g}", fmax, f"{bit.seconds:.0f}"]]),
+                                   f"{bit.clock_mhz:g}", fmax, bit.seed,
+                                   f"{bit.seconds:.0f}"]]),
                   "", f"The design {verdict}"
                   + (f": `{bit.bitstream}`." if bit.bitstream else "."), ""]
     return lines

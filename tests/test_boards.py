@@ -142,6 +142,54 @@ def test_build_report_names_the_resource_or_the_clock():
     assert keys <= set(slow.to_dict())
 
 
+def _placer(outcomes, calls):
+    """A stand-in for nextpnr: seed -> the system clock's MHz (None: placement failed, with
+    ``over`` logic cells used), writing the log a build keeps per seed."""
+    from ghostfpga.boards.bitstream.tools import Placement
+
+    def place(fpga, build_dir, constraints, clock, seed):
+        calls.append(seed)
+        (build_dir / "nextpnr.log").write_text(f"seed {seed}")
+        fmax, used = outcomes[seed]
+        util = {"ICESTORM_LC": (used, 5280)}
+        return Placement(util, None if fmax is None else {"clk": fmax},
+                         None if fmax is not None else "ERROR: failed")
+    return place
+
+
+@pytest.mark.parametrize("outcomes, tries, chosen, calls", [
+    ({1: (29.5, 5140), 2: (31.2, 5140), 3: (30.4, 5140)}, 3, 2, [1, 2]),   # the first to meet
+    ({4: (30.2, 5140)}, 3, 4, [4]),                                      # met at once
+    ({1: (28.0, 5140), 2: (29.6, 5140), 3: (29.1, 5140)}, 3, 2, [1, 2, 3]),  # none: the best
+    ({1: (None, 5200), 2: (30.5, 5200)}, 3, 2, [1, 2]),     # failed to place: another seed
+    ({1: (None, 5500)}, 3, 1, [1]),                         # over the device: no seed helps
+    ({1: (29.5, 5140)}, 1, 1, [1]),                         # one try only
+])
+def test_a_build_places_seed_after_seed_until_one_meets_the_clock(
+        tmp_path, monkeypatch, outcomes, tries, chosen, calls):
+    from ghostfpga.boards.bitstream import build as build_module
+    from ghostfpga.devices import DEVICES
+
+    seen, steps = [], []
+    monkeypatch.setattr(build_module, "place_and_route", _placer(outcomes, seen))
+    first = min(outcomes)
+    placed, seed, tried = build_module.place_until_met(
+        DEVICES["up5k"], tmp_path, [], 30.0, first, tries, steps.append)
+    assert (seed, seen) == (chosen, calls)
+    assert tried == [{"seed": s, "fmax_mhz": outcomes[s][0]} for s in calls]
+    assert placed.fmax == (None if outcomes[seed][0] is None else {"clk": outcomes[seed][0]})
+    assert sorted(p.name for p in tmp_path.glob("nextpnr-seed*.log")) == \
+        [f"nextpnr-seed{s}.log" for s in calls]
+    assert len(steps) == len(calls)
+    if len(calls) > 1:
+        assert f"again with seed {calls[1]} (seed {calls[0]} " in steps[1]
+    report = _report(fmax_mhz=outcomes[seed][0], clock_mhz=30.0, seed=seed, placements=tried)
+    if outcomes[seed][0] is not None and outcomes[seed][0] < 30.0:
+        assert report.problem.endswith(f"{outcomes[seed][0]:.1f} MHz after routing "
+                                       + (f"(the best of seeds {calls[0]} to {calls[-1]})"
+                                          if len(calls) > 1 else f"(seed {seed})"))
+
+
 def test_build_cli_refuses_a_config_for_another_device(tmp_path, capsys):
     assert main(["build", "--board", "icebreaker", "--config",
                  str(Path(EXAMPLES / "ulx3s_digits.toml"))]) == 2
