@@ -8,6 +8,7 @@ as Amaranth expressions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from amaranth.hdl import Cat, Module
@@ -83,6 +84,14 @@ class Build:
     @property
     def tied_ghosts(self) -> bool:
         return self.smap.tied_ghosts
+
+    @cached_property
+    def eta_ahead(self) -> bool:
+        """Whether a learning pass computes split rows' scaled errors ahead
+        (hdl/passes/learn.py ``uses_eta_ahead``): lane P - 1 is then the ETA lane, and every
+        lane takes a shared scaled error."""
+        from .passes.learn import uses_eta_ahead
+        return uses_eta_ahead(self)
 
     def addr(self, memory: str, region, word):
         """The address of ``word`` of ``region`` (a layer, or "x") of state memory

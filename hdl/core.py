@@ -55,7 +55,6 @@ from .intake import SampleIntake
 from .lane import MacLane
 from .memory import weight_ram_banks, weight_ram_bits, weight_read_registered
 from .operands import Fetch, Issue, eta_formats
-from .passes.learn import uses_eta_ahead
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
@@ -128,7 +127,7 @@ class GhostCore(wiring.Component):
         lanes, banks = [], []
         etas = {"eta_bits": max(fmt.eta_bits, STEP_BITS),
                 "eta_shifts": tuple(eta_formats(b))} if b.normalized else {}
-        ahead = uses_eta_ahead(b)   # lane P - 1 computes split rows' scaled errors ahead
+        ahead = b.eta_ahead   # lane P - 1 computes split rows' scaled errors ahead
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
                            mac_shifts=(fwd_shift, fmt.feedback_shift, 0), ram_bits=ram_bits,

@@ -118,8 +118,7 @@ class Issue:
         self.i_bias_lane = delay(m, f.bias_lane, 1, "bias_lane")
         self.i_host_lane = delay(m, core.host_lane, 1, "host_lane")
         self.o_op = [delay(m, f.op[p], 2, f"op{p}") for p in range(b.P)]
-        from .passes.learn import uses_eta_ahead
-        if uses_eta_ahead(b):   # (no registers where no walk computes scaled errors ahead)
+        if b.eta_ahead:   # (no registers where no walk computes scaled errors ahead)
             self.i_ahead = delay(m, f.eta_ahead, 1, "eta_ahead")
             self.o_ahead, self.o_take = delay(m, self.i_ahead, 1, "eta_ahead_i"), \
                 delay(m, f.take, 2, "take")
