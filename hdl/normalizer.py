@@ -28,7 +28,8 @@ square registered, the sum registered."""
 
 NORMALIZER_CYCLES = STEP_BITS + 1
 """Cycles from ``start`` to the cycle ``step`` is valid in: the start, then one quotient bit a
-cycle (the sequencer's NORM pass, hdl/program.py)."""
+cycle (the NORM pass starts it; the learning pass that uses the step starts this many cycles
+after the start or later: hdl/schedule.py)."""
 
 
 class Normalizer(wiring.Component):

@@ -45,7 +45,7 @@ class PassKind(enum.Enum):
     LEARN = "learn"              # W_k += eta_k e_k r_{k-1}
     LEARN_V = "learn_V"          # learned: V_k
     LEARN_Q = "learn_Q"          # learned: Q_k
-    NORM = "norm"                # normalized learned: the step of V_k's or Q_k's fit
+    NORM = "norm"                # normalized learned: start the step of V_k's or Q_k's fit
 
 
 # the element passes (one unit a cycle through the element pipeline) and the layer they walk:
@@ -224,7 +224,9 @@ class Program:
         """Cycles from pass ``n``'s last fetch to its last state write (what a pass waits at
         a barrier of hdl/schedule.py)."""
         op, K = self.passes[n], PassKind
-        if op.kind in (K.ARGMAX, K.LOOP, K.NORM):
+        if op.kind == K.NORM:   # its quotient (the learning pass that uses it waits for it)
+            return NORMALIZER_CYCLES - 1
+        if op.kind in (K.ARGMAX, K.LOOP):
             return 0
         if op.kind in LEARN_KINDS:   # learning passes follow each other without a drain
             following = self.passes[n + 1] if n + 1 < len(self.passes) else None
@@ -253,8 +255,8 @@ class Program:
             return sizes[op.layer + ELEMENT_KINDS[op.kind] + 1]
         if op.kind == K.LOOP:
             return 1
-        if op.kind == K.NORM:
-            return NORMALIZER_CYCLES
+        if op.kind == K.NORM:   # the start; the division runs beside the passes after it
+            return 1
         slot = self.slot(op)
         lm = slot.lane_map
         if op.kind in LEARN_KINDS:

@@ -22,8 +22,10 @@ a collision: hdl/memory.py). The drain of pass n is the gap before pass n + 1.
 What the model leaves out is kept out of the overlap by barriers, where a pass waits for every
 earlier event and at least its old drain (the stage of its last write): the weights (a
 learning pass writes them inside the lanes, and its lanes take their weight address two
-stages late), the normalizer (a tapping pass feeds it; ``NORM`` divides), and the dynamics
-step's loop (it jumps back). (The result has no pass: the argmax's registers offer it.)
+stages late), the normalizer (a tapping pass feeds it; ``NORM`` starts its division), and
+the dynamics step's loop (it jumps back). The division runs beside the passes after ``NORM``:
+the learning pass that uses its step starts ``NORMALIZER_CYCLES`` after ``NORM`` or later
+(its first ETA then reads the step in the cycle the quotient is complete). (The result has no pass: the argmax's registers offer it.)
 ``tests/test_memory_collisions.py`` and the arbiters' conflict flags (hdl/arbiter.py) check the
 model on whole training runs; co-simulation checks every value.
 """
@@ -33,6 +35,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from .normalizer import NORMALIZER_CYCLES
 from .operands import broadcasts_from_a
 from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
 from .stages import settle_write_lag, stage
@@ -45,9 +48,10 @@ ALL = None                            # every bank
 P0, P1 = stage("P0"), stage("P1")
 E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
 # barriers (module docstring): these passes start after every earlier event; the pass after
-# these (or after a pass that taps the normalizer) too
+# these (or after a pass that taps the normalizer) too. (After NORM no barrier: it started
+# after every earlier event, and only the learning pass that uses its step waits for it.)
 WAITS_BEFORE = (K.LOOP, K.NORM)
-WAITS_AFTER = (K.LOOP, K.NORM) + LEARN_KINDS
+WAITS_AFTER = (K.LOOP,) + LEARN_KINDS
 
 
 def _ev(t, port, memory=None, addr=None, banks=ALL, write=False):
@@ -355,6 +359,7 @@ def schedule(program, old_drain) -> tuple[list[int], set[int]]:
     passes = _Passes(program)
     ops = program.passes
     timeline, drains, end, one_bank = _Timeline(), [], 0, set()
+    divided = 0   # the cycle the latest NORM's quotient is complete in
 
     def first_fit(evs, n):
         if n == 0:
@@ -362,6 +367,8 @@ def schedule(program, old_drain) -> tuple[list[int], set[int]]:
         prev, op = ops[n - 1], ops[n]
         barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE or prev.tap
         start = max(end + old_drain(n - 1), timeline.last + 1) if barrier else end
+        if passes.normalized and op.kind in (K.LEARN_V, K.LEARN_Q):   # the fit's step
+            start = max(start, divided)
         while not timeline.fits(evs, start):
             start += 1
         return start
@@ -377,6 +384,8 @@ def schedule(program, old_drain) -> tuple[list[int], set[int]]:
                 one_bank.add(n)
         if n:
             drains.append(start - end)
+        if op.kind == K.NORM:
+            divided = start + NORMALIZER_CYCLES
         timeline.place(evs, start)
         end = start + program.fetch_cycles(n)
     drains.append(old_drain(len(ops) - 1))   # the last pass: its writes before busy falls

@@ -15,7 +15,6 @@ from __future__ import annotations
 from amaranth.hdl import Signal, unsigned
 
 from .lane import LaneOp
-from .normalizer import NORMALIZER_CYCLES
 from .passes import EMITTERS
 from .stages import Round, Src, bits
 
@@ -36,8 +35,6 @@ class Counters:
         self.P = P
         self.g = Signal(idx, name="g")
         longest = max(max_cols, max(sizes)) + 3
-        if b.normalized:   # (the NORM pass counts its cycles in c)
-            longest = max(longest, NORMALIZER_CYCLES)
         self.c = Signal(bits(longest), name="c")
         self.cl, self.cw = Signal(bits(P), name="cl"), Signal(idx, name="cw")
         self.waddr = Signal.like(b.fetch.addr, name="waddr")

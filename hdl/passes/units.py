@@ -4,7 +4,6 @@ updates of dynamics, and the dynamics step's loop; and the normalizer's division
 
 from __future__ import annotations
 
-from ..normalizer import NORMALIZER_CYCLES
 from ..program import ELEMENT_KINDS, PassKind
 from .build import PassBuild
 
@@ -86,14 +85,12 @@ def _element_update(b, n, op):
 
 def emit_norm(b, n, op) -> PassBuild:
     """The step of V_k's or Q_k's fit: start the normalizer on the rates the pass before fed
-    it, wait for the quotient (NORMALIZER_CYCLES)."""
-    m, count, norm = b.m, b.count, b.issue.normalizer
+    it, in one cycle. The quotient is found in the shadow of the passes after it: the
+    learning pass that uses it starts NORMALIZER_CYCLES after the start or later
+    (hdl/schedule.py ``schedule``), and nothing between reads the step."""
+    m, norm = b.m, b.issue.normalizer
 
     def fetch():
-        m.d.comb += [norm.start.eq(count.c == 0), norm.sel.eq(int(op.memory == "Q"))]
-        with m.If(count.c == NORMALIZER_CYCLES - 1):
-            count.reset_c()
-            b.sequencer.leave(n)
-        with m.Else():
-            m.d.sync += count.c.eq(count.c + 1)
+        m.d.comb += [norm.start.eq(1), norm.sel.eq(int(op.memory == "Q"))]
+        b.sequencer.leave(n)
     return PassBuild(fetch)
