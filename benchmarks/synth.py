@@ -1,7 +1,7 @@
 """Synthesis and place-and-route of the bare core with the YoWASP tools.
 
 Usage:  python benchmarks/synth.py [--device up5k|ecp5-85f] [--lanes 8] [--layers 4,30,3]
-                                   [--variant tied|replay|learned] [--ghost-rule RULE]
+                                   [--variant tied|replay|learned] [--ghost-rule RULE] [--seed S]
                                    [--no-split-rows] [--system] [--build-dir DIR] [--json OUT]
 
 Builds the core of the given config inside a minimal serial shell (boards/bitstream/synth.py) with Yosys
@@ -30,6 +30,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lanes", type=int, default=8)
     parser.add_argument("--layers", default="4,30,3")
     parser.add_argument("--freq", type=float, default=24.0, help="target clock in MHz")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="nextpnr placement seed (default 1; placements of one design "
+                             "differ by about 1 MHz on the iCE40, up to 10 %% on the ECP5)")
     parser.add_argument("--variant", default="tied", choices=VARIANTS)
     parser.add_argument("--ghost-rule", default="normalized", choices=GHOST_RULES,
                         help="with --variant learned: how the ghosts learn")
@@ -54,8 +57,9 @@ def main(argv=None) -> int:
         print(f"  synthesizing {args.layers} ({args.variant}) with {args.lanes} lanes for "
               f"{args.device} ...", file=sys.stderr)
         core = synthesize(config, Path(args.build_dir or Path(tmp) / "core"), args.freq,
-                          system=args.system)
-    r = core.to_dict() | {"split_rows": not args.no_split_rows, "system": args.system,
+                          seed=args.seed, system=args.system)
+    r = core.to_dict() | {"seed": args.seed, "split_rows": not args.no_split_rows,
+                          "system": args.system,
                           "variant": args.variant,
                           "ghost_rule": args.ghost_rule if args.variant == "learned" else None}
     print(table(["device", "layers", "variant", "P", "split rows", "logic cells", "DSPs",

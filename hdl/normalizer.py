@@ -3,7 +3,10 @@ the presynaptic rates it is fed, then one restoring division.
 
 ``add`` adds ``value``^2 to the sum (one rate a cycle, rate format), through two registers
 (the rate, then its square: the path from the state memory's read through the operand select
-ends at the first), so the sum holds it ``ADD_LATENCY`` cycles after the cycle of ``add``.
+ends at the first), so the sum holds it three cycles after the cycle of ``add``, and the
+start's decisions (an empty sum, a saturated step of either fit) are registered from the sum
+a cycle later: ``ADD_LATENCY`` (the path from the state decode that starts a fit meets no
+comparison of the sum).
 ``start`` (one cycle, ``sel`` picks the fit: 0 = V's fraction bits, 1 = Q's; at least
 ``ADD_LATENCY`` cycles after the last ``add``) takes the sum, clears it for the next fit and
 divides: ``step`` = floor(2^(frac + 2 rate_frac) / sum), saturated to STEP_BITS bits,
@@ -22,9 +25,9 @@ from ghostfpga.golden.numerics import Q_STEP_FRAC, STEP_BITS, V_STEP_FRAC, Forma
 
 __all__ = ["Normalizer", "NORMALIZER_CYCLES", "ADD_LATENCY"]
 
-ADD_LATENCY = 3
+ADD_LATENCY = 4
 """Cycles from an ``add`` to the first ``start`` that counts it: the rate registered, its
-square registered, the sum registered."""
+square registered, the sum registered, the start's comparisons of the sum registered."""
 
 NORMALIZER_CYCLES = STEP_BITS + 1
 """Cycles from ``start`` to the cycle ``step`` is valid in: the start, then one quotient bit a
@@ -66,13 +69,19 @@ class Normalizer(wiring.Component):
             m.d.sync += total.eq(total + square)
         numerator = Mux(self.sel, self.numerators[1], self.numerators[0])
         m.d.comb += [self.busy.eq(count != 0), self.step.eq(quotient)]
+        # the start's comparisons of the sum, registered (ADD_LATENCY): the sum is empty; the
+        # quotient of each fit's numerator needs more bits than the step has
+        empty = Signal()
+        saturates = [Signal(name=f"saturates_{fit}") for fit in "VQ"]
+        m.d.sync += [empty.eq(total == 0)]
+        m.d.sync += [flag.eq(total <= (value >> STEP_BITS))   # value >= total << STEP_BITS
+                     for flag, value in zip(saturates, self.numerators)]
         with m.If(self.start):
-            saturates = numerator >= (total << STEP_BITS)   # the quotient needs more bits
+            saturated = Mux(self.sel, saturates[1], saturates[0])
             m.d.sync += [total.eq(0), rem.eq(numerator),
                          divisor.eq(total << (STEP_BITS - 1)),
-                         quotient.eq(Mux(total == 0, 0,
-                                         Mux(saturates, (1 << STEP_BITS) - 1, 0))),
-                         count.eq(Mux((total == 0) | saturates, 0, STEP_BITS))]
+                         quotient.eq(Mux(empty, 0, Mux(saturated, (1 << STEP_BITS) - 1, 0))),
+                         count.eq(Mux(empty | saturated, 0, STEP_BITS))]
         with m.Elif(count != 0):
             fits = rem >= divisor
             m.d.sync += [rem.eq(Mux(fits, rem - divisor, rem)),
