@@ -23,9 +23,10 @@ What the model leaves out is kept out of the overlap by barriers, where a pass w
 earlier event and at least its old drain (the stage of its last write): the weights (a
 learning pass writes them inside the lanes, and its lanes take their weight address two
 stages late), the normalizer (a tapping pass feeds it; ``NORM`` starts its division), and
-the dynamics step's loop (it jumps back). The division runs beside the passes after ``NORM``:
-the learning pass that uses its step starts ``NORMALIZER_CYCLES`` after ``NORM`` or later
-(its first ETA then reads the step in the cycle the quotient is complete). (The result has no pass: the argmax's registers offer it.)
+the dynamics step's loop (it jumps back). (The result has no pass: the argmax's registers
+offer it.) The division runs beside the passes after ``NORM``: the learning pass that uses
+its step starts ``NORMALIZER_CYCLES`` after ``NORM`` or later (its first ETA then reads the
+step in the cycle the quotient is complete).
 ``tests/test_memory_collisions.py`` and the arbiters' conflict flags (hdl/arbiter.py) check the
 model on whole training runs; co-simulation checks every value.
 """
