@@ -172,6 +172,7 @@ def test_a_build_places_seed_after_seed_until_one_meets_the_clock(
 
     seen, steps = [], []
     monkeypatch.setattr(build_module, "place_and_route", _placer(outcomes, seen))
+    (tmp_path / "nextpnr-seed9.log").write_text("an earlier build's")
     first = min(outcomes)
     placed, seed, tried = build_module.place_until_met(
         DEVICES["up5k"], tmp_path, [], 30.0, first, tries, steps.append)

@@ -147,9 +147,11 @@ def place_until_met(fpga, build_dir: Path, constraints: list[str], clock: float,
     meets the clock, at most ``tries`` of them; a placement that fails with a resource over
     the device is not tried again (no seed changes that). Returns the placement on disk
     when one met the clock, else the fastest (its seed, and ``{"seed", "fmax_mhz"}`` of every
-    try). Each try's nextpnr log stays as ``nextpnr-seed<S>.log``; ``nextpnr.log``, the
-    report and the placed design are the last try's, which is the one returned whenever one
-    met the clock."""
+    try). Each try's nextpnr log stays as ``nextpnr-seed<S>.log`` (an earlier build's are
+    removed first); ``nextpnr.log``, the report and the placed design are the last try's,
+    which is the one returned whenever one met the clock."""
+    for stale in build_dir.glob("nextpnr-seed*.log"):
+        stale.unlink()
     placements, best = [], None
     for attempt in range(tries):
         this = seed + attempt
