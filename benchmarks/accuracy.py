@@ -20,6 +20,7 @@ from pathlib import Path
 from ghostfpga.config import Config
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.runs import prepare, run_parallel, run_training
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 
@@ -125,4 +126,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "accuracy.py"))

@@ -35,6 +35,7 @@ from ghostfpga.boards.bitstream.tools import tool_path
 from ghostfpga.config import Config
 from ghostfpga.devices import DEVICES
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 TOP = "ghost_system"
@@ -187,4 +188,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "area.py"))

@@ -23,6 +23,7 @@ from ghostfpga.boards.bitstream.build import build
 from ghostfpga.boards.bitstream.catalog import BOARDS, EXAMPLES
 from ghostfpga.config import Config
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -91,4 +92,4 @@ def _tries(row: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "boards.py"))

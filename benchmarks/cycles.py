@@ -27,6 +27,7 @@ from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.sim.core.cocotb_sim import cosimulate
 from ghostfpga.sim.cocotb_build import simulator_available
 from ghostfpga.sim.core.protocol import Sample, predicted_sample_cycles
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 
@@ -133,4 +134,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "cycles.py"))

@@ -29,6 +29,7 @@ from ghostfpga.golden.ghost import GhostModel
 from ghostfpga.golden.training import train
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.runs import prepare, run_parallel
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 
@@ -150,4 +151,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "fixed_accuracy.py"))

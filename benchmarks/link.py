@@ -21,6 +21,7 @@ from ghostfpga.config import Config
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.hardware import run_on_device
 from ghostfpga.report import outputs_or_exit, table, write_json
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = HERE.parent / "examples" / "icebreaker_yinyang.toml"
@@ -73,4 +74,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "link.py"))

@@ -19,6 +19,7 @@ from ghostfpga.boards.bitstream.catalog import EXAMPLES
 from ghostfpga.config import Config
 from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -81,4 +82,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "overlap.py"))

@@ -20,6 +20,7 @@ from pathlib import Path
 from ghostfpga.boards.bitstream.synth import synthesize
 from ghostfpga.config import GHOST_RULES, VARIANTS, Config, Hardware
 from ghostfpga.report import outputs_or_exit, table, write_json
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,4 +84,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "synth.py"))

@@ -36,6 +36,7 @@ from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.sim.core.cocotb_sim import cosimulate
 from ghostfpga.sim.core.protocol import Sample
+from ghostfpga.stopping import run_stoppable
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "examples"
@@ -214,4 +215,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stoppable(main, "throughput.py"))

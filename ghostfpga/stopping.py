@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 
-__all__ = ["Stopped", "stop_on_signals", "SIGNALS"]
+__all__ = ["Stopped", "stop_on_signals", "SIGNALS", "run_stoppable"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -52,3 +53,17 @@ def stop_on_signals():
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def run_stoppable(main, name: str) -> int:
+    """Run a script's ``main()`` (benchmarks/) as the CLI runs a command: a signal of
+    ``SIGNALS`` unwinds it (``subprocess.run`` kills the tool it waits for, so no Yosys,
+    nextpnr or simulator outlives a stopped script), ``name`` prints one line, and the exit
+    code is 128 + the signal's number."""
+    try:
+        with stop_on_signals():
+            return main()
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+        print(f"\n{name}: stopped ({stop.name})", file=sys.stderr)
+        return stop.exit_code

@@ -132,3 +132,38 @@ def test_a_stopped_build_leaves_no_compiler_running(tmp_path):
         for process in (orphan, compiler, other):
             process.kill()
             process.wait(timeout=10)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:   # (it ended meanwhile)
+        return ""
+
+
+def test_a_stopped_benchmark_leaves_no_tool_running(tmp_path):
+    """A benchmark script stopped by SIGTERM (``timeout``, a batch system) while it waits for
+    a tool (here ``benchmarks/area.py`` in Yosys) exits with 143 and one line, and the tool
+    goes with it (ghostfpga/stopping.py ``run_stoppable``)."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "area.py"
+    proc = subprocess.Popen([sys.executable, str(script), "--json", str(tmp_path / "a.json"),
+                             "--md", str(tmp_path / "a.md")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("yosys" in _cmdline(p) for p in _alive(_descendants(proc.pid))):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "Yosys never started"
+            time.sleep(0.2)
+        children = _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+        assert proc.stderr.read().rstrip().splitlines()[-1] == "area.py: stopped (SIGTERM)"
+        deadline = time.monotonic() + 20
+        while _alive(children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(children)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
