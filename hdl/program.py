@@ -79,10 +79,12 @@ class Pass:
 def build_program(plan) -> list[Pass]:
     """The passes of one training sample, in order.
 
-    ``sweep``: forward passes, [tied or random feedback: the output's fixed-point iterations
-    (settle), whose walk computes the argmax too; else the argmax, then learned: the ghosts'
-    forward passes over V and Q and the free feedback; replay: hold passes; then settle],
-    feedback passes (top hidden layer down), learning. ``dynamics``: the same free
+    ``sweep``: forward passes, the output's fixed-point iterations (settle), whose walk
+    computes the argmax too, [learned: the ghosts' forward passes over V and Q and the free
+    feedback; replay: hold passes], feedback passes (top hidden layer down), learning. (The
+    settling reads the output's drives and the target alone, which no free-phase pass
+    writes, and writes the output's errors, which only the feedback passes read: so it
+    comes first for every variant, and an inference ends with it.) ``dynamics``: the same free
     phase, then ``steps`` Euler steps, each: the drives of the current state, per hidden layer
     k from the bottom up the ghost update and feedback source of layer k + 1 and the feedback
     pass that steps u_k, then the output's step; LOOP repeats the step. Then the final drives,
@@ -93,9 +95,8 @@ def build_program(plan) -> list[Pass]:
     hidden = range(L - 1)
     normalized = plan.config.fits_ghosts
     sweep = plan.config.schedule == "sweep"
-    settle_first = sweep and variant not in ("replay", "learned")
     ops = each(K.FWD, range(L))
-    ops += [Pass(K.SETTLE, argmax=True)] if settle_first else [Pass(K.ARGMAX, argmax=True)]
+    ops += [Pass(K.SETTLE, argmax=True)] if sweep else [Pass(K.ARGMAX, argmax=True)]
     if normalized:
         ops += _fits(plan)
     elif variant == "learned":
@@ -103,7 +104,7 @@ def build_program(plan) -> list[Pass]:
     if variant == "replay":
         ops += each(K.HOLD, hidden)
     if sweep:
-        ops += ([] if settle_first else [Pass(K.SETTLE)]) + each(K.FB, range(L - 2, -1, -1))
+        ops += each(K.FB, range(L - 2, -1, -1))
     else:
         if variant == "learned":
             ops += each(K.SAVE, hidden) + ([] if normalized else each(K.SAVE_A, hidden))
