@@ -262,8 +262,6 @@ class Program:
         lm = slot.lane_map
         if op.kind in LEARN_KINDS:
             walk, rows = (lm.chunks, slot.rows) if lm.by_columns else (slot.cols, slot.groups)
-            if plan.config.variant in ("replay", "learned"):   # an ETA and a wait per row
-                return rows * (walk + 2)
             if self.eta_ahead(n):   # the ETA lane computes the rows' scaled errors
                 return 2 + rows * walk
             return 2 + rows * walk + (rows - 1)   # the next row's ETA overlaps

@@ -200,7 +200,6 @@ class _Passes:
         lm = walk.slot.lane_map
         length = lm.chunks if lm.by_columns else walk.slot.cols
         rows = walk.slot.rows if lm.by_columns else walk.slot.groups
-        overlap = not self.held
         ahead = eta_ahead(self, walk)
         out, t = [], 0
 
@@ -238,12 +237,11 @@ class _Passes:
                     out += learn(t, c)
                     t += 1
             return out
+        out += eta(0, 0)
+        t = 2   # the first row's ETA, then a wait; the next row's just before a row's last
         for g in range(rows):
-            if g == 0 or not overlap:
-                out += eta(t, g)
-                t += 2   # the ETA, then a wait
             for c in range(length):
-                if overlap and c == length - 1 and g != rows - 1:
+                if c == length - 1 and g != rows - 1:
                     out += eta(t, g + 1)
                     t += 1
                 out += learn(t, c)

@@ -96,9 +96,9 @@ def emit_learn(b, n, op) -> PassBuild:
 def _learn(b, n, walk: LearnWalk):
     """Per row group (rows layout) or row (columns layout) one ETA and one LEARN per word.
     An ETA must issue two cycles before the first LEARN that uses it, so the next row's ETA
-    goes just before the last LEARN of the current row: one extra cycle per row (two with
-    replay and learned ghosts, whose ETA and LEARN operands share a memory port). That ETA
-    carries the last LEARN's address: the lanes read its weight in the ETA's read cycle and
+    goes just before the last LEARN of the current row: one extra cycle per row (replay and
+    learned ghosts too: their ETA reads the row's ``a`` words in its own cycle, and the
+    LEARNs read the rates' in theirs). That ETA carries the last LEARN's address: the lanes read its weight in the ETA's read cycle and
     hold it through the next, where the word before it is written (hdl/lane.py). A walk
     that computes its scaled errors ahead (``eta_ahead``) has no such slot: after the first
     row's ETA and the wait (where the ETA lane computes the second row's), one LEARN a
@@ -106,7 +106,6 @@ def _learn(b, n, walk: LearnWalk):
     m, count = b.m, b.count
     lm = walk.slot.lane_map
     length = lm.chunks if lm.by_columns else walk.slot.cols
-    overlap = not b.held
     ahead = eta_ahead(b, walk)
     m.d.comb += [b.fetch.eta.eq(walk.eta), b.fetch.learn.eq(1)]
     if b.normalized:
@@ -130,18 +129,15 @@ def _learn(b, n, walk: LearnWalk):
             word2 = Mux(count.gl >= b.P - 2, count.gw + 1, count.gw)
             with m.If((count.c == length - 1) & (count.g < rows - 2)):
                 _issue_eta_ahead(b, walk, lane2, word2)
-            _advance(b, n, length, rows, overlap)
-        elif overlap:
+            _advance(b, n, length, rows)
+        else:
             with m.If((count.c == length - 1) & (count.g != rows - 1) & ~count.eta_next):
                 _issue_eta(b, walk, count.g + 1, next_gl, next_gw)
                 m.d.comb += b.fetch.addr.eq(count.waddr)   # (the last LEARN's, read ahead)
                 m.d.sync += count.eta_next.eq(1)
             with m.Else():
                 _issue_learn(b, walk, length)
-                _advance(b, n, length, rows, overlap)
-        else:
-            _issue_learn(b, walk, length)
-            _advance(b, n, length, rows, overlap)
+                _advance(b, n, length, rows)
 
 
 def _issue_eta(b, walk, index, lane, word):
@@ -195,7 +191,7 @@ def _issue_learn(b, walk, length):
                 m.d.comb += f.op[p].eq(LaneOp.LEARN)
 
 
-def _advance(b, n, length, rows, overlap):
+def _advance(b, n, length, rows):
     """The next word; after a row's last, the next row; after the last row, the next pass."""
     m, count = b.m, b.count
     with m.If(count.c == length - 1):
@@ -207,7 +203,5 @@ def _advance(b, n, length, rows, overlap):
             b.sequencer.leave(n, point_next=True)
         with m.Else():
             count.step_g()
-            if not overlap:
-                m.d.sync += count.phase.eq(0)
     with m.Else():
         count.step_c()
