@@ -36,6 +36,12 @@ def _samples(rng, n, bad=None):
     return _req(Command.TRAIN, count=n, samples=samples)
 
 
+def _depth(config) -> int:
+    """Words of a lane's weight memory."""
+    from ghostfpga.hdl.plan import Plan
+    return Plan(config).depth
+
+
 def _script(config):
     """Frames exercising every command, status and session rule, in order."""
     rng = np.random.default_rng(0)
@@ -70,6 +76,12 @@ def _script(config):
         encode_frame(Command.STORE, 22, bytes(3)),             # no on-board set: no command
         encode_frame(Command.IDENTIFY, 200, b""),              # a new session at any number
         _frame(Command.READ, 201, lane=0, word=0, count=6),
+        # range, checked before the values: the last value past the lane's memory (a range
+        # check of the previous command's address would pass it and refuse VALUE)
+        _frame(Command.WRITE, 202, lane=0, word=_depth(config) - 1, values=(1, -129)),
+        # range: the last word past the lane's memory (a range check of the previous
+        # command's count, 2, would pass it)
+        _frame(Command.READ, 203, lane=0, word=_depth(config) - 2, count=3),
     ], image
 
 
