@@ -9,6 +9,7 @@ from ghostfpga.boards.host.fake import FakeDevice, image_crc
 from ghostfpga.boards.protocol import (REPLIES, REQUESTS, Command, LinkLayout, Status,
                                        cobs_decode, encode_frame, parse_body)
 from ghostfpga.config import Config, Hardware, Link, Numerics
+from ghostfpga.hdl.plan import Plan
 from ghostfpga.sim.system.amaranth_sim import exchange_bytes
 
 
@@ -38,7 +39,6 @@ def _samples(rng, n, bad=None):
 
 def _depth(config) -> int:
     """Words of a lane's weight memory."""
-    from ghostfpga.hdl.plan import Plan
     return Plan(config).depth
 
 
