@@ -278,7 +278,7 @@ class Program:
         """Whether learning pass ``n`` computes its rows' scaled errors ahead in the ETA lane
         (hdl/passes/learn.py ``eta_ahead``)."""
         from .passes.learn import eta_ahead, learn_walk_of
-        from .schedule import pass_context
+        from .events import pass_context
         if self._context is None:
             self._context = pass_context(self)
         return eta_ahead(self._context, learn_walk_of(self._context, self.passes[n]))

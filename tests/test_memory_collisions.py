@@ -17,6 +17,7 @@ from ghostfpga.devices import DEVICES
 from ghostfpga.golden.datasets import yinyang
 from ghostfpga.golden.fixed import FixedModel
 from ghostfpga.hdl import GhostCore
+from ghostfpga.hdl.lane import LaneOp
 from ghostfpga.sim.core.driver import AmaranthPorts, CoreDriver
 from ghostfpga.sim.core.protocol import Protocol, Sample
 
@@ -68,8 +69,17 @@ def _run(config):
         ports += [(f"state{p}.{name}", port, 1) for p, bank in enumerate(core.banks)
                   for name, port in bank.ports.items()]
 
+        issued = []   # each cycle: every lane's operation at issue (hdl/lane.py)
+
         def check():
             cycles[0] += 1
+            issued.append([ctx.get(lane.op) for lane in core.lanes])
+            if len(issued) > 2:   # the weight read port: a MAC reads at issue, a LEARN two
+                # cycles after its issue (both a cycle earlier on the ECP5)
+                for p, (now, before) in enumerate(zip(issued[-1], issued[-3])):
+                    if now == LaneOp.MAC and before == LaneOp.LEARN:
+                        conflicts.append((f"lane{p} weight read", cycles[0]))
+                del issued[0]
             for label, (_, rd, wr), row in ports:
                 if (ctx.get(wr.en) and ctx.get(rd.en)
                         and ctx.get(rd.addr) // row == ctx.get(wr.addr) // row):

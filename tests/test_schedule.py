@@ -7,7 +7,7 @@ import pytest
 
 from ghostfpga.config import Config, Hardware
 from ghostfpga.hdl import Plan
-from ghostfpga.hdl.schedule import WAITS_AFTER, events
+from ghostfpga.hdl.schedule import AFTER_LEARN, WAITS_AFTER, after_learn, events
 from ghostfpga.hdl.stages import stage
 from ghostfpga.sim.characterize import CHARACTERIZED
 from ghostfpga.sim.configs import COSIMULATED
@@ -112,3 +112,20 @@ def test_split_rows_learn_without_eta_cycles_where_the_eta_lane_is_idle():
         program, (_, learn1) = learns(config)
         slot = program.slot(program.passes[learn1])
         assert slot.lane_map.by_columns and not program.eta_ahead(learn1)
+
+
+def test_a_pass_over_the_matrix_just_learned_waits_only_for_the_weight_read_port():
+    """Learned ghosts (4-10-3, P = 8): V_0 (3 x 11, one row group of 11 words) is walked again
+    right after it learned, in the same order: the forward pass waits ``AFTER_LEARN`` cycles
+    (its first weight read past the last LEARN's), not for the last weight's write; Q_0 (10 x 3
+    in two row groups, 6 words a lane) is too short for that and keeps the full wait. The
+    weight read port's lag is checked on the RTL (tests/test_memory_collisions.py: one cycle
+    less meets the last LEARN's read)."""
+    program = Plan(COSIMULATED["learned-P8"]).program()
+    names = [op.name for op in program]
+    drains = [program.drain(n) for n in range(len(program))]
+    v, q = names.index("learn_V0"), names.index("learn_Q0")
+    assert names[v + 1] == "ghost_fwd0" and after_learn(program, v + 1)
+    assert drains[v] == AFTER_LEARN
+    assert names[q + 1] == "ghost_out0" and not after_learn(program, q + 1)
+    assert drains[q] == program.write_stage(q)

@@ -1,0 +1,293 @@
+"""The shared-resource events of every pass: what each pass does to the state memories' ports,
+cycle by cycle (pure Python, like hdl/program.py), for the schedule (hdl/schedule.py).
+
+A pass issues one fetch a cycle (offset t from the first cycle of its FSM state); its
+write-back runs under the fetch's tag at fixed stages after it (hdl/stages.py). ``events``
+lists, for one pass, every use of a shared resource with its cycle offset:
+
+- ``("read", m)``: the read port of state memory m (one address for all banks), with the word
+  it reads and the banks whose data it uses (data hazards; a broadcast operand or one unit's
+  word is read from its bank alone, ``StateMemories.read``);
+- ``("write", m)``: m's write bus, with the word written;
+- ``("select",)``: the select of the broadcast ``a`` word (``Issue.select_a``), used by a fetch
+  whose broadcast operand comes from ``a``, by the element walks and by the transposed passes'
+  write-back.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .operands import broadcasts_from_a
+from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
+from .stages import settle_write_lag, stage
+from .statemap import StateMap
+
+__all__ = ["events", "pass_context", "ALL"]
+
+K = PassKind
+ALL = None                            # every bank
+P0, P1 = stage("P0"), stage("P1")
+E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
+
+
+def _ev(t, port, memory=None, addr=None, banks=ALL, write=False):
+    return (t, port, memory, addr, banks, write)
+
+
+class _Passes:
+    """The events of the passes of one program (``events(program, n)``)."""
+
+    def __init__(self, program):
+        self.program, self.plan = program, program.plan
+        self.config, self.P, self.fmt = program.plan.config, program.plan.lanes, program.plan.fmt
+        self.smap = StateMap(self.config, self.P)
+        v = self.config.variant
+        self.held = v in ("replay", "learned")
+        self.learned = v == "learned"
+        self.dynamics = self.config.schedule == "dynamics"
+        self.normalized = self.config.fits_ghosts
+        self.tied_ghosts = self.smap.tied_ghosts
+        self.tree = program.plan.tree_stages   # the stages of the passes through the tree
+
+    def _bcast_uses_a(self, src) -> bool:
+        return src in broadcasts_from_a(self)
+
+    def rows_enabled(self, index, rows):
+        return frozenset(p for p in range(self.P) if index < len(range(p, rows, self.P)))
+
+    # -- write-backs (hdl/writeback.py) ---------------------------------------------------
+    def _result_memory(self, role):
+        if role == "hold":
+            return "h"
+        if role == "free":
+            return "q"
+        return "a" if self.dynamics else "s"
+
+    def _unit_reads(self, role):
+        """The words a feedback write-back reads of its unit (WriteBack.write_lanes/tree)."""
+        if role == "hold":
+            return []
+        names = []
+        if role == "nudged":
+            names.append("a")
+            if self.dynamics:
+                names.append("d")
+        if self.held:
+            names.append("h")
+        return names
+
+    def write_lanes(self, t, index, k, units, role):
+        out = [_ev(t + P0, ("read", m), m, self.smap.base(m, k) + index)
+               for m in self._unit_reads(role)]
+        memory = self._result_memory(role)
+        out.append(_ev(t + P1, ("write", memory), memory, self.smap.base(memory, k) + index,
+                       self.rows_enabled(index, units), True))
+        return out
+
+    def write_tree(self, t, last, unit, k, role):
+        tree = self.tree
+        out = [_ev(t + tree.sum, ("select",))]
+        if not last:
+            return out
+        word, lane = divmod(unit, self.P)
+        one = frozenset([lane]) if self.dynamics else ALL
+        out += [_ev(t + tree.sum, ("read", m), m, self.smap.base(m, k) + word, one)
+                for m in self._unit_reads(role)]
+        memory = self._result_memory(role)
+        out.append(_ev(t + tree.feedback, ("write", memory), memory,
+                       self.smap.base(memory, k) + word, frozenset([lane]), True))
+        return out
+
+    # -- the walks (hdl/passes/) -----------------------------------------------------------
+    def forward(self, op):
+        from .passes.forward import forward_targets
+        slot, src, targets = forward_targets(self, op)   # (self has what it reads)
+        src_base = self.smap.base("a", src)   # (x: the current buffer's words, as buffer 0)
+        out, t = [], 0
+        if slot.lane_map.by_columns:
+            chunks = slot.lane_map.chunks
+            for g in range(slot.rows):
+                for c in range(chunks):
+                    out.append(_ev(t, ("read", "a"), "a", src_base + c))
+                    if c == chunks - 1:
+                        word, lane = divmod(g, self.P)
+                        out += [_ev(t + self.tree.sum, ("write", m), m, base + word,
+                                    frozenset([lane]), True) for m, base in targets]
+                    t += 1
+            return out
+        for g in range(slot.groups):
+            for c in range(slot.cols):
+                if c != slot.cols - 1:
+                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P))
+                out.append(_ev(t, ("select",)))
+                if c == slot.cols - 1:
+                    out += [_ev(t + P0, ("write", m), m, base + g,
+                                self.rows_enabled(g, slot.rows), True) for m, base in targets]
+                t += 1
+        return out
+
+    def ghost_out(self, op):
+        k, slot = op.layer, self.program.slot(op)
+        base = self.smap.base("g", k)
+        out, t = [], 0
+        for g in range(slot.groups):
+            for c in range(slot.cols):
+                out.append(_ev(t, ("read", op.memory), op.memory, base + c // self.P))
+                if c == slot.cols - 1:
+                    out += self.write_lanes(t, g, k, self.config.layers[k + 1], "hold")
+                t += 1
+        return out
+
+    def feedback(self, op):
+        k = op.layer
+        role = {K.FB: "nudged", K.HOLD: "hold", K.FREE: "free"}[op.kind]
+        units = self.config.layers[k + 1]
+        memory = "s" if role == "nudged" else "a"
+        base = self.smap.base(memory, k + 1)
+        slot = self.program.slot(op)
+        bcast_a = memory == "a"   # (the source RHO_A; S is broadcast from the s words)
+        out, t = [], 0
+        if slot.name == "B" or slot.lane_map.by_columns:
+            # each lane ends with one unit: over B_k row groups x columns, or over a split
+            # W_{k+1} columns of lanes x rows; the operand of the inner index is broadcast
+            outer, inner = (slot.groups, slot.cols) if slot.name == "B" \
+                else (math.ceil(units / self.P), slot.rows)
+            for index in range(outer):
+                for i in range(inner):
+                    out.append(_ev(t, ("read", memory), memory, base + i // self.P,
+                                   frozenset([i % self.P])))   # (one bank, hdl/passes/feedback.py)
+                    if bcast_a:
+                        out.append(_ev(t, ("select",)))
+                    if i == inner - 1:
+                        out += self.write_lanes(t, index, k, units, role)
+                    t += 1
+        else:
+            for c in range(units):
+                for g in range(slot.groups):
+                    out.append(_ev(t, ("read", memory), memory, base + g))
+                    out += self.write_tree(t, g == slot.groups - 1, c, k, role)
+                    t += 1
+        return out
+
+    def learn(self, op):
+        from .passes.learn import eta_ahead, learn_walk_of
+        walk = learn_walk_of(self, op)   # (self has what the walk reads of a Build)
+        lm = walk.slot.lane_map
+        length = lm.chunks if lm.by_columns else walk.slot.cols
+        rows = walk.slot.rows if lm.by_columns else walk.slot.groups
+        ahead = eta_ahead(self, walk)
+        out, t = [], 0
+
+        def eta(t, index):
+            events = []
+            if lm.by_columns:
+                word, lane = divmod(index, self.P)
+                events += [_ev(t, ("read", m), m, base + word, frozenset([lane]))
+                           for m, base in walk.err_reads.items()]
+                if self._bcast_uses_a(walk.err):
+                    events.append(_ev(t, ("select",)))
+            else:
+                events += [_ev(t, ("read", m), m, base + index)
+                           for m, base in walk.err_reads.items()]
+            return events
+
+        def learn(t, c):
+            memory, region = walk.pre_reads
+            base = self.smap.base(memory, region)
+            if lm.by_columns:
+                return [_ev(t, ("read", memory), memory, base + c)]
+            events = [_ev(t, ("read", memory), memory, base + c // self.P)]
+            if self._bcast_uses_a(walk.pre):
+                events.append(_ev(t, ("select",)))
+            return events
+
+        if ahead:   # the first row's ETA; the second row's in the ETA lane; then in the
+            # last word of row g the ETA lane's of row g + 2
+            out += eta(0, 0) + eta(1, 1)
+            t = 2
+            for g in range(rows):
+                for c in range(length):
+                    if c == length - 1 and g + 2 < rows:
+                        out += eta(t, g + 2)
+                    out += learn(t, c)
+                    t += 1
+            return out
+        out += eta(0, 0)
+        t = 2   # the first row's ETA, then a wait; the next row's just before a row's last
+        for g in range(rows):
+            for c in range(length):
+                if c == length - 1 and g != rows - 1:
+                    out += eta(t, g + 1)
+                    t += 1
+                out += learn(t, c)
+                t += 1
+        return out
+
+    def _element_writes(self, op):
+        """The words an element pass writes (hdl/passes/units.py ``_element_update``)."""
+        smap, k, L = self.smap, op.layer, self.plan.L
+        if op.kind == K.SETTLE:
+            return [("s", smap.base("s", L - 1))]
+        if op.kind == K.OUTPUT:
+            return [("a", smap.base("a", L - 1))]
+        if op.kind == K.ERROR:
+            return [("s", smap.base("s", k))]
+        if op.kind == K.SAVE:
+            return [("v", smap.base("v", k)), ("gs", smap.base("gs", k))]
+        if op.kind == K.SAVE_A:
+            return [("fa", smap.base("fa", k))]
+        if op.kind == K.GHOST_STEP:
+            return [("gs", smap.base("gs", k))]
+        if op.kind == K.GHOST:
+            return [("s", smap.base("s", k + 1))] + \
+                ([("h", smap.base("h", k))] if self.tied_ghosts else [])
+        return []   # ARGMAX
+
+    def element(self, op, one_bank=True):
+        """An element walk: unit c of its layer fetched at t = c (E0), written at E2 (SETTLE:
+        after its K iterations, ``settle_write_lag(K)``); its words read from the unit's bank
+        alone, or (``one_bank`` False, outside dynamics) from every bank."""
+        smap, k = self.smap, op.layer
+        layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
+            else k + ELEMENT_KINDS[op.kind]
+        from .passes.units import element_reads
+        reads = element_reads(self, op)   # (self has what it reads of a Build)
+        if self.dynamics:
+            reads = {"d": smap.base("d", layer)} | reads
+        reads = {"a": smap.base("a", layer)} | reads
+        when = settle_write_lag(self.config.settle_iterations) if op.kind == K.SETTLE \
+            else E_WRITE
+        out = []
+        for c in range(self.config.layers[layer + 1]):
+            word, lane = divmod(c, self.P)
+            one = frozenset([lane]) if one_bank or self.dynamics else ALL
+            out.append(_ev(c, ("select",)))
+            out += [_ev(c, ("read", m), m, base + word, one) for m, base in reads.items()]
+            out += [_ev(c + when, ("write", m), m, base + word, frozenset([lane]), True)
+                    for m, base in self._element_writes(op)]
+        return out
+
+
+def pass_context(program) -> _Passes:
+    """What the pass walks read of a core's build (``Build``), without one: the program's
+    plan, state map and variant (hdl/passes/learn.py ``learn_walk_of``, ``eta_ahead``)."""
+    return _Passes(program)
+
+
+def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tuple]:
+    """The shared-resource events of pass ``n`` of ``program``: (offset, port, memory,
+    address, banks (None: all), is a write); ``one_bank``: an element walk's reads."""
+    passes = passes or _Passes(program)
+    op = program.passes[n]
+    if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
+        return passes.forward(op)
+    if op.kind == K.GHOST_OUT:
+        return passes.ghost_out(op)
+    if op.kind in (K.FB, K.HOLD, K.FREE):
+        return passes.feedback(op)
+    if op.kind in LEARN_KINDS:
+        return passes.learn(op)
+    if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
+        return passes.element(op, one_bank)
+    return []   # LOOP, NORM: no state port
