@@ -14,9 +14,10 @@ learning pass writes them inside the lanes, and its lanes take their weight addr
 stages late; but a multiply-accumulate pass over the matrix just learned, walking its words
 in the same order, waits only ``AFTER_LEARN`` cycles: ``after_learn``), the normalizer (a
 tapping pass feeds it; ``NORM`` starts its division), and the dynamics step's loop (it jumps
-back). (The result has no pass: the argmax's registers offer it.) The division runs beside the passes after ``NORM``: the learning pass that uses
-its step starts ``NORMALIZER_CYCLES`` after ``NORM`` or later (its first ETA then reads the
-step in the cycle the quotient is complete).
+back). (The result has no pass: the argmax's registers offer it.) The division runs beside
+the passes after ``NORM``: the learning pass that uses its step starts ``NORMALIZER_CYCLES``
+after ``NORM`` or later (its first ETA then reads the step in the cycle the quotient is
+complete).
 ``tests/test_memory_collisions.py`` and the arbiters' conflict flags (hdl/arbiter.py) check the
 model on whole training runs; co-simulation checks every value.
 """

@@ -98,8 +98,9 @@ def _learn(b, n, walk: LearnWalk):
     An ETA must issue two cycles before the first LEARN that uses it, so the next row's ETA
     goes just before the last LEARN of the current row: one extra cycle per row (replay and
     learned ghosts too: their ETA reads the row's ``a`` words in its own cycle, and the
-    LEARNs read the rates' in theirs). That ETA carries the last LEARN's address: the lanes read its weight in the ETA's read cycle and
-    hold it through the next, where the word before it is written (hdl/lane.py). A walk
+    LEARNs read the rates' in theirs). That ETA carries the last LEARN's address: the lanes
+    read its weight in the ETA's read cycle and hold it through the next, where the word
+    before it is written (hdl/lane.py). A walk
     that computes its scaled errors ahead (``eta_ahead``) has no such slot: after the first
     row's ETA and the wait (where the ETA lane computes the second row's), one LEARN a
     cycle."""
