@@ -14,13 +14,14 @@ def emit_argmax(b, n, op) -> PassBuild:
 
 
 def emit_settle(b, n, op) -> PassBuild:
-    """The output's settling; its walk computes the argmax too (``op.argmax``)."""
+    """The output's settling (``sweep``, right after the forward passes); its walk computes
+    the argmax too (``op.argmax``, hdl/program.py)."""
     el = b.element
+    assert op.argmax
 
     def writeback():
         el.settle_pipeline(n)
-        if op.argmax:
-            el.argmax_pipeline(n)
+        el.argmax_pipeline(n)
     return PassBuild(lambda: el.walk(n, b.plan.L - 1), writeback)
 
 
