@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 from .normalizer import NORMALIZER_CYCLES
-from .stages import DRAIN, DRAIN_ELEMENT, DRAIN_LANES, LEARN_WRITE, bits, settle_write_lag
+from .stages import (DRAIN, DRAIN_ELEMENT, DRAIN_LANES, LEARN_READ_LAG, LEARN_WRITE, bits,
+                     settle_write_lag)
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
@@ -331,6 +332,6 @@ class Program:
         it still writes are another matrix's (every program ends by learning W_L or a ghost
         matrix, and starts by reading W_0)."""
         gap = self.CHAIN_WAIT + 1 + 1
-        assert gap > 2 and self.passes[-1].kind in LEARN_KINDS
+        assert gap > LEARN_READ_LAG and self.passes[-1].kind in LEARN_KINDS
         assert self.slot(self.passes[-1]) is not self.plan.slots[("W", 0)]
         return gap

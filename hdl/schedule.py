@@ -29,6 +29,7 @@ from collections import defaultdict
 from .events import ALL, events, pass_context
 from .normalizer import NORMALIZER_CYCLES
 from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
+from .stages import LEARN_READ_LAG
 
 __all__ = ["events", "schedule", "pass_context", "after_learn", "WAITS_BEFORE", "WAITS_AFTER",
            "AFTER_LEARN"]
@@ -41,7 +42,7 @@ WAITS_BEFORE = (K.LOOP, K.NORM)
 WAITS_AFTER = (K.LOOP,) + LEARN_KINDS
 # a pass that walks its matrix's words in address order, one a cycle, multiplying
 IN_ORDER = (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE, K.GHOST_OUT)
-AFTER_LEARN = 2       # its drain after a learning pass over the same matrix (``after_learn``)
+AFTER_LEARN = LEARN_READ_LAG   # its drain after a learning pass over that matrix (``after_learn``)
 AFTER_LEARN_WORDS = 8  # ... of at least this many words a lane
 
 

@@ -31,8 +31,8 @@ from amaranth.hdl import Signal
 from amaranth.lib import enum
 
 __all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_LANES", "DRAIN_ELEMENT", "Src",
-           "Round", "bits", "delay", "settle_write_lag", "LEARN_WRITE", "TreeStages",
-           "tree_registers"]
+           "Round", "bits", "delay", "settle_write_lag", "LEARN_WRITE", "LEARN_READ_LAG",
+           "TreeStages", "tree_registers"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
@@ -50,6 +50,7 @@ DRAIN = stage("P0")                 # a pass written at P0 (rows layout)
 DRAIN_LANES = stage("P1")           # written at P1: per-lane feedback
 DRAIN_ELEMENT = stage("E3")         # the element pipeline
 LEARN_WRITE = stage("O") + 4        # a LEARN's fetch to its weight's write (lane stage 4)
+LEARN_READ_LAG = 2                  # a LEARN reads its weight this many cycles after a MAC would
 
 
 def tree_registers(family: str, terms: int) -> int:
