@@ -63,7 +63,9 @@ class Pass:
     whether its broadcast rates feed the normalizer (``tap``: the fit's presynaptic rates,
     for the ``NORM`` after it), and whether its walk over the output units also computes the
     argmax (``argmax``: ``ARGMAX``, or a ``SETTLE`` right after the forward passes; the
-    result is offered once it has compared the last output, and an inference ends with it)."""
+    result is offered once it has compared the last output, and an inference ends with it),
+    and whether an inference skips it (``train_only``: a pass of the learning placed before
+    the argmax, ``build_program``)."""
 
     kind: PassKind
     layer: int | None = None
@@ -71,6 +73,7 @@ class Pass:
     repeat_from: int | None = None
     tap: bool = False
     argmax: bool = False
+    train_only: bool = False
 
     @property
     def name(self) -> str:
@@ -90,13 +93,22 @@ def build_program(plan) -> list[Pass]:
     k from the bottom up the ghost update and feedback source of layer k + 1 and the feedback
     pass that steps u_k, then the output's step; LOOP repeats the step. Then the final drives,
     the errors of every layer and learning. Learned ghosts learn V_k and Q_k after W (the
-    constant rule), or fit them in the free phase (the normalized rule, ``_fits``)."""
+    constant rule), or fit them in the free phase (the normalized rule, ``_fits``). The
+    normalized rule's first fit, V_0's, starts right after FWD 0: its ghost drives (whose rates
+    r_0 feed the normalizer) and the start of V_0's division come before FWD 1, so the division
+    runs beside the rest of the free phase instead of in front of ``LEARN_V`` 0 (a wait of
+    ``NORMALIZER_CYCLES``). Nothing between them reads what they write or writes what they
+    read, no other fit starts the normalizer before ``LEARN_V`` 0 takes its step, and no
+    learning pass moves, so every value stays the golden model's; an inference skips them
+    (``train_only``)."""
     K, L, variant = PassKind, plan.L, plan.config.variant
     each = lambda kind, layers: [Pass(kind, k) for k in layers]   # noqa: E731
     hidden = range(L - 1)
     normalized = plan.config.fits_ghosts
     sweep = plan.config.schedule == "sweep"
     ops = each(K.FWD, range(L))
+    if normalized:
+        ops[1:1] = _first_fit_start()
     ops += [Pass(K.SETTLE, argmax=True)] if sweep else [Pass(K.ARGMAX, argmax=True)]
     if normalized:
         ops += _fits(plan)
@@ -130,16 +142,26 @@ def build_program(plan) -> list[Pass]:
     return ops
 
 
+def _first_fit_start() -> list[Pass]:
+    """V_0's ghost drives (their rates feed the normalizer) and the start of its division:
+    the first two passes of layer 0's fit, run right after FWD 0 (``build_program``)."""
+    K = PassKind
+    return [Pass(K.GHOST_FWD, 0, tap=True, train_only=True),
+            Pass(K.NORM, 0, memory="V", train_only=True)]
+
+
 def _fits(plan) -> list[Pass]:
     """The normalized rule's free phase (golden FixedModel.fit_ghosts), per hidden layer k:
     the ghost drives (their rates feed the normalizer), V's step, V learns a_{k+1} - g_k; the
     new ghost drives, their outputs c_k (the ghost rates feed the normalizer), Q's step, the
-    free feedback minus c_k, Q learns it; under sweep the outputs of the new Q."""
+    free feedback minus c_k, Q learns it; under sweep the outputs of the new Q. (Layer 0's
+    first two passes run after FWD 0: ``_first_fit_start``.)"""
     K, sweep = PassKind, plan.config.schedule == "sweep"
     ops = []
     for k in range(plan.L - 1):
-        ops += [Pass(K.GHOST_FWD, k, tap=True), Pass(K.NORM, k, memory="V"),
-                Pass(K.LEARN_V, k), Pass(K.GHOST_FWD, k), Pass(K.GHOST_OUT, k, tap=True),
+        if k > 0:
+            ops += [Pass(K.GHOST_FWD, k, tap=True), Pass(K.NORM, k, memory="V")]
+        ops += [Pass(K.LEARN_V, k), Pass(K.GHOST_FWD, k), Pass(K.GHOST_OUT, k, tap=True),
                 Pass(K.NORM, k, memory="Q"), Pass(K.FREE, k), Pass(K.LEARN_Q, k)]
         if sweep:
             ops += [Pass(K.GHOST_OUT, k)]
@@ -187,13 +209,28 @@ class Program:
             return slots[("B", op.layer)]
         return None
 
-    def next_slot(self, n: int):
-        """The first matrix walked after pass ``n`` (-1: from the start), wrapping around."""
-        for op in self.passes[n + 1:] + self.passes:
-            slot = self.slot(op)
+    def next_slot(self, n: int, train: bool = True):
+        """The first matrix walked after pass ``n`` (-1: from the start) by a training sample
+        or an inference (``runs``), wrapping around."""
+        order = self.runs(train)
+        for m in [p for p in order if p > n] + order:
+            slot = self.slot(self.passes[m])
             if slot is not None:
                 return slot
         return None
+
+    def runs(self, train: bool) -> list[int]:
+        """The passes a sample runs, in order (the dynamics step's LOOP repeats some): a
+        training sample every one, an inference those up to the argmax's but the ones only
+        learning needs (``Pass.train_only``)."""
+        if train:
+            return list(range(len(self.passes)))
+        return [n for n in range(self.argmax_pass + 1) if not self.passes[n].train_only]
+
+    def following(self, n: int, train: bool = True) -> int:
+        """The pass run after pass ``n`` (``len(self)``: none, the sample ends)."""
+        later = [p for p in self.runs(train) if p > n]
+        return later[0] if later else len(self.passes)
 
     @property
     def argmax_pass(self) -> int:
@@ -209,7 +246,7 @@ class Program:
         self._schedule()
         if not train and n == self.argmax_pass:
             return 0
-        return self._drains[n]
+        return self._drains[n] if train else self._infer_drains[n]
 
     def reads_one_bank(self, n: int) -> bool:
         """Whether element walk ``n`` reads its units' words from their own bank alone
@@ -218,9 +255,17 @@ class Program:
         return n in self._one_bank
 
     def _schedule(self):
+        """The drains of a training sample, and of an inference where it skips passes (its
+        element walks read as a training sample's do: the RTL builds each walk once)."""
         if self._drains is None:
             from .schedule import schedule
             self._drains, self._one_bank = schedule(self, self.write_stage)
+            order = self.runs(False)
+            if order == list(range(len(order))):   # a prefix: the same drains
+                self._infer_drains = self._drains
+            else:
+                drains, _ = schedule(self, self.write_stage, order, self._one_bank)
+                self._infer_drains = dict(zip(order, drains))
 
     def write_stage(self, n: int) -> int:
         """Cycles from pass ``n``'s last fetch to its last state write (what a pass waits at
@@ -298,6 +343,7 @@ class Program:
         every pass waiting for the previous pass's last write (``write_stage``), for
         comparison."""
         last = len(self.passes) - 1
+
         def drain(n):
             if n == last and chained:
                 return 0
@@ -305,7 +351,7 @@ class Program:
                 return self.drain(n, train)
             return self.write_stage(n)
         total = 1   # finish (or chain_take)
-        n = 0
+        n = self.runs(train)[0]
         repeats = 0
         while n < len(self.passes):
             op = self.passes[n]
@@ -318,7 +364,7 @@ class Program:
                 repeats += 1
                 n = op.repeat_from
                 continue
-            n += 1
+            n = self.following(n, train)
         return total
 
     CHAIN_WAIT = 1   # the ``chain`` state's cycle before ``chain_take``

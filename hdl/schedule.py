@@ -46,17 +46,18 @@ AFTER_LEARN = LEARN_READ_LAG   # its drain after a learning pass over that matri
 AFTER_LEARN_WORDS = 8  # ... of at least this many words a lane
 
 
-def after_learn(program, n) -> bool:
+def after_learn(program, n, prev: int | None = None) -> bool:
     """Whether pass ``n`` may start ``AFTER_LEARN`` cycles after the learning pass before it,
     not after that pass's last weight write: a MAC pass over the same matrix, walking its
     ``AFTER_LEARN_WORDS`` or more words a lane in the same order, one a cycle. Its first
     weight read comes past the last LEARN's (which reads two cycles after its issue:
     hdl/lane.py, as ``Program.chain_gap``), each word it reads was written a whole walk
     before, and while the last weights are written it reads the first two words, a
-    physical block-RAM row away (docs/hardware.md)."""
-    if n == 0:
+    physical block-RAM row away (docs/hardware.md). ``prev``: the pass before it (n - 1)."""
+    prev = n - 1 if prev is None else prev
+    if prev < 0:
         return False
-    prev, op = program.passes[n - 1], program.passes[n]
+    prev, op = program.passes[prev], program.passes[n]
     if prev.kind not in LEARN_KINDS or op.kind not in IN_ORDER:
         return False
     slot = program.slot(op)
@@ -96,22 +97,28 @@ class _Timeline:
             self.last = max(self.last, at)
 
 
-def schedule(program, old_drain) -> tuple[list[int], set[int]]:
+def schedule(program, old_drain, order: list[int] | None = None,
+             one_bank_of: set[int] | None = None) -> tuple[list[int], set[int]]:
     """The drain after every pass (``old_drain(n)``: the stage of its last write, what a
     pass waits at a barrier), and the element walks that read one bank: outside dynamics
     (whose walks always do) only those for which it starts the walk earlier, since every
-    per-bank read enable costs logic on the read port."""
+    per-bank read enable costs logic on the read port. ``order``: the passes run, in order
+    (every pass by default; an inference skips some: ``Program.runs``), the drains then one
+    per pass of it; ``one_bank_of``: the element walks that read one bank, as decided for
+    every pass (the RTL builds each walk once)."""
     passes = pass_context(program)
     ops = program.passes
+    order = list(range(len(ops))) if order is None else order
     timeline, drains, end, one_bank = _Timeline(), [], 0, set()
     divided = 0   # the cycle the latest NORM's quotient is complete in
 
-    def first_fit(evs, n):
-        if n == 0:
+    def first_fit(evs, i):
+        if i == 0:
             return end
-        prev, op = ops[n - 1], ops[n]
+        n, before = order[i], order[i - 1]
+        prev, op = ops[before], ops[n]
         barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE or prev.tap
-        lag = AFTER_LEARN if after_learn(program, n) else old_drain(n - 1)
+        lag = AFTER_LEARN if after_learn(program, n, before) else old_drain(before)
         start = max(end + lag, timeline.last + 1) if barrier else end
         if passes.normalized and op.kind in (K.LEARN_V, K.LEARN_Q):   # the fit's step
             start = max(start, divided)
@@ -119,20 +126,22 @@ def schedule(program, old_drain) -> tuple[list[int], set[int]]:
             start += 1
         return start
 
-    for n, op in enumerate(ops):
+    for i, n in enumerate(order):
+        op = ops[n]
         evs = events(program, n, passes, one_bank=False)
-        start = first_fit(evs, n)
+        start = first_fit(evs, i)
         if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
             narrow = events(program, n, passes, one_bank=True)
-            narrow_start = first_fit(narrow, n)
-            if narrow_start < start or passes.dynamics:
+            narrow_start = first_fit(narrow, i)
+            if (narrow_start < start or passes.dynamics if one_bank_of is None
+                    else n in one_bank_of):
                 evs, start = narrow, narrow_start
                 one_bank.add(n)
-        if n:
+        if i:
             drains.append(start - end)
         if op.kind == K.NORM:
             divided = start + NORMALIZER_CYCLES
         timeline.place(evs, start)
         end = start + program.fetch_cycles(n)
-    drains.append(old_drain(len(ops) - 1))   # the last pass: its writes before busy falls
+    drains.append(old_drain(order[-1]))   # the last pass: its writes before busy falls
     return drains, one_bank

@@ -39,7 +39,8 @@ class Counters:
         self.cl, self.cw = Signal(bits(P), name="cl"), Signal(idx, name="cw")
         self.waddr = Signal.like(b.fetch.addr, name="waddr")
         self.col_base = Signal.like(b.fetch.addr, name="col_base")
-        longest_drain = max(b.program.drain(n) for n in range(len(b.program)))
+        longest_drain = max(b.program.drain(n, train) for train in (True, False)
+                            for n in b.program.runs(train))
         self.drain = Signal(range(max(longest_drain, 1) + 1), name="drain")
         self.step = Signal(range(max(cfg.steps, 2)), name="step")
         self.label = Signal(unsigned(bits(sizes[-1])), name="label")
@@ -94,17 +95,44 @@ class Sequencer:
     def state(self, n: int) -> str:
         return f"op{n}" if n < len(self.b.program) else "finish"
 
-    def after(self, n: int) -> str:
-        """The state that follows pass ``n``'s walk: its drain, or the next pass."""
-        return f"drain{n}" if self.b.program.drain(n) else self.state(n + 1)
+    def after(self, n: int, train: bool = True) -> str:
+        """The state that follows pass ``n``'s walk in a training sample or an inference
+        (``Program.runs``): its drain, or the next pass."""
+        program = self.b.program
+        if program.drain(n, train):
+            return f"drain{n}" if train else f"drain{n}_infer"
+        return self.state(program.following(n, train))
+
+    def _skips_after(self, n: int) -> bool:
+        """Whether an inference leaves pass ``n`` otherwise than a training sample: for
+        another pass (it skips the training-only ones) or after another drain."""
+        program = self.b.program
+        return n in program.runs(False) and n < program.argmax_pass and (
+            program.following(n, False) != n + 1 or program.drain(n, False) != program.drain(n))
+
+    def _go_on(self, n: int, point_next: bool, train: bool = True):
+        """To pass ``n``'s drain, or to the next pass when it has none (a matrix pass then
+        points the weight address at the next matrix itself)."""
+        program = self.b.program
+        if point_next or (program.drain(n, train) == 0
+                          and program.slot(program.passes[n]) is not None):
+            self.start_next(n, train)
+        self.b.m.next = self.after(n, train)
 
     def leave(self, n: int, point_next: bool = False):
         """Leave pass ``n``'s state for its drain, or for the next pass when it has none (a
         matrix pass then points the weight address at the next matrix itself); a learning
-        pass always does (``point_next``). An inference ends with the argmax's pass. The
-        last pass goes straight to ``chain`` when the next sample is in and this one's
-        result has been taken (``Program.chain_gap``)."""
+        pass always does (``point_next``). An inference ends with the argmax's pass, and
+        skips the passes only learning needs. The last pass goes straight to ``chain``
+        when the next sample is in and this one's result has been taken
+        (``Program.chain_gap``)."""
         b, m, program = self.b, self.b.m, self.b.program
+        if self._skips_after(n):
+            with m.If(b.count.train):
+                self._go_on(n, point_next)
+            with m.Else():
+                self._go_on(n, point_next, train=False)
+            return
         if point_next or (program.drain(n) == 0 and program.slot(program.passes[n]) is not None):
             self.start_next(n)
         following = self.after(n)
@@ -121,9 +149,9 @@ class Sequencer:
         else:
             m.next = following
 
-    def start_next(self, n: int):
+    def start_next(self, n: int, train: bool = True):
         """Point the running weight address at the matrix of the first pass after ``n``."""
-        slot = self.b.program.next_slot(n)
+        slot = self.b.program.next_slot(n, train)
         if slot is not None:
             count = self.b.count
             self.b.m.d.sync += [count.waddr.eq(slot.base), count.col_base.eq(slot.base)]
@@ -146,6 +174,8 @@ class Sequencer:
                     writebacks.append(built.writeback)
                 if b.program.drain(n):
                     self._drain(n)
+                if self._skips_after(n) and b.program.drain(n, False):
+                    self._drain(n, train=False)
             with m.State("finish"):
                 self._finish("idle")
             with m.State("chain"):             # (the gap Program.chain_gap asks for)
@@ -183,13 +213,15 @@ class Sequencer:
             b.count.reset_g()
             m.next = "op0"
 
-    def _drain(self, n: int):
-        """Wait ``Program.drain(n)`` cycles for pass n's last write, then start the next."""
+    def _drain(self, n: int, train: bool = True):
+        """Wait ``Program.drain(n, train)`` cycles for pass n's last write, then start the
+        next pass (of an inference: ``Program.runs``)."""
         b, m, count = self.b, self.b.m, self.b.count
-        with m.State(f"drain{n}"):
-            with m.If(count.drain == b.program.drain(n) - 1):
+        program = b.program
+        with m.State(f"drain{n}" if train else f"drain{n}_infer"):
+            with m.If(count.drain == program.drain(n, train) - 1):
                 m.d.sync += count.drain.eq(0)
-                self.start_next(n)
-                m.next = self.state(n + 1)
+                self.start_next(n, train)
+                m.next = self.state(program.following(n, train))
             with m.Else():
                 m.d.sync += count.drain.eq(count.drain + 1)

@@ -192,7 +192,7 @@ class WriteBack:
         feedback, transposed passes over split rows, ghost outputs): at P0 every lane's
         narrowed feedback is registered and its unit's a (and h, d) fetched; at P1 the result
         is written to unit ``index * P + lane`` of layer k."""
-        b, m, p0, p1 = self.b, self.b.m, self.p0, self.p1
+        b, p0, p1 = self.b, self.p0, self.p1
         memory, values = self._lane_values(role)
         # (the free feedback reads only h: its fetches still read a for their operands)
         if role != "hold":

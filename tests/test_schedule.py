@@ -129,3 +129,33 @@ def test_a_pass_over_the_matrix_just_learned_waits_only_for_the_weight_read_port
     assert drains[v] == AFTER_LEARN
     assert names[q + 1] == "ghost_out0" and not after_learn(program, q + 1)
     assert drains[q] == program.write_stage(q)
+
+
+@pytest.mark.parametrize("name", ["learned-P8", "learned-3hidden-P3", "learned-dynamics-P3"])
+def test_the_first_fit_divides_beside_the_free_phase_and_an_inference_skips_it(name):
+    """Normalized learned ghosts: V_0's ghost drives (tapping the normalizer) and the start of
+    its division run right after FWD 0, so ``LEARN_V`` 0 follows the argmax's walk at once,
+    or as soon as the division is done where the passes between are shorter than it. An
+    inference skips both: it runs the passes of the same core with tied ghosts, in as many
+    cycles (the RTL's counts: tests/test_cycle_model.py)."""
+    import dataclasses
+
+    from ghostfpga.hdl.normalizer import NORMALIZER_CYCLES
+
+    config = CONFIGS[name]
+    program = Plan(config).program()
+    names = [op.name for op in program]
+    assert names[:4] == ["fwd0", "ghost_fwd0", "norm0", "fwd1"]
+    assert program.passes[1].tap and all(op.train_only for op in program.passes[1:3])
+    learn_v = names.index("learn_V0")
+    start = [0]
+    for n in range(learn_v):
+        start.append(start[-1] + program.fetch_cycles(n) + program.drain(n))
+    assert program.passes[learn_v - 1].argmax
+    argmax_done = start[learn_v - 1] + program.fetch_cycles(learn_v - 1)
+    assert start[learn_v] == max(argmax_done, start[2] + NORMALIZER_CYCLES)
+    assert [names[n] for n in program.runs(False)][:2] == ["fwd0", "fwd1"]
+    assert not any(program.passes[n].train_only for n in program.runs(False))
+    tied = Plan(dataclasses.replace(config, variant="tied")).program()
+    assert program.cycles(False) == tied.cycles(False)
+    assert [names[n] for n in program.runs(False)] == [op.name for op in tied][:tied.argmax_pass + 1]

@@ -334,7 +334,7 @@ class CommandStates:
         from the core's result registers by ``field``: the result is taken after the last,
         so the core holds it meanwhile (a stream's payload is stable until taken) and the
         executor keeps no copy (90 flip-flops and their shift on the digits core)."""
-        m, ex, xbits = self.m, self.ex, self.xbits
+        m, ex = self.m, self.ex
         outputs = ex.result.payload.outputs
         n_out = self.ex.layout.n_outputs
         with m.State("S_OUT"):

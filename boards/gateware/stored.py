@@ -121,7 +121,7 @@ class StoredStates:
         latency 2 is read one word every two cycles, its address a word ahead: it steps in
         the cycle before an input is taken (``T_NEXT``), so every word is read at its address
         for the two cycles before it is taken."""
-        m, ex, lay = self.m, self.ex, self.ex.layout
+        m, ex = self.m, self.ex
         xbits, rdata = self.xbits, ex.store_rdata
         two = read_latency(self.ex.plan.family) == 2
         step = self.store_addr.eq(self.store_addr + 1)
