@@ -16,7 +16,7 @@ import numpy as np
 
 from ghostfpga.config import Config
 
-from .lanes import LaneMap
+from .lanes import LaneMap, may_split
 from .network import Params, init_params, one_hot
 from .numerics import (LFSR_PERIOD, Q_STEP_FRAC, V_STEP_FRAC, Formats, lane_random,
                        lfsr_position, lfsr_table, normalized_step, quantize, rho_fixed,
@@ -61,8 +61,7 @@ class FixedModel:
             FixedParams.quantize(params, fmt)
         self.L = config.n_layers
         P = config.hardware.lanes
-        split = config.hardware.split_rows   # weight matrices may take the columns layout
-        self.maps = {name: [LaneMap.build(*m.shape, P, split and name == "W") for m in ms]
+        self.maps = {name: [LaneMap.build(*m.shape, P, may_split(config, name)) for m in ms]
                      for name, ms in self.params.matrices().items()}
         self.lfsr_position = lfsr_position(fmt.lfsr_seed)   # of the core's one shared LFSR
         self._lfsr = lfsr_table()

@@ -209,6 +209,8 @@ class Issue:
                 sources[Src.RHO_GS] = b.rho(v["gs"])
                 if not b.normalized:
                     sources[Src.RATE_FA] = b.rate(v["fa"])
+            if b.plan.slots[("V", 0)].lane_map.by_columns:   # V's error along a split row
+                sources[Src.ERR_V] = b.rho(a_val) - b.rho(v["g"])
         elif b.normalized:            # the errors of V (the drive above minus g) and Q
             sources |= {Src.ERR_V: b.narrow(a_val - v["g"]), Src.ERR_Q: v["q"]}
         elif b.learned:               # the errors of V (kept in v under dynamics) and Q
@@ -239,7 +241,7 @@ class Issue:
                                            b.rate(broadcast["g"]), bcast))]
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
-                      if s.lane_map.by_columns and s.name == "W"}
+                      if s.lane_map.by_columns and s.name in ("W", "V")}
         for p, (lane, bank) in enumerate(zip(lanes, state.banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
             words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ghostfpga.config import Config, ConfigError
 from ghostfpga.devices import DEVICES
 from ghostfpga.golden.fixed import FixedParams
-from ghostfpga.golden.lanes import LaneMap
+from ghostfpga.golden.lanes import LaneMap, may_split
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
@@ -66,7 +66,7 @@ class Plan:
         self.slots: dict[tuple[str, int], MatrixSlot] = {}
         base = 0
         for name, k, rows, cols in shapes:
-            lane_map = LaneMap.build(rows, cols, P, config.hardware.split_rows and name == "W")
+            lane_map = LaneMap.build(rows, cols, P, may_split(config, name))
             self.slots[(name, k)] = MatrixSlot(name, k, lane_map, base)
             base += lane_map.words
         self.depth = base

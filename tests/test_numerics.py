@@ -88,6 +88,29 @@ def test_narrow_layers_split_rows_over_lanes():
     assert not LaneMap.build(30, 5, 8).by_columns  # wide layers keep a row per lane
 
 
+def test_which_matrices_may_split_their_rows():
+    """W, and the constant rule's V under sweep (its error comes broadcast); never B or Q, nor
+    the normalized rule's V (its fit taps one broadcast rate a cycle) or V under dynamics;
+    nothing with ``split_rows`` off. The golden model and ``Plan`` both ask ``may_split``, so
+    each weight's update rounds with the LFSR word of its lane and cycle in the core."""
+    from ghostfpga.config import Hardware
+    from ghostfpga.golden.fixed import FixedModel
+    from ghostfpga.golden.lanes import may_split
+    from ghostfpga.hdl import Plan
+
+    constant = Config(variant="learned", ghost_rule="constant")
+    assert may_split(constant, "W") and may_split(constant, "V")
+    assert not may_split(constant, "Q") and not may_split(Config(feedback="random"), "B")
+    assert not may_split(Config(variant="learned"), "V")
+    assert not may_split(Config(variant="learned", ghost_rule="constant", schedule="dynamics"),
+                         "V")
+    assert not may_split(Config(variant="learned", ghost_rule="constant",
+                                hardware=Hardware(split_rows=False)), "V")
+    plan, model = Plan(constant), FixedModel(constant)   # 4-30-3: V_0 is 3 x 31, on 8 lanes
+    assert plan.slots[("V", 0)].lane_map.by_columns and model.maps["V"][0].by_columns
+    assert plan.slots[("V", 0)].lane_map.words == model.maps["V"][0].words == 12
+
+
 def test_formats_from_default_config():
     f = Formats.from_config(Config())
     assert (f.beta_shift, f.alpha_shift) == (6, 1)
