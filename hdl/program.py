@@ -246,6 +246,8 @@ class Program:
         self._schedule()
         if not train and n == self.argmax_pass:
             return 0
+        if not train and n not in self.runs(False):
+            raise ValueError(f"pass {n} ({self.passes[n].name}) is not run by an inference")
         return self._drains[n] if train else self._infer_drains[n]
 
     def reads_one_bank(self, n: int) -> bool:
