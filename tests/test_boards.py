@@ -4,6 +4,7 @@ build report's verdicts. Whole bitstream builds run in benchmarks/boards.py."""
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,7 @@ def _placer(outcomes, calls):
     ``over`` logic cells used), writing the log a build keeps per seed."""
     from ghostfpga.boards.bitstream.tools import Placement
 
-    def place(fpga, build_dir, constraints, clock, seed):
+    def place(fpga, build_dir, constraints, clock, seed, progress=None):
         calls.append(seed)
         (build_dir / "nextpnr.log").write_text(f"seed {seed}")
         fmax, used = outcomes[seed]
@@ -189,6 +190,70 @@ def test_a_build_places_seed_after_seed_until_one_meets_the_clock(
         assert report.problem.endswith(f"{outcomes[seed][0]:.1f} MHz after routing "
                                        + (f"(the best of seeds {calls[0]} to {calls[-1]})"
                                           if len(calls) > 1 else f"(seed {seed})"))
+
+
+ROUTER1_LINES = """Info: Routing 94347 arcs.
+Info:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |
+Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|
+Info:      89000 |    19526      69473 |  222   778 |     68865|       1.77     104.92|
+Info:      90000 |    19689      70310 |  163   837 |     68984|       1.39     106.31|
+"""
+ROUTER2_LINES = """Info: Running router2...
+Info:     iter=1 wires=398211 overused=40112 overuse=45102 archfail=NA
+Info:     iter=2 wires=401922 overused=24611 overuse=26203 archfail=NA
+"""
+
+
+def test_routing_progress_reads_either_router_from_the_log():
+    from ghostfpga.boards.bitstream.tools import routing_progress
+
+    assert routing_progress("Info: Running placer\n") is None
+    assert routing_progress(ROUTER1_LINES) == "routing, 68,984 arcs left to route"
+    assert routing_progress(ROUTER2_LINES) == "routing, 24,611 wires overused (iteration 2)"
+
+
+def _fake_tool(tmp_path, body):
+    script = tmp_path / "tool.py"
+    script.write_text("import os, sys, time\n"
+                      "open('pid', 'w').write(str(os.getpid()))\n" + body)
+    return [sys.executable, str(script)]
+
+
+def test_a_long_tool_reports_its_routing_and_a_failure_its_output(tmp_path, monkeypatch):
+    from ghostfpga.boards.bitstream import tools
+
+    monkeypatch.setattr(tools, "PROGRESS_SECONDS", 0.2)
+    body = (f"open('route.log', 'w').write({ROUTER2_LINES!r})\n"
+            "time.sleep(1.0)\nprint('ERROR: no route'); sys.exit(3)\n")
+    told = []
+    with pytest.raises(RuntimeError, match="(?s)exit 3.*ERROR: no route"):
+        tools.run_tool(_fake_tool(tmp_path, body), tmp_path, log="route.log",
+                       progress=told.append)
+    assert told and told[0].endswith("routing, 24,611 wires overused (iteration 2)")
+    assert len(told) == 1   # told again only when the router moved on
+
+
+def test_an_interrupted_tool_is_stopped(tmp_path, monkeypatch):
+    """Ctrl-C while a tool runs (here raised by the progress callback) stops the tool before
+    the interrupt goes on."""
+    import os
+
+    from ghostfpga.boards.bitstream import tools
+
+    monkeypatch.setattr(tools, "PROGRESS_SECONDS", 0.2)
+    body = (f"open('route.log', 'w').write({ROUTER1_LINES!r})\ntime.sleep(20)\n"
+            "open('done', 'w').write('the tool ran to its end')\n")
+
+    def interrupt(step):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tools.run_tool(_fake_tool(tmp_path, body), tmp_path, log="route.log",
+                       progress=interrupt)
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not (tmp_path / "done").exists()
 
 
 def test_build_cli_refuses_a_config_for_another_device(tmp_path, capsys):

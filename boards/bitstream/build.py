@@ -162,7 +162,7 @@ def place_until_met(fpga, build_dir: Path, constraints: list[str], clock: float,
             reached = "did not place" if last is None else f"reached {last:.1f} MHz"
             progress(f"placing and routing again with seed {this} (seed {this - 1} {reached}; "
                      f"try {attempt + 1} of {tries})")
-        placed = place_and_route(fpga, build_dir, constraints, clock, this)
+        placed = place_and_route(fpga, build_dir, constraints, clock, this, progress)
         log = build_dir / "nextpnr.log"
         if log.is_file():
             (build_dir / f"nextpnr-seed{this}.log").write_bytes(log.read_bytes())
