@@ -209,7 +209,8 @@ class Issue:
                 sources[Src.RHO_GS] = b.rho(v["gs"])
                 if not b.normalized:
                     sources[Src.RATE_FA] = b.rate(v["fa"])
-            if b.plan.slots[("V", 0)].lane_map.by_columns:   # V's error along a split row
+            if any(s.name == "V" and s.lane_map.by_columns   # V's error along a split row
+                   for s in b.plan.slots.values()):
                 sources[Src.ERR_V] = b.rho(a_val) - b.rho(v["g"])
         elif b.normalized:            # the errors of V (the drive above minus g) and Q
             sources |= {Src.ERR_V: b.narrow(a_val - v["g"]), Src.ERR_Q: v["q"]}

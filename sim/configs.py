@@ -43,7 +43,9 @@ COSIMULATED = {
     "learned-dynamics-P3": Config(layers=(4, 10, 3), variant="learned", schedule="dynamics",
                                   steps=3, alpha=1.0, hardware=Hardware(lanes=3)),
     # the constant rule (learns after the sample at ghost_lr)
-    "constant-learned-P8": Config(layers=(4, 10, 3), variant="learned", ghost_rule="constant"),
+    # (V_1 split over the 8 lanes, V_0 one lane per row: the split V's error comes broadcast)
+    "constant-learned-2hidden-P8": Config(layers=(4, 4, 16, 3), variant="learned",
+                                          ghost_rule="constant"),
     "constant-learned-dynamics-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
                                                    ghost_rule="constant", schedule="dynamics",
                                                    steps=3, hardware=Hardware(lanes=3)),
