@@ -28,15 +28,15 @@ __all__ = ["LaneMap", "may_split"]
 
 def may_split(config, name: str) -> bool:
     """Whether matrix ``name`` ("W", "B", "V", "Q") of ``config`` may take the columns layout
-    (``hardware.split_rows``): W, and V of learned ghosts by the constant rule under ``sweep``,
-    whose learning reads V's error from broadcast words. The normalized rule's V keeps one
-    lane per row (its first ``GHOST_FWD`` feeds the normalizer one broadcast rate a cycle),
-    and so does V under ``dynamics`` (its error is a saved word no broadcast reads). The one
-    rule ``Plan`` and the golden model share: a layout decides which LFSR word each weight's
+    (``hardware.split_rows``): W, and V of learned ghosts under ``sweep``, whose learning
+    reads V's error from broadcast words (the normalized rule's tapping ``GHOST_FWD`` then
+    feeds the normalizer every lane's own rate: hdl/normalizer.py). V under ``dynamics``
+    keeps one lane per row (its error is a saved word no broadcast reads). The one rule
+    ``Plan`` and the golden model share: a layout decides which LFSR word each weight's
     update rounds with."""
     if not config.hardware.split_rows:
         return False
-    return name == "W" or (name == "V" and not config.fits_ghosts
+    return name == "W" or (name == "V" and config.variant == "learned"
                            and config.schedule == "sweep")
 
 

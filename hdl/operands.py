@@ -95,6 +95,7 @@ class Fetch:
         self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
         self.eta_sel = Signal(2, name="f_eta_sel")    # its format (normalized fits)
         self.norm = Signal(name="f_norm")             # the broadcast rate feeds the normalizer
+        self.norm_own = Signal(P, name="f_norm_own")  # these lanes' own rates feed it too
         # learning ahead (hdl/passes/learn.py ``eta_ahead``): lane P - 1's ETA, of the s word
         # of lane bsel, loads its eta_out; every lane takes that scaled error (with its op)
         self.eta_ahead = Signal(name="f_eta_ahead")
@@ -139,7 +140,8 @@ class Issue:
         self.normalizer = None
         if b.normalized:
             terms = max(b.config.layers[1:]) + 1
-            m.submodules.normalizer = self.normalizer = Normalizer(fmt, terms)
+            m.submodules.normalizer = self.normalizer = Normalizer(fmt, terms,
+                                                                   b.plan.normalizer_lanes)
             etas.append(self.normalizer.step)
             self.s1_eta_sel = Signal(2)
             m.d.sync += self.s1_eta_sel.eq(delay(m, f.eta_sel, 2, "eta_sel"))
@@ -211,13 +213,21 @@ class Issue:
                     sources[Src.RATE_FA] = b.rate(v["fa"])
             if any(s.name == "V" and s.lane_map.by_columns   # V's error along a split row
                    for s in b.plan.slots.values()):
-                sources[Src.ERR_V] = b.rho(a_val) - b.rho(v["g"])
+                sources[Src.ERR_V] = (self._operand(b.narrow(a_val - v["g"])) if b.normalized
+                                      else b.rho(a_val) - b.rho(v["g"]))
         elif b.normalized:            # the errors of V (the drive above minus g) and Q
             sources |= {Src.ERR_V: b.narrow(a_val - v["g"]), Src.ERR_Q: v["q"]}
         elif b.learned:               # the errors of V (kept in v under dynamics) and Q
             sources |= {Src.ERR_V: v["v"] if b.dynamics else b.rho(a_val) - b.rho(v["g"]),
                         Src.ERR_Q: v["q"]}
         return sources
+
+    def _operand(self, value):
+        """``value`` (a potential's width) as a lane operand: saturated where potentials are
+        wider than the operand, as the lanes' own words are."""
+        if self.b.width > OPERAND_BITS:
+            return saturate(self.b.m, value, OPERAND_BITS)
+        return value
 
     def connect(self, lanes):
         """Select every lane's operand (stage I), register it and drive the lane (stage O)."""
@@ -240,6 +250,8 @@ class Issue:
             m.d.comb += [norm.add.eq(delay(m, b.fetch.norm, 1, "norm")),
                          norm.value.eq(Mux(self.i_src == Src.RHO_G,
                                            b.rate(broadcast["g"]), bcast))]
+            if norm.lanes:
+                i_norm_own = delay(m, b.fetch.norm_own, 1, "norm_own")
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
                       if s.lane_map.by_columns and s.name in ("W", "V")}
@@ -270,6 +282,9 @@ class Issue:
             m.d.sync += operand.eq(selected)
             if self.normalizer is not None:
                 m.d.comb += lane.eta_sel.eq(self.s1_eta_sel)
+                if self.normalizer.lanes:   # a split V's rates (its tapping GHOST_FWD)
+                    m.d.comb += [self.normalizer.lane_value[p].eq(own[:len(norm.value)]),
+                                 self.normalizer.lane_add[p].eq(i_norm_own[p])]
             m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.lane_raddr),
                          lane.hold.eq(self.lane_hold),
                          lane.operand.eq(operand), lane.eta.eq(self.s1_eta),

@@ -95,6 +95,14 @@ class Plan:
         return sums
 
     @property
+    def normalizer_lanes(self) -> int:
+        """The normalizer's lane inputs (hdl/normalizer.py): P where a V of the normalized
+        rule takes the columns layout (its tapping ``GHOST_FWD`` reads a rate in every lane),
+        else 0 (one broadcast rate a cycle)."""
+        split = any(s.name == "V" and s.lane_map.by_columns for s in self.slots.values())
+        return self.lanes if split and self.config.fits_ghosts else 0
+
+    @property
     def lane_rounding(self) -> int:
         """The largest rounding constant a lane's sum starts from (the ``mac_shifts`` of
         hdl/core.py: forward, feedback, none)."""

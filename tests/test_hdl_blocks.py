@@ -346,29 +346,50 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     assert any(d_hidden)   # the feedback carried an error
 
 
-def test_normalizer_gives_the_golden_step_of_both_fits():
+@pytest.mark.parametrize("lanes", [0, 3])
+def test_normalizer_gives_the_golden_step_of_both_fits(lanes):
     """hdl/normalizer.py against golden.normalized_step: sums of squares of random rates (and
     the edges: all zero, a single LSB, saturated steps, full rates), V's step with the bias
-    input, Q's without; started ADD_LATENCY cycles after the last rate, the result read
-    NORMALIZER_CYCLES cycles after the start."""
-    from ghostfpga.hdl.normalizer import ADD_LATENCY, NORMALIZER_CYCLES, Normalizer
+    input, Q's without; started ``add_latency`` cycles after the last rate, the result read
+    NORMALIZER_CYCLES cycles after the start. With lanes, the rates come in cycles of one
+    broadcast rate and up to ``lanes`` lane rates (a lane that adds none holds a rate that must
+    not count), or the broadcast rate alone (Q's fit)."""
+    from ghostfpga.hdl.normalizer import NORMALIZER_CYCLES, Normalizer
 
     fmt = Formats.from_config(Config())
-    dut = Normalizer(fmt, 41)
+    dut = Normalizer(fmt, 41, lanes)
     rng = np.random.default_rng(5)
     cases = [[0] * 5, [256] * 3, [1], [256] * 40, [0, 0, 3], [16], [15]]
     cases += [[int(v) for v in rng.integers(0, 257, rng.integers(1, 41))] for _ in range(25)]
     got, want = [], []
 
+    def feed(ctx, rates, sel):
+        """The rates in cycles: (broadcast rate or None, {lane: rate})."""
+        if not lanes or sel == 1:
+            return [(v, {}) for v in rates]
+        cycles, rest = [], list(rates)
+        while rest:
+            take = int(rng.integers(0, lanes + 1))
+            lane_rates = dict(zip(rng.permutation(lanes)[:take].tolist(), rest[:take]))
+            rest = rest[len(lane_rates):]
+            broadcast = rest.pop(0) if rest and rng.integers(2) else None
+            cycles.append((broadcast, lane_rates))
+        return cycles
+
     async def bench(ctx):
         for rates in cases:
             for sel, frac, bias in ((0, golden.V_STEP_FRAC, True), (1, golden.Q_STEP_FRAC, False)):
-                for v in rates + ([fmt.rate_one] if bias else []):
-                    ctx.set(dut.add, 1)
-                    ctx.set(dut.value, v)
+                for v, lane_rates in feed(ctx, rates + ([fmt.rate_one] if bias else []), sel):
+                    ctx.set(dut.add, v is not None)
+                    ctx.set(dut.value, v if v is not None else 200)
+                    for p in range(lanes):
+                        ctx.set(dut.lane_add[p], p in lane_rates)
+                        ctx.set(dut.lane_value[p], lane_rates.get(p, 100 + p))
                     await ctx.tick()
                 ctx.set(dut.add, 0)
-                await ctx.tick().repeat(ADD_LATENCY - 1)
+                for p in range(lanes):
+                    ctx.set(dut.lane_add[p], 0)
+                await ctx.tick().repeat(dut.add_latency - 1)
                 ctx.set(dut.sel, sel)
                 ctx.set(dut.start, 1)
                 await ctx.tick()

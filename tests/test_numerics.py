@@ -89,9 +89,8 @@ def test_narrow_layers_split_rows_over_lanes():
 
 
 def test_which_matrices_may_split_their_rows():
-    """W, and the constant rule's V under sweep (its error comes broadcast); never B or Q, nor
-    the normalized rule's V (its fit taps one broadcast rate a cycle) or V under dynamics;
-    nothing with ``split_rows`` off. The golden model and ``Plan`` both ask ``may_split``, so
+    """W, and V under sweep (its error comes broadcast; the normalized rule's fit taps every
+    lane's rate); never B or Q, nor V under dynamics; nothing with ``split_rows`` off. The golden model and ``Plan`` both ask ``may_split``, so
     each weight's update rounds with the LFSR word of its lane and cycle in the core."""
     from ghostfpga.config import Hardware
     from ghostfpga.golden.fixed import FixedModel
@@ -101,7 +100,9 @@ def test_which_matrices_may_split_their_rows():
     constant = Config(variant="learned", ghost_rule="constant")
     assert may_split(constant, "W") and may_split(constant, "V")
     assert not may_split(constant, "Q") and not may_split(Config(feedback="random"), "B")
-    assert not may_split(Config(variant="learned"), "V")
+    assert may_split(Config(variant="learned"), "V")
+    assert not may_split(Config(variant="learned", schedule="dynamics", alpha=1.0, steps=3),
+                         "V")
     assert not may_split(Config(variant="learned", ghost_rule="constant", schedule="dynamics"),
                          "V")
     assert not may_split(Config(variant="learned", ghost_rule="constant",

@@ -75,18 +75,19 @@ def test_element_walks_read_one_bank_only_where_it_buys_cycles():
 @pytest.mark.parametrize("name", [n for n, c in CONFIGS.items()
                                   if c.variant == "learned" and c.ghost_rule == "normalized"])
 def test_a_fit_starts_after_its_last_rate_reached_the_normalizers_sum(name):
-    """The normalizer sums its rates through registers (hdl/normalizer.py ``ADD_LATENCY``):
-    every NORM pass starts at least that long after the tapping pass's last rate (fed at
-    stage I of its last fetch)."""
-    from ghostfpga.hdl.normalizer import ADD_LATENCY
+    """The normalizer sums its rates through registers (hdl/normalizer.py ``add_latency``, one
+    more with lane inputs for a split V): every NORM pass starts at least that long after the
+    tapping pass's last rate (fed at stage I of its last fetch)."""
+    from ghostfpga.hdl.normalizer import add_latency
     from ghostfpga.hdl.program import PassKind
 
-    program = Plan(CONFIGS[name]).program()
+    plan = Plan(CONFIGS[name])
+    program = plan.program()
     norms = [n for n, op in enumerate(program) if op.kind == PassKind.NORM]
     assert norms
     for n in norms:
         assert program.passes[n - 1].tap
-        assert program.drain(n - 1) + 1 - stage("I") >= ADD_LATENCY
+        assert program.drain(n - 1) + 1 - stage("I") >= add_latency(plan.normalizer_lanes)
 
 
 def test_split_rows_learn_without_eta_cycles_where_the_eta_lane_is_idle():
@@ -115,13 +116,15 @@ def test_split_rows_learn_without_eta_cycles_where_the_eta_lane_is_idle():
 
 
 def test_a_pass_over_the_matrix_just_learned_waits_only_for_the_weight_read_port():
-    """Learned ghosts (4-10-3, P = 8): V_0 (3 x 11, one row group of 11 words) is walked again
-    right after it learned, in the same order: the forward pass waits ``AFTER_LEARN`` cycles
-    (its first weight read past the last LEARN's), not for the last weight's write; Q_0 (10 x 3
-    in two row groups, 6 words a lane) is too short for that and keeps the full wait. The
-    weight read port's lag is checked on the RTL (tests/test_memory_collisions.py: one cycle
-    less meets the last LEARN's read)."""
-    program = Plan(COSIMULATED["learned-P8"]).program()
+    """Learned ghosts (4-8-4, P = 8): V_0 (4 x 9, split rows of 2 words: 8 words a lane) is
+    walked again right after it learned, in the same order: the forward pass waits
+    ``AFTER_LEARN`` cycles (its first weight read past the last LEARN's), not for the last
+    weight's write; Q_0 (8 x 4, one row group: 4 words a lane) is too short for that and keeps
+    the full wait. The weight read port's lag is checked on the RTL
+    (tests/test_memory_collisions.py: one cycle less meets the last LEARN's read)."""
+    program = Plan(Config(layers=(4, 8, 4), variant="learned",
+                          hardware=Hardware(lanes=8))).program()
+    assert program.plan.slots[("V", 0)].lane_map.by_columns
     names = [op.name for op in program]
     drains = [program.drain(n) for n in range(len(program))]
     v, q = names.index("learn_V0"), names.index("learn_Q0")

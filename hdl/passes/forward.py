@@ -5,7 +5,9 @@ ghosts' drives (``GHOST_FWD``, ``GHOST_DRIVE``) and outputs (``GHOST_OUT``).
 dynamics the ghosts' initial state g_{k-1} = a_k to h; ``DRIVE`` writes the drives of the
 current state to d; ``GHOST_FWD`` writes g_k = V_k r_k to g (``GHOST_DRIVE``: of the current
 state, to e). ``GHOST_OUT`` computes c_k = Q_k rho(g_k) (of the ghost state gs under dynamics)
-into h. A pass with ``tap`` feeds its broadcast rates to the normalizer. Rows layout: written at P0; columns layout: the tree's row sum, written at P1."""
+into h. A pass with ``tap`` feeds its broadcast rates to the normalizer (columns layout: the
+rates of every lane in the first row's walk). Rows layout: written at P0; columns layout: the
+tree's row sum, written at P1."""
 
 from __future__ import annotations
 
@@ -37,8 +39,13 @@ def emit_forward(b, n, op) -> PassBuild:
     m, count, wb = b.m, b.count, b.writeback
     slot, src, targets = forward_targets(b, op)
     if slot.lane_map.by_columns:
-        return PassBuild(lambda: split_row_walk(b, n, slot, src),
-                         lambda: wb.write_tree_drive(n, targets))
+        def split_fetch():
+            split_row_walk(b, n, slot, src)
+            if op.tap:   # V's first row: every lane's rate (and the bias) feeds the normalizer
+                for p in range(b.P):
+                    m.d.comb += b.fetch.norm_own[p].eq(
+                        (count.g == 0) & (count.c * b.P + p < slot.cols))
+        return PassBuild(split_fetch, lambda: wb.write_tree_drive(n, targets))
 
     def fetch():
         row_walk(b, n, slot, Src.RATE)
