@@ -322,6 +322,13 @@ class Program:
             return slot.rows * lm.chunks
         return slot.groups * slot.cols
 
+    def tap_fetches(self, n: int) -> int:
+        """Fetches of tapping pass ``n`` up to the last that feeds the normalizer a rate: its
+        first row group's (one broadcast rate a cycle) or first split row's (every lane's)."""
+        assert self.passes[n].tap, self.passes[n].name
+        lm = self.slot(self.passes[n]).lane_map
+        return lm.chunks if lm.by_columns else lm.cols
+
     def eta_ahead(self, n: int) -> bool:
         """Whether learning pass ``n`` computes its rows' scaled errors ahead in the ETA lane
         (hdl/passes/learn.py ``eta_ahead``)."""

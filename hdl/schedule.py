@@ -17,7 +17,8 @@ tapping pass feeds it; ``NORM`` starts its division), and the dynamics step's lo
 back). (The result has no pass: the argmax's registers offer it.) The division runs beside
 the passes after ``NORM``: the learning pass that uses its step starts ``NORMALIZER_CYCLES``
 after ``NORM`` or later (its first ETA then reads the step in the cycle the quotient is
-complete).
+complete). ``NORM`` itself waits only for its sum: ``add_latency`` cycles after the last rate
+its tapping pass fed (the first row's, at stage I: ``Program.tap_fetches``), often at once.
 ``tests/test_memory_collisions.py`` and the arbiters' conflict flags (hdl/arbiter.py) check the
 model on whole training runs; co-simulation checks every value.
 """
@@ -27,18 +28,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .events import ALL, events, pass_context
-from .normalizer import NORMALIZER_CYCLES
+from .normalizer import NORMALIZER_CYCLES, add_latency
 from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
-from .stages import LEARN_READ_LAG
+from .stages import LEARN_READ_LAG, stage
 
 __all__ = ["events", "schedule", "pass_context", "after_learn", "WAITS_BEFORE", "WAITS_AFTER",
            "AFTER_LEARN"]
 
 K = PassKind
 # barriers (module docstring): these passes start after every earlier event; the pass after
-# these (or after a pass that taps the normalizer) too. (After NORM no barrier: it started
-# after every earlier event, and only the learning pass that uses its step waits for it.)
-WAITS_BEFORE = (K.LOOP, K.NORM)
+# these too. (NORM touches no port: it waits for its sum alone, ``norm_start``, and only the
+# learning pass that uses its step waits for it.)
+WAITS_BEFORE = (K.LOOP,)
 WAITS_AFTER = (K.LOOP,) + LEARN_KINDS
 # a pass that walks its matrix's words in address order, one a cycle, multiplying
 IN_ORDER = (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE, K.GHOST_OUT)
@@ -62,6 +63,15 @@ def after_learn(program, n, prev: int | None = None) -> bool:
         return False
     slot = program.slot(op)
     return slot is program.slot(prev) and slot.lane_map.words >= AFTER_LEARN_WORDS
+
+
+def norm_start(program, tap: int, tap_start: int) -> int:
+    """The first cycle ``NORM`` may start in after tapping pass ``tap`` started at
+    ``tap_start``: its last rate (fed at stage I) in the normalizer's sum (``add_latency``),
+    and not before the tapping pass's fetch walk ends."""
+    last_rate = tap_start + program.tap_fetches(tap) - 1 + stage("I")
+    return max(tap_start + program.fetch_cycles(tap),
+               last_rate + add_latency(program.plan.normalizer_lanes))
 
 
 def _overlaps(a, b) -> bool:
@@ -117,7 +127,9 @@ def schedule(program, old_drain, order: list[int] | None = None,
             return end
         n, before = order[i], order[i - 1]
         prev, op = ops[before], ops[n]
-        barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE or prev.tap
+        if op.kind == K.NORM:   # no port: its sum alone
+            return norm_start(program, before, end - program.fetch_cycles(before))
+        barrier = prev.kind in WAITS_AFTER or op.kind in WAITS_BEFORE
         lag = AFTER_LEARN if after_learn(program, n, before) else old_drain(before)
         start = max(end + lag, timeline.last + 1) if barrier else end
         if passes.normalized and op.kind in (K.LEARN_V, K.LEARN_Q):   # the fit's step

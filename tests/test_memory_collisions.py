@@ -28,6 +28,9 @@ CONFIGS = {
                                        feedback="random", hardware=Hardware(lanes=2)),
     "learned-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
                                  hardware=Hardware(lanes=3)),
+    # V split over 8 lanes (12 words a lane: walked again 2 cycles after it learned), both
+    # NORM passes at once after their tapping passes, while those still write
+    "learned-P8": Config(variant="learned"),
     "learned-dynamics-P2": Config(layers=(4, 10, 3), variant="learned", schedule="dynamics",
                                   steps=3, alpha=1.0, hardware=Hardware(lanes=2)),
     "replay-dynamics-P2": Config(layers=(4, 10, 3), variant="replay", schedule="dynamics",

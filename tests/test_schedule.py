@@ -77,7 +77,8 @@ def test_element_walks_read_one_bank_only_where_it_buys_cycles():
 def test_a_fit_starts_after_its_last_rate_reached_the_normalizers_sum(name):
     """The normalizer sums its rates through registers (hdl/normalizer.py ``add_latency``, one
     more with lane inputs for a split V): every NORM pass starts at least that long after the
-    tapping pass's last rate (fed at stage I of its last fetch)."""
+    tapping pass's last rate (fed at stage I of the last fetch of its first row group or split
+    row), and not before the tapping pass's walk ends."""
     from ghostfpga.hdl.normalizer import add_latency
     from ghostfpga.hdl.program import PassKind
 
@@ -86,8 +87,11 @@ def test_a_fit_starts_after_its_last_rate_reached_the_normalizers_sum(name):
     norms = [n for n, op in enumerate(program) if op.kind == PassKind.NORM]
     assert norms
     for n in norms:
-        assert program.passes[n - 1].tap
-        assert program.drain(n - 1) + 1 - stage("I") >= add_latency(plan.normalizer_lanes)
+        tap = n - 1
+        assert program.passes[tap].tap
+        after_last_rate = (program.fetch_cycles(tap) - program.tap_fetches(tap)
+                           + program.drain(tap) + 1 - stage("I"))
+        assert after_last_rate >= add_latency(plan.normalizer_lanes)
 
 
 def test_split_rows_learn_without_eta_cycles_where_the_eta_lane_is_idle():
