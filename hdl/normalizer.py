@@ -27,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from ghostfpga.golden.numerics import Q_STEP_FRAC, STEP_BITS, V_STEP_FRAC, Formats
 
+from .stages import delay
 from .writeback import AdderTree
 
 __all__ = ["Normalizer", "NORMALIZER_CYCLES", "ADD_LATENCY", "add_latency"]
@@ -34,7 +35,6 @@ __all__ = ["Normalizer", "NORMALIZER_CYCLES", "ADD_LATENCY", "add_latency"]
 ADD_LATENCY = 4
 """Cycles from an ``add`` to the first ``start`` that counts it: the rate registered, its
 square registered, the sum registered, the start's comparisons of the sum registered."""
-
 
 
 def add_latency(lanes: int) -> int:
@@ -86,8 +86,6 @@ class Normalizer(wiring.Component):
             return square, summing
         # every lane's rate (0 where it adds none) and the broadcast's, squared, then summed
         squares = [Mux(summing, square, 0)]
-        any_add = Signal()
-        m.d.sync += any_add.eq(self.add | self.lane_add.any())
         for p in range(self.lanes):
             lane_rate, lane_square = Signal.like(self.value, name=f"lane_rate{p}"), \
                 Signal.like(square, name=f"lane_square{p}")
@@ -96,11 +94,10 @@ class Normalizer(wiring.Component):
             squares.append(lane_square)
         m.submodules.squares = tree = AdderTree(len(squares), len(square) + 1)
         m.d.comb += [getattr(tree, f"term{i}").eq(v) for i, v in enumerate(squares)]
-        lanes_sum, lanes_summing = Signal(self.sum_bits), Signal()
-        any_square = Signal()
-        m.d.sync += [any_square.eq(any_add), lanes_summing.eq(any_square),
-                     lanes_sum.eq(tree.sum)]
-        return lanes_sum, lanes_summing
+        lanes_sum = Signal(self.sum_bits)
+        m.d.sync += lanes_sum.eq(tree.sum)
+        # the rate, its square and the tree's sum registered: it counts three cycles on
+        return lanes_sum, delay(m, self.add | self.lane_add.any(), 3, "lanes_summing")
 
     def elaborate(self, platform):
         m = Module()

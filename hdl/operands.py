@@ -211,8 +211,7 @@ class Issue:
                 sources[Src.RHO_GS] = b.rho(v["gs"])
                 if not b.normalized:
                     sources[Src.RATE_FA] = b.rate(v["fa"])
-            if any(s.name == "V" and s.lane_map.by_columns   # V's error along a split row
-                   for s in b.plan.slots.values()):
+            if b.plan.splits_v:       # V's error along a split row
                 sources[Src.ERR_V] = (self._operand(b.narrow(a_val - v["g"])) if b.normalized
                                       else b.rho(a_val) - b.rho(v["g"]))
         elif b.normalized:            # the errors of V (the drive above minus g) and Q
@@ -250,7 +249,7 @@ class Issue:
             m.d.comb += [norm.add.eq(delay(m, b.fetch.norm, 1, "norm")),
                          norm.value.eq(Mux(self.i_src == Src.RHO_G,
                                            b.rate(broadcast["g"]), bcast))]
-            if norm.lanes:
+            if norm.lanes:   # a split V's rates (its tapping GHOST_FWD): every lane's own
                 i_norm_own = delay(m, b.fetch.norm_own, 1, "norm_own")
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
@@ -258,11 +257,10 @@ class Issue:
         for p, (lane, bank) in enumerate(zip(lanes, state.banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
             words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}
-            sources = self.sources(words_read, False) if b.width > OPERAND_BITS else None
-            if sources is not None:   # potentials wider than the operand: saturate, not wrap
-                sources = {src: saturate(m, value, OPERAND_BITS) for src, value in sources.items()}
+            sources = {src: self._operand(value)   # wider potentials saturate, not wrap
+                       for src, value in self.sources(words_read, False).items()}
             with m.Switch(self.i_src):
-                for src, value in (sources or self.sources(words_read, False)).items():
+                for src, value in sources.items():
                     with m.Case(src):
                         m.d.comb += own.eq(value)
             with m.If(self.i_src == Src.HOST):   # host reads: 1 in the addressed lane, else 0
@@ -282,9 +280,9 @@ class Issue:
             m.d.sync += operand.eq(selected)
             if self.normalizer is not None:
                 m.d.comb += lane.eta_sel.eq(self.s1_eta_sel)
-                if self.normalizer.lanes:   # a split V's rates (its tapping GHOST_FWD)
-                    m.d.comb += [self.normalizer.lane_value[p].eq(own[:len(norm.value)]),
-                                 self.normalizer.lane_add[p].eq(i_norm_own[p])]
+                if norm.lanes:
+                    m.d.comb += [norm.lane_value[p].eq(own[:len(norm.value)]),
+                                 norm.lane_add[p].eq(i_norm_own[p])]
             m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.lane_raddr),
                          lane.hold.eq(self.lane_hold),
                          lane.operand.eq(operand), lane.eta.eq(self.s1_eta),

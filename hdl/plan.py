@@ -95,12 +95,16 @@ class Plan:
         return sums
 
     @property
+    def splits_v(self) -> bool:
+        """Whether a V takes the columns layout (its learning reads V's error broadcast)."""
+        return any(s.name == "V" and s.lane_map.by_columns for s in self.slots.values())
+
+    @property
     def normalizer_lanes(self) -> int:
         """The normalizer's lane inputs (hdl/normalizer.py): P where a V of the normalized
         rule takes the columns layout (its tapping ``GHOST_FWD`` reads a rate in every lane),
         else 0 (one broadcast rate a cycle)."""
-        split = any(s.name == "V" and s.lane_map.by_columns for s in self.slots.values())
-        return self.lanes if split and self.config.fits_ghosts else 0
+        return self.lanes if self.splits_v and self.config.fits_ghosts else 0
 
     @property
     def lane_rounding(self) -> int:

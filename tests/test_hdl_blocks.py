@@ -363,7 +363,7 @@ def test_normalizer_gives_the_golden_step_of_both_fits(lanes):
     cases += [[int(v) for v in rng.integers(0, 257, rng.integers(1, 41))] for _ in range(25)]
     got, want = [], []
 
-    def feed(ctx, rates, sel):
+    def feed(rates, sel):
         """The rates in cycles: (broadcast rate or None, {lane: rate})."""
         if not lanes or sel == 1:
             return [(v, {}) for v in rates]
@@ -379,7 +379,7 @@ def test_normalizer_gives_the_golden_step_of_both_fits(lanes):
     async def bench(ctx):
         for rates in cases:
             for sel, frac, bias in ((0, golden.V_STEP_FRAC, True), (1, golden.Q_STEP_FRAC, False)):
-                for v, lane_rates in feed(ctx, rates + ([fmt.rate_one] if bias else []), sel):
+                for v, lane_rates in feed(rates + ([fmt.rate_one] if bias else []), sel):
                     ctx.set(dut.add, v is not None)
                     ctx.set(dut.value, v if v is not None else 200)
                     for p in range(lanes):
