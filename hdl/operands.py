@@ -21,7 +21,7 @@ from .arbiter import Arbiter, When
 from .arith import lfsr_next, pick, saturate
 from .memory import weight_read_registered
 from .normalizer import Normalizer
-from .stages import Round, Src, bits, delay
+from .stages import Round, Src, bits, delay, lane_copies
 
 __all__ = ["Fetch", "Issue", "Lfsr", "eta_formats", "broadcasts_from_a"]
 
@@ -118,20 +118,42 @@ class Issue:
             delay(m, f.own_bias, 1, "own_bias")
         self.i_bias_lane = delay(m, f.bias_lane, 1, "bias_lane")
         self.i_host_lane = delay(m, core.host_lane, 1, "host_lane")
-        self.o_op = [delay(m, f.op[p], 2, f"op{p}") for p in range(b.P)]
+        # controls every lane reads: one register per lane on devices that keep them apart
+        # (Plan.lane_copies), else one for all (each list holds a lane's register)
+        P, apart = b.P, b.plan.lane_copies
+        self.o_op = [lane_copies(m, f.op[p], 2, f"op{p}", 1, apart)[0] for p in range(P)]
         if b.eta_ahead:   # (no registers where no walk computes scaled errors ahead)
             self.i_ahead = delay(m, f.eta_ahead, 1, "eta_ahead")
             self.o_ahead, self.o_take = delay(m, self.i_ahead, 1, "eta_ahead_i"), \
-                delay(m, f.take, 2, "take")
+                lane_copies(m, f.take, 2, "take", P, apart)
         self.o_addr, o_eta = delay(m, f.addr, 2, "addr"), delay(m, f.eta, 2, "eta")
         s2_addr = delay(m, self.o_addr, 2, "addr_o")
         self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
-        self.s2_first, self.s2_round = delay(m, f.first, 4, "first"), \
-            delay(m, f.round, 4, "round")
+        self.s2_first, self.s2_round = lane_copies(m, f.first, 4, "first", P, apart), \
+            lane_copies(m, f.round, 4, "round", P, apart)
         s2_learn, s2_update = delay(m, f.learn, 4, "learn"), delay(m, f.update, 4, "update")
         m.submodules.lfsr = lfsr = Lfsr(fmt.lfsr_seed, fmt.stochastic)
         m.d.comb += lfsr.step.eq(s2_update)
         self.random = lfsr.random
+        self._learning_rates(o_eta)
+        self._weight_reads(s2_learn, s2_addr, s2_update)
+        self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
+        # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
+        # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)
+        self.a_select = Arbiter(m, "a select")
+        def broadcast_lane():
+            m.d.comb += self.a_lane_next.eq(f.bsel)
+        self.a_select.default("the fetch's broadcast lane", broadcast_lane)
+        self.a_select.fetch_uses(f.bcast & f.src.matches(*broadcasts_from_a(b)))
+        m.d.sync += self.a_lane.eq(self.a_lane_next)
+        self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
+
+    def _learning_rates(self, o_eta):
+        """Each lane's learning-rate multiplier at stage 1 (``s1_eta``) and, with several
+        formats, its format (``s1_eta_sel``)."""
+        b = self.b
+        m, f, core, fmt = b.m, b.fetch, b.core, b.fmt
+        P, apart = b.P, b.plan.lane_copies
         self.s1_eta = Signal(unsigned(max(fmt.eta_bits, STEP_BITS) if b.normalized
                                       else fmt.eta_bits))
         # the ghosts' learning rate: the config's ghost_lr, a constant (constant rule), or
@@ -143,11 +165,28 @@ class Issue:
             m.submodules.normalizer = self.normalizer = Normalizer(fmt, terms,
                                                                    b.plan.normalizer_lanes)
             etas.append(self.normalizer.step)
-            self.s1_eta_sel = Signal(2)
-            m.d.sync += self.s1_eta_sel.eq(delay(m, f.eta_sel, 2, "eta_sel"))
+            if apart:
+                self.s1_eta_sel = lane_copies(m, f.eta_sel, 3, "eta_sel", P, apart)
+            else:
+                s1_eta_sel = Signal(2)
+                m.d.sync += s1_eta_sel.eq(delay(m, f.eta_sel, 2, "eta_sel"))
+                self.s1_eta_sel = [s1_eta_sel] * P
         elif b.learned:
             etas.append(fmt.eta_mantissa(b.config.ghost_lr, "ghost_lr"))
-        m.d.sync += self.s1_eta.eq(Array(etas)[o_eta])
+        if apart:
+            eta_o = Signal.like(self.s1_eta, name="eta_o")
+            m.d.comb += eta_o.eq(Array(etas)[o_eta])
+            self.s1_eta = lane_copies(m, eta_o, 1, "s1_eta", P, apart)
+        else:
+            m.d.sync += self.s1_eta.eq(Array(etas)[o_eta])
+            self.s1_eta = [self.s1_eta] * P
+
+    def _weight_reads(self, s2_learn, s2_addr, s2_update):
+        """Each lane's weight read address and ``hold`` (``raddr_of``, ``hold_of``), and the
+        write address all lanes share (``lane_waddr``)."""
+        b = self.b
+        m, f, core = b.m, b.fetch, b.core
+        P, apart = b.P, b.plan.lane_copies
         self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py). A LEARN whose
         # read would meet the write of the LEARN before it (a LEARN at stage 4, an ETA at
@@ -169,16 +208,18 @@ class Issue:
         self.lane_hold = Signal()
         m.d.comb += self.lane_hold.eq((s1_update & ~s2_update & s3_update) if early
                                       else (s2_update & ~s3_update & s4_update))
-        self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
-        # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
-        # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)
-        self.a_select = Arbiter(m, "a select")
-        def broadcast_lane():
-            m.d.comb += self.a_lane_next.eq(f.bsel)
-        self.a_select.default("the fetch's broadcast lane", broadcast_lane)
-        self.a_select.fetch_uses(f.bcast & f.src.matches(*broadcasts_from_a(b)))
-        m.d.sync += self.a_lane.eq(self.a_lane_next)
-        self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
+        self.raddr_of, self.hold_of = [self.lane_raddr] * P, [self.lane_hold] * P
+        if apart and early:   # each lane's read address and hold from its own registers
+            raddr_of = [Mux(learn, o_addr, addr) for learn, o_addr, addr in zip(
+                lane_copies(m, f.learn, 3, "raddr_learn", P, apart),
+                lane_copies(m, self.o_addr, 1, "raddr_o", P, apart),
+                lane_copies(m, f.addr, 1, "raddr", P, apart))]
+            # hold a cycle ahead: the update flags one stage earlier each (x_d2 = s1's input)
+            hold_next = Signal(name="hold_next")
+            m.d.comb += hold_next.eq(delay(m, f.update, 2, "hold_update") & ~s1_update
+                                     & s2_update)
+            self.raddr_of = raddr_of
+            self.hold_of = lane_copies(m, hold_next, 1, "hold", P, apart)
 
     def select_a(self, lane, when: When | None = None):
         """Read the ``a`` word of bank ``lane`` as ``picked_a`` (one cycle later); ``when``
@@ -276,16 +317,17 @@ class Issue:
                 selected = Mux(self.i_ahead, error, selected)
                 m.d.comb += lane.ahead.eq(self.o_ahead)
             if lane.takes_error:
-                m.d.comb += [lane.take.eq(self.o_take), lane.error_in.eq(lanes[-1].eta_out)]
+                m.d.comb += [lane.take.eq(self.o_take[p]),
+                             lane.error_in.eq(lanes[-1].eta_out)]
             m.d.sync += operand.eq(selected)
             if self.normalizer is not None:
-                m.d.comb += lane.eta_sel.eq(self.s1_eta_sel)
+                m.d.comb += lane.eta_sel.eq(self.s1_eta_sel[p])
                 if norm.lanes:
                     m.d.comb += [norm.lane_value[p].eq(own[:len(norm.value)]),
                                  norm.lane_add[p].eq(i_norm_own[p])]
-            m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.lane_raddr),
-                         lane.hold.eq(self.lane_hold),
-                         lane.operand.eq(operand), lane.eta.eq(self.s1_eta),
-                         lane.first.eq(self.s2_first), lane.waddr.eq(self.lane_waddr),
-                         lane.round_sel.eq(self.s2_round),
+            m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.raddr_of[p]),
+                         lane.hold.eq(self.hold_of[p]),
+                         lane.operand.eq(operand), lane.eta.eq(self.s1_eta[p]),
+                         lane.first.eq(self.s2_first[p]), lane.waddr.eq(self.lane_waddr),
+                         lane.round_sel.eq(self.s2_round[p]),
                          lane.random.eq(self.random.rotate_left((p * LANE_ROTATION) % LFSR_BITS))]

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from amaranth.hdl import Signal
 from amaranth.lib import enum
 
+from ghostfpga.devices import KEEP_APART
+
 __all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_LANES", "DRAIN_ELEMENT", "Src",
-           "Round", "bits", "delay", "settle_write_lag", "LEARN_WRITE", "LEARN_READ_LAG",
+           "Round", "bits", "delay", "lane_copies", "settle_write_lag", "LEARN_WRITE", "LEARN_READ_LAG",
            "TreeStages", "tree_registers"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
@@ -131,3 +133,22 @@ def delay(m, value, stages: int, name: str):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def lane_copies(m, value, stages: int, name: str, lanes: int, apart: bool) -> list:
+    """``value`` after ``stages`` clock cycles (``stages`` >= 1) for each of ``lanes`` lanes.
+    ``apart`` (``Plan.lane_copies``): the chain's registers shared, its last one copied once
+    per lane (``name_lane<p>``), each copy marked ``KEEP_APART`` so synthesis keeps it
+    (ghostfpga/devices.py): a control that every lane reads then leaves one flip-flop per
+    lane, placed beside its lane, not one whose net crosses the device (docs/hardware.md).
+    Otherwise one chain, as ``delay``, for every lane. Each copy holds the same value in
+    every cycle: no latency changes."""
+    if not apart:
+        return [delay(m, value, stages, name)] * lanes
+    value = delay(m, value, stages - 1, name)
+    copies = []
+    for p in range(lanes):
+        reg = Signal.like(value, name=f"{name}_lane{p}", attrs={KEEP_APART: 1})
+        m.d.sync += reg.eq(value)
+        copies.append(reg)
+    return copies

@@ -192,6 +192,31 @@ def test_a_build_places_seed_after_seed_until_one_meets_the_clock(
                                           if len(calls) > 1 else f"(seed {seed})"))
 
 
+@pytest.mark.parametrize("board, args", [("icebreaker", []),
+                                         ("ulx3s-85f", ["--placer", "static"])])
+def test_a_build_gives_nextpnr_its_boards_placer(tmp_path, monkeypatch, board, args):
+    """The ULX3S builds place with nextpnr's electrostatic placer (docs/boards.md,
+    "Placement"); the iCEBreaker's with nextpnr's default."""
+    from ghostfpga.boards.bitstream import build as build_module
+
+    def yosys(command, build_dir, **kwargs):
+        (Path(build_dir) / "top.json").write_text('{"modules": {}}')
+    seen = []
+
+    def place(fpga, build_dir, constraints, clock, seed, progress=None):
+        seen.append(constraints)
+        return _placer({1: (None, 99999)}, [])(fpga, build_dir, constraints, clock, seed)
+    monkeypatch.setattr(build_module, "run_tool", yosys)
+    monkeypatch.setattr(build_module, "place_and_route", place)
+    device = BOARDS[board].device
+    config = Config(layers=(4, 6, 3), hardware=Hardware(device=device, lanes=2),
+                    link=Link(clock_mhz=30.0 if device == "up5k" else 60.0, baud=3_000_000))
+    report = build_module.build(config, BOARDS[board], tmp_path, tries=1)
+    assert report.bitstream is None and len(seen) == 1
+    assert seen[0][len(seen[0]) - len(args):] == args
+    assert "--placer" not in seen[0][:len(seen[0]) - len(args)]
+
+
 ROUTER1_LINES = """Info: Routing 94347 arcs.
 Info:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |
 Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|

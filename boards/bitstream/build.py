@@ -120,8 +120,9 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
     else:
         constraints, packed = ["--lpf", "top.lpf", "--textcfg", "top.config"], "top.config"
     clock = config.link.clock_mhz
-    placed, seed, placements = place_until_met(fpga, build_dir, constraints, clock, seed, tries,
-                                               progress)
+    placed, seed, placements = place_until_met(fpga, build_dir,
+                                               constraints + list(board.nextpnr_args), clock,
+                                               seed, tries, progress)
     lc, dsp, ram = fpga.cells
     report = BuildReport(
         board.name, fpga.name, *placed.used(lc), ffs, *placed.used(dsp), *placed.used(ram),

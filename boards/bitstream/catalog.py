@@ -43,6 +43,8 @@ class Board:
     bitstream_suffix: str
     default_config: str                # a file in examples/
     extra_resources: str | None = None   # a platform attribute listing resources to add
+    # nextpnr's options for this board's builds beyond the device's (its placer)
+    nextpnr_args: tuple[str, ...] = ()
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -100,7 +102,11 @@ BOARDS: dict[str, Board] = {
         "amaranth_boards.ulx3s:ULX3S_85F_Platform", "clk25", 25.0,
         leds={"busy": ("led", 0), "learning": ("led", 1), "link_error": ("led", 7)},
         usb=(0x0403, 0x6015, None), loader=("-b", "ulx3s"), bitstream_suffix=".bit",
-        default_config="ulx3s_digits.toml"),
+        default_config="ulx3s_digits.toml",
+        # the analytic placer (HeAP) packs the 32 lanes' shared controls into tiles whose
+        # inputs the router cannot all reach: ulx3s_digits did not route at any seed tried;
+        # the electrostatic placer spreads them (docs/boards.md, "Placement")
+        nextpnr_args=("--placer", "static")),
 }
 
 
