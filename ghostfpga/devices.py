@@ -60,8 +60,6 @@ class FPGA:
         return min(-(-width // w) * -(-depth // d) for w, d in self.bram_shapes)
 
 
-
-
 DEVICES: dict[str, FPGA] = {
     "up5k": FPGA(
         "up5k", "ice40", logic_cells=5280, dsps=8, brams=30,
