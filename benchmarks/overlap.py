@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ghostfpga.boards.bitstream.catalog import EXAMPLES
-from ghostfpga.config import Config
+from ghostfpga.config import Config, Hardware
 from ghostfpga.hdl import Plan
 from ghostfpga.report import markdown_table, outputs_or_exit, table, write_json
 from ghostfpga.stopping import run_stoppable
@@ -31,11 +31,17 @@ from cycles import CONFIGS  # noqa: E402
 # product
 TARGETS = {"yinyang 4-30-3": (1.35, 72.0), "icebreaker_yinyang": (1.70, 96.0),
            "yinyang 4-30-3 learned": (1.40, 151.875), "digits 64-32-10": (1.08, 642.5),
+           "yinyang 4-30-3, ECP5": (1.35, 72.0), "yinyang 4-30-3 learned, ECP5": (1.40, 151.875),
            "ulx3s_mnist": (1.04, 5000.625), "yinyang 4-30-3 dynamics 3x1": (1.60, 185.625)}
 
 
 def configs():
     yield from CONFIGS
+    # the ECP5's cores: their learning passes read their rates on a's second port
+    # (Plan.rates_port, docs/hardware.md "The rates port")
+    yield "yinyang 4-30-3, ECP5", Config(layers=(4, 30, 3), hardware=Hardware(device="ecp5-85f"))
+    yield "yinyang 4-30-3 learned, ECP5", Config(layers=(4, 30, 3), variant="learned",
+                                                 hardware=Hardware(device="ecp5-85f"))
     for name in ("icebreaker_yinyang", "icebreaker_digits", "ulx3s_digits", "ulx3s_mnist"):
         yield name, Config.load(EXAMPLES / f"{name}.toml")
 

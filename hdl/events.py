@@ -171,7 +171,7 @@ class _Passes:
         return out
 
     def learn(self, op):
-        from .passes.learn import eta_ahead, learn_walk_of
+        from .passes.learn import eta_ahead, learn_walk_of, pre_port
         walk = learn_walk_of(self, op)   # (self has what the walk reads of a Build)
         lm = walk.slot.lane_map
         length = lm.chunks if lm.by_columns else walk.slot.cols
@@ -196,8 +196,9 @@ class _Passes:
             memory, region = walk.pre_reads
             base = self.smap.base(memory, region)
             if lm.by_columns:
-                return [_ev(t, ("read", memory), memory, base + c)]
-            events = [_ev(t, ("read", memory), memory, base + c // self.P)]
+                return [_ev(t, ("read", pre_port(self, memory)), memory, base + c)]
+            port = ("read", pre_port(self, memory))
+            events = [_ev(t, port, memory, base + c // self.P)]
             if self._bcast_uses_a(walk.pre):
                 events.append(_ev(t, ("select",)))
             return events

@@ -22,6 +22,7 @@ from .arith import lfsr_next, pick, saturate
 from .memory import weight_read_registered
 from .normalizer import Normalizer
 from .stages import Round, Src, bits, delay, lane_copies
+from .state import RATES
 
 __all__ = ["Fetch", "Issue", "Lfsr", "eta_formats", "broadcasts_from_a"]
 
@@ -246,6 +247,8 @@ class Issue:
                 sources[Src.ERR] = s_val - b.rho(a_val)
         if broadcast or columns:
             sources[Src.RATE] = b.rate(a_val)
+            if RATES in v:   # learning's presynaptic rates, on a's second read port
+                sources[Src.PRE_RATE] = b.rate(v[RATES])
         if b.learned and broadcast:   # ghost rates for Q's passes
             sources |= {Src.RHO_G: b.rho(v["g"]), Src.RATE_G: b.rate(v["g"])}
             if b.dynamics:            # the ghost state; the free rates for V's learning
@@ -275,7 +278,7 @@ class Issue:
         state = b.state
         broadcast = {"a": self.picked_a,
                      "s": pick(m, state.rdata("s"), self.i_bsel, "bcast_s")}
-        for name in ("g", "gs", "fa"):
+        for name in ("g", "gs", "fa", RATES):
             if state.has(name):
                 broadcast[name] = pick(m, state.rdata(name), self.i_bsel, f"bcast_{name}")
         bcast = Signal(signed(OPERAND_BITS))
@@ -297,7 +300,7 @@ class Issue:
                       if s.lane_map.by_columns and s.name in ("W", "V")}
         for p, (lane, bank) in enumerate(zip(lanes, state.banks)):
             own = Signal(signed(OPERAND_BITS), name=f"own{p}")
-            words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.depths}
+            words_read = {name: getattr(bank, f"{name}_rdata") for name in bank.readers()}
             sources = {src: self._operand(value)   # wider potentials saturate, not wrap
                        for src, value in self.sources(words_read, False).items()}
             with m.Switch(self.i_src):

@@ -16,8 +16,13 @@ from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
 from .stages import TreeStages, tree_registers
+from .statemap import StateMap
 
-__all__ = ["MatrixSlot", "Plan"]
+__all__ = ["MatrixSlot", "Plan", "RATES_PORT_WORDS"]
+
+RATES_PORT_WORDS = 16
+"""The deepest ``a`` memory given a second read port for the learning passes' rates
+(``Plan.rates_port``): one ECP5 LUT RAM cell deep (TRELLIS_DPR16X4, 16 x 4 bits)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,14 @@ class Plan:
         # lanes, which spread over the device (stages.lane_copies; at 8 they sit together:
         # docs/hardware.md); the UP5K has no cells to spare
         self.lane_copies = self.family == "ecp5" and P > 8
+        # the learning passes read their presynaptic rates on a second read port of the ``a``
+        # memory (hdl/state.py ``RATES``), so a learning pass need not wait while the pass
+        # before it still reads units' drives on the first (its write-back): on the ECP5,
+        # where the copy of an ``a`` of at most 16 words is one column of LUT RAM cells (a
+        # deeper one, MNIST's 62 words, spreads its copy and read address over four times
+        # the cells for 3 cycles in 5143); on the UP5K it would take a block RAM a lane more
+        self.rates_port = (self.family == "ecp5"
+                           and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
         # the stages after the adder tree (its pipeline registers on this device)
         self.tree_stages = TreeStages(tree_registers(self.family, P))
         sizes = config.layers

@@ -105,6 +105,7 @@ class Src(enum.IntEnum, shape=4):
     ERR_Q = 9       # Q's error
     RHO_GS = 10     # rho(gs): the ghost state's rate (dynamics)
     RATE_FA = 11    # rate(fa): the free rates kept for V's learning (dynamics)
+    PRE_RATE = 12   # rate(a) read on a's rates port: learning's presynaptic rate (state.RATES)
 
 
 class Round(enum.IntEnum, shape=2):

@@ -3,7 +3,9 @@
 Lane p owns unit j of every layer with j mod P == p, at word j // P of that layer's region; the
 memories and what their regions hold are in hdl/statemap.py (``a`` holds the input rates x in
 the potential format, x << (error_frac - rate_frac)). Each memory has one read and one write
-port (one block RAM apiece on small layers).
+port (one block RAM apiece on small layers); where the plan says so (``Plan.rates_port``), ``a``
+has a second read port, ``RATES``, for the learning passes' presynaptic rates alone (a copy of
+the memory written with it: LUT RAM on the ECP5).
 
 Reads are synchronous: data one cycle after the address, for reads enabled by ``<name>_ren``
 (the data holds otherwise). The core enables exactly the reads it uses, so no enabled read
@@ -24,15 +26,21 @@ from amaranth.lib.wiring import In, Out
 from .arbiter import Arbiter, When
 from .memory import block_ram
 
-__all__ = ["StateBank", "StateMemories", "WriteBus"]
+__all__ = ["StateBank", "StateMemories", "WriteBus", "RATES"]
+
+RATES = "a_rates"
+"""The second read port of ``a`` (``Plan.rates_port``): read like a memory of its own
+(``StateMemories.read``, ``rdata``; its own ``Arbiter``), its words are ``a``'s."""
 
 
 class StateBank(wiring.Component):
-    """``depths`` maps a memory name to its word count (0: not built); all ``width`` bits."""
+    """``depths`` maps a memory name to its word count (0: not built); all ``width`` bits.
+    ``rates_port``: ``a`` has the second read port ``RATES``."""
 
-    def __init__(self, depths: dict[str, int], width: int):
+    def __init__(self, depths: dict[str, int], width: int, rates_port: bool = False):
         self.depths = {k: v for k, v in depths.items() if v > 0}
         self.width = width
+        self.rates_port = rates_port and "a" in self.depths
         members = {}
         for name, depth in self.depths.items():
             bits = max(1, (max(depth, 2) - 1).bit_length())
@@ -40,24 +48,38 @@ class StateBank(wiring.Component):
                         f"{name}_rdata": Out(signed(width)),
                         f"{name}_waddr": In(bits), f"{name}_wdata": In(signed(width)),
                         f"{name}_we": In(1)}
+            if name == "a" and self.rates_port:
+                members |= {f"{RATES}_raddr": In(bits), f"{RATES}_ren": In(1),
+                            f"{RATES}_rdata": Out(signed(width))}
         super().__init__(members)
+
+    def readers(self) -> list[str]:
+        """The read ports: one per memory, and ``RATES``."""
+        return [*self.depths, *([RATES] if self.rates_port else [])]
+
+    def _read(self, reader, rd):
+        # every read port also reads during reset, so no read register is left undefined
+        # (X in 4-state simulation) in a bank whose memory a pass never reads
+        return [rd.addr.eq(getattr(self, f"{reader}_raddr")),
+                rd.en.eq(getattr(self, f"{reader}_ren") | ResetSignal()),
+                getattr(self, f"{reader}_rdata").eq(rd.data)]
 
     def elaborate(self, platform):
         m = Module()
-        self.ports = {}   # name -> (memory, read port, write port), for simulation checks
+        self.ports = {}   # read port -> (memory, read port, write port), for simulation checks
         for name, depth in self.depths.items():
             mem = block_ram(signed(self.width), depth)
             m.submodules[f"mem_{name}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
             self.ports[name] = (mem, rd, wr)
-            # every read port also reads during reset, so no read register is left undefined
-            # (X in 4-state simulation) in a bank whose memory a pass never reads
-            m.d.comb += [rd.addr.eq(getattr(self, f"{name}_raddr")),
-                         rd.en.eq(getattr(self, f"{name}_ren") | ResetSignal()),
-                         getattr(self, f"{name}_rdata").eq(rd.data),
+            m.d.comb += [*self._read(name, rd),
                          wr.addr.eq(getattr(self, f"{name}_waddr")),
                          wr.data.eq(getattr(self, f"{name}_wdata")),
                          wr.en.eq(getattr(self, f"{name}_we"))]
+            if name == "a" and self.rates_port:
+                rates = mem.read_port()
+                self.ports[RATES] = (mem, rates, wr)
+                m.d.comb += self._read(RATES, rates)
         return m
 
 
@@ -139,7 +161,7 @@ class StateMemories:
         self.m, self.banks, self.width = m, banks, width
         self.depths = banks[0].depths
         self.fetcher = "core"
-        self.readers = {name: Arbiter(m, f"{name} read") for name in self.depths}
+        self.readers = {name: Arbiter(m, f"{name} read") for name in banks[0].readers()}
         self.writes = {name: WriteBus(m, name, banks, width, lambda: self.fetcher)
                        for name in self.depths}
 
@@ -166,7 +188,8 @@ class StateMemories:
         return [getattr(bank, f"{name}_rdata") for bank in self.banks]
 
     def has(self, name) -> bool:
-        return name in self.depths
+        """Whether memory (or read port) ``name`` is built."""
+        return name in self.depths or name in self.readers
 
     def arbiters(self) -> list[Arbiter]:
         return [*self.readers.values(), *(bus.arbiter for bus in self.writes.values())]

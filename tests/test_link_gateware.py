@@ -236,47 +236,48 @@ def test_framer_counts_overflow_when_every_slot_is_full():
     assert causes == [Reject.OVERFLOW]
 
 
-def rtl_send(bodies: list[bytes], slot_bytes: int = SLOT) -> bytes:
+def rtl_send(bodies: list[bytes], slot_bytes: int = SLOT, registered_read: bool = False,
+             stall: bool = False) -> bytes:
+    """What the sender puts out for ``bodies``; ``stall``: the sink is ready every third
+    cycle only."""
     SLOT = slot_bytes
-    snd = FrameSender(FRAMES, SLOT)
+    snd = FrameSender(FRAMES, SLOT, registered_read)
     out = bytearray()
+    cycle = [0]
+
+    async def step(ctx):
+        """One cycle: the byte taken (valid and ready), then the sink's next ready."""
+        if ctx.get(snd.o.valid) and ctx.get(snd.o.ready):
+            out.append(ctx.get(snd.o.payload))
+        await ctx.tick()
+        cycle[0] += 1
+        ctx.set(snd.o.ready, not stall or cycle[0] % 3 == 0)
 
     async def bench(ctx):
+        ctx.set(snd.o.ready, 1)
         for k, body in enumerate(bodies):
             slot = k % FRAMES
             while (ctx.get(snd.queued) >> slot) & 1:
-                if ctx.get(snd.o.valid):
-                    out.append(ctx.get(snd.o.payload))
-                await ctx.tick()
+                await step(ctx)
             for i, b in enumerate(body):
                 ctx.set(snd.waddr, slot * SLOT + i)
                 ctx.set(snd.wdata, b)
                 ctx.set(snd.we, 1)
-                if ctx.get(snd.o.valid):
-                    out.append(ctx.get(snd.o.payload))
-                await ctx.tick()
+                await step(ctx)
             ctx.set(snd.we, 0)
             ctx.set(snd.push_slot, slot)
             ctx.set(snd.push, 1)
-            if ctx.get(snd.o.valid):
-                out.append(ctx.get(snd.o.payload))
-            await ctx.tick()
+            await step(ctx)
             ctx.set(snd.push, 0)
         for _ in range(20_000):
-            if ctx.get(snd.o.valid):
-                out.append(ctx.get(snd.o.payload))
-            await ctx.tick()
+            await step(ctx)
             if not ctx.get(snd.queued) and not ctx.get(snd.o.valid):
                 break
         else:
             raise AssertionError("the sender did not finish")
 
-    async def sink(ctx):
-        ctx.set(snd.o.ready, 1)
-
     sim = Simulator(snd)
     sim.add_clock(1e-6)
-    sim.add_testbench(sink)
     sim.add_testbench(bench)
     sim.run()
     return bytes(out)
@@ -290,13 +291,22 @@ def _reply(payload: bytes) -> bytes:
     return bytes([0x86, 9]) + len(payload).to_bytes(2, "little") + payload
 
 
-def test_sender_frames_replies_with_crc_and_cobs():
+@pytest.mark.parametrize("registered_read", [False, True])
+def test_sender_frames_replies_with_crc_and_cobs(registered_read):
+    """(``registered_read``: the ECP5's sender, its slot RAM's data through a register.)"""
     rng = random.Random(7)
     bodies = [_reply(b"\x00"), _reply(bytes(40)), _reply(bytes(rng.randrange(1, 256)
                                                                 for _ in range(120))),
               _reply(bytes(rng.randrange(0, 3) for _ in range(90))), _reply(b"\x00\xff" * 10),
               _reply(bytes(rng.randrange(256) for _ in range(100)))]
-    assert rtl_send(bodies) == ref_send(bodies)
+    assert rtl_send(bodies, registered_read=registered_read) == ref_send(bodies)
+
+
+@pytest.mark.parametrize("registered_read", [False, True])
+def test_sender_holds_its_byte_while_the_sink_waits(registered_read):
+    rng = random.Random(9)
+    bodies = [_reply(bytes(rng.randrange(0, 4) for _ in range(60))), _reply(bytes(30))]
+    assert rtl_send(bodies, registered_read=registered_read, stall=True) == ref_send(bodies)
 
 
 def test_sender_splits_long_runs_into_254_byte_blocks():
@@ -305,6 +315,7 @@ def test_sender_splits_long_runs_into_254_byte_blocks():
               _reply(bytes(rng.randrange(1, 256) for _ in range(253)) + b"\x00"
                      + bytes(rng.randrange(1, 256) for _ in range(254)))]
     assert rtl_send(bodies, 1024) == ref_send(bodies)
+    assert rtl_send(bodies, 1024, registered_read=True) == ref_send(bodies)
 
 
 def _bank_reference(events_per_cycle, clears, n):

@@ -166,3 +166,43 @@ def test_the_first_fit_divides_beside_the_free_phase_and_an_inference_skips_it(n
     tied = Plan(dataclasses.replace(config, variant="tied")).program()
     assert program.cycles(False) == tied.cycles(False)
     assert [names[n] for n in program.runs(False)] == [op.name for op in tied][:tied.argmax_pass + 1]
+
+
+def test_learning_reads_its_rates_on_the_second_port_where_the_plan_has_one():
+    """On the ECP5 (``Plan.rates_port``) the learning passes read their presynaptic rates on
+    ``a``'s second read port, so the first starts right after the feedback pass, whose
+    write-back still reads units' drives on ``a``'s own port (and its select): 4-30-3 on
+    P = 8 in 97 cycles, where the UP5K's core, without the port, waits 3 (100). No other
+    pass uses the port; every drain but that one is the iCE40's."""
+    from ghostfpga.hdl.passes.learn import pre_port
+    from ghostfpga.hdl.program import LEARN_KINDS
+    from ghostfpga.hdl.state import RATES
+
+    ice40 = Plan(Config(layers=(4, 30, 3))).program()
+    ecp5 = Plan(Config(layers=(4, 30, 3), hardware=Hardware(device="ecp5-85f"))).program()
+    assert not ice40.plan.rates_port and ecp5.plan.rates_port
+    assert pre_port(ecp5, "a") == RATES and pre_port(ice40, "a") == "a"
+    assert pre_port(ecp5, "g") == "g"
+    fb = next(n for n, op in enumerate(ecp5) if op.name == "fb0")
+    assert ecp5.passes[fb + 1].kind in LEARN_KINDS
+    assert ice40.drain(fb) == 3 and ecp5.drain(fb) == 0
+    assert [ice40.drain(n) for n in range(len(ice40)) if n != fb] == \
+        [ecp5.drain(n) for n in range(len(ecp5)) if n != fb]
+    assert (ice40.cycles(True), ecp5.cycles(True)) == (100, 97)
+    for n, op in enumerate(ecp5):
+        uses = {ev[1] for ev in events(ecp5, n)}
+        assert (("read", RATES) in uses) == (op.kind in LEARN_KINDS), op.name
+
+
+@pytest.mark.parametrize("layers, lanes, port", [
+    ((4, 30, 3), 8, True),         # a: 7 words a lane
+    ((64, 128, 10), 32, True),     # the ULX3S digits core: 9
+    ((64, 32, 10), 8, False),      # 22
+    ((784, 100, 10), 32, False),   # the ULX3S MNIST core: 62
+])
+def test_the_rates_port_only_where_a_is_one_lut_ram_cell_deep(layers, lanes, port):
+    from ghostfpga.hdl.plan import RATES_PORT_WORDS
+    from ghostfpga.hdl.statemap import StateMap
+    config = Config(layers=layers, hardware=Hardware(lanes=lanes, device="ecp5-85f"))
+    assert Plan(config).rates_port == port
+    assert (StateMap(config, lanes).depths["a"] <= RATES_PORT_WORDS) == port

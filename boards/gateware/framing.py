@@ -158,10 +158,18 @@ class FrameSender(wiring.Component):
     when the scan reaches it. A slot stays ``queued`` until its closing delimiter is taken.
     The slot RAM reads only in the states that use its data (``reading``), all on a queued
     slot, which the executor does not write: no read meets a write.
+
+    ``registered_read``: the slot RAM's read data goes through a register before the CRC and
+    the state machine use it, and every read state waits a cycle for it (``_WAIT`` states):
+    on the ECP5, where the DP16KD's 5.8 ns clock-to-out and the route from wherever the
+    placer puts the RAM were the ULX3S digits build's critical path. A byte then takes 3
+    cycles to scan and 3 to send instead of 2, against the UART's 10 bit times (200 cycles at
+    60 MHz and 3 Mbaud).
     """
 
-    def __init__(self, frames: int, slot_bytes: int):
+    def __init__(self, frames: int, slot_bytes: int, registered_read: bool = False):
         self.frames, self.slot_bytes = frames, slot_bytes
+        self.registered_read = registered_read
         self._slot_bits = (slot_bytes - 1).bit_length()
         super().__init__({
             "o": Out(stream.Signature(8)),
@@ -216,8 +224,12 @@ class FrameSender(wiring.Component):
         # (a cut of the path from ``body`` through the compare into the state machine)
         in_body, crc_high = Signal(), Signal()
         m.d.sync += [in_body.eq(index < body), crc_high.eq(index == body)]
+        data = rd.data                     # the slot byte read (registered: a cycle later)
+        if self.registered_read:
+            data = Signal(8, name="read_data")
+            m.d.sync += data.eq(rd.data)
         byte = Signal(8)                   # the byte at ``index`` (body, then CRC)
-        m.d.comb += byte.eq(Mux(in_body, rd.data, Mux(crc_high, crc.crc[8:], crc.crc[:8])))
+        m.d.comb += byte.eq(Mux(in_body, data, Mux(crc_high, crc.crc[8:], crc.crc[:8])))
         header = Signal(16)
 
         queued = Signal(N)
@@ -230,6 +242,16 @@ class FrameSender(wiring.Component):
         m.d.sync += queued.eq((queued & ~clear_bit) | set_bit)
         m.d.comb += self.queued.eq(queued)
 
+        waits = []   # (state, the state after it, the byte it reads): registered_read
+
+        def wait(state, after, offset):
+            """The state after read state ``state``: ``after``, or with a registered read a
+            state that reads ``offset`` again while the data reaches its register."""
+            if not self.registered_read:
+                return after
+            waits.append((f"{state}_WAIT", after, offset))
+            return f"{state}_WAIT"
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(q_count != 0):
@@ -241,14 +263,14 @@ class FrameSender(wiring.Component):
                     m.next = "LEN_LO"
             with m.State("LEN_LO"):
                 m.d.comb += [read_index.eq(2), reading.eq(1)]
-                m.next = "LEN_HI"
+                m.next = wait("LEN_LO", "LEN_HI", 2)
             with m.State("LEN_HI"):
                 m.d.comb += [read_index.eq(3), reading.eq(1)]
-                m.d.sync += header[:8].eq(rd.data)
-                m.next = "LEN"
+                m.d.sync += header[:8].eq(data)
+                m.next = wait("LEN_HI", "LEN", 3)
             with m.State("LEN"):
-                m.d.sync += [body.eq(Cat(header[:8], rd.data) + HEADER_BYTES),
-                             total.eq(Cat(header[:8], rd.data) + OVERHEAD), pos.eq(0)]
+                m.d.sync += [body.eq(Cat(header[:8], data) + HEADER_BYTES),
+                             total.eq(Cat(header[:8], data) + OVERHEAD), pos.eq(0)]
                 m.next = "OPEN"
             with m.State("OPEN"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(0)]
@@ -262,11 +284,11 @@ class FrameSender(wiring.Component):
                 with m.If((n == 254) | (index == total)):
                     m.next = "CODE"
                 with m.Else():
-                    m.next = "SCAN"
+                    m.next = wait("SCAN_READ", "SCAN", index)
             with m.State("SCAN"):
                 m.d.comb += [read_index.eq(index), reading.eq(1)]
                 with m.If(in_body):        # every body byte is scanned once, in order
-                    m.d.comb += [crc.valid.eq(1), crc.data.eq(rd.data),
+                    m.d.comb += [crc.valid.eq(1), crc.data.eq(data),
                                  crc.start.eq(index == 0)]
                 with m.If(byte == 0):
                     m.next = "CODE"
@@ -283,7 +305,7 @@ class FrameSender(wiring.Component):
                 with m.If(index == end):
                     m.next = "NEXT"
                 with m.Else():
-                    m.next = "DATA"
+                    m.next = wait("DATA_READ", "DATA", index)
             with m.State("DATA"):
                 m.d.comb += [read_index.eq(index), reading.eq(1), self.o.valid.eq(1),
                              self.o.payload.eq(byte)]
@@ -305,4 +327,8 @@ class FrameSender(wiring.Component):
                 with m.If(self.o.ready):
                     m.d.comb += [finished.eq(1), done_slot.eq(slot)]
                     m.next = "IDLE"
+            for state, after, offset in waits:
+                with m.State(state):
+                    m.d.comb += [read_index.eq(offset), reading.eq(1)]
+                    m.next = after
         return m

@@ -20,6 +20,7 @@ from ..lane import LaneOp
 from ..operands import eta_formats
 from ..program import LEARN_KINDS, PassKind
 from ..stages import Src
+from ..state import RATES
 from .build import PassBuild
 from .walks import real_columns, row_lanes
 
@@ -45,12 +46,12 @@ class LearnWalk:
 def learn_walk_of(b, op) -> LearnWalk:
     K, k, smap, L = PassKind, op.layer, b.smap, b.plan.L
     slot = b.program.slot(op)
+    rate = Src.PRE_RATE if b.plan.rates_port else Src.RATE   # (read on ``pre_port``)
     if op.kind == K.LEARN:   # W_k: error of layer k, rates of layer k - 1
         errors = {"s": smap.base("s", k)}   # replay, learned (sweep): and a
         if b.held and not b.dynamics:
             errors["a"] = smap.base("a", k)
-        return LearnWalk(slot, k, Src.ERR, errors, Src.RATE,
-                         ("a", "x" if k == 0 else k - 1))
+        return LearnWalk(slot, k, Src.ERR, errors, rate, ("a", "x" if k == 0 else k - 1))
     formats = eta_formats(b)
     sel_v, sel_q = ((formats.index(b.fmt.step_shift(V_STEP_FRAC)),
                      formats.index(b.fmt.step_shift(Q_STEP_FRAC))) if b.normalized else (0, 0))
@@ -60,9 +61,16 @@ def learn_walk_of(b, op) -> LearnWalk:
     if op.kind == K.LEARN_V:   # V_k: rho(a_{k+1}) - rho(g_k) (normalized: a_{k+1} - g_k),
         return LearnWalk(slot, L, Src.ERR_V, {"a": smap.base("a", k + 1),   # rates of k
                                               "g": smap.base("g", k)},
-                         Src.RATE, ("a", k), eta_sel=sel_v)
+                         rate, ("a", k), eta_sel=sel_v)
     return LearnWalk(slot, L, Src.ERR_Q, {"q": smap.base("q", k)}, Src.RATE_G,   # Q_k
                      ("g", k), bias=False, eta_sel=sel_q)
+
+
+def pre_port(b, memory: str) -> str:
+    """The read port of a learning walk's presynaptic rates in ``memory``: ``a``'s rates port
+    where the core has one (``Plan.rates_port``; the write-back of the pass before may still
+    read units' drives on ``a``'s own), else the memory's."""
+    return RATES if memory == "a" and b.plan.rates_port else memory
 
 
 def eta_ahead(b, walk: LearnWalk) -> bool:
@@ -176,7 +184,7 @@ def _issue_learn(b, walk, length):
     if slot.lane_map.by_columns:   # lane p updates column c * P + p with its own rate
         m.d.comb += [f.bias_lane.eq((slot.cols - 1) % b.P),
                      f.own_bias.eq(count.c == (slot.cols - 1) // b.P)]
-        b.state.read(memory, b.addr(memory, region, count.c),
+        b.state.read(pre_port(b, memory), b.addr(memory, region, count.c),
                      enable=real_columns(b, slot) if walk.bias else None)
         tail = slot.cols - (length - 1) * b.P   # lanes with a column in the last chunk
         for p in range(b.P):
@@ -186,7 +194,7 @@ def _issue_learn(b, walk, length):
         m.d.comb += [f.bcast.eq(1), f.bsel.eq(count.cl)]
         if walk.bias:
             m.d.comb += f.bias.eq(count.c == slot.cols - 1)
-        b.state.read(memory, b.addr(memory, region, count.cw))
+        b.state.read(pre_port(b, memory), b.addr(memory, region, count.cw))
         for p, ok in row_lanes(b, slot):
             with m.If(ok):
                 m.d.comb += f.op[p].eq(LaneOp.LEARN)
