@@ -194,10 +194,9 @@ class _Passes:
 
         def learn(t, c):
             memory, region = walk.pre_reads
-            base = self.smap.base(memory, region)
+            base, port = self.smap.base(memory, region), ("read", pre_port(self, memory))
             if lm.by_columns:
-                return [_ev(t, ("read", pre_port(self, memory)), memory, base + c)]
-            port = ("read", pre_port(self, memory))
+                return [_ev(t, port, memory, base + c)]
             events = [_ev(t, port, memory, base + c // self.P)]
             if self._bcast_uses_a(walk.pre):
                 events.append(_ev(t, ("select",)))

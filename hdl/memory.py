@@ -1,5 +1,6 @@
-"""How the core builds its memories: ``amaranth.lib.memory`` with one synchronous read port
-and one write port, which Yosys maps to block RAM.
+"""How the core builds its memories: ``amaranth.lib.memory`` with a synchronous read port
+(the ``a`` state memory on some ECP5 cores two: hdl/state.py ``RATES``) and one write port,
+which Yosys maps to block RAM (or LUT RAM).
 
 The core never uses a word it reads in the cycle that word is written: passes read one region
 and write another, learning writes a weight two cycles after reading the next, and the state

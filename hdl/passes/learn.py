@@ -46,7 +46,8 @@ class LearnWalk:
 def learn_walk_of(b, op) -> LearnWalk:
     K, k, smap, L = PassKind, op.layer, b.smap, b.plan.L
     slot = b.program.slot(op)
-    rate = Src.PRE_RATE if b.plan.rates_port else Src.RATE   # (read on ``pre_port``)
+    # the rates of a: their source follows the port they are read on (``pre_port``)
+    rate = Src.PRE_RATE if pre_port(b, "a") == RATES else Src.RATE
     if op.kind == K.LEARN:   # W_k: error of layer k, rates of layer k - 1
         errors = {"s": smap.base("s", k)}   # replay, learned (sweep): and a
         if b.held and not b.dynamics:
