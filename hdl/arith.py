@@ -27,6 +27,14 @@ def round_shift(value: Value, shift: int) -> Value:
     return (value + half(shift)) >> shift
 
 
+def round_shift_from(hit: Value, hi: int, lo: int, value: Value, shift: int) -> Value:
+    """``round_shift(Mux(hit, hi, lo) - value, shift)`` for the constants ``hi`` and ``lo``
+    (the targets of a nudge), with the rounding constant folded into them: one carry chain
+    (the subtraction), not two (timing: the settle iteration's path on the UP5K)."""
+    return floor_shift(Mux(hit, hi + half(shift), lo + half(shift)) - value, shift) \
+        if shift > 0 else round_shift(Mux(hit, hi, lo) - value, shift)
+
+
 def floor_shift(value: Value, shift: int) -> Value:
     """value / 2^shift rounded down (for sums that already hold the rounding constant, as the
     lane accumulators do); ``shift <= 0`` multiplies exactly."""

@@ -21,7 +21,7 @@ Ports (amaranth.lib.wiring):
 
 Pipeline (hdl/stages.py): F (the sequencer addresses the state memories) -> I (operands
 selected) -> O (operands registered, issued to the lanes) -> lane stages L1, L2 -> post stages
-P0 to P3 (results written back to the state memories). A pass whose results the next pass
+P0 to P4 (results written back to the state memories). A pass whose results the next pass
 reads is followed by a drain. The program of passes is hdl/program.py; its cycle model
 ``Program.cycles`` is exact.
 

@@ -10,10 +10,10 @@ of the output units and the ghosts, the errors, and the learned ghosts' saved st
 
 from __future__ import annotations
 
-from amaranth.hdl import Mux, Signal, signed, unsigned
+from amaranth.hdl import Signal, signed, unsigned
 
 from .arbiter import Tier, When
-from .arith import materialize, pick, round_shift
+from .arith import materialize, pick, round_shift_from
 from .stages import bits
 
 __all__ = ["Elements"]
@@ -58,9 +58,9 @@ class Elements:
         rdata = b.state.rdata
         e_a, e_d = self.a, pick(m, rdata("d"), self.lane, "element_d")
         rho_a, rho_d = b.rho(e_a), b.rho(e_d)
-        y = Mux(b.count.label == self.j, self.y_hi, self.y_lo)
-        update = {"output": b.euler(e_a, b.narrow(
-            e_d + round_shift(y - rho_a, fmt.beta_shift))), "error": rho_a - rho_d}
+        nudge = round_shift_from(b.count.label == self.j, self.y_hi, self.y_lo, rho_a,
+                                 fmt.beta_shift)
+        update = {"output": b.euler(e_a, b.narrow(e_d + nudge)), "error": rho_a - rho_d}
         if b.tied_ghosts:
             e_h = pick(m, rdata("h"), self.lane, "element_h")
             update["source"] = rho_a - b.rho(e_h)
@@ -153,8 +153,9 @@ class Elements:
         m.d.sync += [stage[key].eq(val) for key, val in first.items()]
         stage["u"] = stage["a"]
         for i in range(1, K + 1):
-            y = Mux(stage["hit"], self.y_hi, self.y_lo)
-            u_next = b.narrow(stage["a"] + round_shift(y - b.rho(stage["u"]), fmt.beta_shift))
+            nudge = round_shift_from(stage["hit"], self.y_hi, self.y_lo, b.rho(stage["u"]),
+                                     fmt.beta_shift)
+            u_next = b.narrow(stage["a"] + nudge)
             if i == K:
                 break
             regs = {key: Signal.like(val, name=f"settle{i}_{key}")

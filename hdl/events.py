@@ -95,7 +95,7 @@ class _Passes:
         out += [_ev(t + tree.sum, ("read", m), m, self.smap.base(m, k) + word, one)
                 for m in self._unit_reads(role)]
         memory = self._result_memory(role)
-        out.append(_ev(t + tree.feedback, ("write", memory), memory,
+        out.append(_ev(t + tree.result, ("write", memory), memory,
                        self.smap.base(memory, k) + word, frozenset([lane]), True))
         return out
 

@@ -112,6 +112,27 @@ class Plan:
         return sums
 
     @property
+    def running_sum_terms(self) -> int:
+        """The most products a transposed pass over a rows-layout W sums through the adder tree
+        and the running sum over row groups (one per row of W_k, k > 0); 1 if no pass does."""
+        return max((slot.rows for slot in self.slots.values()
+                    if slot.name == "W" and slot.index > 0 and not slot.lane_map.by_columns
+                    and self.config.feedback == "transpose"), default=1)
+
+    @property
+    def running_sum_bits(self) -> int:
+        """Width of the running sum over row groups (``fb_acc``, hdl/writeback.py), read only
+        by those transposed passes: the fewest bits that hold each of their sums exactly, from
+        the weights' and the error operands' ranges (no rounding constant: the feedback is
+        rounded after the sum). At the accumulator width (37 bits on 4-30-3, where 33 hold it) its
+        carry chain was the UP5K core's critical path."""
+        weights = (-(1 << (self.fmt.weight_bits - 1)), (1 << (self.fmt.weight_bits - 1)) - 1)
+        errors = (-(1 << (OPERAND_BITS - 1)), (1 << (OPERAND_BITS - 1)) - 1)
+        products = [w * v for w in weights for v in errors]
+        n = self.running_sum_terms
+        return min(self.fmt.accumulator_bits, signed_bits(n * min(products), n * max(products)))
+
+    @property
     def splits_v(self) -> bool:
         """Whether a V takes the columns layout (its learning reads V's error broadcast)."""
         return any(s.name == "V" and s.lane_map.by_columns for s in self.slots.values())

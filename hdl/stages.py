@@ -13,10 +13,14 @@ read off one table:
     P0  post stage 0: a lane's accumulator is a result (rows layout: drives written here)
     P1  the adder tree's sum registered (host reads; a split row's drive, per-lane feedback)
     P2  the running sum over row groups of a transposed pass
-    P3  the transposed pass's feedback narrowed and written
+    P3  the transposed pass's feedback narrowed, with its unit's words
+    P4  the transposed pass's result (the feedback's error, or what it leaves) registered and
+        written: a cut between the feedback's saturating sum with the unit's drive and the
+        error's subtraction (on the iCEBreaker's UP5K the two carry chains in one cycle were
+        the core's critical path); no drain moves, as the next pass reads the result later
 
 A wide adder tree holds a pipeline register of its own (``tree_registers``): then the tree's sum
-and every stage after it (P1 to P3 of the passes that read the tree) come that many edges
+and every stage after it (P1 to P4 of the passes that read the tree) come that many edges
 later, as ``TreeStages`` gives them; the per-lane write-backs at P1 do not move.
 
 The element pipeline (one unit a cycle: argmax, settle, Euler steps) is shorter: E0 fetch,
@@ -36,7 +40,7 @@ __all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_LANES", "DRAIN_ELEMENT",
            "Round", "bits", "delay", "lane_copies", "settle_write_lag", "LEARN_WRITE", "LEARN_READ_LAG",
            "TreeStages", "tree_registers"]
 
-PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3")
+PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3", "P4")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
 
 
@@ -67,7 +71,8 @@ def tree_registers(family: str, terms: int) -> int:
 class TreeStages:
     """The stages of the passes that read the adder tree, for a tree holding ``registers``
     pipeline registers: its sum (split rows' drives, host reads), the running sum over row
-    groups and the transposed feedback's write each come ``registers`` edges after P1, P2, P3."""
+    groups, the transposed feedback and its result's write each come ``registers`` edges after
+    P1, P2, P3, P4."""
     registers: int = 0
 
     @property
@@ -82,8 +87,13 @@ class TreeStages:
 
     @property
     def feedback(self) -> int:
-        """F to a transposed pass's feedback write (its drain)."""
+        """F to a transposed pass's narrowed feedback, with its unit's words registered."""
         return stage("P3") + self.registers
+
+    @property
+    def result(self) -> int:
+        """F to a transposed pass's result write (its drain)."""
+        return stage("P4") + self.registers
 
     @property
     def host_read_latency(self) -> int:

@@ -1,12 +1,12 @@
 """The post stages: the tags that travel with every fetch, the adder tree, and the write-back of
-every MAC pass's results into the state memories (stages P0 to P3 of hdl/stages.py).
+every MAC pass's results into the state memories (stages P0 to P4 of hdl/stages.py).
 
 Each fetch of a pass that produces results carries a tag (the pass, whether it is the first or
 last fetch of its unit, the unit's index and (lane, word)) down a register chain; the tag at
 P0 sees the lanes' accumulators, at P1 a lane's feedback or the adder tree's sum, at P2 the
-running sum of a transposed pass, at P3 its narrowed feedback; where the tree holds a pipeline
-register, its sum and the stages after it come one edge later (``TreeStages``: the tags
-``t1``, ``t2``, ``t3``). Every write-back runs under its pass's tag and
+running sum of a transposed pass, at P3 its narrowed feedback, at P4 its registered result;
+where the tree holds a pipeline register, its sum and the stages after it come one edge later
+(``TreeStages``: the tags ``t1``, ``t2``, ``t3``, ``t4``). Every write-back runs under its pass's tag and
 requests the state memories' ports as a WRITEBACK-tier requester ranked by its pass index
 (hdl/arbiter.py); the sequencer builds the write-backs after its FSM, in program order.
 """
@@ -76,12 +76,14 @@ class WriteBack:
                          index=Signal(self.idx_bits, name=f"tag{d}_index"),
                          lane=Signal(bits(P), name=f"tag{d}_lane"),
                          word=Signal(self.idx_bits, name=f"tag{d}_word"))
-                    for d in range(tree.feedback + 1)]   # tags from F (tag 0) to the last
+                    for d in range(tree.result + 1)]   # tags from F (tag 0) to the last
         for d in range(1, len(self.tag)):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
         self.p0, self.p1 = self.tag[POST], self.tag[POST + 1]
-        # the tags of the passes through the tree: its sum, the running sum, the feedback
-        self.t1, self.t2, self.t3 = (self.tag[s] for s in (tree.sum, tree.running, tree.feedback))
+        # the tags of the passes through the tree: its sum, the running sum, the feedback, its
+        # result
+        self.t1, self.t2, self.t3, self.t4 = (self.tag[s] for s in (tree.sum, tree.running,
+                                                                    tree.feedback, tree.result))
         self.fwd_shift = fmt.forward_shift
         self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
@@ -106,7 +108,7 @@ class WriteBack:
         m.d.comb += b.core.host_rdata.eq(self.tree)
         self.tree_drive = Signal(signed(fmt.potential_bits))   # a split row's drive
         m.d.comb += self.tree_drive.eq(b.narrow(round_shift(self.tree, self.fwd_shift)))
-        self.fb_acc = Signal(signed(fmt.accumulator_bits))
+        self.fb_acc = Signal(signed(b.plan.running_sum_bits))
         with m.If(self.t1["valid"]):
             m.d.sync += self.fb_acc.eq(Mux(self.t1["first"], self.tree,
                                            self.fb_acc + self.tree))
@@ -209,10 +211,11 @@ class WriteBack:
 
     def write_tree(self, n, k, role):
         """Write-back of a transposed pass through the adder tree: t1 (P1) tree; t2 (P2)
-        running sum (fb_acc), fetch a (and h, d) of the unit; t3 (P3) narrowed feedback, a and
-        h registered, write s (or h, q, a)."""
+        running sum (fb_acc, ``Plan.running_sum_bits`` wide), fetch a (and h, d) of the unit; t3 (P3) narrowed feedback, a and
+        h registered, the result computed; t4 (P4) the result registered, write s (or h, q,
+        a)."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
-        t1, t2, t3 = self.t1, self.t2, self.t3
+        t1, t2, t4 = self.t1, self.t2, self.t4
         feedback = Signal(signed(fmt.potential_bits), name=f"feedback{n}")
         m.d.sync += feedback.eq(b.narrow(round_shift(self.fb_acc, fmt.feedback_shift)))
         if role != "hold":
@@ -230,10 +233,10 @@ class WriteBack:
         h_val = self._registered("h", t2["lane"], n) if b.held else 0
         d_val = self._registered("d", t2["lane"], n) if b.dynamics else None
         memory, value = self.feedback_result(feedback, a_val, h_val, role, d_val)
-        result = Signal(value.shape(), name=f"post_value{n}")   # built once
-        m.d.comb += result.eq(value)
-        b.state.writes[memory].shared(self.region(memory, k) + t3["word"], result, t3["lane"],
-                                      self.when(n, "feedback at P3", self.at(t3, n)))
+        result = Signal(value.shape(), name=f"post_value{n}")   # registered at P4
+        m.d.sync += result.eq(value)
+        b.state.writes[memory].shared(self.region(memory, k) + t4["word"], result, t4["lane"],
+                                      self.when(n, "result at P4", self.at(t4, n)))
 
     def _registered(self, memory, lane, n):
         """The word of ``memory`` read in bank ``lane``, registered."""

@@ -22,7 +22,7 @@ def test_the_sweep_core_lists_every_requester_of_its_ports():
     names = [op.name for op in Program(core.plan)]
     fb0 = names.index("fb0")
     assert [who for tier, _, who in table["s write"] if tier == "WRITEBACK"] == [
-        f"op{names.index('settle')} settle settled source", f"op{fb0} fb0 feedback at P3"]
+        f"op{names.index('settle')} settle settled source", f"op{fb0} fb0 result at P4"]
     assert table["a select"][0] == ("DEFAULT", 0, "the fetch's broadcast lane")
     assert table["a select"][-1] == ("WRITEBACK", fb0, f"op{fb0} fb0 a word at P1")
     assert table["a write"][0] == ("SPARE", 0, "the sample's beats")

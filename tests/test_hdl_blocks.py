@@ -53,6 +53,18 @@ def test_round_shift(shift):
     assert rtl == [golden.round_shift(v, shift) for v in xs]
 
 
+@pytest.mark.parametrize("shift", [-2, 0, 1, 6, 11])
+def test_round_shift_from_two_targets_is_round_shift_of_the_difference(shift):
+    """The nudge's folded rounding (``round_shift_from``: the rounding constant added to the
+    two targets, one subtraction) equals golden ``round_shift(y - r)`` for either target."""
+    hi, lo = 14746, 1638
+    rs = list(range(-300, 300)) + [0, 1 << 14, (1 << 15) - 1, -(1 << 15)]
+    cases = [{"hit": hit, "r": r} for hit in (0, 1) for r in rs]
+    rtl = rtl_comb(lambda m, hit, r: arith.round_shift_from(hit, hi, lo, r, shift),
+                   {"hit": unsigned(1), "r": signed(16)}, cases)
+    assert rtl == [golden.round_shift((hi if c["hit"] else lo) - c["r"], shift) for c in cases]
+
+
 @pytest.mark.parametrize("shift", [3, 11, 16, 20])
 def test_stochastic_shift(shift):
     rng = np.random.default_rng(shift)
@@ -228,6 +240,29 @@ def test_lane_accumulator_width_holds_every_sum_at_its_extremes_and_no_more(name
             assert accs[n + 1] == exact, (n, w, v)
             widest = max(widest, signed_bits(min(exact, 0), max(exact, 0)))
     assert widest == bits
+
+
+@pytest.mark.parametrize("name", ["icebreaker_yinyang", "icebreaker_digits", "3hidden-P3",
+                                  "learned-3hidden-P3"])
+def test_the_running_sum_holds_every_transposed_sum_exactly_and_no_more(name):
+    """The running sum over row groups (``Plan.running_sum_bits``) holds the widest sum a
+    transposed pass over a rows-layout W builds (its rows' products of a weight and an error
+    operand, both at a corner), and one bit fewer could not; every such pass of the program
+    sums no more rows than the plan counted (``running_sum_terms``)."""
+    from ghostfpga.hdl.passes.feedback import ROLES
+    from ghostfpga.hdl.plan import Plan, signed_bits
+
+    from ghostfpga.sim.configs import COSIMULATED
+
+    plan = Plan(COSIMULATED.get(name) or Config.load(EXAMPLES / f"{name}.toml"))
+    program = plan.program()
+    rows = [program.slot(op).rows for op in program if op.kind in ROLES
+            and program.slot(op).name == "W" and not program.slot(op).lane_map.by_columns]
+    assert rows and max(rows) == plan.running_sum_terms
+    n, wmin = plan.running_sum_terms, -(1 << (plan.fmt.weight_bits - 1))
+    widest = n * wmin * wmin          # every product at -2^15 x -2^15: the largest magnitude
+    assert signed_bits(0, widest) == plan.running_sum_bits < plan.fmt.accumulator_bits
+    assert not -(1 << (plan.running_sum_bits - 2)) <= widest < 1 << (plan.running_sum_bits - 2)
 
 
 @pytest.mark.parametrize("rounding,eta_bits,eta", [("stochastic", 12, 4000),

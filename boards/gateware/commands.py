@@ -59,12 +59,13 @@ class CommandStates:
             self.take()
             m.next = "W_RANGE"
         with m.State("W_RANGE"):              # word = the first word's address
-            m.d.sync += [self.addr.eq(self.word), self.index.eq(self.count)]
+            m.d.sync += [self.addr.eq(self.word), self.index.eq(self.count),
+                         self.range_bad.eq(self.lane_bad | self.past_depth(self.word,
+                                                                           self.count))]
             self.take()
             m.next = "W_CHECK"
-        with m.State("W_CHECK"):              # (checked from registers: timing)
-            bad = self.lane_bad | self.past_depth(self.addr, self.count)
-            with self.checked((bad, Status.RANGE)):
+        with m.State("W_CHECK"):              # (checked from a register: timing)
+            with self.checked((self.range_bad, Status.RANGE)):
                 m.next = "W_VALUE"
         with m.State("W_VALUE"):
             self.take()
@@ -105,14 +106,15 @@ class CommandStates:
             m.d.sync += self.addr.eq(self.word)
             self.take()
             m.next = "R_RANGE"
-        n = self.count
         with m.State("R_RANGE"):              # cur = the count
-            m.d.sync += [self.count.eq(self.cur), self.wait.eq(0)]
+            n = self.cur
+            m.d.sync += [self.count.eq(n), self.wait.eq(0),
+                         self.range_bad.eq((n == 0) | (n > lay.max_read) | self.lane_bad
+                                           | self.past_depth(self.addr, n))]
             m.next = "R_CHECK"
-        with m.State("R_CHECK"):
-            m.d.sync += self.index.eq(n)      # words left, counting down
-            bad = (n == 0) | (n > lay.max_read) | self.lane_bad | self.past_depth(self.addr, n)
-            with self.checked((bad, Status.RANGE)):
+        with m.State("R_CHECK"):              # (checked from a register: timing)
+            m.d.sync += self.index.eq(self.count)   # words left, counting down
+            with self.checked((self.range_bad, Status.RANGE)):
                 m.next = "R_IDLE"
         with m.State("R_IDLE"):
             self.when_idle("R_WAIT")

@@ -256,6 +256,8 @@ class _Build(StoredStates, CommandStates):
         self.train = Signal()
         self.lane = Signal(_bits(plan.lanes))
         self.lane_bad = Signal()              # the requested lane is not below P
+        self.range_bad = Signal()             # WRITE / READ: lane, words or count out of
+        #                                       range (registered a state ahead: timing)
         self.addr = Signal(_bits(plan.depth))
         self.host_latency = plan.tree_stages.host_read_latency
         self.wait = Signal(range(self.host_latency + 1))   # clock edges since addr changed

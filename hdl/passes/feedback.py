@@ -7,7 +7,7 @@ rho(a_{k+1}) and leave the held feedback in h, or Q's error in q (WriteBack.feed
 Three walks: over B_k like a forward pass (each lane ends with one unit, written at P1); over a
 split W_{k+1} (each lane accumulates its own column over the rows, written at P1); over a
 row-layout W_{k+1} (one product per lane, summed by the adder tree and over the row groups,
-written at P3)."""
+written at P4)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def emit_feedback(b, n, op) -> PassBuild:
             _transpose_walk(b, n, slot, source, memory, base, units)
     if slot.name == "B" or slot.lane_map.by_columns:
         return PassBuild(fetch, lambda: wb.write_lanes(n, k, units, role))
+    assert slot.rows <= b.plan.running_sum_terms, "the running sum is too narrow for this pass"
     return PassBuild(fetch, lambda: wb.write_tree(n, k, role))
 
 
