@@ -122,11 +122,19 @@ class Hardware:
     """Lay a weight matrix out by columns (each row split over all lanes) when that takes fewer
     cycles, so layers narrower than P keep every lane busy (docs/hardware.md). ``false`` keeps
     one lane per row: slower on narrow layers, smaller (no per-lane feedback write-back)."""
+    rates_port: bool | str = "auto"
+    """A second read port of the ``a`` memory for the learning passes' rates, so the first
+    starts right after the feedback pass (docs/hardware.md, "The rates port"): ``"auto"`` on
+    the ECP5 where ``a`` holds at most 16 words a lane; ``true`` anywhere (on the iCE40 a
+    copy of ``a``, one more block RAM a lane); ``false`` never."""
 
     def _validate(self) -> None:
         _choice("hardware.device", self.device, tuple(DEVICES))
         if not isinstance(self.split_rows, bool):
             raise ConfigError("hardware.split_rows", self.split_rows, "must be true or false")
+        if not isinstance(self.rates_port, bool) and self.rates_port != "auto":
+            raise ConfigError("hardware.rates_port", self.rates_port,
+                              'must be true, false or "auto"')
         if not _is_int(self.lanes) or self.lanes < 1:
             raise ConfigError("hardware.lanes", self.lanes, "must be a positive integer")
         if self.lanes > DEVICES[self.device].dsps:

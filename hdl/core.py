@@ -134,7 +134,7 @@ class GhostCore(wiring.Component):
                            bank_words=bank_words, takes_error=ahead,
                            eta_ahead=ahead and p == plan.lanes - 1,
                            registered_read=weight_read_registered(family), **etas)
-            bank = StateBank(smap.depths, b.width, plan.rates_port)
+            bank = StateBank(smap.depths, b.width, plan.rates_port, plan.family == "ice40")
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank
             lanes.append(lane)

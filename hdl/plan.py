@@ -68,8 +68,9 @@ class Plan:
         # where the copy of an ``a`` of at most 16 words is one column of LUT RAM cells (a
         # deeper one, MNIST's 62 words, spreads its copy and read address over four times
         # the cells for 3 cycles in 5143); on the UP5K it would take a block RAM a lane more
-        self.rates_port = (self.family == "ecp5"
-                           and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
+        port = config.hardware.rates_port
+        self.rates_port = port if isinstance(port, bool) else (
+            self.family == "ecp5" and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
         # the stages after the adder tree (its pipeline registers on this device)
         self.tree_stages = TreeStages(tree_registers(self.family, P))
         sizes = config.layers

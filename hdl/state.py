@@ -5,7 +5,10 @@ memories and what their regions hold are in hdl/statemap.py (``a`` holds the inp
 the potential format, x << (error_frac - rate_frac)). Each memory has one read and one write
 port (one block RAM apiece on small layers); where the plan says so (``Plan.rates_port``), ``a``
 has a second read port, ``RATES``, for the learning passes' presynaptic rates alone (a copy of
-the memory written with it: LUT RAM on the ECP5).
+the memory written with it: LUT RAM on the ECP5, where Yosys copies a memory of two read ports
+itself; on the iCE40 a memory of its own, ``mem_a_copy``, since Yosys maps a memory with two
+read ports there to flip-flops, not to two block RAMs: 6924 logic cells for the iCEBreaker
+build, 5216 with the copy).
 
 Reads are synchronous: data one cycle after the address, for reads enabled by ``<name>_ren``
 (the data holds otherwise). The core enables exactly the reads it uses, so no enabled read
@@ -35,12 +38,15 @@ RATES = "a_rates"
 
 class StateBank(wiring.Component):
     """``depths`` maps a memory name to its word count (0: not built); all ``width`` bits.
-    ``rates_port``: ``a`` has the second read port ``RATES``."""
+    ``rates_port``: ``a`` has the second read port ``RATES``; ``copy``: on a memory of its own,
+    written with ``a`` (the iCE40's block RAMs have one read port)."""
 
-    def __init__(self, depths: dict[str, int], width: int, rates_port: bool = False):
+    def __init__(self, depths: dict[str, int], width: int, rates_port: bool = False,
+                 copy: bool = False):
         self.depths = {k: v for k, v in depths.items() if v > 0}
         self.width = width
         self.rates_port = rates_port and "a" in self.depths
+        self.copy = copy
         members = {}
         for name, depth in self.depths.items():
             bits = max(1, (max(depth, 2) - 1).bit_length())
@@ -77,10 +83,21 @@ class StateBank(wiring.Component):
                          wr.data.eq(getattr(self, f"{name}_wdata")),
                          wr.en.eq(getattr(self, f"{name}_we"))]
             if name == "a" and self.rates_port:
-                rates = mem.read_port()
-                self.ports[RATES] = (mem, rates, wr)
-                m.d.comb += self._read(RATES, rates)
+                m.d.comb += self._read(RATES, self._rates_port(m, mem, wr))
         return m
+
+    def _rates_port(self, m, mem, wr):
+        """``RATES``'s read port: on ``a`` itself, or on its copy, written as ``a`` is."""
+        if not self.copy:
+            rates = mem.read_port()
+            self.ports[RATES] = (mem, rates, wr)
+            return rates
+        m.submodules.mem_a_copy = copy = block_ram(mem.shape, mem.depth)
+        rates, copy_wr = copy.read_port(), copy.write_port()
+        m.d.comb += [copy_wr.addr.eq(wr.addr), copy_wr.data.eq(wr.data),
+                     copy_wr.en.eq(wr.en)]
+        self.ports[RATES] = (copy, rates, copy_wr)
+        return rates
 
 
 class WriteBus:

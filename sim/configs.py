@@ -14,6 +14,8 @@ __all__ = ["COSIMULATED", "cosim_samples"]
 COSIMULATED = {
     "yinyang-P8": Config(),
     "yinyang-P8-rows": Config(hardware=Hardware(split_rows=False)),
+    # the iCEBreaker's core with the rates port: on the iCE40 a copy of a, in block RAM
+    "rates-port-rows-P6": Config(hardware=Hardware(lanes=6, split_rows=False, rates_port=True)),
     "P1": Config(layers=(4, 9, 3), hardware=Hardware(lanes=1)),
     "3hidden-P3": Config(layers=(4, 8, 7, 6, 3), hardware=Hardware(lanes=3)),
     "replay-P5": Config(layers=(4, 12, 3), variant="replay", hardware=Hardware(lanes=5)),

@@ -349,7 +349,7 @@ def test_program_writes_then_identifies_the_board(tmp_path, monkeypatch, capsys)
                  "--port", "/dev/ttyUSB1"]) == 0
     assert args.read_text().split() == ["-b", "ice40_generic", str(bit)]
     out = capsys.readouterr().out
-    assert "on /dev/ttyUSB1: protocol 2, 4-30-3, 6 lanes, 30 MHz" in out
+    assert "on /dev/ttyUSB1: protocol 2, 4-30-3, 6 lanes, 33 MHz" in out
 
 
 def test_program_refuses_a_missing_bitstream(tmp_path, capsys):
@@ -365,7 +365,7 @@ def test_run_on_a_board_uses_its_config_and_reports_board_and_clock(tmp_path):
     assert main(["run", "--board", "icebreaker", "--port", "fake", "--samples", "30",
                  "--test-samples", "20", "--json", str(out)]) == 0
     run = json.loads(out.read_text())
-    assert (run["board"], run["clock_mhz"], run["mismatches"]) == ("icebreaker", 30.0, 0)
+    assert (run["board"], run["clock_mhz"], run["mismatches"]) == ("icebreaker", 33.0, 0)
     assert run["config"]["hardware"]["lanes"] == 6
 
 

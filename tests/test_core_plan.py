@@ -18,11 +18,13 @@ def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
     assert stages.POST == stages.PIPELINE.index("P0")
     assert stages.DRAIN_ELEMENT == 3
     tree = stages.TreeStages()   # a combinational adder tree
-    assert (tree.sum, tree.running, tree.feedback, tree.host_read_latency) == (6, 7, 8, 6)
+    assert (tree.sum, tree.running, tree.feedback, tree.result, tree.host_read_latency) == \
+        (6, 7, 8, 9, 6)
     assert tree.host_read_latency == stages.stage("P1")
     # its pipeline register moves the tree's sum and the stages after it, not the lanes'
     cut = stages.TreeStages(1)
-    assert (cut.sum, cut.running, cut.feedback, cut.host_read_latency) == (7, 8, 9, 7)
+    assert (cut.sum, cut.running, cut.feedback, cut.result, cut.host_read_latency) == \
+        (7, 8, 9, 10, 7)
 
 
 @pytest.mark.parametrize("family, terms, registers", [

@@ -24,6 +24,8 @@ from ghostfpga.sim.core.protocol import Protocol, Sample
 CONFIGS = {
     "default": Config(),
     "rows": Config(hardware=Hardware(split_rows=False)),
+    # the rates port on the iCE40: a copy of a, written with it, read by the learning passes
+    "rates-port-rows-P6": Config(hardware=Hardware(lanes=6, split_rows=False, rates_port=True)),
     "replay-random-3hidden-P2": Config(layers=(4, 6, 5, 4, 3), variant="replay",
                                        feedback="random", hardware=Hardware(lanes=2)),
     "learned-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",

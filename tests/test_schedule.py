@@ -206,3 +206,27 @@ def test_the_rates_port_only_where_a_is_one_lut_ram_cell_deep(layers, lanes, por
     config = Config(layers=layers, hardware=Hardware(lanes=lanes, device="ecp5-85f"))
     assert Plan(config).rates_port == port
     assert (StateMap(config, lanes).depths["a"] <= RATES_PORT_WORDS) == port
+
+
+@pytest.mark.parametrize("device", ["up5k", "ecp5-85f"])
+@pytest.mark.parametrize("setting", [True, False])
+def test_hardware_rates_port_overrides_the_automatic_choice(device, setting):
+    """``hardware.rates_port`` true or false wins over "auto" on either device; on the iCE40
+    the port reads a copy of ``a``, a block RAM of its own in each bank."""
+    from amaranth.hdl import Fragment
+
+    from ghostfpga.hdl import GhostCore
+    from ghostfpga.hdl.state import RATES
+
+    config = Config(layers=(4, 30, 3), hardware=Hardware(lanes=6, split_rows=False,
+                                                           device=device, rates_port=setting))
+    plan = Plan(config)
+    assert plan.rates_port == setting
+    assert plan.program().cycles(True) == (165 if setting else 169)
+    core = GhostCore(config)
+    Fragment.get(core, None)
+    for bank in core.banks:
+        assert (RATES in bank.ports) == setting
+        if setting:
+            memory = bank.ports[RATES][0]
+            assert (memory is bank.ports["a"][0]) == (device == "ecp5-85f")

@@ -79,16 +79,16 @@ class CommandStates:
                 m.next = "W_VALUE"
                 with m.If(last):
                     m.d.sync += self.validate.eq(0)
-                    self.seek(P0)
                     m.next = "W_IDLE"
             with m.Else():
-                m.d.comb += ex.host_write.eq(1)
+                m.d.comb += self.host_write.eq(1)
                 m.d.sync += self.addr.eq(self.addr + 1)
                 m.next = "W_VALUE"
                 with m.If(last):
                     m.d.sync += self.committed.eq(0)
                     m.next = "FINISH"
-        with m.State("W_IDLE"):
+        with m.State("W_IDLE"):               # (the cursor back to the lane: see _cursor)
+            self.seek(P0)
             with self.values_checked():
                 self.when_idle("W_LANE")
 
@@ -190,14 +190,14 @@ class CommandStates:
                 m.next = "E_LO"
                 with m.If(last):
                     m.d.sync += [self.validate.eq(0), self.index.eq(0)]
-                    self.seek(self.rates_at())
                     m.next = "E_IDLE"
             with m.Else():
                 m.d.sync += self.eta_reg.eq(Cat(self.eta_reg[ebits:], self.word[:ebits]))
                 m.next = "E_LO"
                 with m.If(last):
                     self.rates_done()
-        with m.State("E_IDLE"):
+        with m.State("E_IDLE"):               # (the cursor back to the rates)
+            self.seek(self.rates_at())
             with self.values_checked():
                 self.when_idle("E_LO")
 
@@ -286,15 +286,18 @@ class CommandStates:
                 self.stored_up_to()
                 with m.If(self.validate):     # second pass: run (or store) the samples
                     m.d.sync += [self.validate.eq(0), self.index.eq(0)]
-                    self.seek(at(Command.TRAIN, "samples"))
                     if lay.store_samples:
                         m.d.sync += self.store_addr.eq(self.store_base())
-                        with m.If(self.storing):
-                            self.seek(at(Command.STORE, "samples"))
                     with self.values_checked():
-                        m.next = "S_X"
+                        m.next = "S_REWIND"
             with m.Else():
                 m.next = "S_X"
+        with m.State("S_REWIND"):             # the cursor back to the first sample
+            first = at(Command.TRAIN, "samples")
+            if lay.store_samples:
+                first = Mux(self.storing, at(Command.STORE, "samples"), first)
+            self.seek(first)
+            m.next = "S_X"
 
     def _sample_checks(self):
         """TRAIN / INFER's checks in order, and STORE's (its index before the count)."""

@@ -127,6 +127,12 @@ class _Build(StoredStates, CommandStates):
 
     # -- shared machinery ------------------------------------------------------------------
     def _cursor(self):
+        """The frame cursor. Every state steps it (``take``) or moves it (``seek``) whatever
+        its conditions, so the slot RAM's read address is a function of the state alone:
+        a seek that depends on a check or a count sat behind them and the state decode, 9
+        LUT levels into the read address (the iCEBreaker build's critical path); where a
+        pass ends and the next rereads the frame, the seek is in the state it waits in
+        (W_IDLE, E_IDLE) or a state of its own (S_REWIND)."""
         m, ex = self.m, self.ex
         self.ptr = Signal(range(self.S))
         self.ptr_next = Signal(range(self.S))
@@ -259,17 +265,22 @@ class _Build(StoredStates, CommandStates):
         self.range_bad = Signal()             # WRITE / READ: lane, words or count out of
         #                                       range (registered a state ahead: timing)
         self.addr = Signal(_bits(plan.depth))
-        self.host_latency = plan.tree_stages.host_read_latency
+        self.host_write = Signal()            # write the word on ``word`` at ``addr``
+        # the host port's lane, address, write and word leave through flip-flops (the write
+        # strobe's decode reached the lanes' RAMs across the device: the iCEBreaker build's
+        # critical path), so a read's word comes one edge later than the core's latency
+        self.host_latency = plan.tree_stages.host_read_latency + 1
         self.wait = Signal(range(self.host_latency + 1))   # clock edges since addr changed
         self.rdata16 = Signal(16)             # the host read word, sign-extended
         m.d.comb += [
             ex.eta.as_value().eq(self.eta_reg),
             ex.sample.payload.x.eq(self.x_beat),
             ex.sample.payload.label.eq(self.label), ex.sample.payload.train.eq(self.train),
-            ex.host_lane.eq(self.lane), ex.host_addr.eq(self.addr),
-            ex.host_wdata.eq(self.word[:fmt.weight_bits]),
             self.rdata16.eq(ex.host_rdata.as_signed()),
         ]
+        m.d.sync += [ex.host_lane.eq(self.lane), ex.host_addr.eq(self.addr),
+                     ex.host_write.eq(self.host_write),
+                     ex.host_wdata.eq(self.word[:fmt.weight_bits])]
 
     def put_x(self, value, last):
         """``value`` (an input) into the beat's next lane; ``last``: it is the sample's
