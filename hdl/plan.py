@@ -127,11 +127,15 @@ class Plan:
         the weights' and the error operands' ranges (no rounding constant: the feedback is
         rounded after the sum). At the accumulator width (37 bits on 4-30-3, where 33 hold it) its
         carry chain was the UP5K core's critical path."""
-        weights = (-(1 << (self.fmt.weight_bits - 1)), (1 << (self.fmt.weight_bits - 1)) - 1)
         errors = (-(1 << (OPERAND_BITS - 1)), (1 << (OPERAND_BITS - 1)) - 1)
-        products = [w * v for w in weights for v in errors]
-        n = self.running_sum_terms
-        return min(self.fmt.accumulator_bits, signed_bits(n * min(products), n * max(products)))
+        return min(self.fmt.accumulator_bits, self._sum_bits(errors, self.running_sum_terms))
+
+    def _sum_bits(self, operands: tuple[int, int], n: int, rounding: int = 0) -> int:
+        """The fewest bits of a signed sum of ``n`` products of a weight and an operand in the
+        range ``operands``, started from ``rounding``."""
+        weights = (-(1 << (self.fmt.weight_bits - 1)), (1 << (self.fmt.weight_bits - 1)) - 1)
+        products = [w * v for w in weights for v in operands]
+        return signed_bits(n * min(products), n * max(products) + rounding)
 
     @property
     def splits_v(self) -> bool:
@@ -160,11 +164,8 @@ class Plan:
         65-term rows 33 bits where they need 31; above 32 bits the iCE40's lanes grow by
         some 30 logic cells each and their adder becomes the critical path:
         docs/hardware.md.)"""
-        weights = (-(1 << (self.fmt.weight_bits - 1)), (1 << (self.fmt.weight_bits - 1)) - 1)
-        def bits(operands, n):
-            products = [w * v for w in weights for v in operands]
-            return signed_bits(n * min(products), n * max(products) + self.lane_rounding)
-        return max(bits(operands, n) for operands, n in self.lane_sums())
+        return max(self._sum_bits(operands, n, self.lane_rounding)
+                   for operands, n in self.lane_sums())
 
     def lane_images(self, params: FixedParams) -> list[list[int]]:
         """The initial contents of every lane memory for integer parameters ``params``."""

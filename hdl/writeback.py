@@ -6,7 +6,7 @@ last fetch of its unit, the unit's index and (lane, word)) down a register chain
 P0 sees the lanes' accumulators, at P1 a lane's feedback or the adder tree's sum, at P2 the
 running sum of a transposed pass, at P3 its narrowed feedback, at P4 its registered result;
 where the tree holds a pipeline register, its sum and the stages after it come one edge later
-(``TreeStages``: the tags ``t1``, ``t2``, ``t3``, ``t4``). Every write-back runs under its pass's tag and
+(``TreeStages``: the tags ``t1``, ``t2``, ``t4``). Every write-back runs under its pass's tag and
 requests the state memories' ports as a WRITEBACK-tier requester ranked by its pass index
 (hdl/arbiter.py); the sequencer builds the write-backs after its FSM, in program order.
 """
@@ -80,10 +80,9 @@ class WriteBack:
         for d in range(1, len(self.tag)):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
         self.p0, self.p1 = self.tag[POST], self.tag[POST + 1]
-        # the tags of the passes through the tree: its sum, the running sum, the feedback, its
-        # result
-        self.t1, self.t2, self.t3, self.t4 = (self.tag[s] for s in (tree.sum, tree.running,
-                                                                    tree.feedback, tree.result))
+        # the tags of the passes through the tree: its sum, the running sum, the result (the
+        # feedback, narrowed at tree.feedback, is registered by the edge before it)
+        self.t1, self.t2, self.t4 = (self.tag[s] for s in (tree.sum, tree.running, tree.result))
         self.fwd_shift = fmt.forward_shift
         self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
