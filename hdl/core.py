@@ -58,7 +58,7 @@ from .operands import Fetch, Issue, eta_formats
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
-from .stages import DRAIN, POST, bits
+from .stages import DRAIN, POST, bits, mac_shifts
 from .state import StateBank, StateMemories
 from .statemap import StateMap
 from .writeback import WriteBack
@@ -119,7 +119,6 @@ class GhostCore(wiring.Component):
         plan, fmt = self.plan, self.fmt
         smap = StateMap(self.config, plan.lanes)
         b = Build(m, self, plan, Program(plan), smap, max(fmt.potential_bits, OPERAND_BITS))
-        fwd_shift = fmt.forward_shift
         images = plan.lane_images(self.params)
         family = plan.family
         ram_bits = weight_ram_bits(family, fmt.weight_bits)
@@ -130,7 +129,7 @@ class GhostCore(wiring.Component):
         ahead = b.eta_ahead   # lane P - 1 computes split rows' scaled errors ahead
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
-                           mac_shifts=(fwd_shift, fmt.feedback_shift, 0), ram_bits=ram_bits,
+                           mac_shifts=mac_shifts(fmt, p), ram_bits=ram_bits,
                            bank_words=bank_words, takes_error=ahead,
                            eta_ahead=ahead and p == plan.lanes - 1,
                            registered_read=weight_read_registered(family), **etas)

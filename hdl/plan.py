@@ -15,7 +15,7 @@ from ghostfpga.golden.lanes import LaneMap, may_split
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
-from .stages import TreeStages, tree_registers
+from .stages import TreeStages, mac_shifts, tree_registers
 from .statemap import StateMap
 
 __all__ = ["MatrixSlot", "Plan", "RATES_PORT_WORDS"]
@@ -152,9 +152,9 @@ class Plan:
     @property
     def lane_rounding(self) -> int:
         """The largest rounding constant a lane's sum starts from (the ``mac_shifts`` of
-        hdl/core.py: forward, feedback, none)."""
-        fmt = self.fmt
-        return max(half(shift) for shift in (fmt.forward_shift, fmt.feedback_shift, 0))
+        hdl/stages.py: forward, feedback, none, a split row's)."""
+        return max(half(shift) for lane in range(self.lanes)
+                   for shift in mac_shifts(self.fmt, lane))
 
     @property
     def lane_accumulator_bits(self) -> int:

@@ -122,7 +122,19 @@ class Round(enum.IntEnum, shape=2):
     """The rounding constant a MAC pass starts its accumulators with (the lane's mac_shifts)."""
     FWD = 0         # a drive: weight_frac + rate_frac - error_frac bits
     FEEDBACK = 1    # a feedback: weight_frac bits
-    NONE = 2        # the adder tree rounds (split rows, transposed passes, host reads)
+    NONE = 2        # no constant (transposed passes, host reads: rounded after the tree)
+    ROW = 3         # split rows: lane 0 starts from the forward constant, the others from 0,
+                    # so the tree's row sum is the rounded drive (hdl/writeback.py tree_drive)
+
+
+def mac_shifts(fmt, lane: int) -> tuple[int, ...]:
+    """The right shift whose rounding constant (``half``) lane ``lane`` starts a MAC pass's
+    sum from, for each ``Round`` by its value: a lane's own drive and feedback are rounded
+    in its accumulator; a split row's sum over the lanes holds lane 0's constant alone, so
+    the tree's sum needs only its low bits dropped (no carry chain between the tree's
+    register and the drive's write)."""
+    fwd = fmt.forward_shift
+    return fwd, fmt.feedback_shift, 0, fwd if lane == 0 else 0
 
 
 def settle_write_lag(iterations: int) -> int:

