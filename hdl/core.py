@@ -129,7 +129,7 @@ class GhostCore(wiring.Component):
         ahead = b.eta_ahead   # lane P - 1 computes split rows' scaled errors ahead
         for p in range(plan.lanes):
             lane = MacLane(fmt, plan.depth, images[p], plan.lane_accumulator_bits,
-                           mac_shifts=mac_shifts(fmt, p), ram_bits=ram_bits,
+                           mac_shifts=mac_shifts(fmt, p, plan.splits_rows), ram_bits=ram_bits,
                            bank_words=bank_words, takes_error=ahead,
                            eta_ahead=ahead and p == plan.lanes - 1,
                            registered_read=weight_read_registered(family), **etas)

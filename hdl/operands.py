@@ -238,7 +238,7 @@ class Issue:
         a split row (columns layout); errors are own in a row group, broadcast along a split
         row. ``v``: the words read from each memory."""
         b = self.b
-        columns = any(s.lane_map.by_columns for s in b.plan.slots.values())
+        columns = b.plan.splits_rows
         a_val, s_val = v["a"], v["s"]
         sources = {Src.S: s_val, Src.ERR: s_val}
         if b.held:   # (with dynamics, s holds the error itself when learning starts)

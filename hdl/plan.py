@@ -138,6 +138,11 @@ class Plan:
         return signed_bits(n * min(products), n * max(products) + rounding)
 
     @property
+    def splits_rows(self) -> bool:
+        """Whether any matrix takes the columns layout (split rows, summed by the tree)."""
+        return any(s.lane_map.by_columns for s in self.slots.values())
+
+    @property
     def splits_v(self) -> bool:
         """Whether a V takes the columns layout (its learning reads V's error broadcast)."""
         return any(s.name == "V" and s.lane_map.by_columns for s in self.slots.values())
@@ -154,7 +159,7 @@ class Plan:
         """The largest rounding constant a lane's sum starts from (the ``mac_shifts`` of
         hdl/stages.py: forward, feedback, none, a split row's)."""
         return max(half(shift) for lane in range(self.lanes)
-                   for shift in mac_shifts(self.fmt, lane))
+                   for shift in mac_shifts(self.fmt, lane, self.splits_rows))
 
     @property
     def lane_accumulator_bits(self) -> int:

@@ -127,14 +127,14 @@ class Round(enum.IntEnum, shape=2):
                     # so the tree's row sum is the rounded drive (hdl/writeback.py tree_drive)
 
 
-def mac_shifts(fmt, lane: int) -> tuple[int, ...]:
+def mac_shifts(fmt, lane: int, split: bool) -> tuple[int, ...]:
     """The right shift whose rounding constant (``half``) lane ``lane`` starts a MAC pass's
     sum from, for each ``Round`` by its value: a lane's own drive and feedback are rounded
     in its accumulator; a split row's sum over the lanes holds lane 0's constant alone, so
     the tree's sum needs only its low bits dropped (no carry chain between the tree's
-    register and the drive's write)."""
+    register and the drive's write). ``split``: the core has split rows (else no ``ROW``)."""
     fwd = fmt.forward_shift
-    return fwd, fmt.feedback_shift, 0, fwd if lane == 0 else 0
+    return (fwd, fmt.feedback_shift, 0) + ((fwd if lane == 0 else 0,) if split else ())
 
 
 def settle_write_lag(iterations: int) -> int:

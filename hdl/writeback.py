@@ -105,9 +105,9 @@ class WriteBack:
         self.tree = Signal(signed(fmt.accumulator_bits))
         m.d.sync += self.tree.eq(adder.sum)
         m.d.comb += b.core.host_rdata.eq(self.tree)
-        self.tree_drive = Signal(signed(fmt.potential_bits))   # a split row's drive
-        # (its rounding constant is in the sum: lane 0's, Round.ROW)
-        m.d.comb += self.tree_drive.eq(b.narrow(floor_shift(self.tree, self.fwd_shift)))
+        if b.plan.splits_rows:   # a split row's drive (the sum holds its rounding: Round.ROW)
+            self.tree_drive = Signal(signed(fmt.potential_bits))
+            m.d.comb += self.tree_drive.eq(b.narrow(floor_shift(self.tree, self.fwd_shift)))
         self.fb_acc = Signal(signed(b.plan.running_sum_bits))
         with m.If(self.t1["valid"]):
             m.d.sync += self.fb_acc.eq(Mux(self.t1["first"], self.tree,
