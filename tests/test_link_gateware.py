@@ -309,6 +309,30 @@ def test_sender_holds_its_byte_while_the_sink_waits(registered_read):
     assert rtl_send(bodies, registered_read=registered_read, stall=True) == ref_send(bodies)
 
 
+@pytest.mark.parametrize("registered_read", [False, True])
+def test_sender_encodes_a_crc_with_zero_bytes(registered_read):
+    """Replies whose CRC has a zero high byte, a zero low byte, or both (the sender tests the
+    CRC's bytes for zero from a register, a read state ahead of their scan), after a
+    nonzero body byte and after a zero one."""
+    rng = random.Random(13)
+    found = {}
+    while len(found) < 4:
+        payload = bytes(rng.randrange(256) for _ in range(rng.randrange(2, 12)))
+        body = _reply(payload)
+        crc = crc16(body)
+        kind = ("high" if crc >> 8 == 0 else "low" if crc & 0xFF == 0 else None,
+                body[-1] == 0)
+        if kind[0] and kind not in found:
+            found[kind] = body
+    # both bytes zero: a body followed by its own CRC has CRC 0 (this CRC has no final XOR)
+    head = _reply(b"\x05\x00\x07")
+    whole = _reply(b"\x05\x00\x07" + crc16(head[:2] + (5).to_bytes(2, "little")
+                                             + b"\x05\x00\x07").to_bytes(2, "big"))
+    assert crc16(whole) == 0
+    bodies = list(found.values()) + [whole]
+    assert rtl_send(bodies, registered_read=registered_read) == ref_send(bodies)
+
+
 def test_sender_splits_long_runs_into_254_byte_blocks():
     rng = random.Random(11)
     bodies = [_reply(bytes(rng.randrange(1, 256) for _ in range(300))),
