@@ -311,9 +311,8 @@ def test_sender_holds_its_byte_while_the_sink_waits(registered_read):
 
 @pytest.mark.parametrize("registered_read", [False, True])
 def test_sender_encodes_a_crc_with_zero_bytes(registered_read):
-    """Replies whose CRC has a zero high byte, a zero low byte, or both (the sender tests the
-    CRC's bytes for zero from a register, a read state ahead of their scan), after a
-    nonzero body byte and after a zero one."""
+    """Replies whose CRC has a zero high byte, a zero low byte, or both (each ends a COBS
+    block), after a nonzero body byte and after a zero one."""
     rng = random.Random(13)
     found = {}
     while len(found) < 4:

@@ -238,20 +238,11 @@ class _Build(StoredStates, CommandStates):
         self.cache_valid = Signal(N)
         self.cache_seq = [Signal(8, name=f"cache_seq{k}") for k in range(N)]
         self.cache_crc = [Signal(16, name=f"cache_crc{k}") for k in range(N)]
-        # The session's tests of the frame's sequence number, from flip-flops: ``seq`` is set
-        # in H_SEQ, two states before DISPATCH reads them, and the cache and ``expected``
-        # change only where a command ends, so each is registered as it is computed (the
-        # cache's compare and select into DISPATCH's branch were 8 LUT levels into the state
-        # machine: the iCEBreaker build's critical path); a duplicate's CRC is compared in a
-        # state of its own (DUPLICATE).
         self.hit, self.hit_slot, self.hit_crc = Signal(), Signal(range(N)), Signal(16)
-        self.unexpected = Signal()            # seq is not the one expected
-        hit, hit_slot, hit_crc = Signal(), Signal(range(N)), Signal(16)
         for k in reversed(range(N)):
             with m.If(self.cache_valid[k] & (self.cache_seq[k] == self.seq)):
-                m.d.comb += [hit.eq(1), hit_slot.eq(k), hit_crc.eq(self.cache_crc[k])]
-        m.d.sync += [self.hit.eq(hit), self.hit_slot.eq(hit_slot), self.hit_crc.eq(hit_crc),
-                     self.unexpected.eq(self.seq != self.expected)]
+                m.d.comb += [self.hit.eq(1), self.hit_slot.eq(k),
+                             self.hit_crc.eq(self.cache_crc[k])]
 
     def _core_ports(self):
         m, ex, cfg, plan = self.m, self.ex, self.ex.config, self.ex.plan
@@ -361,8 +352,9 @@ class _Build(StoredStates, CommandStates):
                 with self.checked((~self.payload_is(size(Command.IDENTIFY)), Status.SIZE)):
                     m.next = "B_WAIT"
             with m.Elif(self.synced & self.hit):
-                m.next = "DUPLICATE"
-            with m.Elif(self.synced & self.unexpected):
+                with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):
+                    m.next = "RETRY"
+            with m.Elif(self.synced & (self.seq != self.expected)):
                 self.fail(Status.SEQUENCE)
             with m.Else():
                 m.d.sync += [self.cached.eq(1),
@@ -377,9 +369,6 @@ class _Build(StoredStates, CommandStates):
                             m.next = state
                     with m.Default():
                         self.fail(Status.UNKNOWN_COMMAND)
-        with m.State("DUPLICATE"):            # the request of a cached reply, again?
-            with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):
-                m.next = "RETRY"
         with m.State("RETRY"):                # resend the cached reply once
             with m.If(~((ex.queued >> self.hit_slot) & 1)):
                 m.d.comb += [ex.push.eq(1), ex.push_slot.eq(self.hit_slot)]

@@ -230,12 +230,6 @@ class FrameSender(wiring.Component):
             m.d.sync += data.eq(rd.data)
         byte = Signal(8)                   # the byte at ``index`` (body, then CRC)
         m.d.comb += byte.eq(Mux(in_body, data, Mux(crc_high, crc.crc[8:], crc.crc[:8])))
-        # whether ``byte`` is zero, the CRC's half tested from a register: the CRC is whole
-        # a read state before its bytes are scanned, so the scan's branch is the read byte's
-        # zero test alone (the byte's select and its test were the iCEBreaker build's path)
-        crc_zero, byte_zero = Signal(), Signal()
-        m.d.sync += crc_zero.eq(Mux(index == body, crc.crc[8:] == 0, crc.crc[:8] == 0))
-        m.d.comb += byte_zero.eq(Mux(in_body, data == 0, crc_zero))
         header = Signal(16)
 
         queued = Signal(N)
@@ -296,7 +290,7 @@ class FrameSender(wiring.Component):
                 with m.If(in_body):        # every body byte is scanned once, in order
                     m.d.comb += [crc.valid.eq(1), crc.data.eq(data),
                                  crc.start.eq(index == 0)]
-                with m.If(byte_zero):
+                with m.If(byte == 0):
                     m.next = "CODE"
                 with m.Else():
                     m.d.sync += [n.eq(n + 1), index.eq(index + 1)]
