@@ -125,8 +125,10 @@ class Hardware:
     rates_port: bool | str = "auto"
     """A second read port of the ``a`` memory for the learning passes' rates, so the first
     starts right after the feedback pass (docs/hardware.md, "The rates port"): ``"auto"`` on
-    the ECP5 where ``a`` holds at most 16 words a lane; ``true`` anywhere (on the iCE40 a
-    copy of ``a``, one more block RAM a lane); ``false`` never."""
+    the ECP5 where ``a`` holds at most 16 words a lane and W_0 takes the columns layout
+    (elsewhere the inputs are in ``s``, which buys the same cycles: "The inputs in s");
+    ``true`` anywhere (on the iCE40 a copy of ``a``, one more block RAM a lane; the inputs
+    then stay in ``a``); ``false`` never."""
 
     def _validate(self) -> None:
         _choice("hardware.device", self.device, tuple(DEVICES))

@@ -95,10 +95,12 @@ class Build:
 
     def addr(self, memory: str, region, word):
         """The address of ``word`` of ``region`` (a layer, or "x") of state memory
-        ``memory``. The input x is in the current sample's buffer, whose one address bit is
-        ``intake.x_cur`` (hdl/statemap.py); a word past the buffer (a bias column's unused
-        read) wraps inside it, so it never meets the next sample's beats."""
-        if memory == "a" and region == "x":
+        ``memory``. The input x is in the current sample's buffer of memory
+        ``smap.inputs``, whose one address bit is ``intake.x_cur`` (hdl/statemap.py); a
+        word past the buffer (a bias column's unused read) wraps inside it, so it never
+        meets the next sample's beats."""
+        if region == "x":
+            assert memory == self.smap.inputs, f"the inputs are in {self.smap.inputs}"
             return Cat(word[:self.smap.x_shift], self.intake.x_cur)
         return self.smap.base(memory, region) + word
 

@@ -60,7 +60,6 @@ from .program import Program
 from .sequencer import Counters, Sequencer
 from .stages import DRAIN, POST, bits, mac_shifts
 from .state import StateBank, StateMemories
-from .statemap import StateMap
 from .writeback import WriteBack
 
 __all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN"]
@@ -117,7 +116,7 @@ class GhostCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         plan, fmt = self.plan, self.fmt
-        smap = StateMap(self.config, plan.lanes)
+        smap = plan.smap
         b = Build(m, self, plan, Program(plan), smap, max(fmt.potential_bits, OPERAND_BITS))
         images = plan.lane_images(self.params)
         family = plan.family

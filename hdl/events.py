@@ -21,7 +21,6 @@ import math
 from .operands import broadcasts_from_a
 from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
 from .stages import settle_write_lag, stage
-from .statemap import StateMap
 
 __all__ = ["events", "pass_context", "ALL"]
 
@@ -41,7 +40,7 @@ class _Passes:
     def __init__(self, program):
         self.program, self.plan = program, program.plan
         self.config, self.P, self.fmt = program.plan.config, program.plan.lanes, program.plan.fmt
-        self.smap = StateMap(self.config, self.P)
+        self.smap = program.plan.smap
         v = self.config.variant
         self.held = v in ("replay", "learned")
         self.learned = v == "learned"
@@ -102,14 +101,16 @@ class _Passes:
     # -- the walks (hdl/passes/) -----------------------------------------------------------
     def forward(self, op):
         from .passes.forward import forward_targets
+        from .passes.walks import presynaptic
         slot, src, targets = forward_targets(self, op)   # (self has what it reads)
-        src_base = self.smap.base("a", src)   # (x: the current buffer's words, as buffer 0)
+        memory, _ = presynaptic(self, src)
+        src_base = self.smap.base(memory, src)   # (x: the current buffer's words, as buffer 0)
         out, t = [], 0
         if slot.lane_map.by_columns:
             chunks = slot.lane_map.chunks
             for g in range(slot.rows):
                 for c in range(chunks):
-                    out.append(_ev(t, ("read", "a"), "a", src_base + c))
+                    out.append(_ev(t, ("read", memory), memory, src_base + c))
                     if c == chunks - 1:
                         word, lane = divmod(g, self.P)
                         out += [_ev(t + self.tree.sum, ("write", m), m, base + word,
@@ -119,8 +120,9 @@ class _Passes:
         for g in range(slot.groups):
             for c in range(slot.cols):
                 if c != slot.cols - 1:
-                    out.append(_ev(t, ("read", "a"), "a", src_base + c // self.P))
-                out.append(_ev(t, ("select",)))
+                    out.append(_ev(t, ("read", memory), memory, src_base + c // self.P))
+                if memory == "a":   # (the a-word select; s's broadcast word has no select)
+                    out.append(_ev(t, ("select",)))
                 if c == slot.cols - 1:
                     out += [_ev(t + P0, ("write", m), m, base + g,
                                 self.rows_enabled(g, slot.rows), True) for m, base in targets]

@@ -1,14 +1,17 @@
 """The streamed sample port: a sample arrives as ``ceil(n_0 / P)`` beats of one state word
 per lane (beat w carries inputs x_{wP} .. x_{wP+P-1}, lane p for bank p; ``label`` and
-``train`` are taken from the last beat), written straight into the spare one of a's two x
-buffers (hdl/statemap.py) while the core still works on the current sample. No sample is
-held in registers, in the core or in its producer beyond one beat.
+``train`` are taken from the last beat), written straight into the spare one of the two x
+buffers (in memory ``smap.inputs``, a or s: hdl/statemap.py) while the core still works on
+the current sample. No sample is held in registers, in the core or in its producer beyond
+one beat.
 
-- ``ready`` = no whole sample waits yet (``loaded`` low) and a's write bus is unclaimed this
-  cycle: the beats are the bus's SPARE requester (hdl/arbiter.py), below every pass. Only
-  the forward passes write a, so beats streamed while the previous sample settles, feeds
-  back and learns are never held up. ``ready`` does not depend on ``valid``.
-- A beat's words are in the a memory one cycle after it was taken (the write port's edge);
+- ``ready`` = no whole sample waits yet (``loaded`` low) and the memory's write bus is
+  unclaimed this cycle: the beats are the bus's SPARE requester (hdl/arbiter.py), below
+  every pass. In a, only the forward passes write, so beats streamed while the previous
+  sample settles, feeds back and learns are never held up; in s, the settling, the feedback
+  passes' write-backs and the error walks write, and the beats take the cycles between
+  (the forward and learning passes write none). ``ready`` does not depend on ``valid``.
+- A beat's words are in the memory one cycle after it was taken (the write port's edge);
   after the last beat the sample is ``loaded``, and the sequencer ``take``s it when it starts
   the sample (from ``idle``, or chained at the end of the previous one: hdl/sequencer.py).
   Taking swaps the buffers (``x_cur``, the address bit of the current one) and frees the
@@ -23,7 +26,7 @@ __all__ = ["SampleIntake"]
 
 
 class SampleIntake:
-    """The beats of ``b.core.sample`` into a's spare x buffer (see the module docstring)."""
+    """The beats of ``b.core.sample`` into the spare x buffer (see the module docstring)."""
 
     def __init__(self, b):
         self.b = b
@@ -41,7 +44,7 @@ class SampleIntake:
         values = {p: beat.payload.x[p] << fmt.input_shift for p in range(min(P, n0))}
         enables = {p: (~last if p >= tail else 1) for p in values}
         spare = Cat(self.word[:smap.x_shift], ~self.x_cur)
-        bus = b.state.writes["a"]
+        bus = b.state.writes[smap.inputs]
         self.written = bus.spare_lanes("the sample's beats", beat.valid & ~self.loaded, spare,
                                 values, enables)
         m.d.comb += beat.ready.eq(~self.loaded & bus.arbiter.unclaimed)

@@ -247,6 +247,8 @@ class Issue:
                 sources[Src.ERR] = s_val - b.rho(a_val)
         if broadcast or columns:
             sources[Src.RATE] = b.rate(a_val)
+            if b.smap.inputs == "s":   # the inputs' rates, from s (hdl/statemap.py)
+                sources[Src.INPUT] = b.rate(s_val)
             if RATES in v:   # learning's presynaptic rates, on a's second read port
                 sources[Src.PRE_RATE] = b.rate(v[RATES])
         if b.learned and broadcast:   # ghost rates for Q's passes

@@ -62,15 +62,6 @@ class Plan:
         # lanes, which spread over the device (stages.lane_copies; at 8 they sit together:
         # docs/hardware.md); the UP5K has no cells to spare
         self.lane_copies = self.family == "ecp5" and P > 8
-        # the learning passes read their presynaptic rates on a second read port of the ``a``
-        # memory (hdl/state.py ``RATES``), so a learning pass need not wait while the pass
-        # before it still reads units' drives on the first (its write-back): on the ECP5,
-        # where the copy of an ``a`` of at most 16 words is one column of LUT RAM cells (a
-        # deeper one, MNIST's 62 words, spreads its copy and read address over four times
-        # the cells for 3 cycles in 5143); on the UP5K it would take a block RAM a lane more
-        port = config.hardware.rates_port
-        self.rates_port = port if isinstance(port, bool) else (
-            self.family == "ecp5" and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
         # the stages after the adder tree (its pipeline registers on this device)
         self.tree_stages = TreeStages(tree_registers(self.family, P))
         sizes = config.layers
@@ -88,6 +79,25 @@ class Plan:
             self.slots[(name, k)] = MatrixSlot(name, k, lane_map, base)
             base += lane_map.words
         self.depth = base
+        # The first learning pass (over W_0, reading x) follows the last feedback pass, whose
+        # write-back still reads its units' drives on a's read port. So the inputs' buffers
+        # are in s (hdl/statemap.py), whose port that write-back leaves free, and the learning
+        # pass starts right after the feedback pass's walk: not where W_0 takes the columns
+        # layout, whose learning reads each lane's own x in the cycles its ETA lane reads an
+        # error on s. There, the learning passes may read their presynaptic rates on a second
+        # read port of a instead (hdl/state.py ``RATES``): on the ECP5, where a copy of an a
+        # of at most 16 words is one column of LUT RAM cells (a deeper one, MNIST's 62
+        # words, spreads its copy and read address over four times the cells for 3 cycles
+        # in 5143); on the UP5K it would take a block RAM a lane more. (Where x is in s the
+        # port buys no cycle on any config measured, and costs LUT RAM, selects and clock:
+        # docs/hardware.md, "The inputs in s".)
+        w0_split = self.slots[("W", 0)].lane_map.by_columns
+        port = config.hardware.rates_port
+        self.rates_port = port if isinstance(port, bool) else (
+            self.family == "ecp5" and w0_split
+            and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
+        self.inputs = "a" if self.rates_port or w0_split else "s"
+        self.smap = StateMap(config, P, self.inputs)
 
     def lane_sums(self) -> list[tuple[tuple[int, int], int]]:
         """Every kind of sum a lane builds, as (the operand's range, terms summed): rate

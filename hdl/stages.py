@@ -116,6 +116,7 @@ class Src(enum.IntEnum, shape=4):
     RHO_GS = 10     # rho(gs): the ghost state's rate (dynamics)
     RATE_FA = 11    # rate(fa): the free rates kept for V's learning (dynamics)
     PRE_RATE = 12   # rate(a) read on a's rates port: learning's presynaptic rate (state.RATES)
+    INPUT = 13      # rate(x) where the inputs are in s (Plan.inputs): the s word
 
 
 class Round(enum.IntEnum, shape=2):

@@ -1,8 +1,8 @@
 """Neuron state: one bank of state memories per lane, and the owner of their shared ports.
 
 Lane p owns unit j of every layer with j mod P == p, at word j // P of that layer's region; the
-memories and what their regions hold are in hdl/statemap.py (``a`` holds the input rates x in
-the potential format, x << (error_frac - rate_frac)). Each memory has one read and one write
+memories and what their regions hold are in hdl/statemap.py (``a`` or ``s``, ``Plan.inputs``,
+holds the input rates x in the potential format, x << (error_frac - rate_frac)). Each memory has one read and one write
 port (one block RAM apiece on small layers); where the plan says so (``Plan.rates_port``), ``a``
 has a second read port, ``RATES``, for the learning passes' presynaptic rates alone (a copy of
 the memory written with it: LUT RAM on the ECP5, where Yosys copies a memory of two read ports

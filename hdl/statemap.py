@@ -5,9 +5,10 @@ j mod P == p, at word j // P of the layer's region. Regions are indexed by layer
 of W_k's outputs, 0-based); ``x`` is the input.
 
     memory  region k holds                                  golden model (golden/fixed.py)
-    a       x (two buffers), then the drive / state of      x_q, u[k] (free: a[k])
-            layer k
-    s       the feedback source of layer k: its error       rho(u) - rho(a) (tied), rho(u)
+    a       the drive / state of layer k (and x, where      u[k] (free: a[k]), x_q
+            the inputs are in a)
+    s       x where the inputs are in s (two buffers),      x_q
+            then the feedback source of layer k: its error  rho(u) - rho(a) (tied), rho(u)
             (tied) or its nudged rate (replay, learned);    (replay, learned); dynamics:
             dynamics: the error rho(u_k) - rho(d_k)         rho(u) - rho(d)
     h       tied dynamics: the ghost state g_k (mirrors     g[k]
@@ -23,9 +24,13 @@ of W_k's outputs, 0-based); ``x`` is the input.
     fa      learned dynamics, constant rule: the free       a[k] (for V's learning)
             drive of layer k
 
-The input x has two buffers in a, at words 0 and ``x_stride`` (a power of two, so the
-buffer is one address bit, ``x_shift``): the current sample reads one while the next
-sample's beats fill the other (hdl/intake.py); region "x" is the current buffer.
+The input x has two buffers at words 0 and ``x_stride`` (a power of two, so the buffer is
+one address bit, ``x_shift``) of memory ``inputs``: the current sample reads one while the
+next sample's beats fill the other (hdl/intake.py); region "x" is the current buffer, and the
+memory's layers follow the buffers. ``inputs`` is ``s`` where ``a`` has no second read port
+for the learning passes' rates (``Plan.inputs``): the learning pass over W_0 then reads x on
+``s``'s port, not on the ``a`` port where the feedback pass before it still reads its units'
+drives, so it need not wait for that pass's write-back (docs/hardware.md, "The inputs in s").
 
 Aliases are explicit: ``d`` shares ``s``'s map, ``q`` and ``fa`` share ``h``'s, ``gs``, ``e``
 and ``v`` share ``g``'s (different memories, the same word for the same unit).
@@ -43,7 +48,10 @@ MEMORIES = ("a", "s", "h", "d", "g", "q", "gs", "e", "v", "fa")
 class StateMap:
     """Region bases and memory depths (in words per lane) of a config's state memories."""
 
-    def __init__(self, config, lanes: int):
+    def __init__(self, config, lanes: int, inputs: str = "a"):
+        if inputs not in ("a", "s"):
+            raise ValueError(f"the inputs go in a or s, not {inputs!r}")
+        self.inputs = inputs
         P, L, sizes = lanes, config.n_layers, config.layers
         words = [math.ceil(n / P) for n in sizes]
         self.words = words
@@ -57,12 +65,17 @@ class StateMap:
             """Bases of regions that stack layers ``first``, ``first + 1``, ... (count)."""
             return {k: sum(words[first:first + k]) for k in range(count)}
 
-        # a: the two x buffers, then a_0 .. a_{L-1}; s: s_0 ..; h: h_0 ..
+        # a: a_0 .. a_{L-1}; s: s_0 ..; h: h_0 ..; the two x buffers before a_0 or s_0
         self.x_shift = (words[0] - 1).bit_length()   # buffer 1 starts at 1 << x_shift
         self.x_stride = 1 << self.x_shift
         x_end = self.x_stride + words[0]
-        self.a = {"x": 0} | {k: x_end + sum(words[1:k + 1]) for k in range(L)}
-        self.s = layers_from(1, L)
+        a_first = x_end if inputs == "a" else 0
+        s_first = x_end if inputs == "s" else 0
+        x = {"x": 0}
+        self.a = (x if inputs == "a" else {}) | {k: a_first + sum(words[1:k + 1])
+                                                  for k in range(L)}
+        self.s = (x if inputs == "s" else {}) | {k: s_first + sum(words[1:k + 1])
+                                                  for k in range(L)}
         if self.tied_ghosts:   # h holds the ghost state g_k, mirroring layer k + 1
             self.h = layers_from(2, L - 1)
             h_depth = sum(words[2:L + 1])
@@ -75,9 +88,10 @@ class StateMap:
         self.gs = self.e = self.v = self.g
         g_depth = sum(words[2:L + 1]) if learned else 0
         q_depth = h_depth if learned else 0
+        s_depth = s_first + sum(words[1:])
         self.depths = {
-            "a": x_end + sum(words[1:L + 1]), "s": sum(words[1:]), "h": h_depth,
-            "d": sum(words[1:]) if dynamics else 0, "g": g_depth, "q": q_depth,
+            "a": a_first + sum(words[1:L + 1]), "s": s_depth, "h": h_depth,
+            "d": s_depth if dynamics else 0, "g": g_depth, "q": q_depth,
             "gs": g_depth if learned and dynamics else 0,
             "e": g_depth if learned and dynamics else 0,
             "v": g_depth if learned and dynamics else 0,

@@ -25,7 +25,10 @@ def test_the_sweep_core_lists_every_requester_of_its_ports():
         f"op{names.index('settle')} settle settled source", f"op{fb0} fb0 result at P4"]
     assert table["a select"][0] == ("DEFAULT", 0, "the fetch's broadcast lane")
     assert table["a select"][-1] == ("WRITEBACK", fb0, f"op{fb0} fb0 a word at P1")
-    assert table["a write"][0] == ("SPARE", 0, "the sample's beats")
+    # the beats write the inputs' buffers, here in s (Plan.inputs)
+    assert core.plan.inputs == "s"
+    assert table["s write"][0] == ("SPARE", 0, "the sample's beats")
+    assert all(tier != "SPARE" for tier, _, _ in table["a write"])
 
 
 @pytest.mark.parametrize("name", ["learned-3hidden-P3", "dynamics-replay-alpha1-P3",

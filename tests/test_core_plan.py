@@ -38,13 +38,15 @@ def test_only_the_ecp5_trees_of_four_levels_or_more_hold_a_register(family, term
 ALIASES = {"d": "s", "q": "h", "fa": "h", "gs": "g", "e": "g", "v": "g"}
 
 
+@pytest.mark.parametrize("inputs", ["a", "s"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_every_region_fits_its_memory_without_overlap(name):
+def test_every_region_fits_its_memory_without_overlap(name, inputs):
+    """Both places of the inputs' buffers (``Plan.inputs``: a or s)."""
     config = CONFIGS[name]
-    smap = StateMap(config, config.hardware.lanes)
+    smap = StateMap(config, config.hardware.lanes, inputs)
     words = [math.ceil(n / config.hardware.lanes) for n in config.layers]
     # the layer each region of a memory holds (k: the layer of W_k's outputs; x: the input)
-    layer_of = {"a": lambda k: 0 if k == "x" else k + 1, "s": lambda k: k + 1}
+    layer_of = {"a": lambda k: 0 if k == "x" else k + 1, "s": lambda k: 0 if k == "x" else k + 1}
     h_layer = (lambda k: k + 2) if smap.tied_ghosts else (lambda k: k + 1)
     layer_of |= {"h": h_layer, "g": lambda k: k + 2}
     for memory in ("a", "s", "h", "g"):
@@ -53,7 +55,8 @@ def test_every_region_fits_its_memory_without_overlap(name):
             continue
         spans = sorted((base, base + words[layer_of[memory](k)])
                        for k, base in getattr(smap, memory).items())
-        if memory == "a":   # the input's second buffer, one address bit above the first
+        assert ("x" in getattr(smap, memory)) == (memory == inputs)
+        if memory == inputs:   # the input's second buffer, one address bit above the first
             assert smap.x_stride == 1 << smap.x_shift >= words[0] > smap.x_stride // 2
             assert spans[0] == (0, words[0])
             spans[0] = (0, smap.x_stride)   # (the first buffer's unused tail)
@@ -64,6 +67,23 @@ def test_every_region_fits_its_memory_without_overlap(name):
         assert getattr(smap, alias) is getattr(smap, owner)
         assert smap.depths[alias] in (0, smap.depths[owner])
     assert set(smap.depths) == set(MEMORIES)
+
+
+def test_the_plan_puts_the_inputs_in_s_where_a_has_no_rates_port_and_w0_is_in_rows():
+    from ghostfpga.config import Config, Hardware
+    from ghostfpga.hdl import Plan
+
+    def inputs(layers, **hw):
+        plan = Plan(Config(layers=layers, hardware=Hardware(**hw)))
+        assert plan.smap.inputs == plan.inputs and "x" in getattr(plan.smap, plan.inputs)
+        return plan.inputs
+    assert inputs((4, 30, 3), lanes=6, split_rows=False) == "s"      # the iCEBreaker's core
+    assert inputs((4, 30, 3), device="ecp5-85f") == "s"
+    assert inputs((4, 30, 3), device="ecp5-85f", rates_port=True) == "a"   # the port's
+    # W_0 in the columns layout: MNIST's (100 rows of 25 words beat 4 groups of 785), and 3
+    # rows on 8 lanes
+    assert inputs((784, 100, 10), lanes=32, device="ecp5-85f", rates_port=False) == "a"
+    assert inputs((4, 3, 2), lanes=8) == "a"
 
 
 def test_each_variant_builds_the_memories_it_uses():

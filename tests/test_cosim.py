@@ -129,6 +129,23 @@ def test_ecp5_adder_tree_with_its_pipeline_register_bit_exact(name, changes):
     assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 10))
 
 
+@pytest.mark.parametrize("name", ["yinyang-P8", "learned-P8"])
+def test_ecp5_rates_port_bit_exact(name):
+    """``hardware.rates_port = true`` on the ECP5 (the default there only where W_0 takes the
+    columns layout: ``Plan.rates_port``): the learning passes read their rates on a second
+    read port of each bank's ``a`` memory (LUT RAM), x stays in ``a``; the same results,
+    weights and predicted cycles."""
+    from ghostfpga.hdl.state import RATES
+    config = CONFIGS[name]
+    config = replace(config, hardware=replace(config.hardware, device="ecp5-85f",
+                                              rates_port=True))
+    assert Plan(config).inputs == "a"
+    core = _elaborated(config)
+    assert all(bank.ports[RATES][0] is bank.ports["a"][0] for bank in core.banks)
+    report = _check(config, "amaranth", 10)
+    assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 10))
+
+
 def _elaborated(config):
     core = GhostCore(config)
     Fragment.get(core, None)

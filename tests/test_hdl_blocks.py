@@ -373,9 +373,11 @@ def test_transposed_pass_leaves_the_golden_errors(lanes, split):
     u_hidden = model._narrow(a[0] + model.feedback(0, d_out))
     d_hidden = model.rho(u_hidden) - model.rho(a[0])
 
-    words = -(-10 // lanes)   # the hidden layer's words; the output layer's follow
-    rtl_hidden = [state[j % lanes][j // lanes] for j in range(10)]
-    rtl_out = [state[j % lanes][words + j // lanes] for j in range(3)]
+    smap = core.plan.smap   # (the hidden layer's region, then the output layer's)
+    hidden, out = smap.base("s", 0), smap.base("s", 1)
+    assert out == hidden + -(-10 // lanes)
+    rtl_hidden = [state[j % lanes][hidden + j // lanes] for j in range(10)]
+    rtl_out = [state[j % lanes][out + j // lanes] for j in range(3)]
     assert rtl_out == d_out.tolist()
     assert rtl_hidden == d_hidden.tolist()
     assert any(d_hidden)   # the feedback carried an error

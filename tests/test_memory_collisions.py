@@ -41,6 +41,7 @@ CONFIGS = {
                                hardware=Hardware(lanes=1)),
     # the ECP5's lanes register their weight reads, addressed a cycle earlier
     "default-ecp5": Config(hardware=Hardware(device="ecp5-85f")),
+    "rates-port-ecp5": Config(hardware=Hardware(device="ecp5-85f", rates_port=True)),
     "replay-ecp5-P3": Config(layers=(4, 10, 3), variant="replay",
                              hardware=Hardware(lanes=3, device="ecp5-85f")),
     # 16 lanes on the ECP5: the adder tree's pipeline register moves the transposed passes'

@@ -168,44 +168,62 @@ def test_the_first_fit_divides_beside_the_free_phase_and_an_inference_skips_it(n
     assert [names[n] for n in program.runs(False)] == [op.name for op in tied][:tied.argmax_pass + 1]
 
 
-def test_learning_reads_its_rates_on_the_second_port_where_the_plan_has_one():
-    """On the ECP5 (``Plan.rates_port``) the learning passes read their presynaptic rates on
-    ``a``'s second read port, so the first starts right after the feedback pass, whose
-    write-back still reads units' drives on ``a``'s own port (and its select): 4-30-3 on
-    P = 8 in 97 cycles, where the UP5K's core, without the port, waits 3 (100). No other
-    pass uses the port; every drain but that one is the iCE40's."""
+def test_the_first_learning_pass_reads_x_beside_the_feedback_write_back():
+    """The feedback pass's write-back reads its units' drives on ``a``'s read port (and its
+    select) until 5 cycles after its last fetch. The first learning pass reads x: in ``s``
+    (``Plan.inputs``, the default on both devices where W_0 takes the rows layout) or, with
+    ``hardware.rates_port = true``, on ``a``'s second read port. Either way it starts right
+    after the feedback pass: 4-30-3 on P = 8 in 97 cycles; with x in ``a`` and no port it
+    waited 3 (100). Only the first forward and learning passes read x; only learning
+    passes use the rates port; every drain is the same with either."""
     from ghostfpga.hdl.passes.learn import pre_port
     from ghostfpga.hdl.program import LEARN_KINDS
     from ghostfpga.hdl.state import RATES
+    from ghostfpga.hdl.statemap import StateMap
 
-    ice40 = Plan(Config(layers=(4, 30, 3))).program()
+    in_s = Plan(Config(layers=(4, 30, 3))).program()
     ecp5 = Plan(Config(layers=(4, 30, 3), hardware=Hardware(device="ecp5-85f"))).program()
-    assert not ice40.plan.rates_port and ecp5.plan.rates_port
-    assert pre_port(ecp5, "a") == RATES and pre_port(ice40, "a") == "a"
-    assert pre_port(ecp5, "g") == "g"
-    fb = next(n for n, op in enumerate(ecp5) if op.name == "fb0")
-    assert ecp5.passes[fb + 1].kind in LEARN_KINDS
-    assert ice40.drain(fb) == 3 and ecp5.drain(fb) == 0
-    assert [ice40.drain(n) for n in range(len(ice40)) if n != fb] == \
-        [ecp5.drain(n) for n in range(len(ecp5)) if n != fb]
-    assert (ice40.cycles(True), ecp5.cycles(True)) == (100, 97)
-    for n, op in enumerate(ecp5):
-        uses = {ev[1] for ev in events(ecp5, n)}
+    port = Plan(Config(layers=(4, 30, 3), hardware=Hardware(device="ecp5-85f",
+                                                            rates_port=True))).program()
+    assert not in_s.plan.rates_port and not ecp5.plan.rates_port and port.plan.rates_port
+    assert (in_s.plan.inputs, ecp5.plan.inputs, port.plan.inputs) == ("s", "s", "a")
+    assert pre_port(port, "a") == RATES and pre_port(in_s, "a") == "a"
+    assert pre_port(port, "g") == "g"
+    fb = next(n for n, op in enumerate(port) if op.name == "fb0")
+    assert port.passes[fb + 1].kind in LEARN_KINDS
+    drains = [program.drain(n) for program in (in_s, ecp5, port) for n in range(len(port))]
+    assert drains[:len(port)] == drains[len(port):2 * len(port)] == drains[2 * len(port):]
+    assert in_s.drain(fb) == 0
+    assert (in_s.cycles(True), ecp5.cycles(True), port.cycles(True)) == (97, 97, 97)
+    for n, op in enumerate(port):
+        uses = {ev[1] for ev in events(port, n)}
         assert (("read", RATES) in uses) == (op.kind in LEARN_KINDS), op.name
+    for n, op in enumerate(in_s):   # x read on s: by the first forward and learning passes
+        reads_x = [ev for ev in events(in_s, n) if ev[1] == ("read", "s")
+                   and ev[3] < in_s.plan.smap.base("s", 0)]
+        assert bool(reads_x) == (op.name in ("fwd0", "learn0")), op.name
+    # x in a with no port: the learning pass waits for the feedback's write-back on a's port
+    in_a = Plan(Config(layers=(4, 30, 3)))
+    in_a.inputs, in_a.smap = "a", StateMap(in_a.config, in_a.lanes, "a")
+    assert in_a.program().drain(fb) == 3 and in_a.program().cycles(True) == 100
 
 
 @pytest.mark.parametrize("layers, lanes, port", [
-    ((4, 30, 3), 8, True),         # a: 7 words a lane
-    ((64, 128, 10), 32, True),     # the ULX3S digits core: 9
-    ((64, 32, 10), 8, False),      # 22
-    ((784, 100, 10), 32, False),   # the ULX3S MNIST core: 62
+    ((4, 30, 3), 8, False),        # W_0 in rows: x in s instead
+    ((64, 128, 10), 32, False),    # the ULX3S digits core: the same
+    ((784, 100, 10), 32, False),   # the ULX3S MNIST core: W_0 split, a 62 words deep
+    ((4, 3, 2), 8, True),          # W_0 split, a 4 words deep
 ])
-def test_the_rates_port_only_where_a_is_one_lut_ram_cell_deep(layers, lanes, port):
+def test_the_rates_port_only_where_w0_is_split_and_a_is_one_lut_ram_cell_deep(layers, lanes,
+                                                                               port):
     from ghostfpga.hdl.plan import RATES_PORT_WORDS
     from ghostfpga.hdl.statemap import StateMap
     config = Config(layers=layers, hardware=Hardware(lanes=lanes, device="ecp5-85f"))
-    assert Plan(config).rates_port == port
-    assert (StateMap(config, lanes).depths["a"] <= RATES_PORT_WORDS) == port
+    plan = Plan(config)
+    assert plan.rates_port == port
+    split = plan.slots[("W", 0)].lane_map.by_columns
+    assert port == (split and StateMap(config, lanes).depths["a"] <= RATES_PORT_WORDS)
+    assert plan.inputs == ("a" if split else "s")
 
 
 @pytest.mark.parametrize("device", ["up5k", "ecp5-85f"])
@@ -222,7 +240,10 @@ def test_hardware_rates_port_overrides_the_automatic_choice(device, setting):
                                                            device=device, rates_port=setting))
     plan = Plan(config)
     assert plan.rates_port == setting
-    assert plan.program().cycles(True) == (165 if setting else 169)
+    # without the port the inputs are in s (Plan.inputs): the first learning pass starts as
+    # early as with it (it waited 4 cycles with x in a: 169)
+    assert plan.inputs == ("a" if setting else "s")
+    assert plan.program().cycles(True) == 165
     core = GhostCore(config)
     Fragment.get(core, None)
     for bank in core.banks:
@@ -230,3 +251,16 @@ def test_hardware_rates_port_overrides_the_automatic_choice(device, setting):
         if setting:
             memory = bank.ports[RATES][0]
             assert (memory is bank.ports["a"][0]) == (device == "ecp5-85f")
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_no_pass_uses_a_port_twice_in_one_cycle(name):
+    """The schedule keeps passes apart, not a pass from itself: every pass's own events use
+    each port at most once a cycle (two reads of one memory in a cycle would leave one of
+    them the other's word: a learning walk that read its inputs on ``s`` while its ETA lane
+    reads an error there, which ``Plan.inputs`` rules out)."""
+    program = Plan(CONFIGS[name]).program()
+    for n, op in enumerate(program):
+        uses = [(t, port) for t, port, *_ in events(program, n, one_bank=False)]
+        doubled = {u for u in uses if uses.count(u) > 1}
+        assert not doubled, (op.name, sorted(doubled)[:4])

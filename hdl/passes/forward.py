@@ -14,12 +14,12 @@ from __future__ import annotations
 from ..program import PassKind
 from ..stages import Src
 from .build import PassBuild
-from .walks import row_walk, split_row_walk
+from .walks import presynaptic, row_walk, split_row_walk
 
 
 def forward_targets(b, op):
-    """The matrix, the region of its presynaptic rates in a (a layer, or "x"), and the
-    (memory, base) written.
+    """The matrix, the region of its presynaptic rates (a layer, or "x": hdl/passes/walks.py
+    ``presynaptic``), and the (memory, base) written.
     Under dynamics ``FWD`` 0 also writes layer 0's drive W_0 x to d: it is the same in
     every step (x is fixed), so no ``DRIVE`` pass recomputes it."""
     K, smap, k = PassKind, b.smap, op.layer
@@ -47,13 +47,15 @@ def emit_forward(b, n, op) -> PassBuild:
                         (count.g == 0) & (count.c * b.P + p < slot.cols))
         return PassBuild(split_fetch, lambda: wb.write_tree_drive(n, targets))
 
+    memory, source = presynaptic(b, src)
+
     def fetch():
-        row_walk(b, n, slot, Src.RATE)
+        row_walk(b, n, slot, source)
         m.d.comb += b.fetch.bias.eq(count.c == slot.cols - 1)
         if op.tap:   # V's rates (and the bias) feed the normalizer, once
             m.d.comb += b.fetch.norm.eq(count.g == 0)
         with m.If(count.c != slot.cols - 1):   # (the bias needs no read)
-            b.state.read("a", b.addr("a", src, count.cw))
+            b.state.read(memory, b.addr(memory, src, count.cw))
     return PassBuild(fetch, lambda: wb.write_drives(n, slot.rows, targets))
 
 

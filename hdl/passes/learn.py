@@ -22,7 +22,7 @@ from ..program import LEARN_KINDS, PassKind
 from ..stages import Src
 from ..state import RATES
 from .build import PassBuild
-from .walks import real_columns, row_lanes
+from .walks import presynaptic, real_columns, row_lanes
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,11 @@ def learn_walk_of(b, op) -> LearnWalk:
         errors = {"s": smap.base("s", k)}   # replay, learned (sweep): and a
         if b.held and not b.dynamics:
             errors["a"] = smap.base("a", k)
-        return LearnWalk(slot, k, Src.ERR, errors, rate, ("a", "x" if k == 0 else k - 1))
+        if k == 0:   # the inputs' rates, where they are (``presynaptic``)
+            memory, source = presynaptic(b, "x")
+            return LearnWalk(slot, k, Src.ERR, errors, rate if memory == "a" else source,
+                             (memory, "x"))
+        return LearnWalk(slot, k, Src.ERR, errors, rate, ("a", k - 1))
     formats = eta_formats(b)
     sel_v, sel_q = ((formats.index(b.fmt.step_shift(V_STEP_FRAC)),
                      formats.index(b.fmt.step_shift(Q_STEP_FRAC))) if b.normalized else (0, 0))

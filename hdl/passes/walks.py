@@ -7,7 +7,17 @@ from __future__ import annotations
 from ..lane import LaneOp
 from ..stages import Round, Src
 
-__all__ = ["row_lanes", "real_columns", "row_walk", "split_row_walk", "tag_fetch"]
+__all__ = ["presynaptic", "row_lanes", "real_columns", "row_walk", "split_row_walk",
+           "tag_fetch"]
+
+
+def presynaptic(b, region):
+    """The memory that holds the rates of ``region`` (a layer, or "x") and their operand
+    source: a layer's rates in ``a`` (``Src.RATE``), the inputs in ``smap.inputs``
+    (``Src.INPUT`` where that is ``s``)."""
+    if region == "x" and b.smap.inputs == "s":
+        return "s", Src.INPUT
+    return "a", Src.RATE
 
 
 def row_lanes(b, slot):
@@ -46,17 +56,19 @@ def row_walk(b, n, slot, src):
                     lambda: b.sequencer.leave(n))
 
 
-def split_row_walk(b, n, slot, src):
+def split_row_walk(b, n, slot, region):
     """Issue ``slot`` in the columns layout: chunks c inside rows g, every lane on its own
-    column with its own rate read at word c of a's region ``src`` (lane ``(cols - 1) mod P`` gives the
-    bias 1.0 in the last chunk). The adder tree sums the row at its last chunk."""
+    column with its own rate read at word c of ``region`` (a layer, or "x": ``presynaptic``;
+    lane ``(cols - 1) mod P`` gives the bias 1.0 in the last chunk). The
+    adder tree sums the row at its last chunk."""
     m, f, count = b.m, b.fetch, b.count
     chunks = slot.lane_map.chunks
-    m.d.comb += [f.src.eq(Src.RATE), f.first.eq(count.c == 0), f.addr.eq(count.waddr),
+    memory, source = presynaptic(b, region)
+    m.d.comb += [f.src.eq(source), f.first.eq(count.c == 0), f.addr.eq(count.waddr),
                  f.round.eq(Round.ROW), f.bias_lane.eq((slot.cols - 1) % b.P),
                  f.own_bias.eq(count.c == (slot.cols - 1) // b.P)]
     m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
-    b.state.read("a", b.addr("a", src, count.c), enable=real_columns(b, slot))
+    b.state.read(memory, b.addr(memory, region, count.c), enable=real_columns(b, slot))
     tag_fetch(b, n, lane=count.gl, word=count.gw, last=count.c == chunks - 1)
     m.d.sync += count.waddr.eq(count.waddr + 1)
     count.next_word(count.c == chunks - 1, count.g == slot.rows - 1,
