@@ -130,8 +130,17 @@ class Hardware:
     ``true`` anywhere (on the iCE40 a copy of ``a``, one more block RAM a lane; the inputs
     then stay in ``a``); ``false`` never."""
 
+    inputs: str = "auto"
+    """Where the inputs' two buffers are (docs/hardware.md, "The inputs in s"): ``"auto"``
+    in the ``s`` memory where W_0 takes the rows layout and ``a`` has no rates port, so the
+    first learning pass reads x beside the feedback pass's write-back on ``a`` (4 cycles a
+    sample fewer on the iCEBreaker's core), else in ``a``; ``"a"`` keeps them in ``a`` (a
+    few cells fewer: the iCEBreaker build's placement at 33 MHz); ``"s"`` asks for ``s``
+    (an error where W_0 is split or with the rates port)."""
+
     def _validate(self) -> None:
         _choice("hardware.device", self.device, tuple(DEVICES))
+        _choice("hardware.inputs", self.inputs, ("auto", "a", "s"))
         if not isinstance(self.split_rows, bool):
             raise ConfigError("hardware.split_rows", self.split_rows, "must be true or false")
         if not isinstance(self.rates_port, bool) and self.rates_port != "auto":

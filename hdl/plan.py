@@ -96,7 +96,14 @@ class Plan:
         self.rates_port = port if isinstance(port, bool) else (
             self.family == "ecp5" and w0_split
             and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
-        self.inputs = "a" if self.rates_port or w0_split else "s"
+        inputs = config.hardware.inputs
+        if inputs == "s" and (self.rates_port or w0_split):
+            raise ConfigError("hardware.inputs", inputs,
+                              "needs W_0 in the rows layout and no rates port (the learning "
+                              "walk over a split W_0 reads x on s beside its ETA lane's "
+                              "errors)")
+        self.inputs = inputs if inputs != "auto" else (
+            "a" if self.rates_port or w0_split else "s")
         self.smap = StateMap(config, P, self.inputs)
 
     def lane_sums(self) -> list[tuple[tuple[int, int], int]]:

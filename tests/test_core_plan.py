@@ -84,6 +84,14 @@ def test_the_plan_puts_the_inputs_in_s_where_a_has_no_rates_port_and_w0_is_in_ro
     # rows on 8 lanes
     assert inputs((784, 100, 10), lanes=32, device="ecp5-85f", rates_port=False) == "a"
     assert inputs((4, 3, 2), lanes=8) == "a"
+    # hardware.inputs: "a" keeps them in a; "s" where W_0 is split or with the port: an error
+    assert inputs((4, 30, 3), lanes=6, split_rows=False, inputs="a") == "a"
+    assert inputs((4, 30, 3), inputs="s") == "s"
+    from ghostfpga.config import ConfigError
+    for bad in ({"layers": (4, 3, 2)}, {"layers": (4, 30, 3), "rates_port": True}):
+        layers = bad.pop("layers")
+        with pytest.raises(ConfigError, match="hardware.inputs"):
+            Plan(Config(layers=layers, hardware=Hardware(inputs="s", **bad)))
 
 
 def test_each_variant_builds_the_memories_it_uses():

@@ -10,7 +10,7 @@ in a register's clock enable (timing, docs/hardware.md). Side effects (core writ
 the store, ``committed``) stay behind the checks.
 """
 
-from amaranth.hdl import Array, Cat, Const, Mux
+from amaranth.hdl import Array, Cat, Const, Mux, Signal
 from amaranth.lib.crc import catalog
 
 from ..protocol import HEADER_BYTES, REQUESTS, Command, Status
@@ -236,8 +236,16 @@ class CommandStates:
                                                  & (self.sidx != self.filled)))
             self.take()
             m.next = "S_CHECKS"
-        with m.State("S_CHECKS"):             # (checked from registers: timing)
-            with self.checked(*self._sample_checks()):
+        # the checks (from registers) registered in S_CHECKS and branched on in S_CHECKED:
+        # their compares and priority in front of the next state were 11 LUT levels and
+        # carry chains (an iCEBreaker build's critical path); one cycle a sample frame
+        checks = self._sample_checks()
+        failed = [Signal(name=f"sample_check{k}") for k in range(len(checks))]
+        with m.State("S_CHECKS"):
+            m.d.sync += [flag.eq(bad) for flag, (bad, _) in zip(failed, checks)]
+            m.next = "S_CHECKED"
+        with m.State("S_CHECKED"):            # the first that failed, from flip-flops
+            with self.checked(*((flag, code) for flag, (_, code) in zip(failed, checks))):
                 m.next = "S_X"
         with m.State("S_X"):
             self.take()

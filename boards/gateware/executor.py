@@ -137,8 +137,19 @@ class _Build(StoredStates, CommandStates):
         self.ptr = Signal(range(self.S))
         self.ptr_next = Signal(range(self.S))
         self.sh = Signal(16)                  # the last two bytes taken, the later on top
-        m.d.comb += [self.ptr_next.eq(self.ptr), ex.raddr.eq(self.ptr_next)]
+        # the states only raise flags (``take``, ``seek``): each flag is a function of the
+        # state's bits alone, and the next position one select after them, so the state
+        # decode meets ``ptr + 1`` (computed beside it) in a few LUT levels instead of a
+        # select of every state's choice in the state machine's priority order (9 LUT
+        # levels into the slot RAM's read address: the iCEBreaker build's critical path)
+        self.taking, self.seeking = Signal(), Signal()
+        self.seek_to = Signal(range(self.S))
+        m.d.comb += [self.ptr_next.eq(Mux(self.seeking, self.seek_to,
+                                          Mux(self.taking, self.ptr + 1, self.ptr))),
+                     ex.raddr.eq(self.ptr_next)]
         m.d.sync += self.ptr.eq(self.ptr_next)
+        with m.If(self.taking):
+            m.d.sync += self.sh.eq(Cat(self.sh[8:], ex.rdata))
         self.cur = ex.rdata                   # the byte at ptr
         self.word = Cat(self.sh[8:], self.cur)   # the word whose low byte was just taken
 
@@ -161,11 +172,11 @@ class _Build(StoredStates, CommandStates):
 
     def take(self):
         """Step past ``cur`` (its byte shifts into ``sh``)."""
-        self.m.d.comb += self.ptr_next.eq(self.ptr + 1)
-        self.m.d.sync += self.sh.eq(Cat(self.sh[8:], self.cur))
+        self.m.d.comb += self.taking.eq(1)
 
     def seek(self, addr):
-        self.m.d.comb += self.ptr_next.eq(addr)
+        """Move the cursor to ``addr`` (no state both takes and seeks)."""
+        self.m.d.comb += [self.seeking.eq(1), self.seek_to.eq(addr)]
 
     def _reply_writer(self):
         self.w = Signal(range(self.N))        # the reply slot of this frame
@@ -238,11 +249,20 @@ class _Build(StoredStates, CommandStates):
         self.cache_valid = Signal(N)
         self.cache_seq = [Signal(8, name=f"cache_seq{k}") for k in range(N)]
         self.cache_crc = [Signal(16, name=f"cache_crc{k}") for k in range(N)]
+        # The session's tests of the frame's sequence number, from flip-flops: ``seq`` is set
+        # in H_SEQ, two states before DISPATCH reads them, and the cache and ``expected``
+        # change only where a command ends, so each is registered as it is computed (the
+        # cache's compare and select into DISPATCH's branch were 8 LUT levels into the state
+        # machine: an iCEBreaker build's critical path); a duplicate's CRC is compared in a
+        # state of its own (DUPLICATE).
         self.hit, self.hit_slot, self.hit_crc = Signal(), Signal(range(N)), Signal(16)
+        self.unexpected = Signal()            # seq is not the one expected
+        hit, hit_slot, hit_crc = Signal(), Signal(range(N)), Signal(16)
         for k in reversed(range(N)):
             with m.If(self.cache_valid[k] & (self.cache_seq[k] == self.seq)):
-                m.d.comb += [self.hit.eq(1), self.hit_slot.eq(k),
-                             self.hit_crc.eq(self.cache_crc[k])]
+                m.d.comb += [hit.eq(1), hit_slot.eq(k), hit_crc.eq(self.cache_crc[k])]
+        m.d.sync += [self.hit.eq(hit), self.hit_slot.eq(hit_slot), self.hit_crc.eq(hit_crc),
+                     self.unexpected.eq(self.seq != self.expected)]
 
     def _core_ports(self):
         m, ex, cfg, plan = self.m, self.ex, self.ex.config, self.ex.plan
@@ -352,9 +372,8 @@ class _Build(StoredStates, CommandStates):
                 with self.checked((~self.payload_is(size(Command.IDENTIFY)), Status.SIZE)):
                     m.next = "B_WAIT"
             with m.Elif(self.synced & self.hit):
-                with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):
-                    m.next = "RETRY"
-            with m.Elif(self.synced & (self.seq != self.expected)):
+                m.next = "DUPLICATE"
+            with m.Elif(self.synced & self.unexpected):
                 self.fail(Status.SEQUENCE)
             with m.Else():
                 m.d.sync += [self.cached.eq(1),
@@ -369,6 +388,9 @@ class _Build(StoredStates, CommandStates):
                             m.next = state
                     with m.Default():
                         self.fail(Status.UNKNOWN_COMMAND)
+        with m.State("DUPLICATE"):            # the request of a cached reply, again?
+            with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):
+                m.next = "RETRY"
         with m.State("RETRY"):                # resend the cached reply once
             with m.If(~((ex.queued >> self.hit_slot) & 1)):
                 m.d.comb += [ex.push.eq(1), ex.push_slot.eq(self.hit_slot)]
