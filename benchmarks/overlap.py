@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ghostfpga.boards.bitstream.catalog import EXAMPLES
@@ -30,6 +31,7 @@ from cycles import CONFIGS  # noqa: E402
 # every step, which the core now computes once, hdl/plan.py); the target in cycles is their
 # product
 TARGETS = {"yinyang 4-30-3": (1.35, 72.0), "icebreaker_yinyang": (1.70, 96.0),
+           "icebreaker_yinyang, inputs in s": (1.70, 96.0),
            "yinyang 4-30-3 learned": (1.40, 151.875), "digits 64-32-10": (1.08, 642.5),
            "yinyang 4-30-3, ECP5": (1.35, 72.0), "yinyang 4-30-3 learned, ECP5": (1.40, 151.875),
            "ulx3s_mnist": (1.04, 5000.625), "yinyang 4-30-3 dynamics 3x1": (1.60, 185.625)}
@@ -37,13 +39,16 @@ TARGETS = {"yinyang 4-30-3": (1.35, 72.0), "icebreaker_yinyang": (1.70, 96.0),
 
 def configs():
     yield from CONFIGS
-    # the ECP5's cores: their learning passes read their rates on a's second port
-    # (Plan.rates_port, docs/hardware.md "The rates port")
+    # the ECP5's cores (their inputs in s: Plan.inputs, docs/hardware.md "The inputs in s")
     yield "yinyang 4-30-3, ECP5", Config(layers=(4, 30, 3), hardware=Hardware(device="ecp5-85f"))
     yield "yinyang 4-30-3 learned, ECP5", Config(layers=(4, 30, 3), variant="learned",
                                                  hardware=Hardware(device="ecp5-85f"))
     for name in ("icebreaker_yinyang", "icebreaker_digits", "ulx3s_digits", "ulx3s_mnist"):
-        yield name, Config.load(EXAMPLES / f"{name}.toml")
+        config = Config.load(EXAMPLES / f"{name}.toml")
+        yield name, config
+        if config.hardware.inputs == "a":   # the config as it would be with its inputs in s
+            yield f"{name}, inputs in s", replace(
+                config, hardware=replace(config.hardware, inputs="auto"))
 
 
 def measure(name: str, config: Config) -> dict:

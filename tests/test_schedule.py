@@ -179,7 +179,6 @@ def test_the_first_learning_pass_reads_x_beside_the_feedback_write_back():
     from ghostfpga.hdl.passes.learn import pre_port
     from ghostfpga.hdl.program import LEARN_KINDS
     from ghostfpga.hdl.state import RATES
-    from ghostfpga.hdl.statemap import StateMap
 
     in_s = Plan(Config(layers=(4, 30, 3))).program()
     ecp5 = Plan(Config(layers=(4, 30, 3), hardware=Hardware(device="ecp5-85f"))).program()
@@ -202,10 +201,10 @@ def test_the_first_learning_pass_reads_x_beside_the_feedback_write_back():
         reads_x = [ev for ev in events(in_s, n) if ev[1] == ("read", "s")
                    and ev[3] < in_s.plan.smap.base("s", 0)]
         assert bool(reads_x) == (op.name in ("fwd0", "learn0")), op.name
-    # x in a with no port: the learning pass waits for the feedback's write-back on a's port
-    in_a = Plan(Config(layers=(4, 30, 3)))
-    in_a.inputs, in_a.smap = "a", StateMap(in_a.config, in_a.lanes, "a")
-    assert in_a.program().drain(fb) == 3 and in_a.program().cycles(True) == 100
+    # x in a with no port (hardware.inputs = "a"): the learning pass waits for the
+    # feedback's write-back on a's port
+    in_a = Plan(Config(layers=(4, 30, 3), hardware=Hardware(inputs="a"))).program()
+    assert in_a.plan.inputs == "a" and in_a.drain(fb) == 3 and in_a.cycles(True) == 100
 
 
 @pytest.mark.parametrize("layers, lanes, port", [
