@@ -72,6 +72,12 @@ def build_verilog(verilog: str, top: str, config: Config, simulator: str,
     _prepare_path(simulator)
     digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
     build_dir = Path(build_root).resolve() / simulator / digest
+    if simulator == "verilator" and any(c.isspace() for c in str(build_dir)):
+        # (Verilator's make file takes its folder as a make variable: it stops with
+        # "*** No rule to make target" deep in its log, after the design was written)
+        raise RuntimeError(f"Verilator cannot build in a folder whose path holds white "
+                           f"space: {build_dir}; run from a folder without spaces in its "
+                           f"path (the simulation builds go under ./{DEFAULT_BUILD_ROOT})")
     source = build_dir / f"{top}.v"
     stamp = build_dir / "built"
     if stamp.exists():

@@ -93,3 +93,18 @@ def test_the_script_make_runs_passes_the_command_through(tmp_path):
         subprocess.run(command, cwd=build, check=True, timeout=60)
     assert len(_runs(tmp_path)) == 1
     assert list((tmp_path / "runtime" / "objects").glob("verilated-*.o"))
+
+
+def test_a_verilator_build_in_a_path_with_a_space_is_refused_by_name(tmp_path):
+    """Verilator's make file cannot build there: the build says so before writing anything,
+    naming the folder, instead of make's "No rule to make target" deep in its log."""
+    import pytest
+
+    from ghostfpga.config import Config
+    from ghostfpga.sim.cocotb_build import build_verilog, simulator_available
+    if not simulator_available("verilator"):
+        pytest.skip("Verilator is not installed")
+    root = tmp_path / "my builds"
+    with pytest.raises(RuntimeError, match="white space: .*my builds"):
+        build_verilog("module top; endmodule\n", "top", Config(), "verilator", root)
+    assert not root.exists()
