@@ -97,11 +97,14 @@ class Plan:
             self.family == "ecp5" and w0_split
             and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
         inputs = config.hardware.inputs
-        if inputs == "s" and (self.rates_port or w0_split):
+        if inputs == "s" and w0_split:
             raise ConfigError("hardware.inputs", inputs,
-                              "needs W_0 in the rows layout and no rates port (the learning "
-                              "walk over a split W_0 reads x on s beside its ETA lane's "
-                              "errors)")
+                              "needs W_0 in the rows layout (the learning walk over a split "
+                              "W_0 reads x on s in the cycles its ETA lane reads errors there)")
+        if inputs == "s" and self.rates_port:
+            raise ConfigError("hardware.inputs", inputs,
+                              "goes with hardware.rates_port = false or \"auto\" (the port "
+                              "reads the learning passes' rates, x among them, on a)")
         self.inputs = inputs if inputs != "auto" else (
             "a" if self.rates_port or w0_split else "s")
         self.smap = StateMap(config, P, self.inputs)
