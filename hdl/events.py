@@ -172,16 +172,19 @@ class _Passes:
                     t += 1
         return out
 
-    def learn(self, op):
-        from .passes.learn import eta_ahead, learn_walk_of, pre_port
-        walk = learn_walk_of(self, op)   # (self has what the walk reads of a Build)
+    def learn(self, n):
+        from .passes.learn import eta_ahead, eta_handed_on, learn_walk_of, pre_port
+        walk = learn_walk_of(self, self.program.passes[n])   # (self: what a Build has)
+        handing = eta_handed_on(self, n)   # the next pass's first ETA, in the last row
+        received = n > 0 and eta_handed_on(self, n - 1) is not None
         lm = walk.slot.lane_map
         length = lm.chunks if lm.by_columns else walk.slot.cols
         rows = walk.slot.rows if lm.by_columns else walk.slot.groups
         ahead = eta_ahead(self, walk)
         out, t = [], 0
 
-        def eta(t, index):
+        def eta(t, index, walk=walk):
+            lm = walk.slot.lane_map
             events = []
             if lm.by_columns:
                 word, lane = divmod(index, self.P)
@@ -215,12 +218,18 @@ class _Passes:
                     out += learn(t, c)
                     t += 1
             return out
-        out += eta(0, 0)
-        t = 2   # the first row's ETA, then a wait; the next row's just before a row's last
+        if not received:
+            out += eta(0, 0)
+        # the first row's ETA, then a wait; the next row's just before a row's last (the
+        # last row's: the next pass's first, where this pass hands it on)
+        t = 0 if received else 2
         for g in range(rows):
             for c in range(length):
                 if c == length - 1 and g != rows - 1:
                     out += eta(t, g + 1)
+                    t += 1
+                elif c == length - 1 and handing is not None:
+                    out += eta(t, 0, handing)
                     t += 1
                 out += learn(t, c)
                 t += 1
@@ -289,7 +298,7 @@ def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tup
     if op.kind in (K.FB, K.HOLD, K.FREE):
         return passes.feedback(op)
     if op.kind in LEARN_KINDS:
-        return passes.learn(op)
+        return passes.learn(n)
     if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
         return passes.element(op, one_bank)
     return []   # LOOP, NORM: no state port

@@ -175,7 +175,8 @@ class Program:
         self.plan = plan
         self.passes = build_program(plan)
         self._drains = None
-        self._context = None   # what the pass walks read of a build (``eta_ahead``)
+        from .events import pass_context
+        self._walks = pass_context(self)   # what the pass walks read of a build
 
     def __len__(self):
         return len(self.passes)
@@ -312,7 +313,10 @@ class Program:
             walk, rows = (lm.chunks, slot.rows) if lm.by_columns else (slot.cols, slot.groups)
             if self.eta_ahead(n):   # the ETA lane computes the rows' scaled errors
                 return 2 + rows * walk
-            return 2 + rows * walk + (rows - 1)   # the next row's ETA overlaps
+            # the next row's ETA overlaps; the next pass's first ETA in the last row's slot,
+            # and none of its own (and no wait) where the pass before issued it
+            handed_in = n > 0 and self.hands_eta_on(n - 1)
+            return (0 if handed_in else 2) + rows * walk + (rows - 1) + self.hands_eta_on(n)
         if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W":   # transposed
             units = sizes[op.layer + 1]
             if lm.by_columns:
@@ -333,10 +337,13 @@ class Program:
         """Whether learning pass ``n`` computes its rows' scaled errors ahead in the ETA lane
         (hdl/passes/learn.py ``eta_ahead``)."""
         from .passes.learn import eta_ahead, learn_walk_of
-        from .events import pass_context
-        if self._context is None:
-            self._context = pass_context(self)
-        return eta_ahead(self._context, learn_walk_of(self._context, self.passes[n]))
+        return eta_ahead(self._walks, learn_walk_of(self._walks, self.passes[n]))
+
+    def hands_eta_on(self, n: int) -> bool:
+        """Whether learning pass ``n`` issues the first ETA of the learning pass after it
+        (hdl/passes/learn.py ``eta_handed_on``)."""
+        from .passes.learn import eta_handed_on
+        return eta_handed_on(self._walks, n) is not None
 
     def beats(self) -> int:
         """Beats of a sample on the streamed sample port (hdl/intake.py): P inputs each."""

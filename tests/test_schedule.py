@@ -240,9 +240,9 @@ def test_hardware_rates_port_overrides_the_automatic_choice(device, setting):
     plan = Plan(config)
     assert plan.rates_port == setting
     # without the port the inputs are in s (Plan.inputs): the first learning pass starts as
-    # early as with it (it waited 4 cycles with x in a: 169)
+    # early as with it (it waited 4 cycles with x in a: 168)
     assert plan.inputs == ("a" if setting else "s")
-    assert plan.program().cycles(True) == 165
+    assert plan.program().cycles(True) == 164
     core = GhostCore(config)
     Fragment.get(core, None)
     for bank in core.banks:
@@ -263,3 +263,41 @@ def test_no_pass_uses_a_port_twice_in_one_cycle(name):
         uses = [(t, port) for t, port, *_ in events(program, n, one_bank=False)]
         doubled = {u for u in uses if uses.count(u) > 1}
         assert not doubled, (op.name, sorted(doubled)[:4])
+
+
+def test_a_learning_pass_issues_the_next_ones_first_eta_in_its_last_row():
+    """The iCEBreaker core (4-30-3, one lane per row, P = 6): learn0 (W_0: 5 row groups of 5
+    words) issues learn1's first ETA (W_1's errors, layer 1's ``s`` words) in its last row's
+    slot, before its last LEARN, as it does the next group's in every other row; learn1 then
+    starts with its first LEARN: 2 + 25 + 4 = 31 cycles and 33 become 32 and 31. Not where
+    the next pass's rate is the normalizer's step (it waits for the division) or where a walk
+    computes its scaled errors ahead (split rows: no slot in its rows)."""
+    from dataclasses import replace
+
+    from ghostfpga.hdl.program import PassKind
+
+    program = Plan(CONFIGS["icebreaker"]).program()
+    learn0, learn1 = [n for n, op in enumerate(program) if op.kind == PassKind.LEARN]
+    assert learn1 == learn0 + 1 and program.hands_eta_on(learn0)
+    assert not program.hands_eta_on(learn1)   # the sample's last pass
+    assert (program.fetch_cycles(learn0), program.fetch_cycles(learn1)) == (32, 31)
+    smap = program.plan.smap
+    errors = {t: addr for t, port, memory, addr, *_ in events(program, learn0)
+              if port == ("read", "s") and memory == "s"
+              and addr >= smap.base("s", 1)}
+    assert errors == {30: smap.base("s", 1)}   # the slot before learn0's last LEARN
+    first = min(t for t, *_ in events(program, learn1))
+    assert first == 0 and not any(port == ("read", "s") for t, port, *_ in
+                                  events(program, learn1) if t == 0)
+    config = CONFIGS["icebreaker"]
+    assert program.cycles(True) == 164
+    assert Plan(replace(config, hardware=replace(config.hardware, inputs="a"))) \
+        .program().cycles(True) == 168
+    # the normalized rule's V and Q learn at the fit's step: their passes take no ETA early
+    learned = Plan(CONFIGS["learned-P8"]).program()
+    for n, op in enumerate(learned):
+        if op.kind in (PassKind.LEARN_V, PassKind.LEARN_Q) and n:
+            assert not learned.hands_eta_on(n - 1)
+    # split rows whose ETA lane computes their scaled errors ahead have no slot to lend
+    split = Plan(CONFIGS["yinyang-P8"]).program()
+    assert not any(split.hands_eta_on(n) for n in range(len(split)))

@@ -41,12 +41,12 @@ class CommandStates:
 
     def write(self):
         """WRITE lane u8, word u16, values i16 x n: checks, then (core idle) the writes."""
-        m, ex, plan = self.m, self.ex, self.ex.plan
+        m, plan = self.m, self.ex.plan
         wbits = plan.fmt.weight_bits
         top = self.word[wbits - 1:16]         # a fitting value's bits above copy its sign
         sign_ok = (top == 0) | (top == (1 << (17 - wbits)) - 1) if wbits < 16 else Const(1)
         with m.State("WRITE"):
-            length = ex.length                # whole values: an odd length (see _WRITE_HEAD)
+            length = self.length              # whole values: an odd length (see _WRITE_HEAD)
             head = P0 + _WRITE_HEAD
             self.start_validating()
             m.d.sync += self.count.eq((length - head) >> 1)
@@ -294,8 +294,6 @@ class CommandStates:
                 self.stored_up_to()
                 with m.If(self.validate):     # second pass: run (or store) the samples
                     m.d.sync += [self.validate.eq(0), self.index.eq(0)]
-                    if lay.store_samples:
-                        m.d.sync += self.store_addr.eq(self.store_base())
                     with self.values_checked():
                         m.next = "S_REWIND"
             with m.Else():
@@ -304,13 +302,17 @@ class CommandStates:
             first = at(Command.TRAIN, "samples")
             if lay.store_samples:
                 first = Mux(self.storing, at(Command.STORE, "samples"), first)
+                # the store's address loaded here, where only the state decides (in S_STEP
+                # its enable sat behind the count's compare and the pass's branch: 6 LUT
+                # levels, an iCEBreaker build's critical path with the inputs in s)
+                m.d.sync += self.store_addr.eq(self.store_base())
             self.seek(first)
             m.next = "S_X"
 
     def _sample_checks(self):
         """TRAIN / INFER's checks in order, and STORE's (its index before the count)."""
-        ex, lay, n = self.ex, self.ex.layout, self.count
-        length = ex.length
+        lay, n = self.ex.layout, self.count
+        length = self.length
         sample_bytes = self.samples_bytes   # n x the bytes of a sample (SAMPLES)
         train, store = at(Command.TRAIN, "samples"), at(Command.STORE, "samples")
         # (the first check: no count byte, an empty payload. Written as ``length < train`` it

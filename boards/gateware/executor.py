@@ -104,6 +104,12 @@ class _Build(StoredStates, CommandStates):
         self.ebits, self.xbits = fmt.eta_bits, fmt.rate_frac + 1
         # the frame: header fields, and the payload length from the framer
         self.cmd, self.seq, self.req_crc = Signal(8), Signal(8), Signal(16)
+        # the frame's length from a flip-flop: the framer's length is its slots' lengths
+        # selected by its tail, and the compares on it sat behind that select in front of the
+        # next state (an iCEBreaker build's critical path). The tail slot holds still from
+        # the IDLE that sees it to the release, so the copy is right from H_CMD on
+        self.length = Signal.like(ex.length)
+        m.d.sync += self.length.eq(ex.length)
         self.status = Signal(range(max(Status) + 1))
         self.cached = Signal()                # this frame's reply enters the cache
         most = max(lay.max_write, 255)
@@ -236,7 +242,7 @@ class _Build(StoredStates, CommandStates):
     def payload_is(self, n: int):
         """The frame's payload has ``n`` bytes (compared on the framer's length, so no
         subtraction sits in the path)."""
-        return self.ex.length == HEADER_BYTES + n
+        return self.length == HEADER_BYTES + n
 
     def when_idle(self, state):
         with self.m.If(~self.ex.busy):
@@ -347,7 +353,7 @@ class _Build(StoredStates, CommandStates):
             m.next = "H_SEQ"
         with m.State("H_SEQ"):
             m.d.sync += self.seq.eq(self.cur)
-            self.seek(ex.length)              # the CRC follows the payload
+            self.seek(self.length)            # the CRC follows the payload
             m.next = "H_CRC"
         with m.State("H_CRC"):
             self.take()

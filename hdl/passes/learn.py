@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Mux
+from amaranth.hdl import Const, Mux
 
 from ghostfpga.golden.numerics import Q_STEP_FRAC, V_STEP_FRAC
 
@@ -92,6 +92,28 @@ def eta_ahead(b, walk: LearnWalk) -> bool:
     return lm.chunks >= 2 and tail < b.P and slot.rows >= 2
 
 
+def eta_handed_on(b, n: int) -> LearnWalk | None:
+    """The walk of the learning pass that follows learning pass ``n``, where pass ``n``
+    issues that walk's first ETA in its own last row (the slot before its last LEARN, as it
+    does for each of its other rows), so the pass after it starts with its first LEARN: two
+    cycles of its own (its first ETA and the wait) become one of pass ``n``'s. Neither walk
+    computes its scaled errors ahead (their ETA lane has no such slot), and the next walk's
+    rate is not the normalizer's step (its learning pass waits for the division,
+    hdl/schedule.py). None where pass ``n`` hands nothing on."""
+    program = b.program
+    if n + 1 >= len(program.passes):
+        return None
+    op, following = program.passes[n], program.passes[n + 1]
+    if op.kind not in LEARN_KINDS or following.kind not in LEARN_KINDS:
+        return None
+    if b.normalized and following.kind in (PassKind.LEARN_V, PassKind.LEARN_Q):
+        return None
+    walk, after = learn_walk_of(b, op), learn_walk_of(b, following)
+    if eta_ahead(b, walk) or eta_ahead(b, after):
+        return None
+    return after
+
+
 def uses_eta_ahead(b) -> bool:
     """Whether any learning pass of the program computes its scaled errors ahead
     (``eta_ahead``): then the lanes take a shared scaled error, and lane P - 1 is the ETA
@@ -106,6 +128,15 @@ def emit_learn(b, n, op) -> PassBuild:
     return PassBuild(lambda: _learn(b, n, walk))
 
 
+def _set_rate(b, walk):
+    """The fetch's learning rate (its index, and its format where there are several) for an
+    ETA or LEARN of ``walk``."""
+    m = b.m
+    m.d.comb += b.fetch.eta.eq(walk.eta)
+    if b.normalized:
+        m.d.comb += b.fetch.eta_sel.eq(walk.eta_sel)
+
+
 def _learn(b, n, walk: LearnWalk):
     """Per row group (rows layout) or row (columns layout) one ETA and one LEARN per word.
     An ETA must issue two cycles before the first LEARN that uses it, so the next row's ETA
@@ -116,25 +147,22 @@ def _learn(b, n, walk: LearnWalk):
     before it is written (hdl/lane.py). A walk
     that computes its scaled errors ahead (``eta_ahead``) has no such slot: after the first
     row's ETA and the wait (where the ETA lane computes the second row's), one LEARN a
-    cycle."""
+    cycle. A pass that follows one handing its first ETA on (``eta_handed_on``) starts
+    with its first LEARN; the pass that hands it on issues it in its last row's slot."""
     m, count = b.m, b.count
     lm = walk.slot.lane_map
     length = lm.chunks if lm.by_columns else walk.slot.cols
     ahead = eta_ahead(b, walk)
-    m.d.comb += [b.fetch.eta.eq(walk.eta), b.fetch.learn.eq(1)]
-    if b.normalized:
-        m.d.comb += b.fetch.eta_sel.eq(walk.eta_sel)
+    handing = eta_handed_on(b, n)
+    received = n > 0 and eta_handed_on(b, n - 1) is not None
+    m.d.comb += b.fetch.learn.eq(1)
+    _set_rate(b, walk)
     next_gl = Mux(count.gl == b.P - 1, 0, count.gl + 1)
     next_gw = Mux(count.gl == b.P - 1, count.gw + 1, count.gw)
-    with m.If(count.phase == 0):
-        _issue_eta(b, walk, count.g, count.gl, count.gw)
-        m.d.sync += count.phase.eq(1)
-    with m.Elif(count.phase == 1):
-        if ahead:   # the second row's scaled error, in the ETA lane
-            _issue_eta_ahead(b, walk, 1 % b.P, 1 // b.P)
-        m.d.sync += count.phase.eq(2)
-    with m.Else():
-        rows = walk.slot.rows if lm.by_columns else walk.slot.groups
+    rows = walk.slot.rows if lm.by_columns else walk.slot.groups
+
+    def words():
+        """The walk's LEARNs, with the ETA slots between its rows."""
         if ahead:   # every lane takes the row's scaled error as it starts; in a row's last
             # word the ETA lane computes the scaled error of the row after the next
             _issue_learn(b, walk, length)
@@ -144,14 +172,36 @@ def _learn(b, n, walk: LearnWalk):
             with m.If((count.c == length - 1) & (count.g < rows - 2)):
                 _issue_eta_ahead(b, walk, lane2, word2)
             _advance(b, n, length, rows)
-        else:
-            with m.If((count.c == length - 1) & (count.g != rows - 1) & ~count.eta_next):
+            return
+        slot = (count.c == length - 1) & ~count.eta_next
+        with m.If(slot if handing else slot & (count.g != rows - 1)):
+            if handing:   # the last row's slot: the next pass's first ETA
+                with m.If(count.g == rows - 1):
+                    zero = Const(0, len(count.g))
+                    _issue_eta(b, handing, zero, zero[:len(count.gl)], zero)
+                    _set_rate(b, handing)
+                with m.Else():
+                    _issue_eta(b, walk, count.g + 1, next_gl, next_gw)
+            else:
                 _issue_eta(b, walk, count.g + 1, next_gl, next_gw)
-                m.d.comb += b.fetch.addr.eq(count.waddr)   # (the last LEARN's, read ahead)
-                m.d.sync += count.eta_next.eq(1)
-            with m.Else():
-                _issue_learn(b, walk, length)
-                _advance(b, n, length, rows)
+            m.d.comb += b.fetch.addr.eq(count.waddr)   # (the last LEARN's, read ahead)
+            m.d.sync += count.eta_next.eq(1)
+        with m.Else():
+            _issue_learn(b, walk, length)
+            _advance(b, n, length, rows, 2 if handing else 0)
+
+    if received:   # (its first ETA issued by the pass before: phase 2 from the start)
+        words()
+        return
+    with m.If(count.phase == 0):
+        _issue_eta(b, walk, count.g, count.gl, count.gw)
+        m.d.sync += count.phase.eq(1)
+    with m.Elif(count.phase == 1):
+        if ahead:   # the second row's scaled error, in the ETA lane
+            _issue_eta_ahead(b, walk, 1 % b.P, 1 // b.P)
+        m.d.sync += count.phase.eq(2)
+    with m.Else():
+        words()
 
 
 def _issue_eta(b, walk, index, lane, word):
@@ -205,15 +255,17 @@ def _issue_learn(b, walk, length):
                 m.d.comb += f.op[p].eq(LaneOp.LEARN)
 
 
-def _advance(b, n, length, rows):
-    """The next word; after a row's last, the next row; after the last row, the next pass."""
+def _advance(b, n, length, rows, phase=0):
+    """The next word; after a row's last, the next row; after the last row, the next pass
+    (whose walk starts in ``phase``: 2, its first LEARN, where this pass issued its first
+    ETA)."""
     m, count = b.m, b.count
     with m.If(count.c == length - 1):
         count.reset_c()
         m.d.sync += count.eta_next.eq(0)
         with m.If(count.g == rows - 1):
             count.reset_g()
-            m.d.sync += count.phase.eq(0)
+            m.d.sync += count.phase.eq(phase)
             b.sequencer.leave(n, point_next=True)
         with m.Else():
             count.step_g()
