@@ -344,8 +344,8 @@ def test_sender_splits_long_runs_into_254_byte_blocks():
 def _bank_reference(events_per_cycle, clears, n):
     """The counter bank's ``idle`` and counts, cycle by cycle (its rules: a pending cause
     waits for its read-modify-write, READ then WRITE, lowest cause first; CLEAR walks every
-    word)."""
-    state, pending, cause, counts, idles = "IDLE", 0, 0, [0] * n, []
+    word; an event enters ``pending`` a cycle after its request, through a register)."""
+    state, pending, cause, counts, idles, registered = "IDLE", 0, 0, [0] * n, [], 0
     for events, clear in zip(events_per_cycle, clears):
         idles.append(state == "IDLE" and pending == 0)
         taken = 0
@@ -365,7 +365,7 @@ def _bank_reference(events_per_cycle, clears, n):
             cause += 1
             if cause == n:
                 state, cause = "IDLE", n - 1
-        pending = (pending & ~taken) | events
+        pending, registered = (pending & ~taken) | registered, events
     return idles, counts
 
 

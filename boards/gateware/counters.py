@@ -19,8 +19,11 @@ class CounterBank(wiring.Component):
     """Counts events and serves reads of counters and identity words.
 
     ``events`` holds one request bit per cause (set for one cycle per event, by any number
-    of sources at once); a cause waits in ``pending`` until its read-modify-write (3 cycles,
-    lowest cause first). Two events of one cause within those cycles count once: the link's
+    of sources at once), taken through a register (the executor's decode of its reply's
+    status into ``pending`` and ``idle`` was an iCEBreaker build's critical path): a cause
+    waits in ``pending`` from the cycle after its request until its read-modify-write (3
+    cycles, lowest cause first). An event thus counts a cycle after it happens; the
+    executor's own come where a frame ends, cycles before any state that reads the bank. Two events of one cause within those cycles count once: the link's
     sources are at least a byte time apart. ``clear`` zeroes every counter. While ``idle``,
     ``raddr`` reads a word (``rdata`` one cycle later). ``idle`` is a register, set from
     the state and the pending causes the bank will have (timing: the executor's state
@@ -51,7 +54,9 @@ class CounterBank(wiring.Component):
         pending = Signal(N_COUNTERS)
         cause = Signal(range(N_COUNTERS))
         taken = Signal(N_COUNTERS)
-        pending_next = (pending & ~taken) | self.events
+        events = Signal(N_COUNTERS)
+        m.d.sync += events.eq(self.events)
+        pending_next = (pending & ~taken) | events
         m.d.sync += [pending.eq(pending_next), self.idle.eq(0)]
         # (no read in the writing states: a read never meets a write)
         m.d.comb += [rd.addr.eq(self.raddr), rd.en.eq(~wr.en), self.rdata.eq(rd.data)]
