@@ -173,10 +173,11 @@ class _Passes:
         return out
 
     def learn(self, n):
-        from .passes.learn import eta_ahead, eta_handed_on, learn_walk_of, pre_port
+        from .passes.learn import eta_ahead, eta_handed_in, eta_handed_on, learn_walk_of, \
+            pre_port
         walk = learn_walk_of(self, self.program.passes[n])   # (self: what a Build has)
         handing = eta_handed_on(self, n)   # the next pass's first ETA, in the last row
-        received = n > 0 and eta_handed_on(self, n - 1) is not None
+        received = eta_handed_in(self, n)
         lm = walk.slot.lane_map
         length = lm.chunks if lm.by_columns else walk.slot.cols
         rows = walk.slot.rows if lm.by_columns else walk.slot.groups

@@ -315,8 +315,9 @@ class Program:
                 return 2 + rows * walk
             # the next row's ETA overlaps; the next pass's first ETA in the last row's slot,
             # and none of its own (and no wait) where the pass before issued it
-            handed_in = n > 0 and self.hands_eta_on(n - 1)
-            return (0 if handed_in else 2) + rows * walk + (rows - 1) + self.hands_eta_on(n)
+            from .passes.learn import eta_handed_in
+            return (0 if eta_handed_in(self._walks, n) else 2) + rows * walk + (rows - 1) \
+                + self.hands_eta_on(n)
         if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W":   # transposed
             units = sizes[op.layer + 1]
             if lm.by_columns:

@@ -23,8 +23,9 @@ class CounterBank(wiring.Component):
     status into ``pending`` and ``idle`` was an iCEBreaker build's critical path): a cause
     waits in ``pending`` from the cycle after its request until its read-modify-write (3
     cycles, lowest cause first). An event thus counts a cycle after it happens; the
-    executor's own come where a frame ends, cycles before any state that reads the bank. Two events of one cause within those cycles count once: the link's
-    sources are at least a byte time apart. ``clear`` zeroes every counter. While ``idle``,
+    executor's own come where a frame ends, cycles before any state that reads the bank.
+    Two events of one cause within those cycles count once: the link's sources are at least
+    a byte time apart. ``clear`` zeroes every counter. While ``idle``,
     ``raddr`` reads a word (``rdata`` one cycle later). ``idle`` is a register, set from
     the state and the pending causes the bank will have (timing: the executor's state
     machine branches on it).

@@ -114,6 +114,12 @@ def eta_handed_on(b, n: int) -> LearnWalk | None:
     return after
 
 
+def eta_handed_in(b, n: int) -> bool:
+    """Whether learning pass ``n``'s first ETA was issued by the pass before it
+    (``eta_handed_on``): its walk starts with its first LEARN."""
+    return n > 0 and eta_handed_on(b, n - 1) is not None
+
+
 def uses_eta_ahead(b) -> bool:
     """Whether any learning pass of the program computes its scaled errors ahead
     (``eta_ahead``): then the lanes take a shared scaled error, and lane P - 1 is the ETA
@@ -154,7 +160,7 @@ def _learn(b, n, walk: LearnWalk):
     length = lm.chunks if lm.by_columns else walk.slot.cols
     ahead = eta_ahead(b, walk)
     handing = eta_handed_on(b, n)
-    received = n > 0 and eta_handed_on(b, n - 1) is not None
+    received = eta_handed_in(b, n)
     m.d.comb += b.fetch.learn.eq(1)
     _set_rate(b, walk)
     next_gl = Mux(count.gl == b.P - 1, 0, count.gl + 1)
