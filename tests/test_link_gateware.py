@@ -225,8 +225,8 @@ def test_framer_counts_overflow_when_every_slot_is_full():
     async def bench(ctx):
         for b in stream:
             await feed(ctx, fr, b, causes)
-        ctx.set(fr.i.valid, 0)
-        await ctx.tick()
+            ctx.set(fr.i.valid, 0)      # (a byte at most every other cycle, as the UART)
+            await ctx.tick()
         assert ctx.get(fr.available)
 
     sim = Simulator(fr)

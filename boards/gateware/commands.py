@@ -202,13 +202,12 @@ class CommandStates:
                 self.when_idle("E_LO")
 
     def submit(self, state, then):
-        """State ``state``: the sample's last beat (with its label) goes to the core; then
-        ``then``."""
-        m, ex = self.m, self.ex
+        """State ``state``: the sample's last beat (with its label) is posted to the core
+        (``post_beat``); then ``then``, which waits for the sample's result."""
+        m = self.m
         with m.State(state):
-            m.d.comb += ex.sample.valid.eq(1)
-            with m.If(ex.sample.ready):
-                m.next = then
+            self.post_beat()
+            m.next = then
 
     def rates_at(self):
         """Where the rates start in the frame: RATES' first byte (EPOCH overrides)."""
@@ -262,12 +261,14 @@ class CommandStates:
             m.next = "S_X"
             with m.If(last):
                 m.next = "S_LABEL"
-            with m.Elif(self.beat_full & ~self.validate & ~self.storing):
-                m.next = "S_BEAT"
-        with m.State("S_BEAT"):               # a whole beat (not the last) to the core
-            m.d.comb += ex.sample.valid.eq(1)
-            with m.If(ex.sample.ready):
-                m.next = "S_X"
+            if self.beats > 1:
+                with m.Elif(self.beat_full & ~self.validate & ~self.storing):
+                    m.next = "S_BEAT"
+        if self.beats > 1:
+            with m.State("S_BEAT"):           # a whole beat (not the last) to the core
+                self.offer_beat()
+                with m.If(ex.sample.ready):
+                    m.next = "S_X"
         with m.State("S_LABEL"):              # cur = the label
             self.take()
             self.set_field(0)

@@ -269,6 +269,11 @@ class _Build(StoredStates, CommandStates):
                 m.d.comb += [hit.eq(1), hit_slot.eq(k), hit_crc.eq(self.cache_crc[k])]
         m.d.sync += [self.hit.eq(hit), self.hit_slot.eq(hit_slot), self.hit_crc.eq(hit_crc),
                      self.unexpected.eq(self.seq != self.expected)]
+        # the cached reply's request CRC against this frame's, registered too: req_crc is set
+        # in H_CRC_LO and hit_crc a state after seq, so the flag is right in DUPLICATE (its
+        # 16-bit compare in front of the next state was an iCEBreaker build's critical path)
+        self.crc_differs = Signal()
+        m.d.sync += self.crc_differs.eq(self.hit_crc != self.req_crc)
 
     def _core_ports(self):
         m, ex, cfg, plan = self.m, self.ex, self.ex.config, self.ex.plan
@@ -284,6 +289,16 @@ class _Build(StoredStates, CommandStates):
         self.x_beat = Signal(x_layout)
         self.beat_lane = Signal(range(self.per_beat))
         self.beat_full = self.beat_lane == self.per_beat - 1
+        # a sample of more than one beat: the beats before its last go to the core in their
+        # own state (S_BEAT, T_BEAT), which waits for the port's ``ready``
+        self.beats = -(-cfg.layers[0] // self.per_beat)
+        # the sample's last beat is posted: offered from this flip-flop until the core takes
+        # it, while the state machine goes on to wait for the sample's result (which the
+        # core gives only after taking the sample, so no state rewrites the beat meanwhile).
+        # The port's ``ready`` (the write bus of the inputs' memory unclaimed, hdl/intake.py)
+        # reaches only this flip-flop, not the state machine's next state (timing)
+        self.beat_posted = Signal()
+        self.in_beat_state = Signal()         # S_BEAT / T_BEAT: a beat offered from the FSM
         self.label = Signal(_bits(lay.n_outputs))
         self.train = Signal()
         self.lane = Signal(_bits(plan.lanes))
@@ -304,12 +319,24 @@ class _Build(StoredStates, CommandStates):
         m.d.comb += [
             ex.eta.as_value().eq(self.eta_reg),
             ex.sample.payload.x.eq(self.x_beat),
+            ex.sample.valid.eq(self.beat_posted | self.in_beat_state),
             ex.sample.payload.label.eq(self.label), ex.sample.payload.train.eq(self.train),
             self.rdata16.eq(ex.host_rdata.as_signed()),
         ]
+        with m.If(ex.sample.ready):
+            m.d.sync += self.beat_posted.eq(0)
         port = m.d.sync if registered else m.d.comb
         port += [ex.host_lane.eq(self.lane), ex.host_addr.eq(self.addr),
                  ex.host_write.eq(self.host_write), ex.host_wdata.eq(self.word[:fmt.weight_bits])]
+
+    def post_beat(self):
+        """Offer the sample's last beat (``beat_posted``) until the core takes it."""
+        self.m.d.sync += self.beat_posted.eq(1)
+
+    def offer_beat(self):
+        """In S_BEAT / T_BEAT: offer a beat before the sample's last; the state waits for
+        ``ex.sample.ready``."""
+        self.m.d.comb += self.in_beat_state.eq(1)
 
     def put_x(self, value, last):
         """``value`` (an input) into the beat's next lane; ``last``: it is the sample's
@@ -395,7 +422,7 @@ class _Build(StoredStates, CommandStates):
                     with m.Default():
                         self.fail(Status.UNKNOWN_COMMAND)
         with m.State("DUPLICATE"):            # the request of a cached reply, again?
-            with self.checked((self.hit_crc != self.req_crc, Status.DUPLICATE)):
+            with self.checked((self.crc_differs, Status.DUPLICATE)):
                 m.next = "RETRY"
         with m.State("RETRY"):                # resend the cached reply once
             with m.If(~((ex.queued >> self.hit_slot) & 1)):

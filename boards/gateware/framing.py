@@ -33,7 +33,9 @@ class FrameReceiver(wiring.Component):
     wins: every slot full when the frame began (OVERFLOW), a delimiter inside a COBS block
     (COBS), a body longer than a slot (OVERSIZE), shorter than header and CRC (TRUNCATED), a
     CRC mismatch (CRC), a header length other than the bytes received (LENGTH). An empty frame
-    (two delimiters) is ignored.
+    (two delimiters) is ignored. The checks are judged on the bytes before the delimiter and
+    registered a cycle later, so a byte must not follow another in the next cycle (``i.valid``
+    is high at most every other cycle; the UART gives a byte every ten bit periods).
 
     The executor reads slot ``tail`` (``raddr`` within the slot, ``rdata`` one cycle later,
     ``length`` = its body bytes without the CRC) while ``available``, and strobes ``release``
@@ -99,6 +101,22 @@ class FrameReceiver(wiring.Component):
             with m.If(size == 3):
                 m.d.sync += header_len[8:].eq(emit_byte)
 
+        # the frame's checks on the bytes decoded so far, first that fails wins, registered:
+        # the delimiter reads the flip-flops (their priority, with the length's subtract and
+        # compare, in front of the slot's length and the ring's head was an iCEBreaker build's
+        # critical path). A byte changes them a cycle before they are read at the next byte
+        bad, cause = Signal(), Signal(4)
+        checks = ((overflow, Reject.OVERFLOW), (remaining != 0, Reject.COBS),
+                  (size > S, Reject.OVERSIZE), (size < OVERHEAD, Reject.TRUNCATED),
+                  (~crc.match_detected, Reject.CRC),
+                  (header_len != size - OVERHEAD, Reject.LENGTH))
+        for k, (failed, code) in enumerate(reversed(checks)):
+            if k == 0:
+                m.d.sync += [bad.eq(failed), cause.eq(Mux(failed, code, 0))]
+            else:
+                with m.If(failed):
+                    m.d.sync += [bad.eq(1), cause.eq(code)]
+
         popped = Signal()
         m.d.comb += popped.eq(self.release & (count != 0))
         with m.If(popped):
@@ -110,20 +128,6 @@ class FrameReceiver(wiring.Component):
             with m.If(byte == 0):                          # delimiter: judge the frame
                 m.d.sync += [in_frame.eq(0), started.eq(0), remaining.eq(0), size.eq(0)]
                 with m.If(in_frame):
-                    cause = Signal(4)
-                    bad = Signal()
-                    with m.If(overflow):
-                        m.d.comb += [bad.eq(1), cause.eq(Reject.OVERFLOW)]
-                    with m.Elif(remaining != 0):
-                        m.d.comb += [bad.eq(1), cause.eq(Reject.COBS)]
-                    with m.Elif(size > S):
-                        m.d.comb += [bad.eq(1), cause.eq(Reject.OVERSIZE)]
-                    with m.Elif(size < OVERHEAD):
-                        m.d.comb += [bad.eq(1), cause.eq(Reject.TRUNCATED)]
-                    with m.Elif(~crc.match_detected):
-                        m.d.comb += [bad.eq(1), cause.eq(Reject.CRC)]
-                    with m.Elif(header_len != size - OVERHEAD):
-                        m.d.comb += [bad.eq(1), cause.eq(Reject.LENGTH)]
                     m.d.comb += [self.reject.eq(bad), self.cause.eq(cause)]
                     with m.If(~bad):
                         m.d.comb += pushed.eq(1)

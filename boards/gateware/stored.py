@@ -152,21 +152,23 @@ class StoredStates:
                 else:
                     m.d.sync += step
                     m.next = "T_LABEL"
-            with m.Elif(self.beat_full):      # the next input's read is held until it goes
-                m.next = "T_BEAT"
+            if self.beats > 1:
+                with m.Elif(self.beat_full):  # the next input's read is held until it goes
+                    m.next = "T_BEAT"
             with m.Else():
                 if two:
                     m.next = "T_NEXT"
                 else:
                     m.d.sync += step
-        with m.State("T_BEAT"):               # a whole beat (not the last) to the core
-            m.d.comb += ex.sample.valid.eq(1)
-            with m.If(ex.sample.ready):
-                if two:
-                    m.next = "T_NEXT"
-                else:
-                    m.d.sync += step
-                    m.next = "T_X"
+        if self.beats > 1:
+            with m.State("T_BEAT"):           # a whole beat (not the last) to the core
+                self.offer_beat()
+                with m.If(ex.sample.ready):
+                    if two:
+                        m.next = "T_NEXT"
+                    else:
+                        m.d.sync += step
+                        m.next = "T_X"
         with m.State("T_LABEL"):              # rdata = the label
             B = self.index_bits
             nxt = self.sidx + self.step       # the next sample of the epoch, mod n
