@@ -291,7 +291,7 @@ class _Build(StoredStates, CommandStates):
         self.beat_full = self.beat_lane == self.per_beat - 1
         # a sample of more than one beat: the beats before its last go to the core in their
         # own state (S_BEAT, T_BEAT), which waits for the port's ``ready``
-        self.beats = -(-cfg.layers[0] // self.per_beat)
+        self.beats = plan.smap.words[0]       # (the intake's count: hdl/intake.py)
         # the sample's last beat is posted: offered from this flip-flop until the core takes
         # it, while the state machine goes on to wait for the sample's result (which the
         # core gives only after taking the sample, so no state rewrites the beat meanwhile).

@@ -104,7 +104,10 @@ class FrameReceiver(wiring.Component):
         # the frame's checks on the bytes decoded so far, first that fails wins, registered:
         # the delimiter reads the flip-flops (their priority, with the length's subtract and
         # compare, in front of the slot's length and the ring's head was an iCEBreaker build's
-        # critical path). A byte changes them a cycle before they are read at the next byte
+        # critical path). A byte changes them a cycle before they are read at the next byte.
+        # (Written as overriding assignments, last check first: the same checks as an If /
+        # Elif chain into a combinational verdict mapped to 12 more cells and placed the
+        # iCEBreaker build at 31.8 MHz against 33.3 at seed 1)
         bad, cause = Signal(), Signal(4)
         checks = ((overflow, Reject.OVERFLOW), (remaining != 0, Reject.COBS),
                   (size > S, Reject.OVERSIZE), (size < OVERHEAD, Reject.TRUNCATED),
