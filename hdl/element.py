@@ -3,6 +3,10 @@ hdl/stages.py). A walk fetches unit c of a layer at E0 (its ``a`` word, with ``d
 other words it names); at E1 the words are read (``e_a``, ...) and the update computed; at E2
 the write is registered (``element_writes``), written at E3.
 
+A walk over the output's drives right after the forward pass that computed them (one lane
+each) takes its first units' drives from the lanes' accumulators, not from ``a``
+(hdl/events.py ``forwards_drives``).
+
 Its users: the argmax over the output drives (the result), the output's fixed-point iterations
 (sweep: ``settle``, a pipeline of one iteration per stage), and under dynamics the Euler steps
 of the output units and the ghosts, the errors, and the learned ghosts' saved state.
@@ -10,13 +14,26 @@ of the output units and the ghosts, the errors, and the learned ghosts' saved st
 
 from __future__ import annotations
 
-from amaranth.hdl import Signal, signed, unsigned
+from contextlib import contextmanager
+
+from amaranth.hdl import Mux, Signal, signed, unsigned
 
 from .arbiter import Tier, When
 from .arith import materialize, pick, round_shift_from
+from .events import forwards_drives
 from .stages import bits
 
 __all__ = ["Elements"]
+
+
+@contextmanager
+def _under(m, cond):
+    """Statements under ``m.If(cond)``, or unconditional where ``cond`` is None."""
+    if cond is None:
+        yield
+    else:
+        with m.If(cond):
+            yield
 
 
 class Elements:
@@ -32,6 +49,8 @@ class Elements:
         self.op = Signal(b.program.pass_bits, name="e_op")
         m.d.sync += [self.valid.eq(0)]
         self.a = b.issue.picked_a
+        self.forwarded = {n for n in range(len(b.program.passes))
+                          if forwards_drives(b.program, n)}
         self.best = Signal(signed(fmt.potential_bits))
         self.best_idx = Signal.like(count.label)
         self.outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}")
@@ -78,19 +97,29 @@ class Elements:
     def walk(self, n, layer, reads=None):
         """Fetch unit c of ``layer`` (a-index) into the pipeline, one a cycle: its a word
         (and d, and the memories ``reads`` = {name: region base}) is read one cycle later,
-        with ``valid`` and ``op`` = n; the pass leaves with its last unit's fetch."""
+        with ``valid`` and ``op`` = n; the pass leaves with its last unit's fetch. A walk
+        over the output's drives just computed (hdl/events.py ``forwards_drives``) takes
+        its first units' words from their lanes' accumulators instead (``Issue.forwarded``,
+        through the a-word select), so it starts two cycles before a read of ``a`` would
+        see them."""
         b, m, count = self.b, self.b.m, self.b.count
         # only the unit's bank where the schedule lets the walk start while the others'
         # words are still written (Program.reads_one_bank); else every bank (less logic)
         one = count.cl if b.program.reads_one_bank(n) else None
-        b.state.read("a", b.smap.base("a", layer) + count.cw, one)
+        # forwarded units: the a-word select's banks P, P + 1, ... (their lanes' drives)
+        lane, read_a = count.cl, None
+        if n in self.forwarded:
+            forwarded = count.c < len(b.issue.forwarded)
+            lane, read_a = Mux(forwarded, b.P + count.c, count.cl), ~forwarded
+        with _under(m, read_a):
+            b.state.read("a", b.smap.base("a", layer) + count.cw, one)
         if b.dynamics:
             b.state.read("d", b.smap.base("d", layer) + count.cw, one)
         for name, base in (reads or {}).items():
             b.state.read(name, base + count.cw, one)
         m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
                      self.word.eq(count.cw), self.op.eq(n)]
-        b.issue.select_a(count.cl)
+        b.issue.select_a(lane)
         with m.If(count.c == b.config.layers[layer + 1] - 1):
             count.reset_c()
             b.sequencer.leave(n)

@@ -11,7 +11,10 @@ lists, for one pass, every use of a shared resource with its cycle offset:
 - ``("write", m)``: m's write bus, with the word written;
 - ``("select",)``: the select of the broadcast ``a`` word (``Issue.select_a``), used by a fetch
   whose broadcast operand comes from ``a``, by the element walks and by the transposed passes'
-  write-back.
+  write-back;
+- ``("acc",)`` and ``("forward",)``: where the walk over the output's drives takes them from
+  the lanes' accumulators (``forwards_drives``), the pass before it writes them (memory
+  ``ACC``, every bank) at its last fetch's L2, and the walk reads lane j's at unit j's E1.
 """
 
 from __future__ import annotations
@@ -19,15 +22,56 @@ from __future__ import annotations
 import math
 
 from .operands import broadcasts_from_a
-from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
+from .program import ELEMENT_KINDS, PassKind
 from .stages import settle_write_lag, stage
 
-__all__ = ["events", "pass_context", "ALL"]
+__all__ = ["events", "pass_context", "forwards_drives", "forwarded_units", "ALL", "ACC"]
 
 K = PassKind
 ALL = None                            # every bank
 P0, P1 = stage("P0"), stage("P1")
 E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
+ACC = "acc"                           # the lanes' accumulators, as a memory of the model
+ACC_WRITE = stage("L2")               # a lane operation's sum registered in the accumulator
+# the output units a forwarding walk takes from the accumulators: the first two, fetched
+# before the cycle after P0 (when a read of ``a`` first sees the drives); the others are read
+FORWARDED_UNITS = stage("E1") + 1
+
+
+def forwarded_units(program) -> int:
+    """The output units whose drives a walk of ``program`` takes from the accumulators:
+    ``FORWARDED_UNITS`` (or every unit, if fewer) where a walk forwards, else 0."""
+    if not any(forwards_drives(program, n) for n in range(len(program.passes))):
+        return 0
+    return min(FORWARDED_UNITS, program.plan.config.layers[-1])
+
+
+def forwards_drives(program, n) -> bool:
+    """Whether element walk ``n`` (the argmax, or the settling that computes it too) takes
+    each output unit's drive from its lane's accumulator (hdl/element.py ``forwarded``)
+    instead of reading it back from ``a``: outside dynamics, where the pass run before it
+    (in training and in an inference) is the output layer's forward pass in the rows layout
+    with one row group. Each output unit's accumulator then holds its drive, as written to
+    ``a`` at P0, from P0 of that pass's last fetch until the lane's next operation, which no
+    pass issues before the walk ends: the walk starts at E1 = P0, two cycles before it could
+    read the written word (the schedule places it by the accumulators' events, ``ACC``)."""
+    op = program.passes[n]
+    if op.kind not in (K.ARGMAX, K.SETTLE) or program.plan.config.schedule == "dynamics":
+        return False
+    for train in (True, False):
+        order = program.runs(train)
+        if n not in order:
+            continue
+        i = order.index(n)
+        if i == 0:
+            return False
+        before = program.passes[order[i - 1]]
+        if before.kind != K.FWD or before.layer != program.plan.L - 1:
+            return False
+        slot = program.slot(before)
+        if slot.lane_map.by_columns or slot.groups != 1:
+            return False
+    return True
 
 
 def _ev(t, port, memory=None, addr=None, banks=ALL, write=False):
@@ -256,10 +300,12 @@ class _Passes:
                 ([("h", smap.base("h", k))] if self.tied_ghosts else [])
         return []   # ARGMAX
 
-    def element(self, op, one_bank=True):
+    def element(self, op, one_bank=True, forwarded=False):
         """An element walk: unit c of its layer fetched at t = c (E0), written at E2 (SETTLE:
         after its K iterations, ``settle_write_lag(K)``); its words read from the unit's bank
-        alone, or (``one_bank`` False, outside dynamics) from every bank."""
+        alone, or (``one_bank`` False, outside dynamics) from every bank. ``forwarded``
+        (``forwards_drives``): the first ``FORWARDED_UNITS`` units' drives taken from their
+        lanes' accumulators at E1, not read from ``a``."""
         smap, k = self.smap, op.layer
         layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
             else k + ELEMENT_KINDS[op.kind]
@@ -267,14 +313,17 @@ class _Passes:
         reads = element_reads(self, op)   # (self has what it reads of a Build)
         if self.dynamics:
             reads = {"d": smap.base("d", layer)} | reads
-        reads = {"a": smap.base("a", layer)} | reads
         when = settle_write_lag(self.config.settle_iterations) if op.kind == K.SETTLE \
             else E_WRITE
         out = []
         for c in range(self.config.layers[layer + 1]):
             word, lane = divmod(c, self.P)
             one = frozenset([lane]) if one_bank or self.dynamics else ALL
-            out.append(_ev(c, ("select",)))
+            out.append(_ev(c, ("select",)))   # (held by a forwarded unit too)
+            if forwarded and c < FORWARDED_UNITS:
+                out.append(_ev(c + stage("E1"), ("forward",), ACC, 0, frozenset([lane])))
+            else:
+                out.append(_ev(c, ("read", "a"), "a", smap.base("a", layer) + word, one))
             out += [_ev(c, ("read", m), m, base + word, one) for m, base in reads.items()]
             out += [_ev(c + when, ("write", m), m, base + word, frozenset([lane]), True)
                     for m, base in self._element_writes(op)]
@@ -292,14 +341,27 @@ def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tup
     address, banks (None: all), is a write); ``one_bank``: an element walk's reads."""
     passes = passes or _Passes(program)
     op = program.passes[n]
-    if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
-        return passes.forward(op)
-    if op.kind == K.GHOST_OUT:
-        return passes.ghost_out(op)
-    if op.kind in (K.FB, K.HOLD, K.FREE):
-        return passes.feedback(op)
-    if op.kind in LEARN_KINDS:
-        return passes.learn(n)
     if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
-        return passes.element(op, one_bank)
-    return []   # LOOP, NORM: no state port
+        return passes.element(op, one_bank, forwards_drives(program, n))
+    if op.kind in (K.LOOP, K.NORM):
+        return []   # no state port
+    if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
+        out = passes.forward(op)
+    elif op.kind == K.GHOST_OUT:
+        out = passes.ghost_out(op)
+    elif op.kind in (K.FB, K.HOLD, K.FREE):
+        out = passes.feedback(op)
+    else:
+        out = passes.learn(n)
+    if _feeds_forwarded(program, n):   # its drives in the accumulators: the last write
+        out.append(_ev(program.fetch_cycles(n) - 1 + ACC_WRITE, ("acc",), ACC, 0, ALL, True))
+    return out
+
+
+def _feeds_forwarded(program, n) -> bool:
+    """Whether the pass run after pass ``n`` takes its drives from the accumulators. (Only
+    that walk reads them, at most ``fetch_cycles`` after it starts; the pass after the walk
+    starts when the walk's fetches end, and its lanes' first sums come ``ACC_WRITE`` later.)"""
+    return any(forwards_drives(program, program.following(n, train))
+               for train in (True, False)
+               if n in program.runs(train) and program.following(n, train) < len(program.passes))

@@ -89,6 +89,7 @@ class WriteBack:
             drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
             m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
             self.drives.append(drive)
+        m.d.comb += [word.eq(drive) for word, drive in zip(b.issue.forwarded, self.drives)]
         self.lane_results = {}   # per-lane feedback write-back values, built once per kind
 
     def connect_tree(self):
