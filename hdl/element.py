@@ -20,7 +20,7 @@ from amaranth.hdl import Mux, Signal, signed, unsigned
 
 from .arbiter import Tier, When
 from .arith import materialize, pick, round_shift_from
-from .events import forwards_drives
+from .events import forwarded_units, forwards_drives
 from .stages import bits
 
 __all__ = ["Elements"]
@@ -48,9 +48,7 @@ class Elements:
             Signal.like(count.cw, name="e_word")
         self.op = Signal(b.program.pass_bits, name="e_op")
         m.d.sync += [self.valid.eq(0)]
-        self.a = b.issue.picked_a
-        self.forwarded = {n for n in range(len(b.program.passes))
-                          if forwards_drives(b.program, n)}
+        self.a = self._unit_a()
         self.best = Signal(signed(fmt.potential_bits))
         self.best_idx = Signal.like(count.label)
         self.outputs = [Signal(unsigned(fmt.rate_frac + 1), name=f"out{j}")
@@ -69,6 +67,30 @@ class Elements:
         for reg in self.writes.values():
             m.d.sync += reg["valid"].eq(0)
         self.written = set()   # the memories an element pass writes
+
+    def _unit_a(self):
+        """The unit's ``a`` word at E1: the a-word select's (``Issue.picked_a``), or, for the
+        first units of a walk over the output's drives just computed (hdl/events.py
+        ``forwards_drives``, ``forwarded_units``; ``forward`` set at E1), lane j's drive for
+        unit j (the word the write-back writes to ``a`` at P0, ``WriteBack.drives``). After
+        the select, not through it: the select also feeds the broadcast operand, and a
+        drive there put the accumulator's saturation in front of the operand's path (32.7
+        ns on the 8-lane UP5K core, the critical path). A forwarded unit holds the select
+        all the same, so no transposed write-back reads ``picked_a`` in its cycle and
+        theirs registers this word too (``WriteBack.write_tree``)."""
+        b, m = self.b, self.b.m
+        self.forwarded = {n for n in range(len(b.program.passes))
+                          if forwards_drives(b.program, n)}
+        picked = b.issue.picked_a
+        if not self.forwarded:
+            return picked
+        self.forward = Signal(name="e_forward")
+        m.d.sync += self.forward.eq(0)
+        drives = b.writeback.drives[:forwarded_units(b.program)]   # (unit j in lane j)
+        drive = drives[0] if len(drives) == 1 else Mux(self.lane[0], drives[1], drives[0])
+        a = Signal.like(picked, name="e_a")
+        m.d.comb += a.eq(Mux(self.forward, drive, picked))
+        return a
 
     def _updates(self) -> dict:
         """Dynamics: the element updates (docs/numerics.md), each built once."""
@@ -99,18 +121,17 @@ class Elements:
         (and d, and the memories ``reads`` = {name: region base}) is read one cycle later,
         with ``valid`` and ``op`` = n; the pass leaves with its last unit's fetch. A walk
         over the output's drives just computed (hdl/events.py ``forwards_drives``) takes
-        its first units' words from their lanes' accumulators instead (``Issue.forwarded``,
-        through the a-word select), so it starts two cycles before a read of ``a`` would
-        see them."""
+        its first units' words from their lanes' accumulators instead (``_unit_a``), so it
+        starts two cycles before a read of ``a`` would see them."""
         b, m, count = self.b, self.b.m, self.b.count
         # only the unit's bank where the schedule lets the walk start while the others'
         # words are still written (Program.reads_one_bank); else every bank (less logic)
         one = count.cl if b.program.reads_one_bank(n) else None
-        # forwarded units: the a-word select's banks P, P + 1, ... (their lanes' drives)
-        lane, read_a = count.cl, None
+        read_a = None   # forwarded units: their lanes' drives (``_unit_a``), not a's words
         if n in self.forwarded:
-            forwarded = count.c < len(b.issue.forwarded)
-            lane, read_a = Mux(forwarded, b.P + count.c, count.cl), ~forwarded
+            forwarded = count.c < forwarded_units(b.program)
+            m.d.sync += self.forward.eq(forwarded)
+            read_a = ~forwarded
         with _under(m, read_a):
             b.state.read("a", b.smap.base("a", layer) + count.cw, one)
         if b.dynamics:
@@ -119,7 +140,7 @@ class Elements:
             b.state.read(name, base + count.cw, one)
         m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
                      self.word.eq(count.cw), self.op.eq(n)]
-        b.issue.select_a(lane)
+        b.issue.select_a(count.cl)
         with m.If(count.c == b.config.layers[layer + 1] - 1):
             count.reset_c()
             b.sequencer.leave(n)

@@ -107,9 +107,7 @@ class Issue:
     """Stages I and O for the fetch controls ``b.fetch``: the pipelined controls, the operand
     of every lane and the lane ports. ``a_lane_next`` selects (one cycle ahead) the bank whose
     ``a`` word is ``picked_a``: shared by the broadcast operand, the element pipeline and the
-    write-back of transposed passes (never active in the same cycle). Where a walk takes the
-    output's drives from the accumulators (hdl/events.py ``forwarded_units``), selects P,
-    P + 1, ... pick lane 0's, lane 1's, ... drive (``forwarded``, as ``WriteBack.drives``)."""
+    write-back of transposed passes (never active in the same cycle)."""
 
     def __init__(self, b):
         self.b = b
@@ -140,13 +138,7 @@ class Issue:
         self.random = lfsr.random
         self._learning_rates(o_eta)
         self._weight_reads(s2_learn, s2_addr, s2_update)
-        # the drives of lanes 0, 1, ... (``WriteBack.drives``), picked as the words of banks
-        # P, P + 1, ... by the walks that take them from the accumulators (hdl/element.py)
-        from .events import forwarded_units   # (events reads broadcasts_from_a)
-        self.forwarded = [Signal(signed(fmt.potential_bits), name=f"forwarded_drive{j}")
-                          for j in range(forwarded_units(b.program))]
-        select_bits = bits(b.P + len(self.forwarded))
-        self.a_lane, self.a_lane_next = Signal(select_bits), Signal(select_bits)
+        self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
         # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
         # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)
         self.a_select = Arbiter(m, "a select")
@@ -155,7 +147,7 @@ class Issue:
         self.a_select.default("the fetch's broadcast lane", broadcast_lane)
         self.a_select.fetch_uses(f.bcast & f.src.matches(*broadcasts_from_a(b)))
         m.d.sync += self.a_lane.eq(self.a_lane_next)
-        self.picked_a = pick(m, [*b.state.rdata("a"), *self.forwarded], self.a_lane, "picked_a")
+        self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
 
     def _learning_rates(self, o_eta):
         """Each lane's learning-rate multiplier at stage 1 (``s1_eta``) and, with several

@@ -89,7 +89,6 @@ class WriteBack:
             drive = Signal(signed(fmt.potential_bits), name=f"drive{p}")
             m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
             self.drives.append(drive)
-        m.d.comb += [word.eq(drive) for word, drive in zip(b.issue.forwarded, self.drives)]
         self.lane_results = {}   # per-lane feedback write-back values, built once per kind
 
     def connect_tree(self):
@@ -234,8 +233,11 @@ class WriteBack:
             if b.held:
                 b.state.read("h", self.region("h", k) + t1["word"], one, when=fetch)
         b.issue.select_a(t1["lane"], self.when(n, "a word at P1", self.at(t1, n, last=False)))
+        # the element pipeline's word at E1 (``picked_a``, but in the units of a walk that
+        # takes the output's drives from the accumulators, which hold the select): registered
+        # as the element pipeline's is, so synthesis keeps one register for both
         a_val = Signal.like(b.issue.picked_a, name=f"post_a{n}")
-        m.d.sync += a_val.eq(b.issue.picked_a)
+        m.d.sync += a_val.eq(b.element.a)
         h_val = self._registered("h", t2["lane"], n) if b.held else 0
         d_val = self._registered("d", t2["lane"], n) if b.dynamics else None
         memory, value = self.feedback_result(feedback, a_val, h_val, role, d_val)
