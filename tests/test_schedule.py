@@ -53,8 +53,8 @@ def test_the_settling_takes_the_drives_from_the_accumulators_where_one_group_hol
     where the output's rows are split (the tree writes them one by one), where the outputs
     span two row groups (the first group's accumulators are overwritten) or under dynamics
     (its walks step the output units they read). One cycle earlier (the accumulators' last
-    write at L2 - 1) co-simulates with 339 mismatches on the iCEBreaker core: the lag is
-    exact (tests/test_cosim.py co-simulates the forwarding configs)."""
+    write at L2 - 1) co-simulates with 339 mismatches in 120 samples (rates-port-rows-P6,
+    Verilator): the lag is exact (tests/test_cosim.py co-simulates the forwarding configs)."""
     from ghostfpga.hdl.events import ACC, forwards_drives
 
     def walk(config):
