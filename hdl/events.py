@@ -48,15 +48,17 @@ def forwarded_units(program) -> int:
 
 def forwards_drives(program, n) -> bool:
     """Whether element walk ``n`` (the argmax, or the settling that computes it too) takes
-    each output unit's drive from its lane's accumulator (hdl/element.py ``forwarded``)
-    instead of reading it back from ``a``: outside dynamics, where the pass run before it
+    its first output units' drives from their lanes' accumulators (hdl/element.py
+    ``_unit_a``) instead of reading them back from ``a``: where the plan asks for it
+    (``Plan.forward_drives``), outside dynamics, where the pass run before it
     (in training and in an inference) is the output layer's forward pass in the rows layout
     with one row group. Each output unit's accumulator then holds its drive, as written to
     ``a`` at P0, from P0 of that pass's last fetch until the lane's next operation, which no
     pass issues before the walk ends: the walk starts at E1 = P0, two cycles before it could
     read the written word (the schedule places it by the accumulators' events, ``ACC``)."""
     op = program.passes[n]
-    if op.kind not in (K.ARGMAX, K.SETTLE) or program.plan.config.schedule == "dynamics":
+    if op.kind not in (K.ARGMAX, K.SETTLE) or program.plan.config.schedule == "dynamics" \
+            or not program.plan.forward_drives:   # (hardware.forward_drives)
         return False
     for train in (True, False):
         order = program.runs(train)

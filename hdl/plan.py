@@ -96,6 +96,10 @@ class Plan:
         self.rates_port = port if isinstance(port, bool) else (
             self.family == "ecp5" and w0_split
             and StateMap(config, P).depths["a"] <= RATES_PORT_WORDS)
+        # the output's drives from the accumulators (hdl/events.py ``forwards_drives``):
+        # "auto" on the ECP5; on the UP5K its some 60 cells are asked for (the iCEBreaker's)
+        forward = config.hardware.forward_drives
+        self.forward_drives = forward if isinstance(forward, bool) else self.family == "ecp5"
         inputs = config.hardware.inputs
         if inputs == "s" and w0_split:
             raise ConfigError("hardware.inputs", inputs,

@@ -55,7 +55,8 @@ CHARACTERIZED = {
         "constant-learned-dynamics-3hidden-P3", "learned-3hidden-P3")},
     "constant-learned-random-rows-P4": Config(layers=(4, 10, 3), variant="learned",
                                               ghost_rule="constant", feedback="random",
-                                              hardware=Hardware(lanes=4, split_rows=False)),
+                                              hardware=Hardware(lanes=4, split_rows=False,
+                                                                forward_drives=True)),
     "dynamics-replay-P3": COSIMULATED["dynamics-replay-alpha1-P3"],
 }
 

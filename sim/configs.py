@@ -13,11 +13,13 @@ __all__ = ["COSIMULATED", "cosim_samples"]
 
 COSIMULATED = {
     "yinyang-P8": Config(),
-    "yinyang-P8-rows": Config(hardware=Hardware(split_rows=False)),
+    "yinyang-P8-rows": Config(hardware=Hardware(split_rows=False, forward_drives=True)),
     # the iCEBreaker's core with the rates port: on the iCE40 a copy of a, in block RAM
-    "rates-port-rows-P6": Config(hardware=Hardware(lanes=6, split_rows=False, rates_port=True)),
+    "rates-port-rows-P6": Config(hardware=Hardware(lanes=6, split_rows=False, rates_port=True,
+                                                     forward_drives=True)),
     "P1": Config(layers=(4, 9, 3), hardware=Hardware(lanes=1)),
-    "3hidden-P3": Config(layers=(4, 8, 7, 6, 3), hardware=Hardware(lanes=3)),
+    "3hidden-P3": Config(layers=(4, 8, 7, 6, 3),
+                         hardware=Hardware(lanes=3, forward_drives=True)),
     "replay-P5": Config(layers=(4, 12, 3), variant="replay", hardware=Hardware(lanes=5)),
     "random-P4": Config(layers=(4, 10, 3), feedback="random", hardware=Hardware(lanes=4)),
     "random-replay-3hidden-P2": Config(layers=(4, 6, 5, 4, 3), feedback="random",
@@ -28,20 +30,21 @@ COSIMULATED = {
     "digits-P8": Config(layers=(64, 32, 10)),
     "settle1": Config(layers=(4, 10, 3), settle_iterations=1),
     "settle6-replay-P3": Config(layers=(4, 10, 3), settle_iterations=6, variant="replay",
-                                hardware=Hardware(lanes=3)),
+                                hardware=Hardware(lanes=3, forward_drives=True)),
     # weights, drives and feedback run into their limits: saturation, never wrapping
     "saturating-8bit-P3": Config(layers=(4, 10, 3), lr=0.2, bias_init=1.0,
                                  numerics=Numerics(weight_bits=8, weight_frac=7),
-                                 hardware=Hardware(lanes=3)),
+                                 hardware=Hardware(lanes=3, forward_drives=True)),
     "narrow-potentials": Config(layers=(4, 10, 3), lr=0.2, bias_init=1.0,
                                 numerics=Numerics(weight_bits=10, weight_frac=9,
                                                   potential_bits=12, error_frac=10)),
     # learned ghosts, the normalized rule (the default): fitted in the free phase
     "learned-P8": Config(layers=(4, 10, 3), variant="learned"),
     "learned-3hidden-P3": Config(layers=(4, 8, 7, 6, 3), variant="learned",
-                                 hardware=Hardware(lanes=3)),
+                                 hardware=Hardware(lanes=3, forward_drives=True)),
     "learned-random-rows-P4": Config(layers=(4, 10, 3), variant="learned", feedback="random",
-                                     hardware=Hardware(lanes=4, split_rows=False)),
+                                     hardware=Hardware(lanes=4, split_rows=False,
+                                                       forward_drives=True)),
     "learned-dynamics-P3": Config(layers=(4, 10, 3), variant="learned", schedule="dynamics",
                                   steps=3, alpha=1.0, hardware=Hardware(lanes=3)),
     # the constant rule (learns after the sample at ghost_lr)

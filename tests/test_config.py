@@ -110,6 +110,7 @@ SECTION_BAD_VALUES = [
     ("hardware", "device", "xc7a35t"), ("hardware", "lanes", 0), ("hardware", "lanes", 9),
     ("hardware", "split_rows", "yes"), ("hardware", "rates_port", "yes"),
     ("hardware", "rates_port", 1), ("hardware", "inputs", "h"),
+    ("hardware", "forward_drives", "yes"),
     ("link", "clock_mhz", 0), ("link", "baud", 2_999_000.5), ("link", "baud", 2_900_000),
     ("link", "baud", 12_000_000), ("link", "frames", 3), ("link", "store_samples", -1),
 ]

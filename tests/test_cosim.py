@@ -151,7 +151,7 @@ def test_inputs_in_a_without_the_rates_port_bit_exact():
     ``a`` and no rates port, so the first learning pass waits for the feedback pass's
     write-back (166 cycles, not 162); the same results, weights and predicted cycles."""
     config = Config(layers=(4, 30, 3), hardware=Hardware(lanes=6, split_rows=False,
-                                                           inputs="a"))
+                                                           inputs="a", forward_drives=True))
     plan = Plan(config)
     assert (plan.inputs, plan.rates_port, plan.program().cycles(True)) == ("a", False, 166)
     report = _check(config, "amaranth", 10)

@@ -13,7 +13,8 @@ from ghostfpga.sim.characterize import CHARACTERIZED
 from ghostfpga.sim.configs import COSIMULATED
 
 CONFIGS = {**COSIMULATED, **CHARACTERIZED,
-           "icebreaker": Config(layers=(4, 30, 3), hardware=Hardware(lanes=6, split_rows=False)),
+           "icebreaker": Config(layers=(4, 30, 3), hardware=Hardware(lanes=6, split_rows=False,
+                                                                     forward_drives=True)),
            "mnist-P32": Config(layers=(784, 100, 10),
                                hardware=Hardware(lanes=32, device="ecp5-85f"))}
 
@@ -51,8 +52,9 @@ def test_the_settling_takes_the_drives_from_the_accumulators_where_one_group_hol
     one row group: it reads their ``a`` words no more, and starts two cycles earlier, in
     training and in an inference (the iCEBreaker core: 164 -> 162 and 65 -> 63 cycles). Not
     where the output's rows are split (the tree writes them one by one), where the outputs
-    span two row groups (the first group's accumulators are overwritten) or under dynamics
-    (its walks step the output units they read). One cycle earlier (the accumulators' last
+    span two row groups (the first group's accumulators are overwritten), under dynamics
+    (its walks step the output units they read) or where the plan does not ask for it
+    (``hardware.forward_drives``). One cycle earlier (the accumulators' last
     write at L2 - 1) co-simulates with 339 mismatches in 120 samples (rates-port-rows-P6,
     Verilator): the lag is exact (tests/test_cosim.py co-simulates the forwarding configs)."""
     from ghostfpga.hdl.events import ACC, forwards_drives
@@ -70,9 +72,18 @@ def test_the_settling_takes_the_drives_from_the_accumulators_where_one_group_hol
     assert [t for t, port, *_ in evs if port == ("read", "a")] == [2]
     fwd1 = n - 1
     assert program.drain(fwd1) == program.drain(fwd1, train=False) == 3
+    # hardware.forward_drives "auto": on the ECP5 only (its some 60 cells are asked for on
+    # the UP5K: the iCEBreaker example); false: never
+    rows6 = dict(layers=(4, 30, 3))
+    assert forwards_drives(*walk(Config(**rows6, hardware=Hardware(
+        lanes=6, split_rows=False, device="ecp5-85f"))))
     for config in (Config(),                                          # W_1 split
-                   Config(layers=(4, 30, 10), hardware=Hardware(lanes=6, split_rows=False)),
-                   COSIMULATED["dynamics-3hidden-rows-P3"]):
+                   Config(layers=(4, 30, 10), hardware=Hardware(lanes=6, split_rows=False,
+                                                                forward_drives=True)),
+                   COSIMULATED["dynamics-3hidden-rows-P3"],
+                   Config(**rows6, hardware=Hardware(lanes=6, split_rows=False)),   # auto
+                   Config(**rows6, hardware=Hardware(lanes=6, split_rows=False,
+                                                     device="ecp5-85f", forward_drives=False))):
         program, n = walk(config)
         assert not forwards_drives(program, n)
         assert not any(ev[2] == ACC for k in range(len(program)) for ev in events(program, k))
@@ -271,7 +282,8 @@ def test_hardware_rates_port_overrides_the_automatic_choice(device, setting):
     from ghostfpga.hdl.state import RATES
 
     config = Config(layers=(4, 30, 3), hardware=Hardware(lanes=6, split_rows=False,
-                                                           device=device, rates_port=setting))
+                                                           device=device, rates_port=setting,
+                                                           forward_drives=True))
     plan = Plan(config)
     assert plan.rates_port == setting
     # without the port the inputs are in s (Plan.inputs): the first learning pass starts as
