@@ -14,8 +14,6 @@ of the output units and the ghosts, the errors, and the learned ghosts' saved st
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
 from .arbiter import Tier, When
@@ -24,16 +22,6 @@ from .events import forwarded_units, forwards_drives
 from .stages import bits
 
 __all__ = ["Elements"]
-
-
-@contextmanager
-def _under(m, cond):
-    """Statements under ``m.If(cond)``, or unconditional where ``cond`` is None."""
-    if cond is None:
-        yield
-    else:
-        with m.If(cond):
-            yield
 
 
 class Elements:
@@ -127,13 +115,15 @@ class Elements:
         # only the unit's bank where the schedule lets the walk start while the others'
         # words are still written (Program.reads_one_bank); else every bank (less logic)
         one = count.cl if b.program.reads_one_bank(n) else None
-        read_a = None   # forwarded units: their lanes' drives (``_unit_a``), not a's words
-        if n in self.forwarded:
+        def read_a():
+            b.state.read("a", b.smap.base("a", layer) + count.cw, one)
+        if n in self.forwarded:   # forwarded units: their lanes' drives (``_unit_a``)
             forwarded = count.c < forwarded_units(b.program)
             m.d.sync += self.forward.eq(forwarded)
-            read_a = ~forwarded
-        with _under(m, read_a):
-            b.state.read("a", b.smap.base("a", layer) + count.cw, one)
+            with m.If(~forwarded):
+                read_a()
+        else:
+            read_a()
         if b.dynamics:
             b.state.read("d", b.smap.base("d", layer) + count.cw, one)
         for name, base in (reads or {}).items():

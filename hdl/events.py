@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from .operands import broadcasts_from_a
-from .program import ELEMENT_KINDS, PassKind
+from .program import ELEMENT_KINDS, LEARN_KINDS, PassKind
 from .stages import settle_write_lag, stage
 
 __all__ = ["events", "pass_context", "forwards_drives", "forwarded_units", "ALL", "ACC"]
@@ -302,12 +302,12 @@ class _Passes:
                 ([("h", smap.base("h", k))] if self.tied_ghosts else [])
         return []   # ARGMAX
 
-    def element(self, op, one_bank=True, forwarded=False):
+    def element(self, op, one_bank=True, forwarded=0):
         """An element walk: unit c of its layer fetched at t = c (E0), written at E2 (SETTLE:
         after its K iterations, ``settle_write_lag(K)``); its words read from the unit's bank
-        alone, or (``one_bank`` False, outside dynamics) from every bank. ``forwarded``
-        (``forwards_drives``): the first ``FORWARDED_UNITS`` units' drives taken from their
-        lanes' accumulators at E1, not read from ``a``."""
+        alone, or (``one_bank`` False, outside dynamics) from every bank. ``forwarded``: the
+        units whose drives are taken from their lanes' accumulators at E1, not read from
+        ``a`` (``forwarded_units`` where the walk ``forwards_drives``)."""
         smap, k = self.smap, op.layer
         layer = self.plan.L - 1 if op.kind in (K.ARGMAX, K.SETTLE) \
             else k + ELEMENT_KINDS[op.kind]
@@ -322,7 +322,7 @@ class _Passes:
             word, lane = divmod(c, self.P)
             one = frozenset([lane]) if one_bank or self.dynamics else ALL
             out.append(_ev(c, ("select",)))   # (held by a forwarded unit too)
-            if forwarded and c < FORWARDED_UNITS:
+            if c < forwarded:
                 out.append(_ev(c + stage("E1"), ("forward",), ACC, 0, frozenset([lane])))
             else:
                 out.append(_ev(c, ("read", "a"), "a", smap.base("a", layer) + word, one))
@@ -344,17 +344,18 @@ def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tup
     passes = passes or _Passes(program)
     op = program.passes[n]
     if op.kind in ELEMENT_KINDS or op.kind in (K.ARGMAX, K.SETTLE):
-        return passes.element(op, one_bank, forwards_drives(program, n))
-    if op.kind in (K.LOOP, K.NORM):
-        return []   # no state port
+        forwarded = forwarded_units(program) if forwards_drives(program, n) else 0
+        return passes.element(op, one_bank, forwarded)
     if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
         out = passes.forward(op)
     elif op.kind == K.GHOST_OUT:
         out = passes.ghost_out(op)
     elif op.kind in (K.FB, K.HOLD, K.FREE):
         out = passes.feedback(op)
-    else:
+    elif op.kind in LEARN_KINDS:
         out = passes.learn(n)
+    else:
+        return []   # LOOP, NORM: no state port
     if _feeds_forwarded(program, n):   # its drives in the accumulators: the last write
         out.append(_ev(program.fetch_cycles(n) - 1 + ACC_WRITE, ("acc",), ACC, 0, ALL, True))
     return out
