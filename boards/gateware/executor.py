@@ -15,7 +15,7 @@ state. Commands whose checks need the whole frame (WRITE, RATES, TRAIN, INFER) r
 states twice: a first pass that only checks, then a second that applies.
 """
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
@@ -72,7 +72,8 @@ class Executor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         b = _Build(self, m)
-        with m.FSM():
+        # (a state machine that holds still while its frame byte is on its way: _cursor)
+        with m.If(~b.stall) if b.registered_read else nullcontext(), m.FSM():
             b.header()
             b.dispatch()
             b.bank_words()
@@ -97,6 +98,7 @@ class _Build(StoredStates, CommandStates):
 
     def __init__(self, ex: Executor, m: Module):
         self.ex, self.m = ex, m
+        self.registered_read = ex.plan.family == "ecp5"   # the slot RAM's byte (_cursor)
         cfg, plan, lay = ex.config, ex.plan, ex.layout
         fmt = plan.fmt
         self.N, self.S, self.L = lay.frames, lay.slot_bytes, cfg.n_layers
@@ -154,9 +156,17 @@ class _Build(StoredStates, CommandStates):
                                           Mux(self.taking, self.ptr + 1, self.ptr))),
                      ex.raddr.eq(self.ptr_next)]
         m.d.sync += self.ptr.eq(self.ptr_next)
-        with m.If(self.taking):
-            m.d.sync += self.sh.eq(Cat(self.sh[8:], ex.rdata))
         self.cur = ex.rdata                   # the byte at ptr
+        # on the ECP5 the slot RAM's byte reaches the checks through a flip-flop: the
+        # DP16KD's 5.8 ns clock-to-out and the route from wherever the placer puts it, then
+        # a check's carry chain into its flag, were the ULX3S MNIST build's critical path
+        # (16.4 ns). The byte at the new position is then in ``cur`` a cycle after the
+        # cursor moves, and the state machine holds still for that cycle (``stall``)
+        if self.registered_read:
+            self.cur, self.stall = Signal(8, name="cur"), Signal(name="stall")
+            m.d.sync += [self.cur.eq(ex.rdata), self.stall.eq(self.taking | self.seeking)]
+        with m.If(self.taking):
+            m.d.sync += self.sh.eq(Cat(self.sh[8:], self.cur))
         self.word = Cat(self.sh[8:], self.cur)   # the word whose low byte was just taken
 
     def _field_flags(self):
