@@ -11,8 +11,8 @@ Ports (amaranth.lib.wiring):
   index wins a tie) and ``outputs`` (output rates). Sent for every sample, before learning.
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
   ``host_wdata``; ``host_rdata`` holds the addressed word ``host_read_latency`` cycles later
-  (reads go through the lanes and the adder tree; one address a cycle; 6, or 7 with the tree's
-  pipeline register: ``Plan.tree_stages``).
+  (reads go through the lanes and the adder tree; one address a cycle; 6, 7 with the tree's
+  pipeline register, 8 with the issue's too: ``Plan.stages``).
 - ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, which
   goes on after the sample's result has left: the host changes them only while ``busy`` is low
   (the system top's executor and sim/core/driver.py wait for it), and they apply from the next sample
@@ -58,11 +58,11 @@ from .operands import Fetch, Issue, eta_formats
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
-from .stages import DRAIN, POST, bits, mac_shifts
+from .stages import bits, mac_shifts
 from .state import StateBank, StateMemories
 from .writeback import WriteBack
 
-__all__ = ["GhostCore", "sample_layout", "result_layout", "POST", "DRAIN"]
+__all__ = ["GhostCore", "sample_layout", "result_layout"]
 
 _bits = bits   # (the board executor's name for it)
 

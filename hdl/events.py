@@ -29,10 +29,8 @@ __all__ = ["events", "pass_context", "forwards_drives", "forwarded_units", "ALL"
 
 K = PassKind
 ALL = None                            # every bank
-P0, P1 = stage("P0"), stage("P1")
 E_WRITE = stage("E2")                 # the element pipeline's write enable (visible at E3)
 ACC = "acc"                           # the lanes' accumulators, as a memory of the model
-ACC_WRITE = stage("L2")               # a lane operation's sum registered in the accumulator
 # the output units a forwarding walk takes from the accumulators: the first two, fetched
 # before the cycle after P0 (when a read of ``a`` first sees the drives); the others are read
 FORWARDED_UNITS = stage("E1") + 1
@@ -93,7 +91,7 @@ class _Passes:
         self.dynamics = self.config.schedule == "dynamics"
         self.normalized = self.config.fits_ghosts
         self.tied_ghosts = self.smap.tied_ghosts
-        self.tree = program.plan.tree_stages   # the stages of the passes through the tree
+        self.stages = program.plan.stages   # the core's stage table (its registers)
 
     def _bcast_uses_a(self, src) -> bool:
         return src in broadcasts_from_a(self)
@@ -123,24 +121,24 @@ class _Passes:
         return names
 
     def write_lanes(self, t, index, k, units, role):
-        out = [_ev(t + P0, ("read", m), m, self.smap.base(m, k) + index)
+        out = [_ev(t + self.stages.post, ("read", m), m, self.smap.base(m, k) + index)
                for m in self._unit_reads(role)]
         memory = self._result_memory(role)
-        out.append(_ev(t + P1, ("write", memory), memory, self.smap.base(memory, k) + index,
+        out.append(_ev(t + self.stages.drain_lanes, ("write", memory), memory, self.smap.base(memory, k) + index,
                        self.rows_enabled(index, units), True))
         return out
 
     def write_tree(self, t, last, unit, k, role):
-        tree = self.tree
-        out = [_ev(t + tree.sum, ("select",))]
+        stages = self.stages
+        out = [_ev(t + stages.sum, ("select",))]
         if not last:
             return out
         word, lane = divmod(unit, self.P)
         one = frozenset([lane]) if self.dynamics else ALL
-        out += [_ev(t + tree.sum, ("read", m), m, self.smap.base(m, k) + word, one)
+        out += [_ev(t + stages.sum, ("read", m), m, self.smap.base(m, k) + word, one)
                 for m in self._unit_reads(role)]
         memory = self._result_memory(role)
-        out.append(_ev(t + tree.result, ("write", memory), memory,
+        out.append(_ev(t + stages.result, ("write", memory), memory,
                        self.smap.base(memory, k) + word, frozenset([lane]), True))
         return out
 
@@ -159,7 +157,7 @@ class _Passes:
                     out.append(_ev(t, ("read", memory), memory, src_base + c))
                     if c == chunks - 1:
                         word, lane = divmod(g, self.P)
-                        out += [_ev(t + self.tree.sum, ("write", m), m, base + word,
+                        out += [_ev(t + self.stages.sum, ("write", m), m, base + word,
                                     frozenset([lane]), True) for m, base in targets]
                     t += 1
             return out
@@ -170,7 +168,7 @@ class _Passes:
                 if memory == "a":   # (the a-word select; s's broadcast word has no select)
                     out.append(_ev(t, ("select",)))
                 if c == slot.cols - 1:
-                    out += [_ev(t + P0, ("write", m), m, base + g,
+                    out += [_ev(t + self.stages.drain, ("write", m), m, base + g,
                                 self.rows_enabled(g, slot.rows), True) for m, base in targets]
                 t += 1
         return out
@@ -357,14 +355,14 @@ def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tup
     else:
         return []   # LOOP, NORM: no state port
     if _feeds_forwarded(program, n):   # its drives in the accumulators: the last write
-        out.append(_ev(program.fetch_cycles(n) - 1 + ACC_WRITE, ("acc",), ACC, 0, ALL, True))
+        out.append(_ev(program.fetch_cycles(n) - 1 + program.plan.stages.acc_write, ("acc",), ACC, 0, ALL, True))
     return out
 
 
 def _feeds_forwarded(program, n) -> bool:
     """Whether the pass run after pass ``n`` takes its drives from the accumulators. (Only
     that walk reads them, at most ``fetch_cycles`` after it starts; the pass after the walk
-    starts when the walk's fetches end, and its lanes' first sums come ``ACC_WRITE`` later.)"""
+    starts when the walk's fetches end, and its lanes' first sums come ``acc_write`` later.)"""
     return any(forwards_drives(program, program.following(n, train))
                for train in (True, False)
                if n in program.runs(train) and program.following(n, train) < len(program.passes))

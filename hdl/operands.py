@@ -14,6 +14,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ghostfpga.devices import KEEP_APART
 from ghostfpga.golden.numerics import (LANE_ROTATION, LFSR_BITS, OPERAND_BITS, Q_STEP_FRAC,
                                        STEP_BITS, V_STEP_FRAC, lfsr_step)
 
@@ -111,7 +112,7 @@ class Issue:
 
     def __init__(self, b):
         self.b = b
-        m, f, core, fmt = b.m, b.fetch, b.core, b.fmt
+        m, f, core = b.m, b.fetch, b.core
         self.i_src, self.i_bcast, self.i_bsel = (delay(m, f.src, 1, "src"),
                                                  delay(m, f.bcast, 1, "bcast"),
                                                  delay(m, f.bsel, 1, "bsel"))
@@ -122,20 +123,22 @@ class Issue:
         # controls every lane reads: one register per lane on devices that keep them apart
         # (Plan.lane_copies), else one for all (each list holds a lane's register)
         P, apart = b.P, b.plan.lane_copies
-        self.o_op = [lane_copies(m, f.op[p], 2, f"op{p}", 1, apart)[0] for p in range(P)]
+        # F to O: 2 edges, 3 with the register B between the operand select and the lanes
+        # (Plan.stages); the controls the lanes read at their stage s come O + s after F
+        self.O = O = b.plan.stages.at("O")
+        self.o_op = [lane_copies(m, f.op[p], O, f"op{p}", 1, apart)[0] for p in range(P)]
         if b.eta_ahead:   # (no registers where no walk computes scaled errors ahead)
             self.i_ahead = delay(m, f.eta_ahead, 1, "eta_ahead")
-            self.o_ahead, self.o_take = delay(m, self.i_ahead, 1, "eta_ahead_i"), \
-                lane_copies(m, f.take, 2, "take", P, apart)
-        self.o_addr, o_eta = delay(m, f.addr, 2, "addr"), delay(m, f.eta, 2, "eta")
+            self.o_ahead, self.o_take = delay(m, self.i_ahead, O - 1, "eta_ahead_i"), \
+                lane_copies(m, f.take, O, "take", P, apart)
+        self.o_addr, o_eta = delay(m, f.addr, O, "addr"), delay(m, f.eta, O, "eta")
         s2_addr = delay(m, self.o_addr, 2, "addr_o")
         self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
-        self.s2_first, self.s2_round = lane_copies(m, f.first, 4, "first", P, apart), \
-            lane_copies(m, f.round, 4, "round", P, apart)
-        s2_learn, s2_update = delay(m, f.learn, 4, "learn"), delay(m, f.update, 4, "update")
-        m.submodules.lfsr = lfsr = Lfsr(fmt.lfsr_seed, fmt.stochastic)
-        m.d.comb += lfsr.step.eq(s2_update)
-        self.random = lfsr.random
+        self.s2_first, self.s2_round = lane_copies(m, f.first, O + 2, "first", P, apart), \
+            lane_copies(m, f.round, O + 2, "round", P, apart)
+        s2_learn, s2_update = (delay(m, f.learn, O + 2, "learn"),
+                               delay(m, f.update, O + 2, "update"))
+        self._random_words(s2_update)
         self._learning_rates(o_eta)
         self._weight_reads(s2_learn, s2_addr, s2_update)
         self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
@@ -149,12 +152,37 @@ class Issue:
         m.d.sync += self.a_lane.eq(self.a_lane_next)
         self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
 
+    def _random_words(self, s2_update):
+        """Each lane's word of the LFSR at its stage 2 (``random_of``): the core's one
+        ``Lfsr``, stepped by every LEARN at stage 2; on devices that keep the lanes' controls
+        apart (``Plan.lane_copies``), with stochastic rounding, a copy of it in each lane
+        instead: a register holding the word ``Lfsr.random`` would hold (its next state),
+        stepped by the lane's own copy of the LEARN's flag, each marked ``KEEP_APART``. The
+        one LFSR's word, rotated for each lane across the device into the lane's stage-2
+        adder, was a critical path of the ULX3S digits build (15.0 ns); every copy holds the
+        same word in every cycle, so no rounding changes."""
+        b = self.b
+        m, f, fmt, P = b.m, b.fetch, b.fmt, b.P
+        if not (b.plan.lane_copies and fmt.stochastic):
+            m.submodules.lfsr = lfsr = Lfsr(fmt.lfsr_seed, fmt.stochastic)
+            m.d.comb += lfsr.step.eq(s2_update)
+            self.random_of = [lfsr.random] * P
+            return
+        steps = lane_copies(m, f.update, self.O + 2, "lfsr_step", P, True)
+        self.random_of = []
+        for p, step in enumerate(steps):
+            word = Signal(LFSR_BITS, name=f"random_lane{p}", init=lfsr_step(fmt.lfsr_seed),
+                          attrs={KEEP_APART: 1})
+            with m.If(step):
+                m.d.sync += word.eq(lfsr_next(word))
+            self.random_of.append(word)
+
     def _learning_rates(self, o_eta):
         """Each lane's learning-rate multiplier at stage 1 (``s1_eta``) and, with several
         formats, its format (``s1_eta_sel``)."""
         b = self.b
         m, f, core, fmt = b.m, b.fetch, b.core, b.fmt
-        P, apart = b.P, b.plan.lane_copies
+        P, apart, O = b.P, b.plan.lane_copies, self.O
         self.s1_eta = Signal(unsigned(max(fmt.eta_bits, STEP_BITS) if b.normalized
                                       else fmt.eta_bits))
         # the ghosts' learning rate: the config's ghost_lr, a constant (constant rule), or
@@ -167,10 +195,10 @@ class Issue:
                                                                    b.plan.normalizer_lanes)
             etas.append(self.normalizer.step)
             if apart:
-                self.s1_eta_sel = lane_copies(m, f.eta_sel, 3, "eta_sel", P, apart)
+                self.s1_eta_sel = lane_copies(m, f.eta_sel, O + 1, "eta_sel", P, apart)
             else:
                 s1_eta_sel = Signal(2)
-                m.d.sync += s1_eta_sel.eq(delay(m, f.eta_sel, 2, "eta_sel"))
+                m.d.sync += s1_eta_sel.eq(delay(m, f.eta_sel, O, "eta_sel"))
                 self.s1_eta_sel = [s1_eta_sel] * P
         elif b.learned:
             etas.append(fmt.eta_mantissa(b.config.ghost_lr, "ghost_lr"))
@@ -187,7 +215,7 @@ class Issue:
         write address all lanes share (``lane_waddr``)."""
         b = self.b
         m, f, core = b.m, b.fetch, b.core
-        P, apart = b.P, b.plan.lane_copies
+        P, apart, O = b.P, b.plan.lane_copies, self.O
         self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py). A LEARN whose
         # read would meet the write of the LEARN before it (a LEARN at stage 4, an ETA at
@@ -196,9 +224,10 @@ class Issue:
         # (memory.weight_read_registered) take each address and hold a cycle earlier
         early = weight_read_registered(b.plan.family)
         if early:
-            i_addr, s1_addr = delay(m, f.addr, 1, "raddr"), delay(m, self.o_addr, 1, "raddr_o")
-            s1_learn = delay(m, f.learn, 3, "raddr_learn")
-            s1_update = delay(m, f.update, 3, "raddr_update")
+            i_addr, s1_addr = (delay(m, f.addr, O - 1, "raddr"),
+                               delay(m, self.o_addr, 1, "raddr_o"))
+            s1_learn = delay(m, f.learn, O + 1, "raddr_learn")
+            s1_update = delay(m, f.update, O + 1, "raddr_update")
             raddr = Mux(s1_learn, s1_addr, i_addr)
         else:
             raddr = Mux(s2_learn, s2_addr, self.o_addr)
@@ -212,12 +241,12 @@ class Issue:
         self.raddr_of, self.hold_of = [self.lane_raddr] * P, [self.lane_hold] * P
         if apart and early:   # each lane's read address and hold from its own registers
             raddr_of = [Mux(learn, o_addr, addr) for learn, o_addr, addr in zip(
-                lane_copies(m, f.learn, 3, "raddr_learn", P, apart),
+                lane_copies(m, f.learn, O + 1, "raddr_learn", P, apart),
                 lane_copies(m, self.o_addr, 1, "raddr_o", P, apart),
-                lane_copies(m, f.addr, 1, "raddr", P, apart))]
+                lane_copies(m, f.addr, O - 1, "raddr", P, apart))]
             # hold a cycle ahead: the update flags one stage earlier each (x_d2 = s1's input)
             hold_next = Signal(name="hold_next")
-            m.d.comb += hold_next.eq(delay(m, f.update, 2, "hold_update") & ~s1_update
+            m.d.comb += hold_next.eq(delay(m, f.update, O, "hold_update") & ~s1_update
                                      & s2_update)
             self.raddr_of = raddr_of
             self.hold_of = lane_copies(m, hold_next, 1, "hold", P, apart)
@@ -275,9 +304,14 @@ class Issue:
         return value
 
     def connect(self, lanes):
-        """Select every lane's operand (stage I), register it and drive the lane (stage O)."""
+        """Select every lane's operand (stage I), register it and drive the lane (stage O).
+        With the register B (``Plan.stages``) the broadcast operand, each lane's own operand
+        and the choices between them are registered after the select, at B, and the lane's
+        operand register takes its word from them: the pick of one lane's word across the
+        device and the route back to every lane's operand register in two cycles, not one."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
         state = b.state
+        issue = b.plan.stages.issue   # (0 or 1 registers)
         broadcast = {"a": self.picked_a,
                      "s": pick(m, state.rdata("s"), self.i_bsel, "bcast_s")}
         for name in ("g", "gs", "fa", RATES):
@@ -297,6 +331,9 @@ class Issue:
                                            b.rate(broadcast["g"]), bcast))]
             if norm.lanes:   # a split V's rates (its tapping GHOST_FWD): every lane's own
                 i_norm_own = delay(m, b.fetch.norm_own, 1, "norm_own")
+        # the broadcast word and the choice of it, at O (after B, where there is one)
+        bcast_chosen, bcast_word = (delay(m, self.i_bcast, issue, "bcast_i"),
+                                    delay(m, bcast, issue, "bcast_word"))
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
                       if s.lane_map.by_columns and s.name in ("W", "V")}
@@ -315,11 +352,12 @@ class Issue:
                 with m.If(self.i_own_bias & (self.i_bias_lane == p)):
                     m.d.comb += own.eq(fmt.rate_one)
             operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
-            selected = Mux(self.i_bcast, bcast, own)
+            selected = Mux(bcast_chosen, bcast_word, delay(m, own, issue, f"own{p}_i"))
             if lane.eta_ahead:   # its ETA ahead: the error (s) of the broadcast lane
                 error = Signal(signed(OPERAND_BITS), name="ahead_error")
                 m.d.comb += error.eq(broadcast["s"])
-                selected = Mux(self.i_ahead, error, selected)
+                selected = Mux(delay(m, self.i_ahead, issue, "eta_ahead_b"),
+                               delay(m, error, issue, "ahead_error"), selected)
                 m.d.comb += lane.ahead.eq(self.o_ahead)
             if lane.takes_error:
                 m.d.comb += [lane.take.eq(self.o_take[p]),
@@ -335,4 +373,5 @@ class Issue:
                          lane.operand.eq(operand), lane.eta.eq(self.s1_eta[p]),
                          lane.first.eq(self.s2_first[p]), lane.waddr.eq(self.lane_waddr),
                          lane.round_sel.eq(self.s2_round[p]),
-                         lane.random.eq(self.random.rotate_left((p * LANE_ROTATION) % LFSR_BITS))]
+                         lane.random.eq(self.random_of[p].rotate_left((p * LANE_ROTATION)
+                                                                      % LFSR_BITS))]

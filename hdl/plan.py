@@ -15,7 +15,7 @@ from ghostfpga.golden.lanes import LaneMap, may_split
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
-from .stages import TreeStages, mac_shifts, tree_registers
+from .stages import Stages, issue_registers, mac_shifts, tree_registers
 from .statemap import StateMap
 
 __all__ = ["MatrixSlot", "Plan", "RATES_PORT_WORDS"]
@@ -62,8 +62,9 @@ class Plan:
         # lanes, which spread over the device (stages.lane_copies; at 8 they sit together:
         # docs/hardware.md); the UP5K has no cells to spare
         self.lane_copies = self.family == "ecp5" and P > 8
-        # the stages after the adder tree (its pipeline registers on this device)
-        self.tree_stages = TreeStages(tree_registers(self.family, P))
+        # the core's stage table: its registers between the operand select and the lanes,
+        # and inside the adder tree, on this device
+        self.stages = Stages(issue_registers(self.family, P), tree_registers(self.family, P))
         sizes = config.layers
         self.L = config.n_layers
         shapes = [("W", k, sizes[k + 1], sizes[k] + 1) for k in range(self.L)]

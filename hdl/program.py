@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 from .normalizer import NORMALIZER_CYCLES
-from .stages import (DRAIN, DRAIN_ELEMENT, DRAIN_LANES, LEARN_READ_LAG, LEARN_WRITE, bits,
-                     settle_write_lag)
+from .stages import DRAIN_ELEMENT, LEARN_READ_LAG, bits, settle_write_lag
 
 __all__ = ["PassKind", "Pass", "Program", "build_program"]
 
@@ -273,7 +272,7 @@ class Program:
     def write_stage(self, n: int) -> int:
         """Cycles from pass ``n``'s last fetch to its last state write (what a pass waits at
         a barrier of hdl/schedule.py)."""
-        op, K = self.passes[n], PassKind
+        op, K, stages = self.passes[n], PassKind, self.plan.stages
         if op.kind == K.NORM:   # its quotient (the learning pass that uses it waits for it)
             return NORMALIZER_CYCLES - 1
         if op.kind in (K.ARGMAX, K.LOOP):
@@ -282,18 +281,18 @@ class Program:
             following = self.passes[n + 1] if n + 1 < len(self.passes) else None
             if following is not None and following.kind in LEARN_KINDS:
                 return 0
-            return LEARN_WRITE - 1   # (the weight is written in the finishing cycle, still busy)
+            return stages.learn_write - 1   # (written in the finishing cycle, still busy)
         if op.kind in ELEMENT_KINDS:
             return DRAIN_ELEMENT
         if op.kind == K.SETTLE:   # one fixed-point iteration per stage, then the write
-            return max(DRAIN, settle_write_lag(self.plan.config.settle_iterations) + 1)
-        slot, tree = self.slot(op), self.plan.tree_stages
+            return max(stages.drain, settle_write_lag(self.plan.config.settle_iterations) + 1)
+        slot = self.slot(op)
         if op.kind in (K.FB, K.HOLD, K.FREE) and slot.name == "W" \
                 and not slot.lane_map.by_columns:
-            return tree.feedback              # transposed: through the tree
+            return stages.feedback            # transposed: through the tree
         if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
-            return tree.sum if slot.lane_map.by_columns else DRAIN   # a split row's drive
-        return DRAIN_LANES                    # per-lane feedback
+            return stages.sum if slot.lane_map.by_columns else stages.drain   # (split: the tree)
+        return stages.drain_lanes             # per-lane feedback
 
     def fetch_cycles(self, n: int) -> int:
         """Cycles pass ``n`` spends in its own state (without the drain)."""

@@ -202,7 +202,7 @@ class Sequencer:
     def _idle(self):
         """Host reads: every lane multiplies its word at host_addr by 1 (the addressed lane)
         or 0; the adder tree's sum is the word, host_read_latency cycles later
-        (``Plan.tree_stages``)."""
+        (``Plan.stages``)."""
         b, m, f, core = self.b, self.b.m, self.b.fetch, self.b.core
         m.d.comb += [core.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
                      f.first.eq(1), f.round.eq(Round.NONE)]

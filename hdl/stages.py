@@ -19,9 +19,12 @@ read off one table:
         error's subtraction (on the iCEBreaker's UP5K the two carry chains in one cycle were
         the core's critical path); no drain moves, as the next pass reads the result later
 
-A wide adder tree holds a pipeline register of its own (``tree_registers``): then the tree's sum
-and every stage after it (P1 to P4 of the passes that read the tree) come that many edges
-later, as ``TreeStages`` gives them; the per-lane write-backs at P1 do not move.
+That is the table of a core without pipeline registers of its own; a core's table is its
+``Stages`` (``Plan.stages``), which adds them. A wide core on the ECP5 holds a register B
+between I and O (``issue_registers``: the operands selected at I, registered at B, issued at
+O), so every stage from O on comes an edge later; a wide adder tree holds a pipeline register
+(``tree_registers``), so the tree's sum and every stage after it (P1 to P4 of the passes that
+read the tree) come an edge later again; the per-lane write-backs at P1 do not move with it.
 
 The element pipeline (one unit a cycle: argmax, settle, Euler steps) is shorter: E0 fetch,
 E1 the words are read and the update computed, E2 the write is registered, written at E3.
@@ -36,26 +39,23 @@ from amaranth.lib import enum
 
 from ghostfpga.devices import KEEP_APART
 
-__all__ = ["PIPELINE", "stage", "POST", "DRAIN", "DRAIN_LANES", "DRAIN_ELEMENT", "Src",
-           "Round", "bits", "delay", "lane_copies", "settle_write_lag", "LEARN_WRITE", "LEARN_READ_LAG",
-           "TreeStages", "tree_registers"]
+__all__ = ["PIPELINE", "stage", "DRAIN_ELEMENT", "Src",
+           "Round", "bits", "delay", "lane_copies", "settle_write_lag", "LEARN_READ_LAG",
+           "Stages", "tree_registers", "issue_registers"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3", "P4")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
 
 
 def stage(name: str) -> int:
-    """Clock edges from the fetch (F) to stage ``name``."""
+    """Clock edges from the fetch (F) to stage ``name`` of the table without pipeline
+    registers (a core's own: ``Stages.at``); an element stage's from its walk's fetch E0."""
     if name in ELEMENT_PIPELINE:
         return ELEMENT_PIPELINE.index(name)
     return PIPELINE.index(name)
 
 
-POST = stage("P0")                  # fetch to the first post stage: F, I, O, L1, L2
-DRAIN = stage("P0")                 # a pass written at P0 (rows layout)
-DRAIN_LANES = stage("P1")           # written at P1: per-lane feedback
 DRAIN_ELEMENT = stage("E3")         # the element pipeline
-LEARN_WRITE = stage("O") + 4        # a LEARN's fetch to its weight's write (lane stage 4)
 LEARN_READ_LAG = 2                  # a LEARN reads its weight this many cycles after a MAC would
 
 
@@ -67,33 +67,79 @@ def tree_registers(family: str, terms: int) -> int:
     return 1 if family == "ecp5" and terms > 8 else 0
 
 
+def issue_registers(family: str, lanes: int) -> int:
+    """Registers between the issue stage's operand select (I) and the lanes' operand registers
+    (O), stage B: one on the ECP5 with more than 8 lanes, where the pick of one lane's ``a``
+    word of 32 across the device, its rate and the route back to every lane's operand register
+    took 16.4 ns (the ULX3S digits build's critical path, 60.8 MHz); none elsewhere (the
+    lanes of smaller cores sit together, and B costs a drain cycle where a pass reads the
+    results of the one before)."""
+    return 1 if family == "ecp5" and lanes > 8 else 0
+
+
 @dataclass(frozen=True)
-class TreeStages:
-    """The stages of the passes that read the adder tree, for a tree holding ``registers``
-    pipeline registers: its sum (split rows' drives, host reads), the running sum over row
-    groups, the transposed feedback and its result's write each come ``registers`` edges after
-    P1, P2, P3, P4."""
-    registers: int = 0
+class Stages:
+    """The stage table of one core (``Plan.stages``): ``PIPELINE`` with ``issue`` registers
+    (stage B, ``issue_registers``) between I and O, so every stage from O on comes ``issue``
+    edges later, and ``tree`` pipeline registers inside the adder tree (``tree_registers``),
+    so the tree's sum and the stages of the passes that read it (P1 to P4 of a transposed
+    pass, a split row's drive, a host read) come ``tree`` edges later again; the per-lane
+    write-backs at P1 do not move with the tree. Reads at F and the selects at I never move.
+    The element pipeline (E0 to E3) is its own."""
+    issue: int = 0
+    tree: int = 0
+
+    def at(self, name: str) -> int:
+        """Clock edges from the fetch (F) to stage ``name`` of this core."""
+        edges = stage(name)
+        if name in PIPELINE and edges >= stage("O"):
+            edges += self.issue
+        return edges
+
+    @property
+    def post(self) -> int:
+        """F to the first post stage (P0): the lanes' accumulators are results."""
+        return self.at("P0")
+
+    @property
+    def drain(self) -> int:
+        """The drain of a pass written at P0 (a row's drive in the rows layout)."""
+        return self.at("P0")
+
+    @property
+    def drain_lanes(self) -> int:
+        """The drain of a pass written at P1 (per-lane feedback)."""
+        return self.at("P1")
+
+    @property
+    def acc_write(self) -> int:
+        """F to a lane operation's sum registered in the accumulator (L2)."""
+        return self.at("L2")
+
+    @property
+    def learn_write(self) -> int:
+        """A LEARN's fetch to its weight's write (lane stage 4)."""
+        return self.at("O") + 4
 
     @property
     def sum(self) -> int:
         """F to the tree's registered sum: a split row's drive is written here (its drain)."""
-        return stage("P1") + self.registers
+        return self.at("P1") + self.tree
 
     @property
     def running(self) -> int:
         """F to the running sum of a transposed pass."""
-        return stage("P2") + self.registers
+        return self.at("P2") + self.tree
 
     @property
     def feedback(self) -> int:
         """F to a transposed pass's narrowed feedback, with its unit's words registered."""
-        return stage("P3") + self.registers
+        return self.at("P3") + self.tree
 
     @property
     def result(self) -> int:
         """F to a transposed pass's result write (its drain)."""
-        return stage("P4") + self.registers
+        return self.at("P4") + self.tree
 
     @property
     def host_read_latency(self) -> int:

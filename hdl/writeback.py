@@ -4,9 +4,10 @@ every MAC pass's results into the state memories (stages P0 to P4 of hdl/stages.
 Each fetch of a pass that produces results carries a tag (the pass, whether it is the first or
 last fetch of its unit, the unit's index and (lane, word)) down a register chain; the tag at
 P0 sees the lanes' accumulators, at P1 a lane's feedback or the adder tree's sum, at P2 the
-running sum of a transposed pass, at P3 its narrowed feedback, at P4 its registered result;
-where the tree holds a pipeline register, its sum and the stages after it come one edge later
-(``TreeStages``: the tags ``t1``, ``t2``, ``t4``). Every write-back runs under its pass's tag and
+running sum of a transposed pass, at P3 its narrowed feedback, at P4 its registered result,
+each at its index in the core's stage table (``Plan.stages``: with the issue's register B every
+post stage comes one edge later; where the tree holds a pipeline register, its sum and the
+stages after it come one edge later again: the tags ``t1``, ``t2``, ``t4``). Every write-back runs under its pass's tag and
 requests the state memories' ports as a WRITEBACK-tier requester ranked by its pass index
 (hdl/arbiter.py); the sequencer builds the write-backs after its FSM, in program order.
 """
@@ -19,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arbiter import Tier, When
 from .arith import floor_shift, pick, round_shift
-from .stages import POST, bits
+from .stages import bits
 
 __all__ = ["AdderTree", "WriteBack"]
 
@@ -69,20 +70,21 @@ class WriteBack:
         self.b, self.lanes = b, lanes
         m, fmt, P = b.m, b.fmt, b.P
         tag_bits, self.idx_bits = b.program.pass_bits, b.program.index_bits
-        self.tree_stages = tree = b.plan.tree_stages
+        self.stages = stages = b.plan.stages
         self.tag = [dict(op=Signal(tag_bits, name=f"tag{d}_op"),
                          valid=Signal(name=f"tag{d}_valid"), last=Signal(name=f"tag{d}_last"),
                          first=Signal(name=f"tag{d}_first"),
                          index=Signal(self.idx_bits, name=f"tag{d}_index"),
                          lane=Signal(bits(P), name=f"tag{d}_lane"),
                          word=Signal(self.idx_bits, name=f"tag{d}_word"))
-                    for d in range(tree.result + 1)]   # tags from F (tag 0) to the last
+                    for d in range(stages.result + 1)]   # tags from F (tag 0) to the last
         for d in range(1, len(self.tag)):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
-        self.p0, self.p1 = self.tag[POST], self.tag[POST + 1]
+        self.p0, self.p1 = self.tag[stages.post], self.tag[stages.post + 1]
         # the tags of the passes through the tree: its sum, the running sum, the result (the
         # feedback, narrowed at tree.feedback, is registered by the edge before it)
-        self.t1, self.t2, self.t4 = (self.tag[s] for s in (tree.sum, tree.running, tree.result))
+        self.t1, self.t2, self.t4 = (self.tag[s] for s in (stages.sum, stages.running,
+                                                          stages.result))
         self.fwd_shift = fmt.forward_shift
         self.drives = []     # each lane's accumulator as a drive (a narrowed potential)
         for p, lane in enumerate(lanes):
@@ -99,7 +101,7 @@ class WriteBack:
         written (zero): its product is zero."""
         b, m, fmt = self.b, self.b.m, self.b.fmt
         m.submodules.adder_tree = adder = AdderTree(b.P, self.lanes[0].acc_bits,
-                                                    self.tree_stages.registers)
+                                                    self.stages.tree)
         m.d.comb += [getattr(adder, f"term{p}").eq(lane.acc)
                      for p, lane in enumerate(self.lanes)]
         self.tree = Signal(signed(fmt.accumulator_bits))

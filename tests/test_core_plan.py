@@ -14,17 +14,34 @@ CONFIGS = {**COSIMULATED, **CHARACTERIZED}
 
 
 def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
-    assert (stages.POST, stages.DRAIN, stages.DRAIN_LANES) == (5, 5, 6)
-    assert stages.POST == stages.PIPELINE.index("P0")
+    plain = stages.Stages()   # no pipeline registers of its own
+    assert (plain.post, plain.drain, plain.drain_lanes, plain.acc_write, plain.learn_write) \
+        == (5, 5, 6, 4, 6)
+    assert plain.post == stages.PIPELINE.index("P0") == stages.stage("P0")
     assert stages.DRAIN_ELEMENT == 3
-    tree = stages.TreeStages()   # a combinational adder tree
-    assert (tree.sum, tree.running, tree.feedback, tree.result, tree.host_read_latency) == \
-        (6, 7, 8, 9, 6)
-    assert tree.host_read_latency == stages.stage("P1")
-    # its pipeline register moves the tree's sum and the stages after it, not the lanes'
-    cut = stages.TreeStages(1)
+    assert (plain.sum, plain.running, plain.feedback, plain.result, plain.host_read_latency) \
+        == (6, 7, 8, 9, 6)
+    assert plain.host_read_latency == stages.stage("P1")
+    # the tree's pipeline register moves the tree's sum and the stages after it, not the lanes'
+    cut = stages.Stages(tree=1)
+    assert (cut.post, cut.drain_lanes, cut.learn_write) == (5, 6, 6)
     assert (cut.sum, cut.running, cut.feedback, cut.result, cut.host_read_latency) == \
         (7, 8, 9, 10, 7)
+    # the issue's register B moves every stage from O on, the reads and selects at F and I not
+    issued = stages.Stages(issue=1, tree=1)
+    assert [issued.at(s) for s in stages.PIPELINE] == [0, 1, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert (issued.post, issued.drain, issued.drain_lanes, issued.acc_write,
+            issued.learn_write) == (6, 6, 7, 5, 7)
+    assert (issued.sum, issued.running, issued.feedback, issued.result,
+            issued.host_read_latency) == (8, 9, 10, 11, 8)
+    assert issued.at("E1") == stages.stage("E1")   # the element pipeline is its own
+
+
+@pytest.mark.parametrize("family, lanes, registers", [
+    ("ice40", 8, 0), ("ice40", 16, 0), ("ecp5", 8, 0), ("ecp5", 9, 1), ("ecp5", 32, 1)])
+def test_the_issue_register_is_where_the_lanes_spread_over_a_large_device(family, lanes,
+                                                                           registers):
+    assert stages.issue_registers(family, lanes) == registers
 
 
 @pytest.mark.parametrize("family, terms, registers", [

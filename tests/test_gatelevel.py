@@ -38,7 +38,8 @@ ECP5_TIED = dataclasses.replace(TIED, hardware=ECP5)          # LUT RAM, MULT18X
 ECP5_LEARNED = dataclasses.replace(LEARNED, hardware=ECP5)
 ECP5_BRAM = Config(layers=(64, 16, 10),                       # DP16KD: 18- and 9-bit ports
                    hardware=dataclasses.replace(ECP5, lanes=1))
-# 16 lanes: the adder tree's pipeline register (hdl/stages.py tree_registers) under the
+# 16 lanes: the issue register B (hdl/stages.py issue_registers) before the lanes, the adder
+# tree's pipeline register (hdl/stages.py tree_registers) under the
 # transposed feedback and the host reads, and the controls copied once per lane (kept apart
 # by the synthesis: ghostfpga/devices.py KEEP_APART)
 ECP5_TREE = Config(layers=(4, 20, 3),

@@ -45,7 +45,7 @@ CONFIGS = {
     "replay-ecp5-P3": Config(layers=(4, 10, 3), variant="replay",
                              hardware=Hardware(lanes=3, device="ecp5-85f")),
     # 16 lanes on the ECP5: the adder tree's pipeline register moves the transposed passes'
-    # write-backs (and a split row's drive) one stage on (hdl/stages.py TreeStages)
+    # write-backs (and a split row's drive) one stage on (hdl/stages.py Stages)
     "rows-ecp5-P16": Config(hardware=Hardware(lanes=16, split_rows=False, device="ecp5-85f")),
     "replay-dynamics-ecp5-P16": Config(layers=(4, 20, 3), variant="replay",
                                        schedule="dynamics", steps=3, alpha=1.0,

@@ -323,7 +323,7 @@ class _Build(StoredStates, CommandStates):
         # the core's latency; on the ECP5 those registers beside the executor, each driving
         # every lane, left the ULX3S digits build's router far from converging (docs/boards.md)
         registered = plan.family == "ice40"
-        self.host_latency = plan.tree_stages.host_read_latency + registered
+        self.host_latency = plan.stages.host_read_latency + registered
         self.wait = Signal(range(self.host_latency + 1))   # clock edges since addr changed
         self.rdata16 = Signal(16)             # the host read word, sign-extended
         m.d.comb += [

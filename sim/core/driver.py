@@ -14,7 +14,7 @@ Timing (the same on every simulator, which the characterization's trace hashes p
 sample's beats go in one per cycle as soon as the core is ready for them, right after the
 previous sample's result; a sample's stamp is the busy-cycle count after the edge that
 counts it (``samples``); a weight read sets the address and reads ``host_rdata``
-``host_read_latency`` edges later (the job's: the core's ``Plan.tree_stages``).
+``host_read_latency`` edges later (the job's: the core's ``Plan.stages``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def make_job(config, samples, etas, load=None, cycle_limit: int = 1_000_000) -> 
     return {"samples": [proto.pack_sample(s) for s in samples],
             "etas": [proto.pack_eta(e) for e in etas],
             "lane_words": [plan.depth] * plan.lanes, "load": load,
-            "host_read_latency": plan.tree_stages.host_read_latency,
+            "host_read_latency": plan.stages.host_read_latency,
             "cycle_limit": cycle_limit}
 
 
