@@ -124,7 +124,8 @@ class _Passes:
         out = [_ev(t + self.stages.post, ("read", m), m, self.smap.base(m, k) + index)
                for m in self._unit_reads(role)]
         memory = self._result_memory(role)
-        out.append(_ev(t + self.stages.drain_lanes, ("write", memory), memory, self.smap.base(memory, k) + index,
+        out.append(_ev(t + self.stages.drain_lanes, ("write", memory), memory,
+                       self.smap.base(memory, k) + index,
                        self.rows_enabled(index, units), True))
         return out
 
@@ -355,7 +356,8 @@ def events(program, n, passes: _Passes | None = None, one_bank=True) -> list[tup
     else:
         return []   # LOOP, NORM: no state port
     if _feeds_forwarded(program, n):   # its drives in the accumulators: the last write
-        out.append(_ev(program.fetch_cycles(n) - 1 + program.plan.stages.acc_write, ("acc",), ACC, 0, ALL, True))
+        last = program.fetch_cycles(n) - 1
+        out.append(_ev(last + program.plan.stages.acc_write, ("acc",), ACC, 0, ALL, True))
     return out
 
 

@@ -333,7 +333,7 @@ class Issue:
                 i_norm_own = delay(m, b.fetch.norm_own, 1, "norm_own")
         # the broadcast word and the choice of it, at O (after B, where there is one)
         bcast_chosen, bcast_word = (delay(m, self.i_bcast, issue, "bcast_i"),
-                                    delay(m, bcast, issue, "bcast_word"))
+                                    delay(m, bcast, issue, "bcast_word", reset_less=True))
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
                       if s.lane_map.by_columns and s.name in ("W", "V")}
@@ -352,12 +352,13 @@ class Issue:
                 with m.If(self.i_own_bias & (self.i_bias_lane == p)):
                     m.d.comb += own.eq(fmt.rate_one)
             operand = Signal(signed(OPERAND_BITS), name=f"o_operand{p}", reset_less=True)
-            selected = Mux(bcast_chosen, bcast_word, delay(m, own, issue, f"own{p}_i"))
+            selected = Mux(bcast_chosen, bcast_word,
+                           delay(m, own, issue, f"own{p}_i", reset_less=True))
             if lane.eta_ahead:   # its ETA ahead: the error (s) of the broadcast lane
                 error = Signal(signed(OPERAND_BITS), name="ahead_error")
                 m.d.comb += error.eq(broadcast["s"])
                 selected = Mux(delay(m, self.i_ahead, issue, "eta_ahead_b"),
-                               delay(m, error, issue, "ahead_error"), selected)
+                               delay(m, error, issue, "ahead_error", reset_less=True), selected)
                 m.d.comb += lane.ahead.eq(self.o_ahead)
             if lane.takes_error:
                 m.d.comb += [lane.take.eq(self.o_take[p]),

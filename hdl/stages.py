@@ -196,10 +196,13 @@ def bits(n: int) -> int:
     return max(1, (max(n, 1) - 1).bit_length())
 
 
-def delay(m, value, stages: int, name: str):
-    """``value`` after ``stages`` clock cycles (a chain of registers named ``name_d<i>``)."""
+def delay(m, value, stages: int, name: str, reset_less: bool = False):
+    """``value`` after ``stages`` clock cycles (a chain of registers named ``name_d<i>``, each
+    like ``value``); ``reset_less``: registers the core's reset does not reach (data whose
+    controls it resets: a reset's net reaches every register it resets across the device)."""
     for i in range(stages):
-        reg = Signal.like(value, name=f"{name}_d{i + 1}")
+        reg = Signal.like(value, name=f"{name}_d{i + 1}",
+                          **({"reset_less": True} if reset_less else {}))
         m.d.sync += reg.eq(value)
         value = reg
     return value

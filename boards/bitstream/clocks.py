@@ -61,7 +61,8 @@ def ecp5_pll(f_in: float, f_out: float) -> dict[str, int] | None:
 class ClockReset(Elaboratable):
     """Clock ``clk`` (for domain ``sync``) at ``clock_mhz`` from the board oscillator ``pin`` (iCE40: the raw
     package pin, which feeds SB_PLL40_PAD; ECP5: the buffered input) through the device's PLL, and ``rst``, held until the PLL locks and ``hold_us`` more have
-    passed (iCE40 block RAMs read zero for a few microseconds after configuration)."""
+    passed (iCE40 block RAMs read zero for a few microseconds after configuration); on the
+    ECP5 from a flip-flop, a cycle later."""
 
     HOLD_US = 20
 
@@ -107,6 +108,15 @@ class ClockReset(Elaboratable):
             m.d.por += count.eq(0)
         with m.Elif(count != self.hold):
             m.d.por += count.eq(count + 1)
-        m.d.comb += self.rst.eq(count != self.hold)
+        held = count != self.hold
+        if self.family == "ecp5":
+            # the reset from a flip-flop: the counter's compare in front of the reset's net,
+            # which reaches every register of the sync domain across the device, was the
+            # ULX3S digits build's critical path (14.4 ns). (The iCE40's reset stays as the
+            # iCEBreaker builds were placed: their paths are elsewhere.)
+            rst = Signal(init=1)
+            m.d.por += rst.eq(held)
+            held = rst
+        m.d.comb += self.rst.eq(held)
         return m
 
