@@ -226,8 +226,8 @@ def _store_script():
 @pytest.mark.parametrize("device", ["up5k", "ecp5-85f"])
 def test_the_on_board_set_replies_exactly_as_the_reference_executor(device):
     """Every STORE and EPOCH check, and stored epochs, as the reference executor answers them;
-    on the ECP5 from a store of read latency 2 (boards/gateware/store.py ``read_latency``: a
-    word every two cycles, its address a word ahead; a wrong word changes the replies)."""
+    on the ECP5 from a store of read latency 3 (boards/gateware/store.py ``read_latency``: a
+    word every three cycles, its address a word ahead; a wrong word changes the replies)."""
     config = STORE_CONFIG.replace(hardware=Hardware(device=device, lanes=3))
     frames = _store_script()
     scratch = FakeDevice(config)

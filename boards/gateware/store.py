@@ -2,10 +2,12 @@
 
 One address for reads and writes (the executor never does both at once); ``rdata`` is the
 word at the ``addr`` of ``latency`` cycles before: one, as with a block RAM's synchronous read,
-or two where the read data is registered once more after the memory's output multiplexer
-(``read_latency``: on the ECP5, whose whole digits set takes 46 block RAMs; that multiplexer
-from the DP16KDs' outputs into the core's sample beat was the ULX3S digits build's critical
-path, 20.4 ns). Three builds of the same behaviour:
+two where the read data is registered once more after the memory's output multiplexer, or
+three where that multiplexer is cut in two: banks of block RAMs, each bank's word registered,
+then the addressed bank's (``read_latency``: on the ECP5, whose whole digits set takes 46
+block RAMs; the multiplexer from the DP16KDs' outputs into the core's sample beat was the
+ULX3S digits build's critical path, 20.4 ns, and registered once after it still was, 14.75
+ns, 15.3 built for 75 MHz). Three builds of the same behaviour:
 
 - ``kind="spram"`` (the iCEBreaker's board top): the UP5K's single-port SB_SPRAM256KA blocks,
   16384 x 16 bits each; the address's top bits choose the block.
@@ -32,26 +34,58 @@ SPRAM_WORDS = 16384   # 16-bit words of one SB_SPRAM256KA
 
 
 def read_latency(family: str) -> int:
-    """Cycles from ``addr`` to its word on ``rdata`` for a store on a device ``family``."""
-    return 2 if family == "ecp5" else 1
+    """Cycles from ``addr`` to its word on ``rdata`` for a store on a device ``family``: 3 on
+    the ECP5, whose block RAMs' output multiplexer is cut twice (``RAM_VERILOG``)."""
+    return 3 if family == "ecp5" else 1
 
 
 RAM_MODULE = "ghost_sample_ram"
 RAM_VERILOG = """// The on-board training set's words (boards/gateware/store.py): one port, no initial value;
-// the read data registered once (LATENCY 1) or once more after the output multiplexer (2).
+// the read data registered once (LATENCY 1), once more after the output multiplexer (2), or
+// (3) in banks of up to 2**(ABITS - 4) words, each bank's word registered after its own
+// block RAMs' multiplexer, then the addressed bank's word registered again.
 module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1, LATENCY = 1) (
     input clk, input [ABITS-1:0] addr, input [WIDTH-1:0] wdata, input we,
     output [WIDTH-1:0] rdata);
-  reg [WIDTH-1:0] mem [0:WORDS-1];
-  reg [WIDTH-1:0] word, word_q;
-  always @(posedge clk) begin
-    if (we)
-      mem[addr] <= wdata;
-    else
-      word <= mem[addr];
-    word_q <= word;
-  end
-  assign rdata = LATENCY == 2 ? word_q : word;
+  generate if (LATENCY == 3) begin : banked
+    localparam LOW = ABITS > 4 ? ABITS - 4 : ABITS;
+    localparam BANK = 1 << LOW;
+    localparam BANKS = (WORDS + BANK - 1) / BANK;
+    wire [BANKS*WIDTH-1:0] words;
+    reg [ABITS-1:0] at, at_q;      // the address read, one and two cycles ago
+    reg [WIDTH-1:0] out;
+    genvar b;
+    for (b = 0; b < BANKS; b = b + 1) begin : bank
+      localparam SIZE = b == BANKS - 1 ? WORDS - b * BANK : BANK;
+      reg [WIDTH-1:0] mem [0:SIZE-1];
+      reg [WIDTH-1:0] word, word_q;
+      always @(posedge clk) begin
+        if (we && (addr >> LOW) == b)
+          mem[addr[LOW-1:0]] <= wdata;
+        else
+          word <= mem[addr[LOW-1:0]];
+        word_q <= word;
+      end
+      assign words[b*WIDTH +: WIDTH] = word_q;
+    end
+    always @(posedge clk) begin
+      at <= addr;
+      at_q <= at;
+      out <= words[(at_q >> LOW) * WIDTH +: WIDTH];
+    end
+    assign rdata = out;
+  end else begin : flat
+    reg [WIDTH-1:0] mem [0:WORDS-1];
+    reg [WIDTH-1:0] word, word_q;
+    always @(posedge clk) begin
+      if (we)
+        mem[addr] <= wdata;
+      else
+        word <= mem[addr];
+      word_q <= word;
+    end
+    assign rdata = LATENCY == 2 ? word_q : word;
+  end endgenerate
 endmodule
 """
 KINDS = ("memory", "spram", "verilog")
@@ -63,9 +97,9 @@ class SampleStore(wiring.Component):
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if kind == "spram" and width > 16:
             raise ValueError(f"a {width}-bit sample word does not fit the SPRAM's 16 bits")
-        if latency not in (1, 2) or (kind == "spram" and latency != 1):
+        if latency not in (1, 2, 3) or (kind == "spram" and latency != 1):
             raise ValueError(f"a {kind} store reads with a latency of 1"
-                             + ("" if kind == "spram" else " or 2") + f", not {latency}")
+                             + ("" if kind == "spram" else ", 2 or 3") + f", not {latency}")
         self.words, self.width, self.kind, self.latency = words, width, kind, latency
         super().__init__({"addr": In(range(max(words, 2))), "wdata": In(width), "we": In(1),
                           "rdata": Out(width)})
@@ -90,12 +124,12 @@ class SampleStore(wiring.Component):
             # undefined too), so no read meets a write
             m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.we), wr.addr.eq(self.addr),
                          wr.en.eq(self.we), wr.data.eq(self.wdata)]
-            if self.latency == 2:
-                word = Signal(self.width, name="word_q")
-                m.d.sync += word.eq(rd.data)
-                m.d.comb += self.rdata.eq(word)
-            else:
-                m.d.comb += self.rdata.eq(rd.data)
+            word = rd.data
+            for k in range(self.latency - 1):   # (the Verilog RAM's registers, as a delay)
+                registered = Signal(self.width, name=f"word_q{k}")
+                m.d.sync += registered.eq(word)
+                word = registered
+            m.d.comb += self.rdata.eq(word)
         return m
 
     def _sprams(self, m: Module) -> None:

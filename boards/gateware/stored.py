@@ -5,7 +5,7 @@ SampleStore instead of the core) and EPOCH, which trains one epoch from the stor
 EPOCH checks n, start and step, then runs its rates through the RATES states (checked, then
 loaded once the core is idle), then visits sample ``(start + i * step) mod n`` for
 i = 0 .. n-1: the sample's n_0 + 1 words stream out of the store (one per cycle, or one every
-two cycles from a store of read latency 2: boards/gateware/store.py ``read_latency``), gathered
+k cycles from a store of read latency k: boards/gateware/store.py ``read_latency``), gathered
 into beats of one input per lane for the core's sample port (hdl/intake.py), while the core
 still learns from the previous sample, so the core waits for no fetch. Each result's class is compared with the label; the reply is the epoch's
 count of correct predictions. The host keeps several EPOCH frames in flight, so the core goes
@@ -118,12 +118,14 @@ class StoredStates:
 
         A store of read latency 1 gives the word of the address the previous cycle set: the
         address steps with every input taken (and holds while a whole beat waits). One of
-        latency 2 is read one word every two cycles, its address a word ahead: it steps in
-        the cycle before an input is taken (``T_NEXT``), so every word is read at its address
-        for the two cycles before it is taken."""
+        latency k > 1 is read one word every k cycles, its address a word ahead: it steps k - 1
+        cycles before an input is taken (``T_NEXT``, then ``T_WAIT`` states), so every word is
+        read at its address for the k cycles before it is taken; the label's word is taken
+        k cycles after the last input (``T_LAST`` states)."""
         m, ex = self.m, self.ex
         xbits, rdata = self.xbits, ex.store_rdata
-        two = read_latency(self.ex.plan.family) == 2
+        latency = read_latency(self.ex.plan.family)
+        spaced = latency > 1
         step = self.store_addr.eq(self.store_addr + 1)
         with m.State("T_BASE"):
             self.set_field(0)
@@ -131,24 +133,30 @@ class StoredStates:
                          self.beat_lane.eq(0)]
             m.next = "T_FETCH"
         with m.State("T_FETCH"):              # the store reads the first word
-            if two:
+            if spaced:
                 m.next = "T_NEXT"
             else:
                 m.d.sync += step
                 m.next = "T_X"
-        if two:
-            with m.State("T_NEXT"):           # the next word's address (latency 2)
+        if spaced:
+            waits = [f"T_WAIT{k}" for k in range(1, latency - 1)] + ["T_X"]
+            with m.State("T_NEXT"):           # the next word's address
                 m.d.sync += step
-                m.next = "T_X"
-            with m.State("T_LAST"):           # the label's second read cycle (latency 2)
-                m.next = "T_LABEL"
+                m.next = waits[0]
+            for state, following in zip(waits, waits[1:]):   # (the word on its way)
+                with m.State(state):
+                    m.next = following
+            lasts = [f"T_LAST{k}" for k in range(1, latency)] + ["T_LABEL"]
+            for state, following in zip(lasts, lasts[1:]):   # the label's read after the last input
+                with m.State(state):
+                    m.next = following
         with m.State("T_X"):                  # rdata = an input
             last = self.field_last_input
             self.put_x(rdata[:xbits], last)
             self.set_field(self.field + 1)
             with m.If(last):
-                if two:                       # (the address is the label's already)
-                    m.next = "T_LAST"
+                if spaced:                    # (the address is the label's already)
+                    m.next = lasts[0]
                 else:
                     m.d.sync += step
                     m.next = "T_LABEL"
@@ -156,7 +164,7 @@ class StoredStates:
                 with m.Elif(self.beat_full):  # the next input's read is held until it goes
                     m.next = "T_BEAT"
             with m.Else():
-                if two:
+                if spaced:
                     m.next = "T_NEXT"
                 else:
                     m.d.sync += step
@@ -164,7 +172,7 @@ class StoredStates:
             with m.State("T_BEAT"):           # a whole beat (not the last) to the core
                 self.offer_beat()
                 with m.If(ex.sample.ready):
-                    if two:
+                    if spaced:
                         m.next = "T_NEXT"
                     else:
                         m.d.sync += step
