@@ -20,8 +20,9 @@ Ports (amaranth.lib.wiring):
 - ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
 
 Pipeline (hdl/stages.py): F (the sequencer addresses the state memories) -> I (operands
-selected) -> O (operands registered, issued to the lanes) -> lane stages L1, L2 -> post stages
-P0 to P4 (results written back to the state memories). A pass whose results the next pass
+selected) -> [B (the selection registered, on wide ECP5 cores)] -> O (operands registered,
+issued to the lanes) -> lane stages L1, L2 -> post stages P0 to P4 (results written back to
+the state memories); the core's own table is ``Plan.stages``. A pass whose results the next pass
 reads is followed by a drain. The program of passes is hdl/program.py; its cycle model
 ``Program.cycles`` is exact.
 

@@ -1,11 +1,13 @@
-"""Fetch controls and the issue path to the lanes: stages F, I and O, and the shared LFSR.
+"""Fetch controls and the issue path to the lanes: stages F, I (B) and O, and the LFSR.
 
 ``Fetch`` holds the controls the sequencer sets combinationally at F (all 0 unless a pass
-sets them). ``Issue`` pipelines them (hdl/stages.py): at I it selects each lane's operand from
-the state words read at F (the broadcast word of lane ``bsel``, or the lane's own word); at O
+sets them). ``Issue`` pipelines them (the core's stage table, ``Plan.stages``): at I it
+selects each lane's operand from the state words read at F (the broadcast word of lane
+``bsel``, or the lane's own word); on wide ECP5 cores the selection is registered at B; at O
 the operand is registered and issued with the lane's op. Controls shared by all lanes are
-pipelined once: the weight address at O, eta at lane stage 1, ``first``, the rounding and the
-write address at stage 2 (a LEARN writes at stage 4: ``LEARN_WRITE`` after its fetch).
+pipelined once (or copied once per lane, ``Plan.lane_copies``): the weight address at O, eta
+at lane stage 1, ``first``, the rounding and the write address at stage 2 (a LEARN writes at
+stage 4: ``Stages.learn_write`` after its fetch).
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ class Issue:
         instead: a register holding the word ``Lfsr.random`` would hold (its next state),
         stepped by the lane's own copy of the LEARN's flag, each marked ``KEEP_APART``. The
         one LFSR's word, rotated for each lane across the device into the lane's stage-2
-        adder, was a critical path of the ULX3S digits build (15.0 ns); every copy holds the
+        adder, was a critical path of the ULX3S digits build (13.8 ns); every copy holds the
         same word in every cycle, so no rounding changes."""
         b = self.b
         m, f, fmt, P = b.m, b.fetch, b.fmt, b.P
