@@ -15,7 +15,7 @@ from ghostfpga.golden.lanes import LaneMap, may_split
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
-from .stages import Stages, issue_registers, mac_shifts, tree_registers
+from .stages import Stages, issue_registers, lanes_spread, mac_shifts, tree_registers
 from .statemap import StateMap
 
 __all__ = ["MatrixSlot", "Plan", "RATES_PORT_WORDS"]
@@ -58,10 +58,9 @@ class Plan:
                               "must be 0 for the hardware generator (free phase = feedforward)")
         self.lanes = P = config.hardware.lanes
         self.family = DEVICES[config.hardware.device].family
-        # the controls every lane reads leave one register per lane on the ECP5 beyond 8
-        # lanes, which spread over the device (stages.lane_copies; at 8 they sit together:
-        # docs/hardware.md); the UP5K has no cells to spare
-        self.lane_copies = self.family == "ecp5" and P > 8
+        # the controls every lane reads leave one register per lane where the lanes spread
+        # over the device (stages.lane_copies, lanes_spread; docs/hardware.md)
+        self.lane_copies = lanes_spread(self.family, P)
         # the core's stage table: its registers between the operand select and the lanes,
         # and inside the adder tree, on this device
         self.stages = Stages(issue_registers(self.family, P), tree_registers(self.family, P))

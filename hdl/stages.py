@@ -41,7 +41,7 @@ from ghostfpga.devices import KEEP_APART
 
 __all__ = ["PIPELINE", "stage", "DRAIN_ELEMENT", "Src",
            "Round", "bits", "delay", "lane_copies", "settle_write_lag", "LEARN_READ_LAG",
-           "Stages", "tree_registers", "issue_registers"]
+           "Stages", "tree_registers", "issue_registers", "lanes_spread"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3", "P4")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
@@ -67,14 +67,22 @@ def tree_registers(family: str, terms: int) -> int:
     return 1 if family == "ecp5" and terms > 8 else 0
 
 
+def lanes_spread(family: str, lanes: int) -> bool:
+    """Whether a core's lanes spread over its device: more than 8 lanes on the ECP5, at the
+    DSP and block-RAM sites all over it (at 8 they sit together; the UP5K has no cells to
+    spare). Such a core copies its shared controls once per lane (``Plan.lane_copies``) and
+    holds the issue register B (``issue_registers``)."""
+    return family == "ecp5" and lanes > 8
+
+
 def issue_registers(family: str, lanes: int) -> int:
     """Registers between the issue stage's operand select (I) and the lanes' operand registers
-    (O), stage B: one on the ECP5 with more than 8 lanes, where the pick of one lane's ``a``
-    word of 32 across the device, its rate and the route back to every lane's operand register
-    took 16.4 ns (the ULX3S digits build's critical path, 60.8 MHz); none elsewhere (the
-    lanes of smaller cores sit together, and B costs a drain cycle where a pass reads the
-    results of the one before)."""
-    return 1 if family == "ecp5" and lanes > 8 else 0
+    (O), stage B: one where the lanes spread over the device (``lanes_spread``), where the
+    pick of one lane's ``a`` word of 32 across the device, its rate and the route back to
+    every lane's operand register took 16.4 ns (the ULX3S digits build's critical path, 60.8
+    MHz); none elsewhere (B costs a drain cycle where a pass reads the results of the one
+    before)."""
+    return int(lanes_spread(family, lanes))
 
 
 @dataclass(frozen=True)
