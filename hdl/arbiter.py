@@ -16,6 +16,12 @@ Below every tier, a resource may have one ``SPARE`` requester (``spare``): it is
 cycles in which no other requester asks (the streamed sample's beats, hdl/intake.py, which
 wait for them), so it never meets another.
 
+With the fetch register (hdl/stages.py ``fetch_registers``) the sequencer runs a cycle ahead
+of everything it controls: a FETCH request's ``emit`` then drives the owner's staging signals
+in the sequencer's cycle, and the owner's ``apply`` (``Arbiter(ahead=...)``) puts their
+registered values on the resource a cycle later, in the tier's place (after the default,
+before every later tier); the tier's activity is registered with them.
+
 Requests of the two later tiers are collected and emitted by the arbiter in one place
 (``emit``), in (tier, order) order; Amaranth's "the last assignment wins" then gives the
 priority. Passes overlap (hdl/schedule.py), but the schedule places them so that no two
@@ -69,15 +75,20 @@ class Request:
 class Arbiter:
     """The requesters of resource ``name``, emitted into module ``m``."""
 
-    def __init__(self, m, name: str):
+    def __init__(self, m, name: str, ahead: Callable[[], None] | None = None):
+        """``ahead``: the fetch register's ``apply`` (see the module docstring), or None."""
         self.m, self.name = m, name
         self.requests: list[Request] = []
         self.emitted = False
         self.spared = None   # (wants, granted, emit) of the SPARE requester
+        self.ahead = ahead
         slug = name.replace(" ", "_")
         # for simulation checks (nothing reads them in the design: synthesis drops them):
-        # the FETCH tier asks this cycle; two requesters ask in one cycle
+        # the FETCH tier asks this cycle (the sequencer's cycle, with ``ahead``); two
+        # requesters ask in one cycle
         self.fetch_active = Signal(name=f"{slug}_fetch_active")
+        # with ``ahead``: ``fetch_uses``'s condition holds (a use in the pipeline's cycle)
+        self.fetch_used = Signal(name=f"{slug}_fetch_used")
         self.conflict = Signal(name=f"{slug}_conflict")
         # no requester of a tier asks this cycle: the SPARE requester's cycles
         self.unclaimed = Signal(name=f"{slug}_unclaimed")
@@ -102,7 +113,7 @@ class Arbiter:
         """The FETCH tier also uses the resource whenever ``cond`` holds (a use that is
         not an assignment: the default's value read by the fetch)."""
         with self.m.If(cond):
-            self.m.d.comb += self.fetch_active.eq(1)
+            self.m.d.comb += (self.fetch_used if self.ahead else self.fetch_active).eq(1)
 
     def spare(self, who: str, wants, emit: Callable[[], None]) -> Signal:
         """The SPARE requester: it ``wants`` the resource and gets it when ``unclaimed``
@@ -126,7 +137,14 @@ class Arbiter:
             raise RuntimeError(f"{self.name}: emitted twice")
         self.emitted = True
         deferred = [r for r in self.requests if r.tier > Tier.FETCH]
-        asking = [self.fetch_active] + [Value.cast(r.cond) != 0 for r in deferred]
+        fetching = self.fetch_active
+        if self.ahead is not None:   # the sequencer's requests, a cycle later
+            fetched = Signal(name=f"{self.name.replace(' ', '_')}_fetch_ahead")
+            self.m.d.sync += fetched.eq(self.fetch_active)
+            with self.m.If(fetched):
+                self.ahead()
+            fetching = fetched | self.fetch_used
+        asking = [fetching] + [Value.cast(r.cond) != 0 for r in deferred]
         self.m.d.comb += self.unclaimed.eq(~Cat(*asking).any())
         if self.spared is not None:   # (granted only when nobody else asks: first is fine)
             wants, granted, emit = self.spared

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Cat, Module, Signal
 
 from ghostfpga.config import Config
 from ghostfpga.golden.numerics import Formats
@@ -24,8 +24,9 @@ from .statemap import StateMap
 if TYPE_CHECKING:   # (the parts import Build: names only)
     from .element import Elements
     from .intake import SampleIntake
-    from .operands import Fetch, Issue
+    from .operands import Issue
     from .sequencer import Counters, Sequencer
+    from .stages import Fetch
     from .state import StateMemories
     from .writeback import WriteBack
 
@@ -42,13 +43,26 @@ class Build:
     width: int              # state words: max(potential_bits, OPERAND_BITS)
     # the parts, in the order the core builds them (each may use the ones before it)
     state: StateMemories | None = None      # the state memories' ports (hdl/state.py)
-    fetch: Fetch | None = None              # stage F's controls (hdl/operands.py)
+    fetch: Fetch | None = None              # the controls the sequencer sets (hdl/operands.py)
+    fetched: Fetch | None = None            # stage F's controls: ``fetch``, or registered
     issue: Issue | None = None              # stages I and O, the a-word select
     writeback: WriteBack | None = None      # tags, adder tree, post stages
     count: Counters | None = None           # the walks' counters (hdl/sequencer.py)
     intake: SampleIntake | None = None      # the streamed sample port (hdl/intake.py)
     element: Elements | None = None         # the element pipeline
     sequencer: Sequencer | None = None      # the FSM over the program
+
+    def ahead(self, target, name: str | None = None):
+        """The signal the sequencer drives in its own cycle for ``target``, which the
+        pipeline reads: ``target`` itself, or, with the fetch register (hdl/stages.py
+        ``fetch_registers``), a signal registered into ``target`` (the sequencer then runs a
+        cycle ahead of everything it controls). The sequencer may drive it combinationally
+        or as a register."""
+        if not self.plan.stages.fetch:
+            return target
+        early = Signal.like(target, name=name or f"{target.name}_seq")
+        self.m.d.sync += target.eq(early)
+        return early
 
     @property
     def config(self) -> Config:

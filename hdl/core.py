@@ -12,14 +12,16 @@ Ports (amaranth.lib.wiring):
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
   ``host_wdata``; ``host_rdata`` holds the addressed word ``host_read_latency`` cycles later
   (reads go through the lanes and the adder tree; one address a cycle; 6, 7 with the tree's
-  pipeline register, 8 with the issue's too: ``Plan.stages``).
+  pipeline register, 9 with the issue's and the fetch register too: ``Plan.stages``).
 - ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, which
   goes on after the sample's result has left: the host changes them only while ``busy`` is low
   (the system top's executor and sim/core/driver.py wait for it), and they apply from the next sample
   on (a decay schedule, the ghosts' warm-up at zero rates).
-- ``busy``, ``cycles`` (cycles spent busy) and ``samples`` (samples finished).
+- ``busy``, ``cycles`` (the sequencer's busy cycles; with the fetch register ``busy`` holds
+  one more, for the pipeline's last write) and ``samples`` (samples finished).
 
-Pipeline (hdl/stages.py): F (the sequencer addresses the state memories) -> I (operands
+Pipeline (hdl/stages.py): [the sequencer's outputs registered, on wide ECP5 cores: the
+sequencer a cycle ahead] -> F (the state memories addressed) -> I (operands
 selected) -> [B (the selection registered, on wide ECP5 cores)] -> O (operands registered,
 issued to the lanes) -> lane stages L1, L2 -> post stages P0 to P4 (results written back to
 the state memories); the core's own table is ``Plan.stages``. A pass whose results the next pass
@@ -32,7 +34,8 @@ X"):
 - ``MacLane`` x P (hdl/lane.py): weight memory, multiplier, the one adder; the learning update;
 - ``StateBank`` x P and ``StateMemories`` (hdl/state.py): the state memories and the owner of
   their shared read and write ports, memory map in hdl/statemap.py;
-- ``Fetch`` and ``Issue`` (hdl/operands.py): the fetch controls, stages I and O, the ``Lfsr``;
+- ``Fetch`` (hdl/stages.py), ``Issue`` (hdl/operands.py): the fetch controls, stages I and O,
+  the ``Lfsr``;
 - ``WriteBack`` (hdl/writeback.py): the tags, the ``AdderTree``, the post stages;
 - ``Counters`` and ``Sequencer`` (hdl/sequencer.py): the FSM over the program, whose pass
   states (fetch walk and write-back side by side) are built by hdl/passes/;
@@ -55,11 +58,11 @@ from .element import Elements
 from .intake import SampleIntake
 from .lane import MacLane
 from .memory import weight_ram_banks, weight_ram_bits, weight_read_registered
-from .operands import Fetch, Issue, eta_formats
+from .operands import Issue, eta_formats
 from .plan import Plan
 from .program import Program
 from .sequencer import Counters, Sequencer
-from .stages import bits, mac_shifts
+from .stages import Fetch, bits, mac_shifts
 from .state import StateBank, StateMemories
 from .writeback import WriteBack
 
@@ -141,8 +144,9 @@ class GhostCore(wiring.Component):
             m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
                          lane.host_wdata.eq(self.host_wdata)]
         self.lanes, self.banks = lanes, banks   # for simulation checks
-        b.state = StateMemories(m, banks, b.width)
-        b.fetch = Fetch(plan.lanes, plan.L, lanes[0].addr.shape())
+        b.state = StateMemories(m, banks, b.width, ahead=bool(plan.stages.fetch))
+        b.fetched = Fetch(plan.lanes, plan.L, lanes[0].addr.shape())
+        b.fetch = b.fetched.sequencer_side(b)   # (registered into ``fetched``, or itself)
         b.issue = Issue(b)
         b.issue.connect(lanes)
         b.writeback = WriteBack(b, lanes)

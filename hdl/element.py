@@ -35,7 +35,11 @@ class Elements:
         self.lane, self.word = Signal.like(count.cl, name="e_lane"), \
             Signal.like(count.cw, name="e_word")
         self.op = Signal(b.program.pass_bits, name="e_op")
-        m.d.sync += [self.valid.eq(0)]
+        # the registers a walk sets in the sequencer's cycle: these, or, with the fetch
+        # register, registers a cycle ahead of them (``Build.ahead``)
+        self.fetched = {key: b.ahead(getattr(self, key))
+                        for key in ("valid", "j", "lane", "word", "op")}
+        m.d.sync += [self.fetched["valid"].eq(0)]
         self.a = self._unit_a()
         self.best = Signal(signed(fmt.potential_bits))
         self.best_idx = Signal.like(count.label)
@@ -73,7 +77,8 @@ class Elements:
         if not self.forwarded:
             return picked
         self.forward = Signal(name="e_forward")
-        m.d.sync += self.forward.eq(0)
+        self.fetched["forward"] = b.ahead(self.forward)
+        m.d.sync += self.fetched["forward"].eq(0)
         drives = b.writeback.drives[:forwarded_units(b.program)]   # (unit j in lane j)
         drive = drives[0] if len(drives) == 1 else Mux(self.lane[0], drives[1], drives[0])
         a = Signal.like(picked, name="e_a")
@@ -119,7 +124,7 @@ class Elements:
             b.state.read("a", b.smap.base("a", layer) + count.cw, one)
         if n in self.forwarded:   # forwarded units: their lanes' drives (``_unit_a``)
             forwarded = count.c < forwarded_units(b.program)
-            m.d.sync += self.forward.eq(forwarded)
+            m.d.sync += self.fetched["forward"].eq(forwarded)
             with m.If(~forwarded):
                 read_a()
         else:
@@ -128,8 +133,9 @@ class Elements:
             b.state.read("d", b.smap.base("d", layer) + count.cw, one)
         for name, base in (reads or {}).items():
             b.state.read(name, base + count.cw, one)
-        m.d.sync += [self.valid.eq(1), self.j.eq(count.c), self.lane.eq(count.cl),
-                     self.word.eq(count.cw), self.op.eq(n)]
+        walk = self.fetched
+        m.d.sync += [walk["valid"].eq(1), walk["j"].eq(count.c), walk["lane"].eq(count.cl),
+                     walk["word"].eq(count.cw), walk["op"].eq(n)]
         b.issue.select_a(count.cl)
         with m.If(count.c == b.config.layers[layer + 1] - 1):
             count.reset_c()

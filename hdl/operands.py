@@ -1,7 +1,6 @@
-"""Fetch controls and the issue path to the lanes: stages F, I (B) and O, and the LFSR.
+"""The issue path to the lanes: stages I (B) and O, and the LFSR.
 
-``Fetch`` holds the controls the sequencer sets combinationally at F (all 0 unless a pass
-sets them). ``Issue`` pipelines them (the core's stage table, ``Plan.stages``): at I it
+``Issue`` pipelines the fetch controls (hdl/stages.py ``Fetch``) (the core's stage table, ``Plan.stages``): at I it
 selects each lane's operand from the state words read at F (the broadcast word of lane
 ``bsel``, or the lane's own word); on wide ECP5 cores the selection is registered at B; at O
 the operand is registered and issued with the lane's op. Controls shared by all lanes are
@@ -24,10 +23,10 @@ from .arbiter import Arbiter, When
 from .arith import lfsr_next, pick, saturate
 from .memory import weight_read_registered
 from .normalizer import Normalizer
-from .stages import Round, Src, bits, delay, lane_copies
+from .stages import Src, bits, delay, lane_copies
 from .state import RATES
 
-__all__ = ["Fetch", "Issue", "Lfsr", "eta_formats", "broadcasts_from_a"]
+__all__ = ["Issue", "Lfsr", "eta_formats", "broadcasts_from_a"]
 
 
 def eta_formats(b) -> list[int]:
@@ -80,41 +79,15 @@ class Lfsr(wiring.Component):
         return m
 
 
-class Fetch:
-    """The fetch stage's controls for P lanes and L layers."""
-
-    def __init__(self, P: int, L: int, addr_shape):
-        self.op = [Signal(2, name=f"f_op{p}") for p in range(P)]
-        self.src = Signal(Src.as_shape(), name="f_src")
-        self.bcast = Signal(name="f_bcast")           # operand from lane bsel's bank, not own
-        self.bsel = Signal(bits(P), name="f_bsel")
-        self.bias = Signal(name="f_bias")             # the operand is the bias input 1.0
-        self.own_bias = Signal(name="f_own_bias")     # lane bias_lane's own operand is 1.0
-        self.bias_lane = Signal(bits(P), name="f_bias_lane")
-        self.first = Signal(name="f_first")
-        self.round = Signal(Round.as_shape(), name="f_round")
-        self.learn = Signal(name="f_learn")           # a learning pass
-        self.update = Signal(name="f_update")         # LEARN issued (the LFSR steps)
-        self.addr = Signal(addr_shape, name="f_addr")
-        self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
-        self.eta_sel = Signal(2, name="f_eta_sel")    # its format (normalized fits)
-        self.norm = Signal(name="f_norm")             # the broadcast rate feeds the normalizer
-        self.norm_own = Signal(P, name="f_norm_own")  # these lanes' own rates feed it too
-        # learning ahead (hdl/passes/learn.py ``eta_ahead``): lane P - 1's ETA, of the s word
-        # of lane bsel, loads its eta_out; every lane takes that scaled error (with its op)
-        self.eta_ahead = Signal(name="f_eta_ahead")
-        self.take = Signal(name="f_take")
-
-
 class Issue:
-    """Stages I and O for the fetch controls ``b.fetch``: the pipelined controls, the operand
+    """Stages I and O for the fetch controls ``b.fetched``: the pipelined controls, the operand
     of every lane and the lane ports. ``a_lane_next`` selects (one cycle ahead) the bank whose
     ``a`` word is ``picked_a``: shared by the broadcast operand, the element pipeline and the
     write-back of transposed passes (never active in the same cycle)."""
 
     def __init__(self, b):
         self.b = b
-        m, f, core = b.m, b.fetch, b.core
+        m, f, core = b.m, b.fetched, b.core
         self.i_src, self.i_bcast, self.i_bsel = (delay(m, f.src, 1, "src"),
                                                  delay(m, f.bcast, 1, "bcast"),
                                                  delay(m, f.bsel, 1, "bsel"))
@@ -146,13 +119,27 @@ class Issue:
         self.a_lane, self.a_lane_next = Signal(bits(b.P)), Signal(bits(b.P))
         # the a-word select: by default the fetch's broadcast lane; the element walks (FETCH)
         # and the transposed passes' write-backs (WRITEBACK) take it (``select_a``)
-        self.a_select = Arbiter(m, "a select")
+        self.a_select = Arbiter(m, "a select", self._select_ahead())
         def broadcast_lane():
             m.d.comb += self.a_lane_next.eq(f.bsel)
         self.a_select.default("the fetch's broadcast lane", broadcast_lane)
         self.a_select.fetch_uses(f.bcast & f.src.matches(*broadcasts_from_a(b)))
         m.d.sync += self.a_lane.eq(self.a_lane_next)
         self.picked_a = pick(m, b.state.rdata("a"), self.a_lane, "picked_a")
+
+    def _select_ahead(self):
+        """With the fetch register: the element walks' select of the ``a`` word as the
+        sequencer sets it (``a_lane_seq``), and its ``apply`` a cycle later (hdl/arbiter.py);
+        else None."""
+        b = self.b
+        self.a_lane_seq = None
+        if not b.plan.stages.fetch:
+            return None
+        self.a_lane_seq = Signal(bits(b.P), name="a_lane_seq")
+        registered = delay(b.m, self.a_lane_seq, 1, "a_lane_seq")
+        def apply():
+            b.m.d.comb += self.a_lane_next.eq(registered)
+        return apply
 
     def _random_words(self, s2_update):
         """Each lane's word of the LFSR at its stage 2 (``random_of``): the core's one
@@ -164,7 +151,7 @@ class Issue:
         adder, was a critical path of the ULX3S digits build (13.8 ns); every copy holds the
         same word in every cycle, so no rounding changes."""
         b = self.b
-        m, f, fmt, P = b.m, b.fetch, b.fmt, b.P
+        m, f, fmt, P = b.m, b.fetched, b.fmt, b.P
         if not (b.plan.lane_copies and fmt.stochastic):
             m.submodules.lfsr = lfsr = Lfsr(fmt.lfsr_seed, fmt.stochastic)
             m.d.comb += lfsr.step.eq(s2_update)
@@ -183,7 +170,7 @@ class Issue:
         """Each lane's learning-rate multiplier at stage 1 (``s1_eta``) and, with several
         formats, its format (``s1_eta_sel``)."""
         b = self.b
-        m, f, core, fmt = b.m, b.fetch, b.core, b.fmt
+        m, f, core, fmt = b.m, b.fetched, b.core, b.fmt
         P, apart, O = b.P, b.plan.lane_copies, self.O
         self.s1_eta = Signal(unsigned(max(fmt.eta_bits, STEP_BITS) if b.normalized
                                       else fmt.eta_bits))
@@ -195,6 +182,9 @@ class Issue:
             terms = max(b.config.layers[1:]) + 1
             m.submodules.normalizer = self.normalizer = Normalizer(fmt, terms,
                                                                    b.plan.normalizer_lanes)
+            # the NORM pass's start and fit, as the sequencer sets them (``Build.ahead``)
+            self.norm_start = b.ahead(self.normalizer.start, "norm_start_seq")
+            self.norm_sel = b.ahead(self.normalizer.sel, "norm_sel_seq")
             etas.append(self.normalizer.step)
             if apart:
                 self.s1_eta_sel = lane_copies(m, f.eta_sel, O + 1, "eta_sel", P, apart)
@@ -216,7 +206,7 @@ class Issue:
         """Each lane's weight read address and ``hold`` (``raddr_of``, ``hold_of``), and the
         write address all lanes share (``lane_waddr``)."""
         b = self.b
-        m, f, core = b.m, b.fetch, b.core
+        m, f, core = b.m, b.fetched, b.core
         P, apart, O = b.P, b.plan.lane_copies, self.O
         self.lane_raddr, self.lane_waddr = Signal.like(f.addr), Signal.like(f.addr)
         # a MAC reads its weight at issue, a LEARN two stages later (lane.py). A LEARN whose
@@ -256,8 +246,10 @@ class Issue:
     def select_a(self, lane, when: When | None = None):
         """Read the ``a`` word of bank ``lane`` as ``picked_a`` (one cycle later); ``when``
         None: the FETCH tier (the sequencer's element walk, in its state)."""
+        target = self.a_lane_next if when is not None or self.a_lane_seq is None \
+            else self.a_lane_seq   # (the sequencer's, with the fetch register)
         def emit():
-            self.b.m.d.comb += self.a_lane_next.eq(lane)
+            self.b.m.d.comb += target.eq(lane)
         if when is None:
             self.a_select.fetch(self.b.state.fetcher, emit)
         else:
@@ -328,11 +320,11 @@ class Issue:
             m.d.comb += bcast.eq(fmt.rate_one)
         if self.normalizer is not None:   # the fit's rates: V's broadcast operand, Q's rate(g)
             norm = self.normalizer
-            m.d.comb += [norm.add.eq(delay(m, b.fetch.norm, 1, "norm")),
+            m.d.comb += [norm.add.eq(delay(m, b.fetched.norm, 1, "norm")),
                          norm.value.eq(Mux(self.i_src == Src.RHO_G,
                                            b.rate(broadcast["g"]), bcast))]
             if norm.lanes:   # a split V's rates (its tapping GHOST_FWD): every lane's own
-                i_norm_own = delay(m, b.fetch.norm_own, 1, "norm_own")
+                i_norm_own = delay(m, b.fetched.norm_own, 1, "norm_own")
         # the broadcast word and the choice of it, at O (after B, where there is one)
         bcast_chosen, bcast_word = (delay(m, self.i_bcast, issue, "bcast_i"),
                                     delay(m, bcast, issue, "bcast_word", reset_less=True))

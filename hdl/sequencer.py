@@ -16,7 +16,7 @@ from amaranth.hdl import Signal, unsigned
 
 from .lane import LaneOp
 from .passes import EMITTERS
-from .stages import Round, Src, bits
+from .stages import Round, Src, bits, delay
 
 __all__ = ["Counters", "Sequencer"]
 
@@ -45,7 +45,14 @@ class Counters:
         self.step = Signal(range(max(cfg.steps, 2)), name="step")
         self.label = Signal(unsigned(bits(sizes[-1])), name="label")
         self.train = Signal(name="train")
-        with m.If(b.core.busy):
+        # the sequencer's busy (low only in its idle state); with the fetch register the
+        # core's ``busy`` holds a cycle longer, for the pipeline's last write (hdl/stages.py),
+        # and ``cycles`` counts the sequencer's
+        self.busy = b.core.busy
+        if b.plan.stages.fetch:
+            self.busy = Signal(name="seq_busy")
+            m.d.comb += b.core.busy.eq(self.busy | delay(m, self.busy, 1, "seq_busy"))
+        with m.If(self.busy):
             m.d.sync += b.core.cycles.eq(b.core.cycles + 1)
         self.gl, self.gw = Signal(bits(P), name="gl"), Signal(idx, name="gw")
         self.phase = Signal(2, name="phase")  # learning: 0 ETA of the first row, 1 wait, 2 walk
@@ -160,7 +167,7 @@ class Sequencer:
         """The FSM (each pass's fetch walk in its state), then the write-backs in program
         order, then every shared port's deferred requesters (hdl/arbiter.py)."""
         b, m = self.b, self.b.m
-        m.d.comb += b.core.busy.eq(1)   # low only in the idle state
+        m.d.comb += b.count.busy.eq(1)   # low only in the idle state
         writebacks = []
         with m.FSM(init="idle"):
             with m.State("idle"):
@@ -204,7 +211,7 @@ class Sequencer:
         or 0; the adder tree's sum is the word, host_read_latency cycles later
         (``Plan.stages``)."""
         b, m, f, core = self.b, self.b.m, self.b.fetch, self.b.core
-        m.d.comb += [core.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
+        m.d.comb += [b.count.busy.eq(0), f.src.eq(Src.HOST), f.addr.eq(core.host_addr),
                      f.first.eq(1), f.round.eq(Round.NONE)]
         m.d.comb += [f.op[p].eq(LaneOp.MAC) for p in range(b.P)]
         with m.If(b.intake.loaded & ~b.element.result_busy):   # (results in order)

@@ -20,7 +20,12 @@ read off one table:
         the core's critical path); no drain moves, as the next pass reads the result later
 
 That is the table of a core without pipeline registers of its own; a core's table is its
-``Stages`` (``Plan.stages``), which adds them. A wide core on the ECP5 holds a register B
+``Stages`` (``Plan.stages``), which adds them. A wide core on the ECP5 registers what the
+sequencer sets in its cycle before anything acts on it (``fetch_registers``: the fetch
+controls, the state memories' read addresses and enables, the tags, the element walks' and
+the normalizer's controls): the sequencer then runs an edge ahead of the whole table, F
+included, so no stage and no drain moves (only the host's reads, through F, take an edge
+more, and ``busy`` holds an edge longer for the last write). It also holds a register B
 between I and O (``issue_registers``: the operands selected at I, registered at B, issued at
 O), so every stage from O on comes an edge later; a wide adder tree holds a pipeline register
 (``tree_registers``), so the tree's sum and every stage after it (P1 to P4 of the passes that
@@ -32,6 +37,7 @@ E1 the words are read and the update computed, E2 the write is registered, writt
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from amaranth.hdl import Signal
@@ -39,9 +45,9 @@ from amaranth.lib import enum
 
 from ghostfpga.devices import KEEP_APART
 
-__all__ = ["PIPELINE", "stage", "DRAIN_ELEMENT", "Src",
+__all__ = ["PIPELINE", "stage", "DRAIN_ELEMENT", "Src", "Fetch",
            "Round", "bits", "delay", "lane_copies", "settle_write_lag", "LEARN_READ_LAG",
-           "Stages", "tree_registers", "issue_registers", "lanes_spread"]
+           "Stages", "tree_registers", "issue_registers", "fetch_registers", "lanes_spread"]
 
 PIPELINE = ("F", "I", "O", "L1", "L2", "P0", "P1", "P2", "P3", "P4")
 ELEMENT_PIPELINE = ("E0", "E1", "E2", "E3")
@@ -85,6 +91,17 @@ def issue_registers(family: str, lanes: int) -> int:
     return int(lanes_spread(family, lanes))
 
 
+def fetch_registers(family: str, lanes: int) -> int:
+    """Registers between the sequencer and everything it controls (the fetch controls, the
+    state memories' read addresses and enables, the tags, the element walks' and the
+    normalizer's controls): one where the lanes spread over the device (``lanes_spread``),
+    where the sequencer's counters and state decode, through a read port's arbitration, and
+    the address's route to 32 banks across the device took 13.4 ns (the ULX3S digits
+    build's critical path at 75 MHz; MNIST's into the ``a`` memories, 15.5 ns); none
+    elsewhere. The whole pipeline moves with it, so it costs no cycle a sample."""
+    return int(lanes_spread(family, lanes))
+
+
 @dataclass(frozen=True)
 class Stages:
     """The stage table of one core (``Plan.stages``): ``PIPELINE`` with ``issue`` registers
@@ -93,9 +110,13 @@ class Stages:
     so the tree's sum and the stages of the passes that read it (P1 to P4 of a transposed
     pass, a split row's drive, a host read) come ``tree`` edges later again; the per-lane
     write-backs at P1 do not move with the tree. Reads at F and the selects at I never move.
-    The element pipeline (E0 to E3) is its own."""
+    The element pipeline (E0 to E3) is its own. ``fetch`` registers (``fetch_registers``)
+    between the sequencer and the table: the sequencer runs that many edges ahead of F, so
+    only what the host sees through F (its reads) and ``busy`` (held for the last write)
+    move with them."""
     issue: int = 0
     tree: int = 0
+    fetch: int = 0
 
     def at(self, name: str) -> int:
         """Clock edges from the fetch (F) to stage ``name`` of this core."""
@@ -151,8 +172,9 @@ class Stages:
 
     @property
     def host_read_latency(self) -> int:
-        """Clock edges from host_addr / host_lane to host_rdata (the tree's sum)."""
-        return self.sum
+        """Clock edges from host_addr / host_lane to host_rdata (the tree's sum): the host's
+        address is the sequencer's fetch in ``idle``."""
+        return self.fetch + self.sum
 
 
 class Src(enum.IntEnum, shape=4):
@@ -180,6 +202,44 @@ class Round(enum.IntEnum, shape=2):
     NONE = 2        # no constant (transposed passes, host reads: rounded after the tree)
     ROW = 3         # split rows: lane 0 starts from the forward constant, the others from 0,
                     # so the tree's row sum is the rounded drive (hdl/writeback.py tree_drive)
+
+
+class Fetch:
+    """The fetch stage's controls for P lanes and L layers, set by the sequencer
+    combinationally (all 0 unless a pass sets them)."""
+
+    def __init__(self, P: int, L: int, addr_shape):
+        self.op = [Signal(2, name=f"f_op{p}") for p in range(P)]
+        self.src = Signal(Src.as_shape(), name="f_src")
+        self.bcast = Signal(name="f_bcast")           # operand from lane bsel's bank, not own
+        self.bsel = Signal(bits(P), name="f_bsel")
+        self.bias = Signal(name="f_bias")             # the operand is the bias input 1.0
+        self.own_bias = Signal(name="f_own_bias")     # lane bias_lane's own operand is 1.0
+        self.bias_lane = Signal(bits(P), name="f_bias_lane")
+        self.first = Signal(name="f_first")
+        self.round = Signal(Round.as_shape(), name="f_round")
+        self.learn = Signal(name="f_learn")           # a learning pass
+        self.update = Signal(name="f_update")         # LEARN issued (the LFSR steps)
+        self.addr = Signal(addr_shape, name="f_addr")
+        self.eta = Signal(bits(L + 1), name="f_eta")  # learning rate: layer k, or L (ghosts)
+        self.eta_sel = Signal(2, name="f_eta_sel")    # its format (normalized fits)
+        self.norm = Signal(name="f_norm")             # the broadcast rate feeds the normalizer
+        self.norm_own = Signal(P, name="f_norm_own")  # these lanes' own rates feed it too
+        # learning ahead (hdl/passes/learn.py ``eta_ahead``): lane P - 1's ETA, of the s word
+        # of lane bsel, loads its eta_out; every lane takes that scaled error (with its op)
+        self.eta_ahead = Signal(name="f_eta_ahead")
+        self.take = Signal(name="f_take")
+
+    def sequencer_side(self, b) -> "Fetch":
+        """These controls as the sequencer sets them: themselves, or, with the fetch
+        register, signals registered into them (``Build.ahead``)."""
+        if not b.plan.stages.fetch:
+            return self
+        side = copy.copy(self)
+        for key, value in vars(self).items():
+            setattr(side, key, [b.ahead(v) for v in value] if isinstance(value, list)
+                    else b.ahead(value))
+        return side
 
 
 def mac_shifts(fmt, lane: int, split: bool) -> tuple[int, ...]:

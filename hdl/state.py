@@ -14,6 +14,11 @@ Reads are synchronous: data one cycle after the address, for reads enabled by ``
 (the data holds otherwise). The core enables exactly the reads it uses, so no enabled read
 ever meets a write to the same word (hdl/memory.py).
 
+With the fetch register (hdl/stages.py ``fetch_registers``) the sequencer's reads (the FETCH
+tier) set an address and the banks' enables a cycle ahead, registered once each for all
+banks: the counters' decode and the arbitration before the register, the address's route to
+the banks across the device after it (``StateMemories.read``).
+
 ``StateMemories`` owns the ports of every bank: each read port and each write bus has an
 ``Arbiter`` (hdl/arbiter.py) that ranks its requesters: the sequencer's fetch (FETCH, in the
 pass's FSM state), the write-backs (WRITEBACK, by pass index) and the element pipeline's
@@ -107,9 +112,11 @@ class WriteBus:
     ``Arbiter`` (hdl/arbiter.py): ``when`` None is the FETCH tier (emitted now, in the
     caller's FSM state), else a deferred requester."""
 
-    def __init__(self, m, name: str, banks: list[StateBank], width: int, fetcher):
+    def __init__(self, m, name: str, banks: list[StateBank], width: int, fetcher,
+                 ahead: bool = False):
         self.m, self.name, self.banks = m, name, banks
-        self.arbiter = Arbiter(m, f"{name} write")
+        # (``ahead``: the fetch register; the sequencer writes nothing, so nothing to apply)
+        self.arbiter = Arbiter(m, f"{name} write", (lambda: None) if ahead else None)
         self.fetcher = fetcher   # () -> the name of the pass being emitted (FETCH tier)
         self.addr = Signal.like(getattr(banks[0], f"{name}_waddr"), name=f"{name}_waddr")
         self.shared_data = Signal(signed(width), name=f"{name}_wshared")
@@ -121,6 +128,9 @@ class WriteBus:
 
     def _request(self, when: When | None, emit):
         if when is None:
+            if self.arbiter.ahead is not None:
+                raise NotImplementedError(f"{self.name}: a write from the sequencer's state "
+                                          "with the fetch register (none is built)")
             self.arbiter.fetch(self.fetcher(), emit)
         else:
             self.arbiter.request(when, emit)
@@ -172,15 +182,39 @@ class StateMemories:
     """The banks of every lane and the owner of their shared ports: a read ``Arbiter`` per
     memory (``read``), a ``WriteBus`` per memory (``writes``) and the read data of every
     bank (``rdata``). ``fetcher`` names the pass whose FSM state is being emitted (set by
-    the sequencer): the FETCH-tier requester."""
+    the sequencer): the FETCH-tier requester. ``ahead``: the fetch register (the module
+    docstring)."""
 
-    def __init__(self, m, banks: list[StateBank], width: int):
+    def __init__(self, m, banks: list[StateBank], width: int, ahead: bool = False):
         self.m, self.banks, self.width = m, banks, width
         self.depths = banks[0].depths
         self.fetcher = "core"
-        self.readers = {name: Arbiter(m, f"{name} read") for name in banks[0].readers()}
-        self.writes = {name: WriteBus(m, name, banks, width, lambda: self.fetcher)
+        self.staged = {}   # with ``ahead``: read port -> (address, the banks' enables)
+        self.readers = {}
+        for name in banks[0].readers():
+            apply = None
+            if ahead:
+                bank = banks[0]
+                addr = Signal.like(getattr(bank, f"{name}_raddr"), name=f"{name}_raddr_seq")
+                enables = [Signal(name=f"{name}_ren_seq{p}") for p in range(len(banks))]
+                self.staged[name] = (addr, enables)
+                apply = self._apply(name, addr, enables)
+            self.readers[name] = Arbiter(m, f"{name} read", apply)
+        self.writes = {name: WriteBus(m, name, banks, width, lambda: self.fetcher, ahead)
                        for name in self.depths}
+
+    def _apply(self, name, addr, enables):
+        """The sequencer's read of port ``name``, registered (the fetch register): its
+        address, once for all banks, and each bank's enable."""
+        m = self.m
+        addr_r = Signal.like(addr, name=f"{name}_raddr_ahead", reset_less=True)
+        enables_r = [Signal(name=f"{name}_ren_ahead{p}") for p in range(len(enables))]
+        m.d.sync += [addr_r.eq(addr), *(r.eq(e) for r, e in zip(enables_r, enables))]
+        def apply():
+            for bank, enable in zip(self.banks, enables_r):
+                m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr_r),
+                             getattr(bank, f"{name}_ren").eq(enable)]
+        return apply
 
     def read(self, name, addr, lane=None, enable=None, when: When | None = None):
         """Read word ``addr`` of state memory ``name`` (data next cycle): in every bank,
@@ -188,13 +222,19 @@ class StateMemories:
         error, an element walk's unit, a write-back's unit: the other banks' words at the
         address may be written meanwhile, hdl/schedule.py), or in the banks p where ``enable(p)``
         holds. ``when`` None: the FETCH tier, in the caller's FSM state."""
+        staged = self.staged.get(name) if when is None else None   # (the fetch register)
         def emit():
             for p, bank in enumerate(self.banks):
                 on = 1 if lane is None else lane == p
                 if enable is not None:
                     on = enable(p)
-                self.m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr),
-                                  getattr(bank, f"{name}_ren").eq(on)]
+                if staged is None:
+                    self.m.d.comb += [getattr(bank, f"{name}_raddr").eq(addr),
+                                      getattr(bank, f"{name}_ren").eq(on)]
+                else:   # the sequencer's read, registered (``_apply``)
+                    self.m.d.comb += staged[1][p].eq(on)
+            if staged is not None:
+                self.m.d.comb += staged[0].eq(addr)
         if when is None:
             self.readers[name].fetch(self.fetcher, emit)
         else:

@@ -80,6 +80,9 @@ class WriteBack:
                     for d in range(stages.result + 1)]   # tags from F (tag 0) to the last
         for d in range(1, len(self.tag)):
             m.d.sync += [self.tag[d][key].eq(self.tag[d - 1][key]) for key in self.tag[d]]
+        # the tag as the sequencer sets it (hdl/passes/walks.py ``tag_fetch``): tag 0, or
+        # registered into it (the fetch register, ``Build.ahead``)
+        self.fetch_tag = {key: b.ahead(value) for key, value in self.tag[0].items()}
         self.p0, self.p1 = self.tag[stages.post], self.tag[stages.post + 1]
         # the tags of the passes through the tree: its sum, the running sum, the result (the
         # feedback, narrowed at tree.feedback, is registered by the edge before it)

@@ -35,6 +35,14 @@ def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
     assert (issued.sum, issued.running, issued.feedback, issued.result,
             issued.host_read_latency) == (8, 9, 10, 11, 8)
     assert issued.at("E1") == stages.stage("E1")   # the element pipeline is its own
+    # the fetch register: the sequencer an edge ahead of the whole table, so nothing in it
+    # moves; only the host's reads, which enter at F, take the edge
+    ahead = stages.Stages(issue=1, tree=1, fetch=1)
+    assert [ahead.at(s) for s in (*stages.PIPELINE, "E1", "E3")] == \
+        [issued.at(s) for s in (*stages.PIPELINE, "E1", "E3")]
+    assert (ahead.drain, ahead.drain_lanes, ahead.learn_write, ahead.result) == \
+        (issued.drain, issued.drain_lanes, issued.learn_write, issued.result)
+    assert ahead.host_read_latency == issued.host_read_latency + 1 == 9
 
 
 @pytest.mark.parametrize("family, lanes, registers", [
@@ -42,6 +50,13 @@ def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
 def test_the_issue_register_is_where_the_lanes_spread_over_a_large_device(family, lanes,
                                                                            registers):
     assert stages.issue_registers(family, lanes) == registers
+
+
+@pytest.mark.parametrize("family, lanes, registers", [
+    ("ice40", 8, 0), ("ice40", 16, 0), ("ecp5", 8, 0), ("ecp5", 9, 1), ("ecp5", 32, 1)])
+def test_the_fetch_register_is_where_the_lanes_spread_over_a_large_device(family, lanes,
+                                                                           registers):
+    assert stages.fetch_registers(family, lanes) == registers
 
 
 @pytest.mark.parametrize("family, terms, registers", [

@@ -7,6 +7,10 @@ would pass co-simulation and fail on the board. This test runs whole training sa
 Amaranth's simulator and checks, every cycle, every state memory (whose reads are enabled only
 where the core uses them) and every bank of every lane's weight memory, there on the iCE40 at
 two words a physical row (Yosys's 512 x 8 mode: hdl/memory.py), on the ECP5 by the word.
+It also checks that no lane writes a weight of its own while ``busy`` is low, when the host's
+writes own the port (on the cores with the fetch register, hdl/stages.py, ``busy`` holds a
+cycle after the sequencer's for the pipeline's last write: without it the 16-lane configs
+fail here).
 """
 
 import pytest
@@ -90,6 +94,11 @@ def _run(config):
                 if (ctx.get(wr.en) and ctx.get(rd.en)
                         and ctx.get(rd.addr) // row == ctx.get(wr.addr) // row):
                     collisions.append((label, cycles[0], ctx.get(rd.addr), ctx.get(wr.addr)))
+            if not ctx.get(core.busy):   # the host's port: no lane writes a weight of its own
+                for p, lane in enumerate(core.lanes):
+                    if any(ctx.get(wr.en) for _, _, wr in lane.ports.values()) \
+                            and not ctx.get(lane.host_write):
+                        conflicts.append((f"lane{p} learning write while idle", cycles[0]))
             for arbiter in core.arbiters:   # two passes on one shared port in one cycle
                 if ctx.get(arbiter.conflict):
                     conflicts.append((arbiter.name, cycles[0]))

@@ -139,10 +139,10 @@ def test_a_committed_load_through_the_system_top():
 
 
 def test_weight_reads_through_an_ecp5_adder_tree_with_its_pipeline_register():
-    """16 lanes on the ECP5: the issue's register B and the adder tree's pipeline register
-    each make a host read a cycle longer (hdl/stages.py ``Stages``: 8 edges); the executor
-    waits for it, and READ replies the reference's words after training (a wait one short
-    replies the previous word's)."""
+    """16 lanes on the ECP5: the fetch register, the issue's register B and the adder tree's
+    pipeline register each make a host read a cycle longer (hdl/stages.py ``Stages``: 9
+    edges); the executor waits for it, and READ replies the reference's words after training
+    (a wait one short replies the previous word's)."""
     config = Config(layers=(4, 20, 3), hardware=Hardware(device="ecp5-85f", lanes=16))
     layout = LinkLayout(config)
     frames = [encode_frame(Command.IDENTIFY, 0, b""),

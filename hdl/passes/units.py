@@ -89,9 +89,9 @@ def emit_norm(b, n, op) -> PassBuild:
     it, in one cycle. The quotient is found in the shadow of the passes after it: the
     learning pass that uses it starts NORMALIZER_CYCLES after the start or later
     (hdl/schedule.py ``schedule``), and nothing between reads the step."""
-    m, norm = b.m, b.issue.normalizer
+    m, issue = b.m, b.issue
 
     def fetch():
-        m.d.comb += [norm.start.eq(1), norm.sel.eq(int(op.memory == "Q"))]
+        m.d.comb += [issue.norm_start.eq(1), issue.norm_sel.eq(int(op.memory == "Q"))]
         b.sequencer.leave(n)
     return PassBuild(fetch)

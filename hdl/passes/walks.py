@@ -35,7 +35,7 @@ def real_columns(b, slot):
 def tag_fetch(b, n, **fields):
     """Tag this cycle's fetch as pass ``n``'s, with ``fields`` (index, lane, word, first,
     last) for its write-back."""
-    tag0 = b.writeback.tag[0]
+    tag0 = b.writeback.fetch_tag
     b.m.d.comb += [tag0["op"].eq(n), tag0["valid"].eq(1)]
     b.m.d.comb += [tag0[key].eq(value) for key, value in fields.items()]
 
