@@ -157,6 +157,9 @@ class Elements:
         m.d.sync += [valid.eq(self.valid & (self.op == n)), j.eq(self.j), a.eq(self.a)]
         with m.If(result.ready):
             m.d.sync += self.result_pending.eq(0)
+        # where the lanes spread over the device, the label offered is a copy of the winner's
+        # index taken a cycle after the last comparison (``_offer``)
+        offered, compared = self._offer(valid & (j == len(self.outputs) - 1))
         with m.If(valid):
             with m.If((j == 0) | (a > self.best)):
                 m.d.sync += [self.best.eq(a), self.best_idx.eq(j)]
@@ -165,14 +168,33 @@ class Elements:
             for k in range(len(self.outputs)):
                 with m.If(j == k):
                     m.d.sync += self.outputs[k].eq(out_rate)
-            with m.If(j == len(self.outputs) - 1):
-                m.d.sync += self.result_pending.eq(1)
-        m.d.comb += self.result_busy.eq(self.result_pending | valid
-                                        | (self.valid & (self.op == n)))
+            if compared is None:
+                with m.If(j == len(self.outputs) - 1):
+                    m.d.sync += self.result_pending.eq(1)
+        busy = self.result_pending | valid | (self.valid & (self.op == n))
+        m.d.comb += self.result_busy.eq(busy if compared is None else busy | compared)
         m.d.comb += [result.valid.eq(self.result_pending),
-                     result.payload.label.eq(self.best_idx)]
+                     result.payload.label.eq(offered)]
         m.d.comb += [result.payload.outputs[k].eq(out)
                      for k, out in enumerate(self.outputs)]
+
+    def _offer(self, last):
+        """The label the result offers, and the flag of the cycle between the last unit's
+        comparison and the offer (None: none). Where the lanes spread over the device
+        (``Plan.lane_copies``) the winner's index is copied into a register of its own a
+        cycle after the last comparison, and the result offered then: the comparison's
+        enable went to the index the link reads, placed by it across the device (13.3 ns,
+        the ULX3S digits build's critical path at 75 MHz). Elsewhere the index itself,
+        offered with the last comparison."""
+        b, m = self.b, self.b.m
+        if not b.plan.lane_copies:
+            return self.best_idx, None
+        compared = Signal(name="argmax_compared")
+        offered = Signal.like(self.best_idx, name="result_label")
+        m.d.sync += compared.eq(last)
+        with m.If(compared):
+            m.d.sync += [offered.eq(self.best_idx), self.result_pending.eq(1)]
+        return offered, compared
 
     def write(self, memory, addr, value):
         """Write ``value`` for the pipeline's unit one cycle later (at E3)."""

@@ -76,8 +76,9 @@ def tree_registers(family: str, terms: int) -> int:
 def lanes_spread(family: str, lanes: int) -> bool:
     """Whether a core's lanes spread over its device: more than 8 lanes on the ECP5, at the
     DSP and block-RAM sites all over it (at 8 they sit together; the UP5K has no cells to
-    spare). Such a core copies its shared controls once per lane (``Plan.lane_copies``) and
-    holds the issue register B (``issue_registers``)."""
+    spare). Such a core copies its shared controls once per lane (``Plan.lane_copies``; and
+    the result's label, hdl/element.py ``Elements._offer``), and holds the issue register B
+    (``issue_registers``) and the fetch register (``fetch_registers``)."""
     return family == "ecp5" and lanes > 8
 
 
