@@ -159,6 +159,9 @@ class GhostCore(wiring.Component):
         b.sequencer = Sequencer(b)
         b.sequencer.emit()
         self._arbiters = [*b.state.arbiters(), b.issue.a_select]
+        # for checks: the sequencer's own busy (``busy`` itself, or, with the fetch register,
+        # the state decode that ``busy``'s registers follow: hdl/sequencer.py)
+        self.sequencer_busy = b.count.busy
         return m
 
     @property

@@ -290,6 +290,19 @@ class Issue:
                         Src.ERR_Q: v["q"]}
         return sources
 
+    def _broadcast_operand(self, words, src, bias, name):
+        """The broadcast operand of source ``src`` from the broadcast ``words`` (one per
+        memory, ``sources``), or the bias input 1.0 where ``bias``."""
+        m = self.b.m
+        operand = Signal(signed(OPERAND_BITS), name=name)
+        with m.Switch(src):
+            for source, value in self.sources(words, True).items():
+                with m.Case(source):
+                    m.d.comb += operand.eq(value)
+        with m.If(bias):
+            m.d.comb += operand.eq(self.b.fmt.rate_one)
+        return operand
+
     def _operand(self, value):
         """``value`` (a potential's width) as a lane operand: saturated where potentials are
         wider than the operand, as the lanes' own words are."""
@@ -311,13 +324,7 @@ class Issue:
         for name in ("g", "gs", "fa", RATES):
             if state.has(name):
                 broadcast[name] = pick(m, state.rdata(name), self.i_bsel, f"bcast_{name}")
-        bcast = Signal(signed(OPERAND_BITS))
-        with m.Switch(self.i_src):
-            for src, value in self.sources(broadcast, True).items():
-                with m.Case(src):
-                    m.d.comb += bcast.eq(value)
-        with m.If(self.i_bias):
-            m.d.comb += bcast.eq(fmt.rate_one)
+        bcast = self._broadcast_operand(broadcast, self.i_src, self.i_bias, "bcast")
         if self.normalizer is not None:   # the fit's rates: V's broadcast operand, Q's rate(g)
             norm = self.normalizer
             m.d.comb += [norm.add.eq(delay(m, b.fetched.norm, 1, "norm")),
@@ -325,9 +332,18 @@ class Issue:
                                            b.rate(broadcast["g"]), bcast))]
             if norm.lanes:   # a split V's rates (its tapping GHOST_FWD): every lane's own
                 i_norm_own = delay(m, b.fetched.norm_own, 1, "norm_own")
-        # the broadcast word and the choice of it, at O (after B, where there is one)
-        bcast_chosen, bcast_word = (delay(m, self.i_bcast, issue, "bcast_i"),
-                                    delay(m, bcast, issue, "bcast_word", reset_less=True))
+        # the broadcast word and the choice of it, at O. With B, the words picked at I are
+        # registered there and their source computed after it: the pick of one lane's word
+        # of 32 (its select fanned out over the device) and a rate's saturation after it
+        # into B took 13.5 ns (the ULX3S digits build's critical path with the fetch
+        # register); after B the word meets the route to the lanes' operand registers
+        bcast_chosen, bcast_word = delay(m, self.i_bcast, issue, "bcast_i"), bcast
+        if issue:
+            words = {name: delay(m, word, issue, f"bcast_{name}_i", reset_less=True)
+                     for name, word in broadcast.items()}
+            bcast_word = self._broadcast_operand(
+                words, delay(m, self.i_src, issue, "src_i"),
+                delay(m, self.i_bias, issue, "bias_i"), "bcast_word")
         # the lanes that hold the bias column of a matrix in the columns layout
         bias_lanes = {(s.cols - 1) % b.P for s in b.plan.slots.values()
                       if s.lane_map.by_columns and s.name in ("W", "V")}

@@ -45,13 +45,18 @@ class Counters:
         self.step = Signal(range(max(cfg.steps, 2)), name="step")
         self.label = Signal(unsigned(bits(sizes[-1])), name="label")
         self.train = Signal(name="train")
-        # the sequencer's busy (low only in its idle state); with the fetch register the
-        # core's ``busy`` holds a cycle longer, for the pipeline's last write (hdl/stages.py),
-        # and ``cycles`` counts the sequencer's
-        self.busy = b.core.busy
+        # the sequencer's busy (low only in its idle state). With the fetch register the
+        # core's ``busy`` comes from registers and holds a cycle longer, for the pipeline's
+        # last write (hdl/stages.py): ``out_of_idle``, set as the sequencer leaves idle and
+        # cleared as it enters it (``Sequencer``), so the state's decode does not reach the
+        # host's write enable in every lane across the device (14.2 ns, a ULX3S digits
+        # build's critical path at 75 MHz); ``cycles`` counts the sequencer's busy cycles
+        self.busy, self.out_of_idle = b.core.busy, None
         if b.plan.stages.fetch:
             self.busy = Signal(name="seq_busy")
-            m.d.comb += b.core.busy.eq(self.busy | delay(m, self.busy, 1, "seq_busy"))
+            self.out_of_idle = Signal(name="out_of_idle")
+            m.d.comb += b.core.busy.eq(self.out_of_idle
+                                       | delay(m, self.out_of_idle, 1, "out_of_idle"))
         with m.If(self.busy):
             m.d.sync += b.core.cycles.eq(b.core.cycles + 1)
         self.gl, self.gw = Signal(bits(P), name="gl"), Signal(idx, name="gw")
@@ -205,6 +210,8 @@ class Sequencer:
         b.count.reset_g()
         self.start_next(-1)
         b.m.next = following
+        if following == "idle" and b.count.out_of_idle is not None:
+            b.m.d.sync += b.count.out_of_idle.eq(0)
 
     def _idle(self):
         """Host reads: every lane multiplies its word at host_addr by 1 (the addressed lane)
@@ -219,6 +226,8 @@ class Sequencer:
             b.count.reset_c()
             b.count.reset_g()
             m.next = "op0"
+            if b.count.out_of_idle is not None:
+                m.d.sync += b.count.out_of_idle.eq(1)
 
     def _drain(self, n: int, train: bool = True):
         """Wait ``Program.drain(n, train)`` cycles for pass n's last write, then start the

@@ -10,7 +10,8 @@ two words a physical row (Yosys's 512 x 8 mode: hdl/memory.py), on the ECP5 by t
 It also checks that no lane writes a weight of its own while ``busy`` is low, when the host's
 writes own the port (on the cores with the fetch register, hdl/stages.py, ``busy`` holds a
 cycle after the sequencer's for the pipeline's last write: without it the 16-lane configs
-fail here).
+fail here), and that ``busy`` is high whenever the sequencer works (there it comes from
+registers that follow the sequencer's state).
 """
 
 import pytest
@@ -94,6 +95,8 @@ def _run(config):
                 if (ctx.get(wr.en) and ctx.get(rd.en)
                         and ctx.get(rd.addr) // row == ctx.get(wr.addr) // row):
                     collisions.append((label, cycles[0], ctx.get(rd.addr), ctx.get(wr.addr)))
+            if ctx.get(core.sequencer_busy) and not ctx.get(core.busy):
+                conflicts.append(("busy low while the sequencer works", cycles[0]))
             if not ctx.get(core.busy):   # the host's port: no lane writes a weight of its own
                 for p, lane in enumerate(core.lanes):
                     if any(ctx.get(wr.en) for _, _, wr in lane.ports.values()) \
