@@ -43,7 +43,7 @@ class Build:
     width: int              # state words: max(potential_bits, OPERAND_BITS)
     # the parts, in the order the core builds them (each may use the ones before it)
     state: StateMemories | None = None      # the state memories' ports (hdl/state.py)
-    fetch: Fetch | None = None              # the controls the sequencer sets (hdl/operands.py)
+    fetch: Fetch | None = None              # the controls the sequencer sets (hdl/stages.py)
     fetched: Fetch | None = None            # stage F's controls: ``fetch``, or registered
     issue: Issue | None = None              # stages I and O, the a-word select
     writeback: WriteBack | None = None      # tags, adder tree, post stages

@@ -48,7 +48,7 @@ class Counters:
         # the sequencer's busy (low only in its idle state). With the fetch register the
         # core's ``busy`` comes from registers and holds a cycle longer, for the pipeline's
         # last write (hdl/stages.py): ``out_of_idle``, set as the sequencer leaves idle and
-        # cleared as it enters it (``Sequencer``), so the state's decode does not reach the
+        # cleared as it enters it (``idle_next``), so the state's decode does not reach the
         # host's write enable in every lane across the device (14.2 ns, a ULX3S digits
         # build's critical path at 75 MHz); ``cycles`` counts the sequencer's busy cycles
         self.busy, self.out_of_idle = b.core.busy, None
@@ -62,6 +62,12 @@ class Counters:
         self.gl, self.gw = Signal(bits(P), name="gl"), Signal(idx, name="gw")
         self.phase = Signal(2, name="phase")  # learning: 0 ETA of the first row, 1 wait, 2 walk
         self.eta_next = Signal(name="eta_next")   # learning: the next row's ETA is issued
+
+    def idle_next(self, idle: bool):
+        """The sequencer enters (``idle``) or leaves its idle state at this edge: with the
+        fetch register, ``out_of_idle`` follows it."""
+        if self.out_of_idle is not None:
+            self.m.d.sync += self.out_of_idle.eq(not idle)
 
     def _count(self, index, lane, word):
         """index += 1, keeping index = word * P + lane."""
@@ -210,8 +216,8 @@ class Sequencer:
         b.count.reset_g()
         self.start_next(-1)
         b.m.next = following
-        if following == "idle" and b.count.out_of_idle is not None:
-            b.m.d.sync += b.count.out_of_idle.eq(0)
+        if following == "idle":
+            b.count.idle_next(True)
 
     def _idle(self):
         """Host reads: every lane multiplies its word at host_addr by 1 (the addressed lane)
@@ -226,8 +232,7 @@ class Sequencer:
             b.count.reset_c()
             b.count.reset_g()
             m.next = "op0"
-            if b.count.out_of_idle is not None:
-                m.d.sync += b.count.out_of_idle.eq(1)
+            b.count.idle_next(False)
 
     def _drain(self, n: int, train: bool = True):
         """Wait ``Program.drain(n, train)`` cycles for pass n's last write, then start the
