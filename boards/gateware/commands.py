@@ -59,10 +59,12 @@ class CommandStates:
             self.take()
             m.next = "W_RANGE"
         with m.State("W_RANGE"):              # word = the first word's address
-            m.d.sync += [self.addr.eq(self.word), self.index.eq(self.count),
-                         self.range_bad.eq(self.lane_bad | self.past_depth(self.word,
-                                                                           self.count))]
+            self.take_addr(self.word)
+            m.d.sync += self.index.eq(self.count)
             self.take()
+            m.next = "W_SPAN"
+        with m.State("W_SPAN"):
+            m.d.sync += self.range_bad.eq(self.lane_bad | self.past_depth(self.count))
             m.next = "W_CHECK"
         with m.State("W_CHECK"):              # (checked from a register: timing)
             with self.checked((self.range_bad, Status.RANGE)):
@@ -103,14 +105,16 @@ class CommandStates:
             self.take()
             m.next = "R_ADDR_HI"
         with m.State("R_ADDR_HI"):
-            m.d.sync += self.addr.eq(self.word)
+            self.take_addr(self.word)
             self.take()
             m.next = "R_RANGE"
         with m.State("R_RANGE"):              # cur = the count
-            n = self.cur
-            m.d.sync += [self.count.eq(n), self.wait.eq(0),
-                         self.range_bad.eq((n == 0) | (n > lay.max_read) | self.lane_bad
-                                           | self.past_depth(self.addr, n))]
+            m.d.sync += [self.count.eq(self.cur), self.wait.eq(0)]
+            m.next = "R_SPAN"
+        with m.State("R_SPAN"):
+            n = self.count
+            m.d.sync += self.range_bad.eq((n == 0) | (n > lay.max_read) | self.lane_bad
+                                          | self.past_depth(n))
             m.next = "R_CHECK"
         with m.State("R_CHECK"):              # (checked from a register: timing)
             m.d.sync += self.index.eq(self.count)   # words left, counting down
