@@ -23,6 +23,7 @@ from .statemap import StateMap
 
 if TYPE_CHECKING:   # (the parts import Build: names only)
     from .element import Elements
+    from .hostport import HostWrites
     from .intake import SampleIntake
     from .operands import Issue
     from .sequencer import Counters, Sequencer
@@ -42,6 +43,7 @@ class Build:
     smap: StateMap
     width: int              # state words: max(potential_bits, OPERAND_BITS)
     # the parts, in the order the core builds them (each may use the ones before it)
+    host: HostWrites | None = None          # the host's weight writes, per lane
     state: StateMemories | None = None      # the state memories' ports (hdl/state.py)
     fetch: Fetch | None = None              # the controls the sequencer sets (hdl/stages.py)
     fetched: Fetch | None = None            # stage F's controls: ``fetch``, or registered

@@ -10,7 +10,9 @@ Ports (amaranth.lib.wiring):
 - ``result`` (stream out): ``label`` (argmax of the output drive of the free phase; the lowest
   index wins a tie) and ``outputs`` (output rates). Sent for every sample, before learning.
 - host weight port (while ``busy`` is low): ``host_lane``, ``host_addr``, ``host_write``,
-  ``host_wdata``; ``host_rdata`` holds the addressed word ``host_read_latency`` cycles later
+  ``host_wdata`` (on wide ECP5 cores a write lands in its lane a cycle later, from the
+  lane's own registers: hdl/hostport.py); ``host_rdata`` holds the addressed word
+  ``host_read_latency`` cycles later
   (reads go through the lanes and the adder tree; one address a cycle; 6, 7 with the tree's
   pipeline register, 9 with the issue's and the fetch register too: ``Plan.stages``).
 - ``eta`` (in): per-layer learning-rate multipliers lr_l / beta, read during learning, which
@@ -32,6 +34,7 @@ The core is the wiring of its parts, each built by one module (docs/hardware.md,
 X"):
 
 - ``MacLane`` x P (hdl/lane.py): weight memory, multiplier, the one adder; the learning update;
+- ``HostWrites`` (hdl/hostport.py): the host's weight writes as each lane takes them;
 - ``StateBank`` x P and ``StateMemories`` (hdl/state.py): the state memories and the owner of
   their shared read and write ports, memory map in hdl/statemap.py;
 - ``Fetch`` (hdl/stages.py), ``Issue`` (hdl/operands.py): the fetch controls, stages I and O,
@@ -55,6 +58,7 @@ from ghostfpga.golden.numerics import OPERAND_BITS, STEP_BITS
 
 from .context import Build
 from .element import Elements
+from .hostport import HostWrites
 from .intake import SampleIntake
 from .lane import MacLane
 from .memory import weight_ram_banks, weight_ram_bits, weight_read_registered
@@ -127,6 +131,7 @@ class GhostCore(wiring.Component):
         ram_bits = weight_ram_bits(family, fmt.weight_bits)
         bank_words = weight_ram_banks(family, plan.depth)[0]
         lanes, banks = [], []
+        b.host = HostWrites(m, self, plan.lanes, plan.lane_copies)
         etas = {"eta_bits": max(fmt.eta_bits, STEP_BITS),
                 "eta_shifts": tuple(eta_formats(b))} if b.normalized else {}
         ahead = b.eta_ahead   # lane P - 1 computes split rows' scaled errors ahead
@@ -141,8 +146,7 @@ class GhostCore(wiring.Component):
             m.submodules[f"state{p}"] = bank
             lanes.append(lane)
             banks.append(bank)
-            m.d.comb += [lane.host_write.eq(self.host_write & (self.host_lane == p) & ~self.busy),
-                         lane.host_wdata.eq(self.host_wdata)]
+            m.d.comb += [lane.host_write.eq(b.host.write[p]), lane.host_wdata.eq(b.host.wdata[p])]
         self.lanes, self.banks = lanes, banks   # for simulation checks
         b.state = StateMemories(m, banks, b.width, ahead=bool(plan.stages.fetch))
         b.fetched = Fetch(plan.lanes, plan.L, lanes[0].addr.shape())

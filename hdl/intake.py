@@ -7,7 +7,8 @@ one beat.
 
 - ``ready`` = no whole sample waits yet (``loaded`` low) and the memory's write bus is
   unclaimed this cycle: the beats are the bus's SPARE requester (hdl/arbiter.py), below
-  every pass. In a, only the forward passes write, so beats streamed while the previous
+  every pass. (Where the lanes spread over the ECP5 a beat goes into a register first and
+  is written from it: ``ready`` = that register empty, ``SampleIntake._beat``.) In a, only the forward passes write, so beats streamed while the previous
   sample settles, feeds back and learns are never held up; in s, the settling, the feedback
   passes' write-backs and the error walks write, and the beats take the cycles between
   (the forward and learning passes write none). ``ready`` does not depend on ``valid``.
@@ -38,22 +39,44 @@ class SampleIntake:
         self.word = Signal(range(max(words, 2)), name="in_word")   # the next beat's word
         self.label = Signal.like(b.count.label, name="next_label")
         self.train = Signal(name="next_train")
-        beat = core.sample
+        valid, payload = self._beat(m, core.sample, b.plan.lane_copies)
         last = self.word == words - 1
         tail = n0 - (words - 1) * P                # the lanes with an input in the last beat
-        values = {p: beat.payload.x[p] << fmt.input_shift for p in range(min(P, n0))}
+        values = {p: payload.x[p] << fmt.input_shift for p in range(min(P, n0))}
         enables = {p: (~last if p >= tail else 1) for p in values}
         spare = Cat(self.word[:smap.x_shift], ~self.x_cur)
         bus = b.state.writes[smap.inputs]
-        self.written = bus.spare_lanes("the sample's beats", beat.valid & ~self.loaded, spare,
+        self.written = bus.spare_lanes("the sample's beats", valid & ~self.loaded, spare,
                                 values, enables)
-        m.d.comb += beat.ready.eq(~self.loaded & bus.arbiter.unclaimed)
+        if self.held is None:
+            m.d.comb += core.sample.ready.eq(~self.loaded & bus.arbiter.unclaimed)
+        else:
+            with m.If(self.written):
+                m.d.sync += self.held.eq(0)
         with m.If(self.written):
             m.d.sync += self.word.eq(self.word + 1)
             with m.If(last):
                 m.d.sync += [self.word.eq(0), self.loaded.eq(1),
-                             self.label.eq(beat.payload.label),
-                             self.train.eq(beat.payload.train)]
+                             self.label.eq(payload.label), self.train.eq(payload.train)]
+
+    def _beat(self, m, port, registered: bool):
+        """The beat the memory's write takes (``valid``, ``payload``): the port's own, or,
+        ``registered`` (lanes spread over the ECP5, ``Plan.lane_copies``), one taken into a
+        register first (``held``): the port is ``ready`` while the register is empty. Then
+        no path runs from the write bus's arbitration through the producer's handshake
+        back into the bus's address, which every bank takes across the device (the ULX3S
+        digits build's critical path built for 90 MHz, 14.5 ns, 13.1 of it routes); a beat
+        is written a cycle later, and a sample takes a beat every two cycles at most (its
+        producer, the link, gathers a beat from many bytes)."""
+        self.held = None
+        if not registered:
+            return port.valid, port.payload
+        self.held = Signal(name="beat_held")
+        payload = Signal(port.payload.shape(), name="beat", reset_less=True)
+        m.d.comb += port.ready.eq(~self.held)
+        with m.If(port.valid & ~self.held):
+            m.d.sync += [self.held.eq(1), payload.eq(port.payload)]
+        return self.held, payload
 
     def take(self):
         """Start the loaded sample (in the sequencer's state that starts it): its label and

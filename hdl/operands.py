@@ -108,7 +108,8 @@ class Issue:
                 lane_copies(m, f.take, O, "take", P, apart)
         self.o_addr, o_eta = delay(m, f.addr, O, "addr"), delay(m, f.eta, O, "eta")
         s2_addr = delay(m, self.o_addr, 2, "addr_o")
-        self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
+        if not b.host.registered:   # (else each lane's: _weight_reads)
+            self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
         self.s2_first, self.s2_round = lane_copies(m, f.first, O + 2, "first", P, apart), \
             lane_copies(m, f.round, O + 2, "round", P, apart)
         s2_learn, s2_update = (delay(m, f.learn, O + 2, "learn"),
@@ -203,8 +204,9 @@ class Issue:
             self.s1_eta = [self.s1_eta] * P
 
     def _weight_reads(self, s2_learn, s2_addr, s2_update):
-        """Each lane's weight read address and ``hold`` (``raddr_of``, ``hold_of``), and the
-        write address all lanes share (``lane_waddr``)."""
+        """Each lane's weight read address and ``hold`` (``raddr_of``, ``hold_of``) and its
+        write address (``waddr_of``: one all lanes share, ``lane_waddr``, or, with the host's
+        writes registered in each lane, each lane's own: hdl/hostport.py)."""
         b = self.b
         m, f, core = b.m, b.fetched, b.core
         P, apart, O = b.P, b.plan.lane_copies, self.O
@@ -223,8 +225,13 @@ class Issue:
             raddr = Mux(s1_learn, s1_addr, i_addr)
         else:
             raddr = Mux(s2_learn, s2_addr, self.o_addr)
-        m.d.comb += [self.lane_raddr.eq(raddr),
-                     self.lane_waddr.eq(Mux(core.busy, self.s4_addr, core.host_addr))]
+        m.d.comb += self.lane_raddr.eq(raddr)
+        if b.host.registered:   # each lane's from registers of its own (hdl/hostport.py)
+            self.waddr_of = b.host.waddrs(
+                lane_copies(m, s2_addr, 2, "waddr_learn", P, apart))
+        else:
+            m.d.comb += self.lane_waddr.eq(Mux(core.busy, self.s4_addr, core.host_addr))
+            self.waddr_of = [self.lane_waddr] * P
         s3_update = delay(m, s2_update, 1, "update_s2")
         s4_update = delay(m, s3_update, 1, "update_s3")
         self.lane_hold = Signal()
@@ -382,7 +389,7 @@ class Issue:
             m.d.comb += [lane.op.eq(self.o_op[p]), lane.addr.eq(self.raddr_of[p]),
                          lane.hold.eq(self.hold_of[p]),
                          lane.operand.eq(operand), lane.eta.eq(self.s1_eta[p]),
-                         lane.first.eq(self.s2_first[p]), lane.waddr.eq(self.lane_waddr),
+                         lane.first.eq(self.s2_first[p]), lane.waddr.eq(self.waddr_of[p]),
                          lane.round_sel.eq(self.s2_round[p]),
                          lane.random.eq(self.random_of[p].rotate_left((p * LANE_ROTATION)
                                                                       % LFSR_BITS))]
