@@ -14,7 +14,10 @@ lowest priority first:
 
 Below every tier, a resource may have one ``SPARE`` requester (``spare``): it is granted the
 cycles in which no other requester asks (the streamed sample's beats, hdl/intake.py, which
-wait for them), so it never meets another.
+wait for them), so it never meets another. Where no FETCH request drives the resource (the
+write buses with the fetch register) the SPARE requester may be ``steer``ed: its address and
+data drive the resource in every cycle no other requester does, and only its enables wait
+for the grant.
 
 With the fetch register (hdl/stages.py ``fetch_registers``) the sequencer runs a cycle ahead
 of everything it controls: a FETCH request's ``emit`` then drives the owner's staging signals
@@ -80,7 +83,7 @@ class Arbiter:
         self.m, self.name = m, name
         self.requests: list[Request] = []
         self.emitted = False
-        self.spared = None   # (wants, granted, emit) of the SPARE requester
+        self.spared = None   # (wants, granted, emit, steer) of the SPARE requester
         self.ahead = ahead
         slug = name.replace(" ", "_")
         # for simulation checks (nothing reads them in the design: synthesis drops them):
@@ -104,6 +107,9 @@ class Arbiter:
         """A FETCH-tier request: ``emit`` runs now, inside the caller's FSM state (and marks
         the FETCH tier active, unless ``active`` is False: ``fetch_uses`` says when)."""
         self._check(Tier.FETCH)
+        if self.spared is not None and self.spared[3] is not None:
+            raise RuntimeError(f"{self.name}: a FETCH request with a steered SPARE requester "
+                               "(its steering would override the request's assignments)")
         self.requests.append(Request(Tier.FETCH, 0, who, None, emit))
         emit()
         if active:
@@ -115,14 +121,24 @@ class Arbiter:
         with self.m.If(cond):
             self.m.d.comb += (self.fetch_used if self.ahead else self.fetch_active).eq(1)
 
-    def spare(self, who: str, wants, emit: Callable[[], None]) -> Signal:
+    def spare(self, who: str, wants, emit: Callable[[], None],
+              steer: Callable[[], None] | None = None) -> Signal:
         """The SPARE requester: it ``wants`` the resource and gets it when ``unclaimed``
-        (no requester of a tier asks); ``emit`` runs under the returned grant."""
+        (no requester of a tier asks); ``emit`` runs under the returned grant. ``steer``
+        (a resource no FETCH request drives: with ``ahead``) runs whatever the grant, before
+        every deferred request: what the requester drives that acts only with what
+        ``emit`` drives (a write's address and data, the enables in ``emit``), so those
+        wait for no arbitration (the grant's decode into a write address that every bank
+        takes across the device was a ULX3S build's critical path)."""
         self._check(Tier.SPARE)
         if self.spared is not None:
             raise RuntimeError(f"{self.name}: one SPARE requester only")
+        if steer is not None and (self.ahead is None or any(
+                r.tier == Tier.FETCH for r in self.requests)):
+            raise RuntimeError(f"{self.name}: a steered SPARE requester under a FETCH "
+                               "request's assignments would override them")
         granted = Signal(name=f"{self.name.replace(' ', '_')}_spare")
-        self.spared = (wants, granted, emit)
+        self.spared = (wants, granted, emit, steer)
         self.requests.append(Request(Tier.SPARE, 0, who, granted, emit))
         return granted
 
@@ -147,8 +163,10 @@ class Arbiter:
         asking = [fetching] + [Value.cast(r.cond) != 0 for r in deferred]
         self.m.d.comb += self.unclaimed.eq(~Cat(*asking).any())
         if self.spared is not None:   # (granted only when nobody else asks: first is fine)
-            wants, granted, emit = self.spared
+            wants, granted, emit, steer = self.spared
             self.m.d.comb += granted.eq(wants & self.unclaimed)
+            if steer is not None:
+                steer()
             with self.m.If(granted):
                 emit()
         for request in sorted(deferred, key=lambda r: (r.tier, r.order)):   # (stable)

@@ -142,6 +142,8 @@ class WriteBus:
             m = self.m
             m.d.comb += [self.addr.eq(addr), self.shared_data.eq(value)]
             m.d.comb += [we.eq(lane == p) for p, we in enumerate(self.we)]
+            if self.arbiter.ahead is not None:   # (a steered SPARE sets it: spare_lanes)
+                m.d.comb += self.use_lane.eq(0)
         self._request(when, emit)
 
     def per_lane(self, addr, values: dict, enables: dict, when: When | None = None):
@@ -159,8 +161,18 @@ class WriteBus:
 
     def spare_lanes(self, who: str, wants, addr, values: dict, enables: dict):
         """The bus's SPARE requester (hdl/arbiter.py): ``per_lane``'s write in the cycles
-        no other requester writes; returns its grant."""
-        return self.arbiter.spare(who, wants, self._lanes(addr, values, enables))
+        no other requester writes; returns its grant. With the fetch register (no FETCH
+        request writes) its address and data are the bus's whenever no other requester's
+        are, only its enables wait for the grant (``Arbiter.spare``'s ``steer``)."""
+        if self.arbiter.ahead is None:
+            return self.arbiter.spare(who, wants, self._lanes(addr, values, enables))
+        self.kinds.add("lane")
+        def steer():
+            self.m.d.comb += [self.addr.eq(addr), self.use_lane.eq(1)]
+            self.m.d.comb += [self.lane_data[p].eq(value) for p, value in values.items()]
+        def enable():
+            self.m.d.comb += [self.we[p].eq(enables[p]) for p in values]
+        return self.arbiter.spare(who, wants, enable, steer)
 
     def connect(self):
         """Emit the deferred requesters, then drive the banks' write ports."""

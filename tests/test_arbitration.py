@@ -80,3 +80,42 @@ def test_a_request_after_emission_or_a_deferred_fetch_is_refused():
     with pytest.raises(ValueError, match="FETCH"):
         When(Tier.FETCH, 0, "fetch", 1)
     Fragment.get(m, None)   # (used)
+
+
+def test_a_steered_spare_drives_the_address_whenever_no_request_does_and_writes_when_granted():
+    """(hdl/state.py ``spare_lanes`` with the fetch register: the beats' address on the bus
+    in every cycle no other requester writes; only their enable waits for the grant.)"""
+    m = Module()
+    addr, we, wants, other = Signal(4), Signal(), Signal(), Signal()
+    arb = Arbiter(m, "bus", ahead=lambda: None)
+
+    def steer():
+        m.d.comb += addr.eq(5)
+
+    def enable():
+        m.d.comb += we.eq(1)
+
+    def request():
+        m.d.comb += [addr.eq(9), we.eq(1)]
+    granted = arb.spare("beats", wants, enable, steer)
+    arb.request(When(Tier.WRITEBACK, 0, "pass 0", other), request)
+    with pytest.raises(RuntimeError, match="steered SPARE"):
+        arb.fetch("a pass's fetch", lambda: None)
+    arb.emit()
+    seen = []
+
+    async def bench(ctx):
+        for bits in range(4):
+            ctx.set(wants, bits & 1)
+            ctx.set(other, bits >> 1)
+            seen.append((ctx.get(addr), ctx.get(we), ctx.get(granted)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [(5, 0, 0), (5, 1, 1), (9, 1, 0), (9, 1, 0)]
+    # refused without the fetch register (FETCH requests assign in the FSM, before it)
+    plain = Module()
+    with pytest.raises(RuntimeError, match="steered SPARE"):
+        Arbiter(plain, "plain").spare("beats", wants, enable, steer)
+    Fragment.get(plain, None)   # (used)
