@@ -62,10 +62,16 @@ class CommandStates:
             self.take_addr(self.word)
             m.d.sync += self.index.eq(self.count)
             self.take()
-            m.next = "W_SPAN"
-        with m.State("W_SPAN"):
-            m.d.sync += self.range_bad.eq(self.lane_bad | self.past_depth(self.count))
-            m.next = "W_CHECK"
+            if self.span_state:
+                m.next = "W_SPAN"
+            else:
+                m.d.sync += self.range_bad.eq(self.lane_bad
+                                              | self.past_depth(self.count, self.word))
+                m.next = "W_CHECK"
+        if self.span_state:
+            with m.State("W_SPAN"):
+                m.d.sync += self.range_bad.eq(self.lane_bad | self.past_depth(self.count))
+                m.next = "W_CHECK"
         with m.State("W_CHECK"):              # (checked from a register: timing)
             with self.checked((self.range_bad, Status.RANGE)):
                 m.next = "W_VALUE"
@@ -108,14 +114,20 @@ class CommandStates:
             self.take_addr(self.word)
             self.take()
             m.next = "R_RANGE"
+        def check_read(n):   # (the iCE40: from ``addr`` alone, take_addr)
+            past = self.past_depth(n) if self.span_state else self.past_depth(n, self.addr)
+            m.d.sync += self.range_bad.eq((n == 0) | (n > lay.max_read) | self.lane_bad | past)
         with m.State("R_RANGE"):              # cur = the count
             m.d.sync += [self.count.eq(self.cur), self.wait.eq(0)]
-            m.next = "R_SPAN"
-        with m.State("R_SPAN"):
-            n = self.count
-            m.d.sync += self.range_bad.eq((n == 0) | (n > lay.max_read) | self.lane_bad
-                                          | self.past_depth(n))
-            m.next = "R_CHECK"
+            if self.span_state:
+                m.next = "R_SPAN"
+            else:
+                check_read(self.cur)
+                m.next = "R_CHECK"
+        if self.span_state:
+            with m.State("R_SPAN"):
+                check_read(self.count)
+                m.next = "R_CHECK"
         with m.State("R_CHECK"):              # (checked from a register: timing)
             m.d.sync += self.index.eq(self.count)   # words left, counting down
             with self.checked((self.range_bad, Status.RANGE)):

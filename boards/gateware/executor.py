@@ -99,6 +99,12 @@ class _Build(StoredStates, CommandStates):
     def __init__(self, ex: Executor, m: Module):
         self.ex, self.m = ex, m
         self.registered_read = ex.plan.family == "ecp5"   # the slot RAM's byte (_cursor)
+        # WRITE's and READ's range checks from registers, in a state of their own (W_SPAN,
+        # R_SPAN), on the ECP5: the frame word's sum and compare into the check, placed
+        # across the device, was the ULX3S digits build's critical path (12.7 ns). On the
+        # iCE40 the two states cost more in the state machine's decode than the sum does
+        # (the iCEBreaker build missed 33 MHz at seeds 1 to 3 with them: docs/boards.md)
+        self.span_state = ex.plan.family == "ecp5"
         cfg, plan, lay = ex.config, ex.plan, ex.layout
         fmt = plan.fmt
         self.N, self.S, self.L = lay.frames, lay.slot_bytes, cfg.n_layers
@@ -316,7 +322,8 @@ class _Build(StoredStates, CommandStates):
         self.range_bad = Signal()             # WRITE / READ: lane, words or count out of
         #                                       range (registered a state ahead: timing)
         self.addr = Signal(_bits(plan.depth))
-        self.far = Signal()                   # the address's word has bits above ``addr``'s
+        # the address's word has bits above ``addr``'s (on the ECP5: take_addr)
+        self.far = Signal(name="far") if self.span_state else Const(0)
         self.host_write = Signal()            # write the word on ``word`` at ``addr``
         # on the iCE40 the host port's lane, address, write and word leave through
         # flip-flops (the write strobe's decode reached the lanes' RAMs across the device:
@@ -359,15 +366,24 @@ class _Build(StoredStates, CommandStates):
         m.d.sync += self.beat_lane.eq(Mux(self.beat_full | last, 0, self.beat_lane + 1))
 
     def take_addr(self, word):
-        """Latch a command's first word address (``addr``, and ``far``: bits of ``word``
-        above ``addr``'s, which a lane's address would drop)."""
-        self.m.d.sync += [self.addr.eq(word), self.far.eq(word[len(self.addr):] != 0)]
+        """Latch a command's first word address (``addr``) and, on the ECP5, whether
+        ``word`` has bits above ``addr``'s, which a lane's address drops (``far``). The
+        iCE40's READ still drops them (docs/boards.md: the flip-flop cost the 98 %-full
+        iCEBreaker build its 33 MHz at every seed tried); its WRITE checks the word
+        itself (``past_depth``'s ``start``)."""
+        self.m.d.sync += self.addr.eq(word)
+        if self.span_state:
+            self.m.d.sync += self.far.eq(word[len(self.addr):] != 0)
 
-    def past_depth(self, n):
-        """The words ``addr`` .. ``addr`` + n - 1 (``take_addr``) run past a lane's memory;
-        from registers, a state after ``take_addr`` (the sum and compare from the frame's
-        word were a ULX3S digits build's critical path, 12.7 ns)."""
-        return self.far | (self.addr + n > self.ex.plan.depth)
+    def past_depth(self, n, start=None):
+        """The words from the first one's address on, n of them, run past a lane's memory:
+        from ``addr`` and ``far`` (``take_addr``'s registers, a state after it), or ``start``
+        (the frame's word, in the state that latches it)."""
+        depth = self.ex.plan.depth
+        if start is None:
+            return self.far | (self.addr + n > depth)
+        abits = max(1, depth.bit_length())
+        return (start[abits:] != 0) | (start[:abits] + n > depth)
 
     def take_lane(self):
         """Latch the lane number on ``cur`` and step past it."""
