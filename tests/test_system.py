@@ -82,12 +82,18 @@ def _script(config):
         # range: the last word past the lane's memory (a range check of the previous
         # command's count, 2, would pass it)
         _frame(Command.READ, 203, lane=0, word=_depth(config) - 2, count=3),
-    ] + ([
-        # range: a word whose bits above the lane's address are set (an address register
-        # of the lane's width alone drops them and reads word 1: the iCE40's executor
-        # still does, docs/boards.md)
+        # range: words whose bits above the lane's address are set (an address register
+        # of the lane's width alone drops them and reads word 1)
         _frame(Command.READ, 204, lane=0, word=(1 << 12) + 1, count=1),
-    ] if config.hardware.device == "ecp5-85f" else []), image
+        _frame(Command.READ, 205, lane=0, word=(1 << _address_bits(config)) + 1, count=1),
+        _frame(Command.WRITE, 206, lane=0, word=(1 << _address_bits(config)) + 1,
+               values=(1,)),
+    ], image
+
+
+def _address_bits(config) -> int:
+    """Bits of a lane's word address in the host port (the lowest bit a word above it has)."""
+    return max(1, (_depth(config) - 1).bit_length())
 
 
 CONFIG = Config(layers=(4, 6, 3), numerics=Numerics(weight_bits=8, weight_frac=5),

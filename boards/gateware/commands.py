@@ -114,8 +114,8 @@ class CommandStates:
             self.take_addr(self.word)
             self.take()
             m.next = "R_RANGE"
-        def check_read(n):   # (the iCE40: from ``addr`` alone, take_addr)
-            past = self.past_depth(n) if self.span_state else self.past_depth(n, self.addr)
+        def check_read(n):   # (the iCE40: from the start word in ``sh``, a state after it)
+            past = self.past_depth(n) if self.span_state else self.past_depth(n, self.sh)
             m.d.sync += self.range_bad.eq((n == 0) | (n > lay.max_read) | self.lane_bad | past)
         with m.State("R_RANGE"):              # cur = the count
             m.d.sync += [self.count.eq(self.cur), self.wait.eq(0)]

@@ -368,9 +368,9 @@ class _Build(StoredStates, CommandStates):
     def take_addr(self, word):
         """Latch a command's first word address (``addr``) and, on the ECP5, whether
         ``word`` has bits above ``addr``'s, which a lane's address drops (``far``). The
-        iCE40's READ still drops them (docs/boards.md: the flip-flop cost the 98 %-full
-        iCEBreaker build its 33 MHz at every seed tried); its WRITE checks the word
-        itself (``past_depth``'s ``start``)."""
+        iCE40 checks the word itself instead (``past_depth``'s ``start``: WRITE's frame
+        word, READ's start word in ``sh`` a state later), with no flip-flop (``far`` cost
+        the 98 %-full iCEBreaker build its 33 MHz at every seed tried: docs/boards.md)."""
         self.m.d.sync += self.addr.eq(word)
         if self.span_state:
             self.m.d.sync += self.far.eq(word[len(self.addr):] != 0)
