@@ -7,7 +7,12 @@ three where that multiplexer is cut in two: banks of block RAMs, each bank's wor
 then the addressed bank's (``read_latency``: on the ECP5, whose whole digits set takes 46
 block RAMs; the multiplexer from the DP16KDs' outputs into the core's sample beat was the
 ULX3S digits build's critical path, 20.4 ns, and registered once after it still was, 14.75
-ns, 15.3 built for 75 MHz). Three builds of the same behaviour:
+ns, 15.3 built for 75 MHz). A store of latency 3 also registers its write (address, word,
+enable), which lands a cycle later through the block RAMs' other port: the executor's state
+through STORE's checks into the write enables of block RAMs across the device was the ULX3S
+digits build's critical path at 75 MHz (12.5 ns). A read of the word written the cycle
+before then gives the old word (the executor reads the set only in EPOCH, never within a
+cycle of a write). Three builds of the same behaviour:
 
 - ``kind="spram"`` (the iCEBreaker's board top): the UP5K's single-port SB_SPRAM256KA blocks,
   16384 x 16 bits each; the address's top bits choose the block.
@@ -43,7 +48,8 @@ RAM_MODULE = "ghost_sample_ram"
 RAM_VERILOG = """// The on-board training set's words (boards/gateware/store.py): one port, no initial value;
 // the read data registered once (LATENCY 1), once more after the output multiplexer (2), or
 // (3) in banks of up to 2**(ABITS - 4) words, each bank's word registered after its own
-// block RAMs' multiplexer, then the addressed bank's word registered again.
+// block RAMs' multiplexer, then the addressed bank's word registered again; (3) registers
+// the write too, which lands a cycle later through the block RAMs' other port.
 module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1, LATENCY = 1) (
     input clk, input [ABITS-1:0] addr, input [WIDTH-1:0] wdata, input we,
     output [WIDTH-1:0] rdata);
@@ -54,16 +60,19 @@ module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1, LATENCY = 1
     wire [BANKS*WIDTH-1:0] words;
     reg [ABITS-1:0] at, at_q;      // the address read, one and two cycles ago
     reg [WIDTH-1:0] out;
+    // the write, registered: it lands a cycle later, through the block RAMs' other port
+    reg [ABITS-1:0] waddr;
+    reg [WIDTH-1:0] wword;
+    reg wen = 1'b0;
     genvar b;
     for (b = 0; b < BANKS; b = b + 1) begin : bank
       localparam SIZE = b == BANKS - 1 ? WORDS - b * BANK : BANK;
       reg [WIDTH-1:0] mem [0:SIZE-1];
       reg [WIDTH-1:0] word, word_q;
       always @(posedge clk) begin
-        if (we && (addr >> LOW) == b)
-          mem[addr[LOW-1:0]] <= wdata;
-        else
-          word <= mem[addr[LOW-1:0]];
+        if (wen && (waddr >> LOW) == b)
+          mem[waddr[LOW-1:0]] <= wword;
+        word <= mem[addr[LOW-1:0]];
         word_q <= word;
       end
       assign words[b*WIDTH +: WIDTH] = word_q;
@@ -72,6 +81,9 @@ module ghost_sample_ram #(parameter WORDS = 2, WIDTH = 8, ABITS = 1, LATENCY = 1
       at <= addr;
       at_q <= at;
       out <= words[(at_q >> LOW) * WIDTH +: WIDTH];
+      waddr <= addr;
+      wword <= wdata;
+      wen <= we;
     end
     assign rdata = out;
   end else begin : flat
@@ -120,10 +132,15 @@ class SampleStore(wiring.Component):
             m.submodules.words = mem = block_ram(self.width, self.words)
             rd, wr = mem.read_port(), mem.write_port()
             self.ports = {"words": (mem, rd, wr)}   # for simulation checks
-            # one address: a write cycle reads nothing (the SPRAM's read data is then
-            # undefined too), so no read meets a write
-            m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.we), wr.addr.eq(self.addr),
-                         wr.en.eq(self.we), wr.data.eq(self.wdata)]
+            if self.latency == 3:   # the write registered, as the Verilog RAM's (above)
+                m.d.comb += rd.addr.eq(self.addr)
+                m.d.sync += [wr.addr.eq(self.addr), wr.en.eq(self.we),
+                             wr.data.eq(self.wdata)]
+            else:
+                # one address: a write cycle reads nothing (the SPRAM's read data is then
+                # undefined too), so no read meets a write
+                m.d.comb += [rd.addr.eq(self.addr), rd.en.eq(~self.we),
+                             wr.addr.eq(self.addr), wr.en.eq(self.we), wr.data.eq(self.wdata)]
             word = rd.data
             for k in range(self.latency - 1):   # (the Verilog RAM's registers, as a delay)
                 registered = Signal(self.width, name=f"word_q{k}")
