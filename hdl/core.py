@@ -140,8 +140,7 @@ class GhostCore(wiring.Component):
                            mac_shifts=mac_shifts(fmt, p, plan.splits_rows), ram_bits=ram_bits,
                            bank_words=bank_words, takes_error=ahead,
                            eta_ahead=ahead and p == plan.lanes - 1,
-                           registered_read=weight_read_registered(family),
-                           early_addend=plan.lane_copies, **etas)
+                           registered_read=weight_read_registered(family), **etas)
             bank = StateBank(smap.depths, b.width, plan.rates_port, plan.family == "ice40")
             m.submodules[f"lane{p}"] = lane
             m.submodules[f"state{p}"] = bank

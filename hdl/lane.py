@@ -38,7 +38,7 @@ clock-to-out no longer meets the multiplier in one cycle.
 The core supplies the addresses: the weight of a ``MAC`` at its issue, the weight of a
 ``LEARN`` two cycles after its issue (so the read data meets the sum at stage 3 without a
 holding register), and its write address four cycles after its issue. Controls that are the same for every lane (``eta`` at stage 1; ``first``
-and ``round_sel`` at stage 2, at stage 1 with ``early_addend``) are pipelined once by the core. ``acc`` is valid the cycle after
+and ``round_sel`` at stage 2) are pipelined once by the core. ``acc`` is valid the cycle after
 a ``MAC`` leaves stage 2; ``product`` (stage 2) feeds the core's adder tree for transposed
 passes. Latency: issue to ``acc`` 3 cycles; issue to weight written 4 cycles (the write
 enable in the 5th cycle after the issue).
@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -84,7 +84,7 @@ class MacLane(wiring.Component):
                  eta_bits: int | None = None, eta_shifts: tuple[int, ...] | None = None,
                  ram_bits: int | None = None, bank_words: int | None = None,
                  takes_error: bool = False, eta_ahead: bool = False,
-                 registered_read: bool = False, early_addend: bool = False):
+                 registered_read: bool = False):
         """``eta_bits`` and ``eta_shifts``: the learning-rate multiplier's width and the right
         shifts of its ETA (one per multiplier format, ``eta_sel`` picks one); the formats'
         by default. ``ram_bits``: the weight memory's word, the weight sign-extended
@@ -93,11 +93,8 @@ class MacLane(wiring.Component):
         ``takes_error``: the ports ``take`` and ``error_in`` (a row's scaled error shared
         by the ETA lane); ``eta_ahead``: this lane is the ETA lane (``ahead``, ``eta_out``).
         ``registered_read``: the weight read data registered (``memory.weight_read_registered``):
-        the core then gives every read address and ``hold`` a cycle earlier.
-        ``early_addend``: ``first`` and ``round_sel`` come at stage 1 (with the operand), and
-        the lane registers its stage-2 addend's constant and select there (``_addend``)."""
+        the core then gives every read address and ``hold`` a cycle earlier."""
         self.registered_read = registered_read
-        self.early_addend = early_addend
         self.fmt = fmt
         self.ram_bits = max(ram_bits or 0, fmt.weight_bits)
         self.eta_bits = eta_bits or fmt.eta_bits
@@ -185,29 +182,8 @@ class MacLane(wiring.Component):
         if len(self.eta_shifts) > 1:
             s2_eta_sel = Signal.like(self.eta_sel)
             m.d.sync += s2_eta_sel.eq(self.eta_sel)
+        random = self.random
         width = max(self.acc_bits, self.product_bits) + 1
-        if self.early_addend:
-            addend = self._addend_registered(m, s1_op, acc, width)
-        else:
-            addend = self._addend(m, s2_op, acc, s2_eta_sel, width)
-        total = Signal(signed(width))
-        m.d.comb += total.eq(product + addend)
-        # acc holds the sum of every operation (LEARN reads it at stage 3); ETA also saturates
-        # it into the scaled error
-        with m.If(s2_op != LaneOp.NONE):
-            m.d.sync += acc.eq(total)
-        self._load_scaled_error(m, scaled_error, total, s2_op, s2_eta_sel)
-        learning = Signal()
-        m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
-
-        self._write_back(m, rd, wr, acc, learning)
-        return m
-
-    def _addend(self, m, s2_op, acc, s2_eta_sel, width):
-        """Stage 2's addend, selected there: a MAC's accumulator (or its pass's rounding
-        constant, the first), an ETA's rounding constant, a LEARN's random word aligned to
-        the bits it drops (or its rounding constant)."""
-        fmt, random, learn_shift = self.fmt, self.random, self.fmt.learn_shift
         addend = Signal(signed(width))
         with m.Switch(s2_op):
             with m.Case(LaneOp.MAC):
@@ -227,44 +203,18 @@ class MacLane(wiring.Component):
                     m.d.comb += addend.eq(aligned_random(random, learn_shift))
                 else:
                     m.d.comb += addend.eq(half(learn_shift))
-        return addend
+        total = Signal(signed(width))
+        m.d.comb += total.eq(product + addend)
+        # acc holds the sum of every operation (LEARN reads it at stage 3); ETA also saturates
+        # it into the scaled error
+        with m.If(s2_op != LaneOp.NONE):
+            m.d.sync += acc.eq(total)
+        self._load_scaled_error(m, scaled_error, total, s2_op, s2_eta_sel)
+        learning = Signal()
+        m.d.sync += learning.eq(s2_op == LaneOp.LEARN)
 
-    def _addend_registered(self, m, s1_op, acc, width):
-        """``_addend``'s values, its constant (the rounding constant of the operation's
-        pass, format or learning) selected at stage 1 from ``first`` and ``round_sel``
-        (which come at stage 1 here) and registered, so stage 2 picks between three
-        registers' words alone: the accumulator (a MAC but a pass's first), the LEARN's
-        aligned random word (stochastic rounding), the constant. The select of the
-        constant before the sum, from controls placed away from the lane, was a ULX3S
-        digits build's critical path (lane 26's ``round_sel`` into its scaled error,
-        12.3 ns)."""
-        fmt, learn_shift = self.fmt, self.fmt.learn_shift
-        constant = Signal(signed(width), name="addend_constant_next")
-        with m.Switch(s1_op):
-            with m.Case(LaneOp.MAC):
-                with m.Switch(self.round_sel):
-                    for i, shift in enumerate(self.mac_shifts):
-                        with m.Case(i):
-                            m.d.comb += constant.eq(half(shift))
-            with m.Case(LaneOp.ETA):
-                def eta_rounding(shift):
-                    m.d.comb += constant.eq(half(shift))
-                self._each_eta_shift(m, self.eta_sel if len(self.eta_shifts) > 1 else None,
-                                     eta_rounding)
-            with m.Case(LaneOp.LEARN):
-                if not fmt.stochastic:
-                    m.d.comb += constant.eq(half(learn_shift))
-        s2_constant = Signal(signed(width), name="addend_constant", reset_less=True)
-        s2_acc, s2_random = Signal(name="addend_acc"), Signal(name="addend_random")
-        m.d.sync += [s2_constant.eq(constant),
-                     s2_acc.eq((s1_op == LaneOp.MAC) & ~self.first),
-                     s2_random.eq((s1_op == LaneOp.LEARN) & int(fmt.stochastic))]
-        addend = Signal(signed(width), name="addend")
-        choice = Mux(s2_acc, acc, s2_constant)
-        if fmt.stochastic:
-            choice = Mux(s2_random, aligned_random(self.random, learn_shift), choice)
-        m.d.comb += addend.eq(choice)
-        return addend
+        self._write_back(m, rd, wr, acc, learning)
+        return m
 
     def _load_scaled_error(self, m, scaled_error, total, s2_op, s2_eta_sel):
         """Stage 2 of an ETA: the scaled error, sat16(sum >> its shift), into

@@ -110,11 +110,8 @@ class Issue:
         s2_addr = delay(m, self.o_addr, 2, "addr_o")
         if not b.host.registered:   # (else each lane's: _weight_reads)
             self.s4_addr = delay(m, s2_addr, 2, "addr_s2")
-        # (the lanes' first and round_sel: at stage 2, or at stage 1 where the lanes register
-        # their addend's constant there, MacLane's ``early_addend``: lanes kept apart)
-        at = O + 1 if apart else O + 2
-        self.s2_first, self.s2_round = lane_copies(m, f.first, at, "first", P, apart), \
-            lane_copies(m, f.round, at, "round", P, apart)
+        self.s2_first, self.s2_round = lane_copies(m, f.first, O + 2, "first", P, apart), \
+            lane_copies(m, f.round, O + 2, "round", P, apart)
         s2_learn, s2_update = (delay(m, f.learn, O + 2, "learn"),
                                delay(m, f.update, O + 2, "update"))
         self._random_words(s2_update)

@@ -130,18 +130,6 @@ def test_ecp5_adder_tree_with_its_pipeline_register_bit_exact(name, changes):
     assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 10))
 
 
-def test_ecp5_lanes_registering_their_addend_round_to_nearest_bit_exact():
-    """Lanes kept apart register their stage-2 addend's constant at stage 1
-    (``MacLane.early_addend``): under round-to-nearest a LEARN's constant is the learning
-    shift's half (the configs above round stochastically: the aligned random word)."""
-    config = CONFIGS["yinyang-P8"]
-    config = replace(config, numerics=replace(config.numerics, rounding="nearest"),
-                     hardware=replace(config.hardware, device="ecp5-85f", lanes=16))
-    assert all(lane.early_addend for lane in _elaborated(config).lanes)
-    report = _check(config, "amaranth", 10)
-    assert report.sample_cycles == predicted_sample_cycles(config, *cosim_samples(config, 10))
-
-
 @pytest.mark.parametrize("name", ["yinyang-P8", "learned-P8"])
 def test_ecp5_rates_port_bit_exact(name):
     """``hardware.rates_port = true`` on the ECP5 (the default there only where W_0 takes the
