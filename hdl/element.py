@@ -157,8 +157,9 @@ class Elements:
         m.d.sync += [valid.eq(self.valid & (self.op == n)), j.eq(self.j), a.eq(self.a)]
         with m.If(result.ready):
             m.d.sync += self.result_pending.eq(0)
-        # where the lanes spread over the device, the label offered is a copy of the winner's
-        # index taken a cycle after the last comparison (``_offer``)
+        # where the lanes spread over the device, the winner's index is set a cycle after
+        # its comparison and the label offered is a copy of it taken a cycle after that
+        # (``_offer``)
         spread = b.plan.lane_copies
         offered, compared = self._offer(valid & (j == len(self.outputs) - 1))
         if spread:   # the winner's index a cycle later, from the comparison's register
