@@ -237,11 +237,13 @@ def test_framer_counts_overflow_when_every_slot_is_full():
 
 
 def rtl_send(bodies: list[bytes], slot_bytes: int = SLOT, registered_read: bool = False,
-             stall: bool = False) -> bytes:
+             stall: bool = False, registered_write: bool = False,
+             push_with_last_write: bool = False) -> bytes:
     """What the sender puts out for ``bodies``; ``stall``: the sink is ready every third
-    cycle only."""
+    cycle only; ``push_with_last_write``: each slot pushed in the cycle of its last byte's
+    write (the earliest the sender allows), not the cycle after (the executor's)."""
     SLOT = slot_bytes
-    snd = FrameSender(FRAMES, SLOT, registered_read)
+    snd = FrameSender(FRAMES, SLOT, registered_read, registered_write)
     out = bytearray()
     cycle = [0]
 
@@ -263,12 +265,16 @@ def rtl_send(bodies: list[bytes], slot_bytes: int = SLOT, registered_read: bool 
                 ctx.set(snd.waddr, slot * SLOT + i)
                 ctx.set(snd.wdata, b)
                 ctx.set(snd.we, 1)
+                if push_with_last_write and i == len(body) - 1:
+                    break
                 await step(ctx)
-            ctx.set(snd.we, 0)
+            else:
+                ctx.set(snd.we, 0)
             ctx.set(snd.push_slot, slot)
             ctx.set(snd.push, 1)
             await step(ctx)
             ctx.set(snd.push, 0)
+            ctx.set(snd.we, 0)
         for _ in range(20_000):
             await step(ctx)
             if not ctx.get(snd.queued) and not ctx.get(snd.o.valid):
@@ -291,15 +297,18 @@ def _reply(payload: bytes) -> bytes:
     return bytes([0x86, 9]) + len(payload).to_bytes(2, "little") + payload
 
 
-@pytest.mark.parametrize("registered_read", [False, True])
-def test_sender_frames_replies_with_crc_and_cobs(registered_read):
-    """(``registered_read``: the ECP5's sender, its slot RAM's data through a register.)"""
+@pytest.mark.parametrize("registered", [False, True])
+@pytest.mark.parametrize("push_with_last_write", [False, True])
+def test_sender_frames_replies_with_crc_and_cobs(registered, push_with_last_write):
+    """(``registered``: the ECP5's sender, its slot RAM's read data and its writes through
+    registers.)"""
     rng = random.Random(7)
     bodies = [_reply(b"\x00"), _reply(bytes(40)), _reply(bytes(rng.randrange(1, 256)
                                                                 for _ in range(120))),
               _reply(bytes(rng.randrange(0, 3) for _ in range(90))), _reply(b"\x00\xff" * 10),
               _reply(bytes(rng.randrange(256) for _ in range(100)))]
-    assert rtl_send(bodies, registered_read=registered_read) == ref_send(bodies)
+    assert rtl_send(bodies, registered_read=registered, registered_write=registered,
+                    push_with_last_write=push_with_last_write) == ref_send(bodies)
 
 
 @pytest.mark.parametrize("registered_read", [False, True])

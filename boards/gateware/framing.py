@@ -172,11 +172,19 @@ class FrameSender(wiring.Component):
     placer puts the RAM were the ULX3S digits build's critical path. A byte then takes 3
     cycles to scan and 3 to send instead of 2, against the UART's 10 bit times (200 cycles at
     60 MHz and 3 Mbaud).
+
+    ``registered_write``: the executor's write (address, byte, enable) goes through a
+    register and lands in the slot RAM a cycle later: on the ECP5, where the executor's
+    reply byte select into the RAM's write port, placed across the device, was a ULX3S
+    digits build's critical path. ``push`` may still come with (or after) the slot's last
+    write: the sender's first read of a pushed slot is two cycles after its push.
     """
 
-    def __init__(self, frames: int, slot_bytes: int, registered_read: bool = False):
+    def __init__(self, frames: int, slot_bytes: int, registered_read: bool = False,
+                 registered_write: bool = False):
         self.frames, self.slot_bytes = frames, slot_bytes
         self.registered_read = registered_read
+        self.registered_write = registered_write
         self._slot_bits = (slot_bytes - 1).bit_length()
         super().__init__({
             "o": Out(stream.Signature(8)),
@@ -196,7 +204,10 @@ class FrameSender(wiring.Component):
         wr, rd = mem.write_port(), mem.read_port()
         self.ports = {"mem": (mem, rd, wr)}   # for simulation checks
         m.submodules.crc = crc = _crc16()
-        m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+        if self.registered_write:
+            m.d.sync += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+        else:
+            m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
 
         # the queue of pushed slots: a ring of slot numbers
         order = [Signal(range(N), name=f"order{k}") for k in range(N)]

@@ -55,8 +55,9 @@ class SystemTop(wiring.Component):
         m.submodules.uart_rx = uart_rx = UARTReceiver(self.divisor)
         m.submodules.uart_tx = uart_tx = UARTTransmitter(self.divisor)
         m.submodules.framer = framer = FrameReceiver(lay.frames, lay.slot_bytes)
+        ecp5 = self.plan.family == "ecp5"
         m.submodules.sender = sender = FrameSender(lay.frames, lay.slot_bytes,
-                                                   registered_read=self.plan.family == "ecp5")
+                                                   registered_read=ecp5, registered_write=ecp5)
         m.submodules.counters = bank = CounterBank(self.identity.pack())
         m.submodules.executor = ex = Executor(self.config, bank.identity_base,
                                               len(bank.identity_words))
