@@ -11,7 +11,8 @@ It also checks that no lane writes a weight of its own while ``busy`` is low, wh
 writes own the port (on the cores with the fetch register, hdl/stages.py, ``busy`` holds a
 cycle after the sequencer's for the pipeline's last write: without it the 16-lane configs
 fail here), and that ``busy`` is high whenever the sequencer works (there it comes from
-registers that follow the sequencer's state).
+registers that follow the sequencer's state). And the converse: the host's writes offered
+while ``busy`` is high change nothing.
 """
 
 import pytest
@@ -143,6 +144,65 @@ def test_the_checks_see_passes_started_too_early(monkeypatch):
     monkeypatch.setattr(Program, "drain", lambda self, n, train=True: 0)
     collisions, conflicts, _, _ = _run(CONFIGS["rows"])
     assert conflicts and collisions
+
+
+def _train_with_host_writes_while_busy(config, rogue: bool):
+    """The initial weights loaded, two training samples (the second chained to the first)
+    and an inference; ``rogue``: the host port writes a word (a lane, an address and a
+    value that change every cycle) in every cycle that ``busy`` is high, and none while it
+    is low. (results, every lane's weights read back at the end, the writes offered)."""
+    core, proto, model, data = GhostCore(config), Protocol(config), FixedModel(config), yinyang()
+    eta = proto.pack_eta(model.etas(config.lr_at(0)))
+    plan, out = core.plan, {}
+
+    async def bench(ctx):
+        ports = AmaranthPorts(ctx, core)
+        cycle, offered = [0], [0]
+
+        def write_while_busy():
+            cycle[0] += 1
+            busy = rogue and ports.get("busy")
+            ports.set("host_write", busy)
+            if busy:
+                offered[0] += 1
+                ports.set("host_lane", cycle[0] % plan.lanes)
+                ports.set("host_addr", (cycle[0] * 7) % plan.depth)
+                ports.set("host_wdata", 0x5A5A ^ cycle[0])
+
+        driver = CoreDriver(ports, limit=20_000)
+        driver.idle_inputs()
+        await driver.load(plan.lane_images(model.params))
+        driver.on_tick = write_while_busy
+        results = []
+        for i in range(3):
+            sample = Sample(model.quantize_input(data.x_train[i]), int(data.y_train[i]), i < 2)
+            await driver.put(proto.pack_sample(sample), eta, i)
+            results.append(await driver.result(i))
+        await driver.finish()
+        driver.on_tick = None
+        ports.set("host_write", 0)
+        out["results"] = results
+        out["weights"] = await driver.read_weights([plan.depth] * plan.lanes,
+                                                   plan.stages.host_read_latency)
+        out["offered"] = offered[0]
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+@pytest.mark.parametrize("name", ["default", "rows-ecp5-P16"])
+def test_the_host_writes_nothing_while_the_core_is_busy(name):
+    """``busy`` gates the host's write strobe: writes offered while the core works change no
+    weight and no result (on the 16-lane ECP5 core each lane gates its own registered strobe
+    with a copy of ``busy``, hdl/hostport.py). A strobe left ungated fails this."""
+    quiet = _train_with_host_writes_while_busy(CONFIGS[name], rogue=False)
+    noisy = _train_with_host_writes_while_busy(CONFIGS[name], rogue=True)
+    assert noisy["offered"] > 100
+    assert noisy["results"] == quiet["results"]
+    assert noisy["weights"] == quiet["weights"]
 
 
 def _system_memories(top):
