@@ -169,7 +169,7 @@ class _Passes:
                 if memory == "a":   # (the a-word select; s's broadcast word has no select)
                     out.append(_ev(t, ("select",)))
                 if c == slot.cols - 1:
-                    out += [_ev(t + self.stages.drain, ("write", m), m, base + g,
+                    out += [_ev(t + self.stages.drive_write, ("write", m), m, base + g,
                                 self.rows_enabled(g, slot.rows), True) for m, base in targets]
                 t += 1
         return out

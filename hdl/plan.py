@@ -15,8 +15,8 @@ from ghostfpga.golden.lanes import LaneMap, may_split
 from ghostfpga.golden.numerics import OPERAND_BITS, Formats
 
 from .arith import half
-from .stages import (Stages, fetch_registers, issue_registers, lanes_spread, mac_shifts,
-                     tree_registers)
+from .stages import (Stages, drive_registers, fetch_registers, issue_registers, lanes_spread,
+                     mac_shifts, tree_registers)
 from .statemap import StateMap
 
 __all__ = ["MatrixSlot", "Plan", "RATES_PORT_WORDS"]
@@ -65,7 +65,7 @@ class Plan:
         # the core's stage table: its registers between the operand select and the lanes,
         # inside the adder tree, and after the sequencer, on this device
         self.stages = Stages(issue_registers(self.family, P), tree_registers(self.family, P),
-                             fetch_registers(self.family, P))
+                             fetch_registers(self.family, P), drive_registers(self.family, P))
         sizes = config.layers
         self.L = config.n_layers
         shapes = [("W", k, sizes[k + 1], sizes[k] + 1) for k in range(self.L)]

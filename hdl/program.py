@@ -291,7 +291,8 @@ class Program:
                 and not slot.lane_map.by_columns:
             return stages.feedback            # transposed: through the tree
         if op.kind in (K.FWD, K.DRIVE, K.GHOST_FWD, K.GHOST_DRIVE):
-            return stages.sum if slot.lane_map.by_columns else stages.drain   # (split: the tree)
+            # (split: the tree's sum; rows: each lane's drive)
+            return stages.sum if slot.lane_map.by_columns else stages.drive_write
         return stages.drain_lanes             # per-lane feedback
 
     def fetch_cycles(self, n: int) -> int:

@@ -95,6 +95,7 @@ class WriteBack:
             m.d.comb += drive.eq(b.narrow(floor_shift(lane.acc, self.fwd_shift)))
             self.drives.append(drive)
         self.lane_results = {}   # per-lane feedback write-back values, built once per kind
+        self._drive_registers = None   # the drives registered (``_written_drives``)
 
     def connect_tree(self):
         """The adder tree over the lanes' accumulators, registered at tag t1 (``tree``; P1, or
@@ -138,12 +139,28 @@ class WriteBack:
 
     def write_drives(self, n, rows, targets):
         """Rows layout: at P0 every lane's accumulator is its row's drive; write it to the
-        ``targets`` ((memory, region base)) of row group ``index``."""
-        p0 = self.p0
-        when = self.when(n, "drives at P0", self.at(p0, n))
+        ``targets`` ((memory, region base)) of row group ``index``: at P0, or with the
+        ``drive`` register (hdl/stages.py ``drive_registers``) the drives registered and
+        written an edge later, under that stage's tag (``Stages.drive_write``)."""
+        tag = self.tag[self.stages.drive_write]
+        stage = "P0" if not self.stages.drive else f"P0 + {self.stages.drive}"
+        when = self.when(n, f"drives at {stage}", self.at(tag, n))
+        drives = self._written_drives()
         for memory, base in targets:
-            self.b.state.writes[memory].per_lane(base + p0["index"], dict(enumerate(self.drives)),
-                                                 self.rows_enabled(p0["index"], rows), when)
+            self.b.state.writes[memory].per_lane(base + tag["index"], dict(enumerate(drives)),
+                                                 self.rows_enabled(tag["index"], rows), when)
+
+    def _written_drives(self) -> list:
+        """The drives as the write-back writes them: ``drives``, or registered (one
+        register per lane, built once for every forward pass)."""
+        if not self.stages.drive:
+            return self.drives
+        if self._drive_registers is None:
+            m = self.b.m
+            self._drive_registers = [Signal.like(d, name=f"drive_reg{p}", reset_less=True)
+                                     for p, d in enumerate(self.drives)]
+            m.d.sync += [r.eq(d) for r, d in zip(self._drive_registers, self.drives)]
+        return self._drive_registers
 
     def write_tree_drive(self, n, targets):
         """Columns layout: at t1 the tree holds the row's sum; round, narrow, write it."""

@@ -43,6 +43,12 @@ def test_the_latencies_come_from_the_stage_table_and_keep_their_values():
     assert (ahead.drain, ahead.drain_lanes, ahead.learn_write, ahead.result) == \
         (issued.drain, issued.drain_lanes, issued.learn_write, issued.result)
     assert ahead.host_read_latency == issued.host_read_latency + 1 == 9
+    # the drive register: a row's drive written an edge after P0, nothing else moves
+    driven = stages.Stages(issue=1, tree=1, fetch=1, drive=1)
+    assert (ahead.drive_write, driven.drive_write) == (ahead.post, ahead.post + 1) == (6, 7)
+    assert (driven.post, driven.drain, driven.drain_lanes, driven.sum, driven.result,
+            driven.host_read_latency) == (ahead.post, ahead.drain, ahead.drain_lanes,
+                                          ahead.sum, ahead.result, ahead.host_read_latency)
 
 
 @pytest.mark.parametrize("family, lanes, registers", [
@@ -57,6 +63,13 @@ def test_the_issue_register_is_where_the_lanes_spread_over_a_large_device(family
 def test_the_fetch_register_is_where_the_lanes_spread_over_a_large_device(family, lanes,
                                                                            registers):
     assert stages.fetch_registers(family, lanes) == registers
+
+
+@pytest.mark.parametrize("family, lanes, registers", [
+    ("ice40", 8, 0), ("ice40", 16, 0), ("ecp5", 8, 0), ("ecp5", 9, 1), ("ecp5", 32, 1)])
+def test_the_drive_register_is_where_the_lanes_spread_over_a_large_device(family, lanes,
+                                                                           registers):
+    assert stages.drive_registers(family, lanes) == registers
 
 
 @pytest.mark.parametrize("family, terms, registers", [
