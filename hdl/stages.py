@@ -297,20 +297,24 @@ def delay(m, value, stages: int, name: str, reset_less: bool = False):
     return value
 
 
-def lane_copies(m, value, stages: int, name: str, lanes: int, apart: bool) -> list:
+def lane_copies(m, value, stages: int, name: str, lanes: int, apart: bool,
+                data: bool = False) -> list:
     """``value`` after ``stages`` clock cycles (``stages`` >= 1) for each of ``lanes`` lanes.
     ``apart`` (``Plan.lane_copies``): the chain's registers shared, its last one copied once
     per lane (``name_lane<p>``), each copy marked ``KEEP_APART`` so synthesis keeps it
     (ghostfpga/devices.py): a control that every lane reads then leaves one flip-flop per
     lane, placed beside its lane, not one whose net crosses the device (docs/hardware.md).
     Otherwise one chain, as ``delay``, for every lane. Each copy holds the same value in
-    every cycle: no latency changes."""
+    every cycle: no latency changes. ``data``: the copies carry no reset (a word read only
+    beside a strobe that has one), so the reset does not reach 32 registers across the
+    device."""
     if not apart:
         return [delay(m, value, stages, name)] * lanes
     value = delay(m, value, stages - 1, name)
     copies = []
     for p in range(lanes):
-        reg = Signal.like(value, name=f"{name}_lane{p}", attrs={KEEP_APART: 1})
+        reg = Signal.like(value, name=f"{name}_lane{p}", attrs={KEEP_APART: 1},
+                          reset_less=data)
         m.d.sync += reg.eq(value)
         copies.append(reg)
     return copies
